@@ -1,0 +1,74 @@
+// Package api serves wsgate's HTTP endpoints beside the WebSocket: statistics,
+// health and (in later files) metrics and the backend publish API.
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/wsgate/wsgate/session"
+)
+
+// Config configures the API. Zero values mean the documented defaults.
+type Config struct {
+	// Hub is the registry the endpoints read and act on. Required.
+	Hub *session.Hub
+	// Logger receives request errors. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// API is the HTTP handler for every non-WebSocket route. Safe for concurrent use.
+type API struct {
+	hub    *session.Hub
+	logger *slog.Logger
+	routes *http.ServeMux
+}
+
+// New returns the API handler.
+func New(config Config) (*API, error) {
+	if config.Hub == nil {
+		return nil, errors.New("api: Config.Hub is required")
+	}
+	if config.Logger == nil {
+		config.Logger = slog.Default()
+	}
+	a := &API{hub: config.Hub, logger: config.Logger, routes: http.NewServeMux()}
+	a.routes.HandleFunc("GET /api/v1/ws/stats", a.serveStats)
+	a.routes.HandleFunc("GET /healthz", serveHealth)
+	a.routes.HandleFunc("/", func(writer http.ResponseWriter, request *http.Request) {
+		writeError(writer, http.StatusNotFound, "not_found", "no route for "+request.Method+" "+request.URL.Path)
+	})
+	return a, nil
+}
+
+// ServeHTTP routes a request.
+func (a *API) ServeHTTP(writer http.ResponseWriter, request *http.Request) {
+	a.routes.ServeHTTP(writer, request)
+}
+
+func serveHealth(writer http.ResponseWriter, _ *http.Request) {
+	writeJSON(writer, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// errorResponse is the body of every API error.
+type errorResponse struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+func writeError(writer http.ResponseWriter, status int, code, message string) {
+	writeJSON(writer, status, errorResponse{Error: code, Message: message})
+}
+
+func writeJSON(writer http.ResponseWriter, status int, body any) {
+	payload, err := json.Marshal(body)
+	if err != nil {
+		status = http.StatusInternalServerError
+		payload = []byte(`{"error":"internal","message":"response could not be encoded"}`)
+	}
+	writer.Header().Set("Content-Type", "application/json")
+	writer.WriteHeader(status)
+	_, _ = writer.Write(append(payload, '\n'))
+}

@@ -1,0 +1,66 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+)
+
+// DefaultStatsLimit is how many users /api/v1/ws/stats lists when ?limit is absent.
+const DefaultStatsLimit = 100
+
+// maxStatsLimit bounds ?limit so one request cannot ask for every user of a node.
+const maxStatsLimit = 10000
+
+// statsResponse is the seed's stats document plus what a large node needs: the
+// per-user map holds at most limit users (those with the most connections) and
+// truncated says whether some were left out.
+type statsResponse struct {
+	TotalConnections  int            `json:"total_connections"`
+	TotalUsers        int            `json:"total_users"`
+	ConnectionsByUser map[string]int `json:"connections_by_user"`
+	Limit             int            `json:"limit,omitempty"`
+	Truncated         bool           `json:"truncated"`
+	UserID            string         `json:"user_id,omitempty"`
+	ConnectionIDs     []string       `json:"connection_ids,omitempty"`
+}
+
+// serveStats answers GET /api/v1/ws/stats[?limit=N][&user_id=X]. Its cost is
+// O(shards + limit): totals are kept per shard and the top users come from per-shard
+// lists ordered by connection count, so it stays cheap at 1M connections.
+func (a *API) serveStats(writer http.ResponseWriter, request *http.Request) {
+	query := request.URL.Query()
+	response := statsResponse{
+		TotalConnections: a.hub.ConnectionCount(),
+		TotalUsers:       a.hub.UserCount(),
+	}
+	if query.Has("user_id") {
+		userID := query.Get("user_id")
+		sessions := a.hub.UserSessions(userID)
+		response.UserID = userID
+		response.ConnectionsByUser = map[string]int{userID: len(sessions)}
+		response.ConnectionIDs = make([]string, 0, len(sessions))
+		for _, connection := range sessions {
+			response.ConnectionIDs = append(response.ConnectionIDs, connection.ID().String())
+		}
+		writeJSON(writer, http.StatusOK, response)
+		return
+	}
+	limit := DefaultStatsLimit
+	if text := query.Get("limit"); text != "" {
+		parsed, err := strconv.Atoi(text)
+		if err != nil || parsed < 0 || parsed > maxStatsLimit {
+			writeError(writer, http.StatusBadRequest, "invalid_limit",
+				"limit must be a whole number from 0 to "+strconv.Itoa(maxStatsLimit))
+			return
+		}
+		limit = parsed
+	}
+	top, truncated := a.hub.TopUsers(limit)
+	response.ConnectionsByUser = make(map[string]int, len(top))
+	for _, user := range top {
+		response.ConnectionsByUser[user.UserID] = user.Connections
+	}
+	response.Limit = limit
+	response.Truncated = truncated
+	writeJSON(writer, http.StatusOK, response)
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/wsgate/wsgate/engine"
+	"github.com/wsgate/wsgate/session"
+)
+
+// options are the binary's settings, from flags and WSGATE_* environment variables.
+type options struct {
+	addr                  string
+	maxConnectionsPerUser int
+	maxConnections        int
+	maxMessageSize        int
+	insecureUserID        bool
+	logLevel              string
+	logFormat             string
+	pingInterval          time.Duration
+	pingTimeout           time.Duration
+	handshakeTimeout      time.Duration
+	shutdownTimeout       time.Duration
+}
+
+// environmentName returns the variable that can set flag name, e.g.
+// "max-conns-per-user" -> "WSGATE_MAX_CONNS_PER_USER".
+func environmentName(name string) string {
+	return "WSGATE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// parseOptions reads flags from arguments and, for every flag not given there, the
+// WSGATE_<NAME> variable from lookup. The flag wins over the variable.
+func parseOptions(arguments []string, lookup func(string) (string, bool), output io.Writer) (options, error) {
+	var parsed options
+	flags := flag.NewFlagSet("wsgate", flag.ContinueOnError)
+	flags.SetOutput(output)
+	flags.StringVar(&parsed.addr, "addr", engine.DefaultAddr, "TCP address to listen on")
+	flags.IntVar(&parsed.maxConnectionsPerUser, "max-conns-per-user", 5,
+		"connections one user may hold; more are closed with 1008 \"Connection limit reached\" (0 = unlimited)")
+	flags.IntVar(&parsed.maxConnections, "max-connections", 0,
+		"connections this node holds; more are closed with 1013 \"try again later\" (0 = only the open-files limit)")
+	flags.IntVar(&parsed.maxMessageSize, "max-message-size", engine.DefaultMaxMessageSize,
+		"largest inbound message in bytes; larger closes the connection with 1009")
+	flags.BoolVar(&parsed.insecureUserID, "insecure-user-id", false,
+		"trust the ?user_id= query parameter as the user's identity (development and tests only)")
+	flags.StringVar(&parsed.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	flags.StringVar(&parsed.logFormat, "log-format", "text", "log format: text or json")
+	flags.DurationVar(&parsed.pingInterval, "ping-interval", session.DefaultPingInterval,
+		"time between heartbeat pings to a connection (0 = no heartbeat)")
+	flags.DurationVar(&parsed.pingTimeout, "ping-timeout", session.DefaultPingTimeout,
+		"time a connection has after a ping to send any frame before it is closed with 4000")
+	flags.DurationVar(&parsed.handshakeTimeout, "handshake-timeout", engine.DefaultHandshakeTimeout,
+		"time a new socket has to complete its upgrade request")
+	flags.DurationVar(&parsed.shutdownTimeout, "shutdown-timeout", 10*time.Second,
+		"on SIGINT/SIGTERM, time allowed to close connections before exiting")
+	flags.VisitAll(func(f *flag.Flag) {
+		f.Usage = fmt.Sprintf("%s (env %s)", f.Usage, environmentName(f.Name))
+	})
+	flags.Usage = func() {
+		fmt.Fprintf(flags.Output(), "Usage: wsgate [flags]\n\nwsgate is a WebSocket gateway. Every flag can also be set with the "+
+			"environment variable shown; the flag wins.\n\n")
+		flags.PrintDefaults()
+	}
+	if err := flags.Parse(arguments); err != nil {
+		return parsed, err
+	}
+	if flags.NArg() > 0 {
+		return parsed, fmt.Errorf("unexpected argument %q", flags.Arg(0))
+	}
+	given := map[string]bool{}
+	flags.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var environmentError error
+	flags.VisitAll(func(f *flag.Flag) {
+		value, found := lookup(environmentName(f.Name))
+		if !found || given[f.Name] || environmentError != nil {
+			return
+		}
+		if err := f.Value.Set(value); err != nil {
+			environmentError = fmt.Errorf("%s=%q: %w", environmentName(f.Name), value, err)
+		}
+	})
+	if environmentError != nil {
+		return parsed, environmentError
+	}
+	return parsed, parsed.validate()
+}
+
+func (o options) validate() error {
+	switch {
+	case o.maxConnectionsPerUser < 0:
+		return fmt.Errorf("-max-conns-per-user must be 0 or more")
+	case o.maxConnections < 0:
+		return fmt.Errorf("-max-connections must be 0 or more")
+	case o.maxMessageSize <= 0:
+		return fmt.Errorf("-max-message-size must be positive")
+	case o.pingInterval < 0 || o.pingTimeout <= 0 || o.handshakeTimeout <= 0 || o.shutdownTimeout <= 0:
+		return fmt.Errorf("durations must be positive (-ping-interval may be 0)")
+	case o.logFormat != "text" && o.logFormat != "json":
+		return fmt.Errorf("-log-format must be text or json")
+	}
+	return nil
+}

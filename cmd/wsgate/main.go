@@ -1,0 +1,101 @@
+// Command wsgate runs the WebSocket gateway: `wsgate -h` lists every flag with its
+// default and environment variable.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/wsgate/wsgate/engine"
+	"github.com/wsgate/wsgate/gateway"
+	"github.com/wsgate/wsgate/session"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.LookupEnv, os.Stderr))
+}
+
+// run starts the server and blocks until ctx is done, then shuts down gracefully. It
+// returns the process exit code: 0 after a clean shutdown, 2 for bad flags, 1 for
+// any other failure.
+func run(ctx context.Context, arguments []string, lookup func(string) (string, bool), output io.Writer) int {
+	parsed, err := parseOptions(arguments, lookup, output)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(output, "wsgate: %v\n", err)
+		return 2
+	}
+	logger, err := newLogger(parsed, output)
+	if err != nil {
+		fmt.Fprintf(output, "wsgate: %v\n", err)
+		return 2
+	}
+	if err := serve(ctx, parsed, logger); err != nil {
+		logger.Error("wsgate failed", "error", err.Error())
+		return 1
+	}
+	return 0
+}
+
+func newLogger(parsed options, output io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(parsed.logLevel)); err != nil {
+		return nil, fmt.Errorf("-log-level: %w", err)
+	}
+	handlerOptions := &slog.HandlerOptions{Level: level}
+	if parsed.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(output, handlerOptions)), nil
+	}
+	return slog.New(slog.NewTextHandler(output, handlerOptions)), nil
+}
+
+func serve(ctx context.Context, parsed options, logger *slog.Logger) error {
+	pingInterval := parsed.pingInterval
+	if pingInterval == 0 {
+		pingInterval = -1
+	}
+	node, err := gateway.New(gateway.Config{
+		Session: session.Config{
+			MaxConnectionsPerUser: parsed.maxConnectionsPerUser,
+			MaxConnections:        parsed.maxConnections,
+			PingInterval:          pingInterval,
+			PingTimeout:           parsed.pingTimeout,
+		},
+		Engine: engine.Config{
+			Addr:             parsed.addr,
+			MaxMessageSize:   parsed.maxMessageSize,
+			HandshakeTimeout: parsed.handshakeTimeout,
+		},
+		InsecureUserID: parsed.insecureUserID,
+		Logger:         logger,
+	})
+	if err != nil {
+		return err
+	}
+	if err := node.Start(); err != nil {
+		return err
+	}
+	logger.Info("wsgate listening", "addr", node.Addr().String(), "websocket", engine.DefaultPath,
+		"max_conns_per_user", parsed.maxConnectionsPerUser, "ping_interval", parsed.pingInterval.String())
+	if parsed.insecureUserID {
+		logger.Warn("-insecure-user-id is set: any client can claim any user id with ?user_id=")
+	}
+	<-ctx.Done()
+	logger.Info("shutting down", "timeout", parsed.shutdownTimeout.String())
+	started := time.Now()
+	cut := node.Shutdown(parsed.shutdownTimeout)
+	logger.Info("stopped", "connections_cut", cut, "took", time.Since(started).Round(time.Millisecond).String())
+	return nil
+}

@@ -1,0 +1,234 @@
+// Package engine serves wsgate's WebSocket endpoint and HTTP API on an nbio epoll
+// event loop: a fixed number of goroutines however many connections are open. It is
+// the only package that imports nbio; it hands connections to session.Hub through
+// the session.Conn interface.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/lesismal/nbio"
+	"github.com/lesismal/nbio/nbhttp"
+	"github.com/lesismal/nbio/nbhttp/websocket"
+	"github.com/wsgate/wsgate/session"
+)
+
+// Config configures a Server. Zero values mean the documented defaults.
+type Config struct {
+	// Addr is the TCP address to listen on. Default ":8080"; port 0 picks a free port
+	// (see Server.Addr).
+	Addr string
+	// Path is the WebSocket endpoint. Default "/api/v1/ws", as in the seed.
+	Path string
+	// MaxMessageSize is the largest inbound message in bytes; a larger one closes the
+	// connection with 1009. Default 64 KiB.
+	MaxMessageSize int
+	// MaxWriteBufferSize bounds the bytes queued for one connection that the socket
+	// did not take yet; a connection over it is closed as a slow consumer. Default 1 MiB.
+	MaxWriteBufferSize int
+	// HandshakeTimeout cuts sockets that do not complete a request (normally the
+	// upgrade) in time. Default 10s.
+	HandshakeTimeout time.Duration
+	// IdleTimeout closes keep-alive HTTP (API) connections idle this long. Default 60s.
+	IdleTimeout time.Duration
+	// Pollers is the number of epoll goroutines. Default GOMAXPROCS.
+	Pollers int
+	// Identify returns the user id for an upgrade request, or a refusal reason (the
+	// upgrade is completed and closed at once with that reason's code, because a
+	// browser cannot read the HTTP status of a failed upgrade). Nil: anonymous.
+	Identify func(request *http.Request) (userID string, refusal session.CloseReason)
+	// CheckOrigin reports whether an upgrade request's Origin is allowed. Nil: requests
+	// without Origin and same-origin requests only.
+	CheckOrigin func(request *http.Request) bool
+	// Handler serves every other HTTP route (the API). Nil: 404.
+	Handler http.Handler
+	// Logger receives logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults of Config.
+const (
+	DefaultAddr               = ":8080"
+	DefaultPath               = "/api/v1/ws"
+	DefaultMaxMessageSize     = 64 << 10
+	DefaultMaxWriteBufferSize = 1 << 20
+	DefaultHandshakeTimeout   = 10 * time.Second
+	DefaultIdleTimeout        = 60 * time.Second
+)
+
+// Server is a running WebSocket and HTTP server. Its methods are safe for
+// concurrent use.
+type Server struct {
+	config     Config
+	hub        *session.Hub
+	logger     *slog.Logger
+	engine     *nbhttp.Engine
+	upgrader   *websocket.Upgrader
+	listener   *gatedListener
+	handshakes *handshakeTracker
+	routes     *http.ServeMux
+	stopOnce   sync.Once
+	stopError  error
+}
+
+// New returns a Server for hub that is not listening yet; call Start.
+func New(config Config, hub *session.Hub) (*Server, error) {
+	if config.MaxMessageSize < 0 || config.MaxWriteBufferSize < 0 || config.HandshakeTimeout < 0 ||
+		config.IdleTimeout < 0 || config.Pollers < 0 {
+		return nil, errors.New("engine: negative value in Config")
+	}
+	if config.Addr == "" {
+		config.Addr = DefaultAddr
+	}
+	if config.Path == "" {
+		config.Path = DefaultPath
+	}
+	if config.MaxMessageSize == 0 {
+		config.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if config.MaxWriteBufferSize == 0 {
+		config.MaxWriteBufferSize = DefaultMaxWriteBufferSize
+	}
+	if config.HandshakeTimeout == 0 {
+		config.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if config.IdleTimeout == 0 {
+		config.IdleTimeout = DefaultIdleTimeout
+	}
+	if config.Pollers == 0 {
+		config.Pollers = runtime.GOMAXPROCS(0)
+	}
+	if config.Logger == nil {
+		config.Logger = slog.Default()
+	}
+	if config.Handler == nil {
+		config.Handler = http.NotFoundHandler()
+	}
+	server := &Server{config: config, hub: hub, logger: config.Logger}
+	server.handshakes = newHandshakeTracker(hub.Wheel(), config.HandshakeTimeout, func() {
+		hub.CountRefused(session.ReasonHandshakeTimeout)
+	})
+	server.routes = http.NewServeMux()
+	server.routes.HandleFunc("GET "+config.Path, server.serveWebSocket)
+	server.routes.Handle("/", config.Handler)
+
+	// The parser may buffer a whole message plus headers; a small read limit also
+	// bounds nbio's handling of a frame with a negative 64-bit length, which bypasses
+	// the message length limit in v1.6.8.
+	readLimit := max(config.MaxMessageSize+4096, 64<<10)
+	server.engine = nbhttp.NewEngine(nbhttp.Config{
+		Network:                 "tcp",
+		Addrs:                   []string{config.Addr},
+		Listen:                  server.listen,
+		IOMod:                   nbhttp.IOModNonBlocking,
+		NPoller:                 config.Pollers,
+		MaxLoad:                 1 << 22,
+		ReadLimit:               readLimit,
+		MaxHTTPBodySize:         readLimit,
+		MaxWriteBufferSize:      max(config.MaxWriteBufferSize, config.MaxMessageSize+64),
+		ReleaseWebsocketPayload: true,
+		KeepaliveTime:           config.IdleTimeout,
+		Handler:                 http.HandlerFunc(server.serveHTTP),
+	})
+	server.upgrader = server.newUpgrader()
+	server.engine.OnOpen(func(conn net.Conn) {
+		if nbioConn, ok := conn.(*nbio.Conn); ok {
+			server.handshakes.opened(nbioConn)
+		}
+		publishToPollers()
+	})
+	server.observeHandoffs()
+	server.engine.OnClose(func(conn net.Conn, err error) {
+		if nbioConn, ok := conn.(*nbio.Conn); ok {
+			server.handshakes.forget(nbioConn)
+		}
+	})
+	return server, nil
+}
+
+func (s *Server) listen(network, address string) (net.Listener, error) {
+	if s.listener != nil {
+		return nil, errors.New("engine: a Server listens on one address")
+	}
+	listener, err := net.Listen(network, address)
+	if err != nil {
+		return nil, err
+	}
+	s.listener = newGatedListener(listener)
+	return s.listener, nil
+}
+
+// Start starts listening and serving; it returns once the listener is bound.
+func (s *Server) Start() error {
+	useLogger(s.logger)
+	if err := s.engine.Start(); err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	return nil
+}
+
+// Addr returns the bound listening address (useful with port 0), or nil before Start.
+func (s *Server) Addr() net.Addr {
+	if s.listener == nil {
+		return nil
+	}
+	return s.listener.Addr()
+}
+
+// StopAccepting closes the listening socket: new clients are refused by the kernel,
+// open connections are untouched. Used first in a graceful shutdown.
+func (s *Server) StopAccepting() {
+	if s.listener != nil {
+		s.listener.shut()
+	}
+}
+
+// Stop closes every remaining socket and stops the event loop, waiting at most until
+// ctx is done. It does not send close frames: call Hub.Shutdown first for that. Only
+// the first call has an effect; later calls return its result.
+func (s *Server) Stop(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		s.StopAccepting()
+		s.stopError = s.engine.Shutdown(ctx)
+		if errors.Is(s.stopError, context.DeadlineExceeded) || errors.Is(s.stopError, context.Canceled) {
+			s.engine.Stop()
+		}
+	})
+	return s.stopError
+}
+
+// PendingHandshakes returns the number of sockets that have not completed their first
+// request yet.
+func (s *Server) PendingHandshakes() int { return s.handshakes.pendingCount() }
+
+// serveHTTP marks the socket's handshake complete and routes the request.
+func (s *Server) serveHTTP(writer http.ResponseWriter, request *http.Request) {
+	if conn := nbioConnOf(writer); conn != nil {
+		s.handshakes.completed(conn)
+	}
+	s.routes.ServeHTTP(writer, request)
+}
+
+// nbioConnOf returns the nbio socket behind an nbhttp response, or nil.
+func nbioConnOf(writer http.ResponseWriter) *nbio.Conn {
+	response, ok := writer.(*nbhttp.Response)
+	if !ok || response.Parser == nil {
+		return nil
+	}
+	switch conn := response.Parser.Conn.(type) {
+	case *nbio.Conn:
+		return conn
+	case *nbhttp.Conn:
+		nbioConn, _ := conn.Conn.(*nbio.Conn)
+		return nbioConn
+	}
+	return nil
+}

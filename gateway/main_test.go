@@ -1,0 +1,200 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
+
+	"github.com/wsgate/wsgate/engine"
+	"github.com/wsgate/wsgate/gateway"
+)
+
+// TestMain fails the package if any goroutine outlives the tests: every node is shut
+// down by its test, and nbio's event loop must leave nothing behind. The goroutines
+// alive before the tests (nbio's package-level default engine) are not counted.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreCurrent())
+}
+
+// node is a running gateway on a free loopback port.
+type node struct {
+	*gateway.Gateway
+	t *testing.T
+}
+
+// startNode starts a gateway with config (address forced to a free loopback port,
+// heartbeat interval one hour unless set) and shuts it down when the test ends.
+func startNode(t *testing.T, config gateway.Config) *node {
+	t.Helper()
+	config.Engine.Addr = "127.0.0.1:0"
+	if config.Session.PingInterval == 0 {
+		// No heartbeat ping may interleave with the replies a test reads.
+		config.Session.PingInterval = time.Hour
+	}
+	if config.Logger == nil {
+		config.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	g, err := gateway.New(config)
+	if err != nil {
+		t.Fatalf("gateway.New: %v", err)
+	}
+	if err := g.Start(); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { g.Shutdown(5 * time.Second) })
+	return &node{Gateway: g, t: t}
+}
+
+// wsURL returns the WebSocket endpoint with query parameters.
+func (n *node) wsURL(query url.Values) string {
+	address := url.URL{Scheme: "ws", Host: n.Addr().String(), Path: "/api/v1/ws", RawQuery: query.Encode()}
+	return address.String()
+}
+
+// httpURL returns an HTTP URL on the node.
+func (n *node) httpURL(path string) string {
+	return "http://" + n.Addr().String() + path
+}
+
+// dial connects a gorilla/websocket client, optionally as userID.
+func (n *node) dial(userID string) *websocket.Conn {
+	n.t.Helper()
+	query := url.Values{}
+	if userID != "" {
+		query.Set("user_id", userID)
+	}
+	conn, response, err := websocket.DefaultDialer.Dial(n.wsURL(query), nil)
+	if err != nil {
+		n.t.Fatalf("dial: %v", err)
+	}
+	_ = response.Body.Close()
+	n.t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+// message is a decoded server message.
+type message map[string]any
+
+// readMessage reads the next text message (failing after timeout) and decodes it.
+func readMessage(t *testing.T, conn *websocket.Conn, timeout time.Duration) message {
+	t.Helper()
+	_ = conn.SetReadDeadline(time.Now().Add(timeout))
+	kind, data, err := conn.ReadMessage()
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	if kind != websocket.TextMessage {
+		t.Fatalf("got message type %d, want text", kind)
+	}
+	var decoded message
+	if err := json.Unmarshal(data, &decoded); err != nil {
+		t.Fatalf("server sent invalid JSON %q: %v", data, err)
+	}
+	return decoded
+}
+
+// readRaw reads the next message's bytes.
+func readRaw(t *testing.T, conn *websocket.Conn, timeout time.Duration) []byte {
+	t.Helper()
+	_ = conn.SetReadDeadline(time.Now().Add(timeout))
+	_, data, err := conn.ReadMessage()
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	return data
+}
+
+// readClose reads until the server closes the connection and returns the close
+// frame's code and text.
+func readClose(t *testing.T, conn *websocket.Conn, timeout time.Duration) (int, string) {
+	t.Helper()
+	_ = conn.SetReadDeadline(time.Now().Add(timeout))
+	for {
+		_, _, err := conn.ReadMessage()
+		if err == nil {
+			continue
+		}
+		closeError, ok := err.(*websocket.CloseError)
+		if !ok {
+			t.Fatalf("connection ended without a close frame: %v", err)
+		}
+		return closeError.Code, closeError.Text
+	}
+}
+
+// send writes value as a JSON text message.
+func send(t *testing.T, conn *websocket.Conn, value any) {
+	t.Helper()
+	if err := conn.WriteJSON(value); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+}
+
+// sendText writes raw text.
+func sendText(t *testing.T, conn *websocket.Conn, text string) {
+	t.Helper()
+	if err := conn.WriteMessage(websocket.TextMessage, []byte(text)); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+}
+
+// waitFor polls condition until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, condition func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !condition() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// getJSON fetches path and decodes the JSON body into target; it returns the status.
+func getJSON(t *testing.T, address string, target any) int {
+	t.Helper()
+	response, err := http.Get(address)
+	if err != nil {
+		t.Fatalf("GET %s: %v", address, err)
+	}
+	defer response.Body.Close()
+	body, _ := io.ReadAll(response.Body)
+	if target != nil {
+		if err := json.Unmarshal(body, target); err != nil {
+			t.Fatalf("GET %s: invalid JSON %q: %v", address, body, err)
+		}
+	}
+	return response.StatusCode
+}
+
+// stats is the decoded /api/v1/ws/stats document.
+type stats struct {
+	TotalConnections  int            `json:"total_connections"`
+	TotalUsers        int            `json:"total_users"`
+	ConnectionsByUser map[string]int `json:"connections_by_user"`
+	Truncated         bool           `json:"truncated"`
+	Limit             int            `json:"limit"`
+	UserID            string         `json:"user_id"`
+	ConnectionIDs     []string       `json:"connection_ids"`
+}
+
+func (n *node) stats(query string) stats {
+	n.t.Helper()
+	var document stats
+	if status := getJSON(n.t, n.httpURL("/api/v1/ws/stats"+query), &document); status != http.StatusOK {
+		n.t.Fatalf("stats status %d", status)
+	}
+	return document
+}
+
+// engineConfig returns an engine configuration with a small message size limit.
+func engineConfig(maxMessageSize int) engine.Config {
+	return engine.Config{MaxMessageSize: maxMessageSize}
+}

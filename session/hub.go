@@ -1,0 +1,361 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"math/bits"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wsgate/wsgate/timerwheel"
+)
+
+// Config configures a Hub. Zero values mean the documented defaults.
+type Config struct {
+	// Shards is the number of registry shards, rounded up to a power of two.
+	// Default 64: enough that 2 to 64 cores rarely meet on one lock.
+	Shards int
+	// MaxConnectionsPerUser caps one user's connections on this node; 0 means
+	// unlimited. Anonymous connections are not counted per user.
+	MaxConnectionsPerUser int
+	// MaxConnections caps all connections on this node; 0 means unlimited (the
+	// process's open-files limit still applies).
+	MaxConnections int
+	// PingInterval is the time between two heartbeat pings to one connection.
+	// Default 30s; negative disables the heartbeat.
+	PingInterval time.Duration
+	// PingTimeout is how long after a ping the connection must have sent any frame.
+	// Default 10s.
+	PingTimeout time.Duration
+	// CloseGrace is how long a server-initiated close waits for the client's close
+	// frame before the socket is closed anyway. Default 2s.
+	CloseGrace time.Duration
+	// TimerTick is the timer wheel's resolution. Default 100ms.
+	TimerTick time.Duration
+	// Logger receives connection logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults of Config, exported so flags and docs show the same values.
+const (
+	DefaultShards       = 64
+	DefaultPingInterval = 30 * time.Second
+	DefaultPingTimeout  = 10 * time.Second
+	DefaultCloseGrace   = 2 * time.Second
+	DefaultTimerTick    = 100 * time.Millisecond
+)
+
+// RefusedError is returned by Hub.Open when a connection is refused; Reason says why
+// and is the close code the client receives.
+type RefusedError struct{ Reason CloseReason }
+
+func (e *RefusedError) Error() string { return "connection refused: " + e.Reason.String() }
+
+// Hub is the registry of connections and users on this node, with limits, fan-out,
+// the heartbeat and statistics. All methods are safe for concurrent use.
+type Hub struct {
+	config     Config
+	logger     *slog.Logger
+	shards     []*shard
+	shardMask  uint64
+	hashSeed   maphash.Seed
+	wheel      *timerwheel.Wheel
+	closeGrace time.Duration
+	started    time.Time
+	// connectionTotal is the node-wide count, reserved before a shard insert so the
+	// node cap holds without a global lock.
+	connectionTotal atomic.Int64
+	// liveSessions counts sessions whose socket is not closed yet, including those
+	// closing or refused; Shutdown waits for it to reach zero.
+	liveSessions atomic.Int64
+	shuttingDown atomic.Bool
+	counters     counters
+	closeOnce    sync.Once
+	pingFrame    []byte
+}
+
+// NewHub returns a running Hub; call Shutdown to close it.
+func NewHub(config Config) (*Hub, error) {
+	if config.Shards < 0 || config.MaxConnectionsPerUser < 0 || config.MaxConnections < 0 ||
+		config.PingTimeout < 0 || config.CloseGrace < 0 || config.TimerTick < 0 {
+		return nil, errors.New("session: negative value in Config")
+	}
+	if config.Shards == 0 {
+		config.Shards = DefaultShards
+	}
+	config.Shards = 1 << bits.Len(uint(config.Shards-1))
+	if config.PingInterval == 0 {
+		config.PingInterval = DefaultPingInterval
+	}
+	if config.PingTimeout == 0 {
+		config.PingTimeout = DefaultPingTimeout
+	}
+	if config.CloseGrace == 0 {
+		config.CloseGrace = DefaultCloseGrace
+	}
+	if config.TimerTick == 0 {
+		config.TimerTick = DefaultTimerTick
+	}
+	if config.Logger == nil {
+		config.Logger = slog.Default()
+	}
+	wheel, err := timerwheel.New(timerwheel.Config{Tick: config.TimerTick})
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	hub := &Hub{
+		config:     config,
+		logger:     config.Logger,
+		shards:     make([]*shard, config.Shards),
+		shardMask:  uint64(config.Shards - 1),
+		hashSeed:   maphash.MakeSeed(),
+		wheel:      wheel,
+		closeGrace: config.CloseGrace,
+		started:    time.Now(),
+		pingFrame:  TextFrame([]byte(`{"type":"ping"}`)),
+	}
+	for index := range hub.shards {
+		hub.shards[index] = newShard()
+	}
+	wheel.Start()
+	return hub, nil
+}
+
+// Config returns the effective configuration, defaults filled in.
+func (h *Hub) Config() Config { return h.config }
+
+// Wheel returns the hub's timer wheel, for other per-connection deadlines.
+func (h *Hub) Wheel() *timerwheel.Wheel { return h.wheel }
+
+// clock returns nanoseconds since the hub started, on the monotonic clock.
+func (h *Hub) clock() int64 { return int64(time.Since(h.started)) }
+
+func (h *Hub) shardFor(userID string, id ConnectionID) *shard {
+	var key uint64
+	if userID != "" {
+		key = maphash.String(h.hashSeed, userID)
+	} else {
+		key = maphash.Bytes(h.hashSeed, id[:])
+	}
+	return h.shards[key&h.shardMask]
+}
+
+// Open registers a new connection for userID ("" for anonymous). On success the
+// session is open and its heartbeat armed. When a limit refuses it, Open does what
+// Refuse does and returns the session with a *RefusedError: the caller must still
+// attach the session to the transport so that Closed is called for it.
+func (h *Hub) Open(conn Conn, userID string) (*Session, error) {
+	s := h.newSession(conn, userID)
+	reason := ReasonShutdown
+	if !h.shuttingDown.Load() {
+		reason = h.register(s)
+	}
+	if reason != ReasonNone {
+		h.refuse(s, reason)
+		return s, &RefusedError{Reason: reason}
+	}
+	h.counters.accepted.Add(1)
+	h.logger.Debug("connected", "connection_id", s.id.String(), "user_id", userID,
+		"remote_addr", s.RemoteAddr())
+	h.armHeartbeat(s)
+	return s, nil
+}
+
+// Refuse closes an upgraded connection that must not be served (for example one
+// without valid credentials) with reason's close code, counts it, and returns its
+// session, which never enters the registry; attach it to the transport as with Open.
+func (h *Hub) Refuse(conn Conn, reason CloseReason) *Session {
+	s := h.newSession(conn, "")
+	h.refuse(s, reason)
+	return s
+}
+
+func (h *Hub) newSession(conn Conn, userID string) *Session {
+	s := &Session{
+		id:          NewConnectionID(),
+		userID:      userID,
+		conn:        conn,
+		hub:         h,
+		connectedAt: time.Now().UnixNano(),
+	}
+	s.timer.Init(s)
+	s.lastSeen.Store(h.clock())
+	s.shard = h.shardFor(userID, s.id)
+	h.liveSessions.Add(1)
+	return s
+}
+
+func (h *Hub) refuse(s *Session, reason CloseReason) {
+	s.beginClose(reason)
+	h.counters.refused[reason].Add(1)
+	h.logger.Warn("connection refused", "reason", reason.String(), "user_id", s.userID,
+		"remote_addr", s.RemoteAddr())
+	s.writeCloseAndArmGrace(reason.Code(), reason.Text())
+}
+
+// register inserts s under its shard lock unless a limit refuses it.
+func (h *Hub) register(s *Session) CloseReason {
+	if limit := int64(h.config.MaxConnections); limit > 0 {
+		for {
+			current := h.connectionTotal.Load()
+			if current >= limit {
+				return ReasonOverload
+			}
+			if h.connectionTotal.CompareAndSwap(current, current+1) {
+				break
+			}
+		}
+	} else {
+		h.connectionTotal.Add(1)
+	}
+	sh := s.shard
+	sh.mutex.Lock()
+	if limit := h.config.MaxConnectionsPerUser; limit > 0 && s.userID != "" &&
+		sh.userConnectionCountLocked(s.userID) >= limit {
+		sh.mutex.Unlock()
+		h.connectionTotal.Add(-1)
+		return ReasonLimit
+	}
+	sh.insertLocked(s)
+	sh.mutex.Unlock()
+	return ReasonNone
+}
+
+// unregister removes s from the registry if it is still there.
+func (h *Hub) unregister(s *Session) {
+	sh := s.shard
+	sh.mutex.Lock()
+	removed := sh.removeLocked(s)
+	sh.mutex.Unlock()
+	if removed {
+		h.connectionTotal.Add(-1)
+	}
+}
+
+func (h *Hub) recordDisconnect(s *Session, reason CloseReason) {
+	h.counters.disconnects[reason].Add(1)
+	h.logger.Debug("disconnected", "connection_id", s.id.String(), "user_id", s.userID,
+		"remote_addr", s.RemoteAddr(), "reason", reason.String())
+}
+
+// PeerClosed is called by the transport when the client sent a close frame with
+// code (0 when the frame carried no status). If the server had not started a close
+// itself, the session leaves the registry and the client's code is echoed, as RFC
+// 6455 asks; the transport closes the socket afterwards.
+func (h *Hub) PeerClosed(s *Session, code uint16) {
+	if !s.beginClose(ReasonClientClose) {
+		return
+	}
+	h.unregister(s)
+	h.recordDisconnect(s, ReasonClientClose)
+	_, _ = s.conn.Write(closeFrame(code, ""))
+}
+
+// Closed is called by the transport exactly once per session, after its socket
+// closed. reason says what the transport saw (ReasonError for a vanished peer,
+// ReasonTooBig, ReasonSlowConsumer); it is ignored if the session was already closing.
+func (h *Hub) Closed(s *Session, reason CloseReason) {
+	for {
+		state := s.state.Load()
+		if state&0xff == stateClosed {
+			return
+		}
+		if state&0xff == stateOpen {
+			if !s.state.CompareAndSwap(state, stateClosed|uint32(reason)<<8) {
+				continue
+			}
+			h.unregister(s)
+			h.recordDisconnect(s, reason)
+			break
+		}
+		if s.state.CompareAndSwap(state, stateClosed|state&^0xff) {
+			break
+		}
+	}
+	h.wheel.Cancel(&s.timer)
+	h.liveSessions.Add(-1)
+}
+
+// Lookup returns the open session with id, or nil.
+func (h *Hub) Lookup(id ConnectionID) *Session {
+	for _, sh := range h.shards {
+		sh.mutex.RLock()
+		s := sh.sessions[id]
+		sh.mutex.RUnlock()
+		if s != nil {
+			return s
+		}
+	}
+	return nil
+}
+
+// UserSessions returns a snapshot of userID's open sessions.
+func (h *Hub) UserSessions(userID string) []*Session {
+	sh := h.shardFor(userID, ConnectionID{})
+	sh.mutex.RLock()
+	defer sh.mutex.RUnlock()
+	entry := sh.users[userID]
+	if entry == nil {
+		return nil
+	}
+	return append([]*Session(nil), entry.sessions...)
+}
+
+// ConnectionCount returns the number of open connections, in O(shards).
+func (h *Hub) ConnectionCount() int {
+	total := int64(0)
+	for _, sh := range h.shards {
+		total += sh.connectionCount.Load()
+	}
+	return int(total)
+}
+
+// UserCount returns the number of users with at least one open connection, in O(shards).
+func (h *Hub) UserCount() int {
+	total := int64(0)
+	for _, sh := range h.shards {
+		total += sh.userCount.Load()
+	}
+	return int(total)
+}
+
+// Shutdown closes every connection with ReasonShutdown (1001 "server shutting
+// down"), waits until they are all gone or timeout passes, then stops the timer
+// wheel and the fan-out workers. It returns the number of sockets still open at the
+// end. Connections opened after Shutdown started are refused with ReasonShutdown.
+func (h *Hub) Shutdown(timeout time.Duration) int {
+	h.shuttingDown.Store(true)
+	for _, sh := range h.shards {
+		sh.mutex.RLock()
+		snapshot := append([]*Session(nil), sh.members...)
+		sh.mutex.RUnlock()
+		for _, s := range snapshot {
+			s.Close(ReasonShutdown)
+		}
+	}
+	deadline := time.Now().Add(timeout)
+	for h.liveSessions.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.closeOnce.Do(h.wheel.Stop)
+	return int(h.liveSessions.Load())
+}
+
+// randomDuration returns a uniformly random duration in [0, limit).
+func randomDuration(limit time.Duration) time.Duration {
+	if limit <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Int64N(int64(limit)))
+}
+
+func addressText(conn Conn) string {
+	if address := conn.RemoteAddr(); address != nil {
+		return address.String()
+	}
+	return ""
+}

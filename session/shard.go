@@ -1,0 +1,148 @@
+package session
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// userEntry is one user's connections inside a shard. Users with the same number of
+// connections form an intrusive doubly linked list (one list per count), so the
+// stats endpoint can list the top users without scanning every user, and moving a
+// user between counts is O(1) with no allocation.
+type userEntry struct {
+	userID   string
+	sessions []*Session
+	previous *userEntry
+	next     *userEntry
+}
+
+// shard holds a slice of the registry. A user's connections all live in the shard
+// chosen by the user id, so the per-user limit check and the insert are one critical
+// section under one lock.
+type shard struct {
+	mutex    sync.RWMutex
+	sessions map[ConnectionID]*Session
+	// members is a dense copy of the sessions, for broadcast: copying a slice under
+	// the read lock is several times cheaper than iterating a map of the same size.
+	members []*Session
+	users   map[string]*userEntry
+	// usersByCount[n] heads the list of users with exactly n connections (n >= 1);
+	// maxCount is the highest n with a non-empty list.
+	usersByCount []*userEntry
+	maxCount     int
+
+	// connectionCount and userCount are written under mutex and read without it,
+	// so totals cost O(shards) and never wait for a writer.
+	connectionCount atomic.Int64
+	userCount       atomic.Int64
+}
+
+func newShard() *shard {
+	return &shard{
+		sessions:     make(map[ConnectionID]*Session),
+		users:        make(map[string]*userEntry),
+		usersByCount: make([]*userEntry, 2),
+	}
+}
+
+// userConnectionCountLocked returns how many connections userID holds; the caller
+// holds mutex.
+func (sh *shard) userConnectionCountLocked(userID string) int {
+	if entry := sh.users[userID]; entry != nil {
+		return len(entry.sessions)
+	}
+	return 0
+}
+
+// insertLocked adds s; the caller holds mutex for writing and has checked limits.
+func (sh *shard) insertLocked(s *Session) {
+	sh.sessions[s.id] = s
+	s.memberIndex = len(sh.members)
+	sh.members = append(sh.members, s)
+	sh.connectionCount.Add(1)
+	if s.userID == "" {
+		return
+	}
+	entry := sh.users[s.userID]
+	if entry == nil {
+		entry = &userEntry{userID: s.userID}
+		sh.users[s.userID] = entry
+		sh.userCount.Add(1)
+	} else {
+		sh.unlinkLocked(entry)
+	}
+	entry.sessions = append(entry.sessions, s)
+	sh.linkLocked(entry)
+}
+
+// removeLocked deletes s if it is still registered and reports whether it was; the
+// caller holds mutex for writing.
+func (sh *shard) removeLocked(s *Session) bool {
+	if sh.sessions[s.id] != s {
+		return false
+	}
+	delete(sh.sessions, s.id)
+	last := len(sh.members) - 1
+	moved := sh.members[last]
+	sh.members[s.memberIndex] = moved
+	moved.memberIndex = s.memberIndex
+	sh.members[last] = nil
+	sh.members = sh.members[:last]
+	sh.connectionCount.Add(-1)
+	if s.userID == "" {
+		return true
+	}
+	entry := sh.users[s.userID]
+	sh.unlinkLocked(entry)
+	for index, candidate := range entry.sessions {
+		if candidate == s {
+			lastSession := len(entry.sessions) - 1
+			entry.sessions[index] = entry.sessions[lastSession]
+			entry.sessions[lastSession] = nil
+			entry.sessions = entry.sessions[:lastSession]
+			break
+		}
+	}
+	if len(entry.sessions) == 0 {
+		delete(sh.users, s.userID)
+		sh.userCount.Add(-1)
+		return true
+	}
+	sh.linkLocked(entry)
+	return true
+}
+
+// linkLocked puts entry at the head of the list for its connection count.
+func (sh *shard) linkLocked(entry *userEntry) {
+	count := len(entry.sessions)
+	for len(sh.usersByCount) <= count {
+		sh.usersByCount = append(sh.usersByCount, nil)
+	}
+	head := sh.usersByCount[count]
+	entry.previous = nil
+	entry.next = head
+	if head != nil {
+		head.previous = entry
+	}
+	sh.usersByCount[count] = entry
+	if count > sh.maxCount {
+		sh.maxCount = count
+	}
+}
+
+// unlinkLocked removes entry from the list for its current connection count.
+func (sh *shard) unlinkLocked(entry *userEntry) {
+	count := len(entry.sessions)
+	if entry.previous != nil {
+		entry.previous.next = entry.next
+	} else {
+		sh.usersByCount[count] = entry.next
+	}
+	if entry.next != nil {
+		entry.next.previous = entry.previous
+	}
+	entry.previous, entry.next = nil, nil
+	for sh.maxCount > 0 && sh.usersByCount[sh.maxCount] == nil {
+		sh.maxCount--
+	}
+}
