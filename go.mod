@@ -3,6 +3,7 @@ module github.com/wsgate/wsgate
 go 1.26.8
 
 require (
+	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/gorilla/websocket v1.5.3
 	github.com/lesismal/nbio v1.6.8
 	go.uber.org/goleak v1.3.0

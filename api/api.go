@@ -1,5 +1,7 @@
 // Package api serves wsgate's HTTP endpoints beside the WebSocket: statistics,
-// health and (in later files) metrics and the backend publish API.
+// health, the backend publish API (publish.go) and, in later files, metrics. All
+// but health are behind an API key or, without one, a loopback-only rule
+// (access.go).
 package api
 
 import (
@@ -17,13 +19,28 @@ type Config struct {
 	Hub *session.Hub
 	// Logger receives request errors. Default slog.Default().
 	Logger *slog.Logger
+	// APIKey, when set, must be presented as "Authorization: Bearer <key>" to the
+	// publish API and the stats endpoint (/healthz stays open). Default empty: those
+	// endpoints answer loopback clients only.
+	APIKey string
+	// MaxBodySize is the largest request body in bytes; a larger one is answered
+	// with 413. Default DefaultMaxBodySize. The transport cuts requests over its own
+	// limit (engine.Config.MaxRequestSize) without an answer, so keep this below it.
+	MaxBodySize int64
 }
+
+// DefaultMaxBodySize is the default of Config.MaxBodySize: 64 KiB. The transport
+// buffers a whole request before the API key is checked, so the limit stays small
+// (see engine.Config.MaxRequestSize).
+const DefaultMaxBodySize = 64 << 10
 
 // API is the HTTP handler for every non-WebSocket route. Safe for concurrent use.
 type API struct {
-	hub    *session.Hub
-	logger *slog.Logger
-	routes *http.ServeMux
+	hub         *session.Hub
+	logger      *slog.Logger
+	routes      *http.ServeMux
+	access      access
+	maxBodySize int64
 }
 
 // New returns the API handler.
@@ -31,12 +48,20 @@ func New(config Config) (*API, error) {
 	if config.Hub == nil {
 		return nil, errors.New("api: Config.Hub is required")
 	}
+	if config.MaxBodySize < 0 {
+		return nil, errors.New("api: negative Config.MaxBodySize")
+	}
+	if config.MaxBodySize == 0 {
+		config.MaxBodySize = DefaultMaxBodySize
+	}
 	if config.Logger == nil {
 		config.Logger = slog.Default()
 	}
-	a := &API{hub: config.Hub, logger: config.Logger, routes: http.NewServeMux()}
-	a.routes.HandleFunc("GET /api/v1/ws/stats", a.serveStats)
+	a := &API{hub: config.Hub, logger: config.Logger, routes: http.NewServeMux(),
+		access: newAccess(config.APIKey), maxBodySize: config.MaxBodySize}
+	a.routes.HandleFunc("GET /api/v1/ws/stats", a.access.protect(a.serveStats))
 	a.routes.HandleFunc("GET /healthz", serveHealth)
+	a.routePublish()
 	a.routes.HandleFunc("/", func(writer http.ResponseWriter, request *http.Request) {
 		writeError(writer, http.StatusNotFound, "not_found", "no route for "+request.Method+" "+request.URL.Path)
 	})

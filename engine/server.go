@@ -39,12 +39,20 @@ type Config struct {
 	HandshakeTimeout time.Duration
 	// IdleTimeout closes keep-alive HTTP (API) connections idle this long. Default 60s.
 	IdleTimeout time.Duration
+	// MaxRequestSize is the largest HTTP (API) request, headers and body, in bytes.
+	// nbio buffers a whole request before it is served, so a larger one is cut by
+	// closing the connection without an answer. Default 96 KiB: room for the API's
+	// own body limit (api.DefaultMaxBodySize, 64 KiB, answered with 413) plus
+	// headers. It also bounds what one WebSocket connection may buffer.
+	MaxRequestSize int
 	// Pollers is the number of epoll goroutines. Default GOMAXPROCS.
 	Pollers int
-	// Identify returns the user id for an upgrade request, or a refusal reason (the
-	// upgrade is completed and closed at once with that reason's code, because a
-	// browser cannot read the HTTP status of a failed upgrade). Nil: anonymous.
-	Identify func(request *http.Request) (userID string, refusal session.CloseReason)
+	// Identify returns the user id for an upgrade request and when its credentials
+	// expire (the zero time: never; see session.Hub.OpenWithExpiry), or a refusal
+	// reason (the upgrade is completed and closed at once with that reason's code,
+	// because a browser cannot read the HTTP status of a failed upgrade). Nil:
+	// anonymous.
+	Identify func(request *http.Request) (userID string, expiresAt time.Time, refusal session.CloseReason)
 	// CheckOrigin reports whether an upgrade request's Origin is allowed. Nil: requests
 	// without Origin and same-origin requests only.
 	CheckOrigin func(request *http.Request) bool
@@ -62,7 +70,13 @@ const (
 	DefaultMaxWriteBufferSize = 1 << 20
 	DefaultHandshakeTimeout   = 10 * time.Second
 	DefaultIdleTimeout        = 60 * time.Second
+	DefaultMaxRequestSize     = 96 << 10
 )
+
+// Subprotocol is the WebSocket subprotocol of wsgate's JSON protocol. When a client
+// offers it in Sec-WebSocket-Protocol the server selects it; no other offered value
+// (such as a "bearer.<token>" credential) is ever echoed back.
+const Subprotocol = "wsgate.v1"
 
 // Server is a running WebSocket and HTTP server. Its methods are safe for
 // concurrent use.
@@ -82,7 +96,7 @@ type Server struct {
 // New returns a Server for hub that is not listening yet; call Start.
 func New(config Config, hub *session.Hub) (*Server, error) {
 	if config.MaxMessageSize < 0 || config.MaxWriteBufferSize < 0 || config.HandshakeTimeout < 0 ||
-		config.IdleTimeout < 0 || config.Pollers < 0 {
+		config.IdleTimeout < 0 || config.Pollers < 0 || config.MaxRequestSize < 0 {
 		return nil, errors.New("engine: negative value in Config")
 	}
 	if config.Addr == "" {
@@ -102,6 +116,9 @@ func New(config Config, hub *session.Hub) (*Server, error) {
 	}
 	if config.IdleTimeout == 0 {
 		config.IdleTimeout = DefaultIdleTimeout
+	}
+	if config.MaxRequestSize == 0 {
+		config.MaxRequestSize = DefaultMaxRequestSize
 	}
 	if config.Pollers == 0 {
 		config.Pollers = runtime.GOMAXPROCS(0)
@@ -123,7 +140,7 @@ func New(config Config, hub *session.Hub) (*Server, error) {
 	// The parser may buffer a whole message plus headers; a small read limit also
 	// bounds nbio's handling of a frame with a negative 64-bit length, which bypasses
 	// the message length limit in v1.6.8.
-	readLimit := max(config.MaxMessageSize+4096, 64<<10)
+	readLimit := max(config.MaxMessageSize+4096, config.MaxRequestSize)
 	server.engine = nbhttp.NewEngine(nbhttp.Config{
 		Network:                 "tcp",
 		Addrs:                   []string{config.Addr},

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/lesismal/nbio"
 	"github.com/lesismal/nbio/nbhttp"
@@ -19,6 +20,7 @@ func (s *Server) newUpgrader() *websocket.Upgrader {
 	upgrader.KeepaliveTime = 0
 	upgrader.MessageLengthLimit = s.config.MaxMessageSize
 	upgrader.CheckOrigin = s.config.CheckOrigin // nil: nbio's same-origin check
+	upgrader.Subprotocols = []string{Subprotocol}
 	upgrader.OnMessage(func(conn *websocket.Conn, messageType websocket.MessageType, data []byte) {
 		connection := sessionOf(conn)
 		if connection == nil {
@@ -64,9 +66,9 @@ func (s *Server) newUpgrader() *websocket.Upgrader {
 // It runs on the connection's own executor, so no message of this connection is
 // handled before the session is attached.
 func (s *Server) serveWebSocket(writer http.ResponseWriter, request *http.Request) {
-	userID, refusal := "", session.ReasonNone
+	userID, expiresAt, refusal := "", time.Time{}, session.ReasonNone
 	if s.config.Identify != nil {
-		userID, refusal = s.config.Identify(request)
+		userID, expiresAt, refusal = s.config.Identify(request)
 	}
 	conn, err := s.upgrader.Upgrade(writer, request, nil)
 	if errors.Is(err, websocket.ErrUpgradeOriginNotAllowed) {
@@ -83,7 +85,7 @@ func (s *Server) serveWebSocket(writer http.ResponseWriter, request *http.Reques
 		conn.SetSession(s.hub.Refuse(transport{conn}, refusal))
 		return
 	}
-	connection, _ := s.hub.Open(transport{conn}, userID)
+	connection, _ := s.hub.OpenWithExpiry(transport{conn}, userID, expiresAt)
 	conn.SetSession(connection)
 }
 

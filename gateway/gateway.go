@@ -5,6 +5,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/api"
+	"github.com/wsgate/wsgate/auth"
 	"github.com/wsgate/wsgate/engine"
 	"github.com/wsgate/wsgate/session"
 )
@@ -22,12 +24,25 @@ type Config struct {
 	// Session configures the registry, limits and heartbeat. Its Logger defaults to
 	// Logger.
 	Session session.Config
-	// Engine configures the listener and transport. Identify, Handler and Logger are
-	// set by the gateway.
+	// Engine configures the listener and transport. Identify, CheckOrigin, Handler
+	// and Logger are set by the gateway.
 	Engine engine.Config
 	// InsecureUserID trusts the ?user_id= query parameter as the user's identity
-	// (development and tests only). Default false: connections are anonymous.
+	// (development and tests only). Default false: connections are anonymous. It
+	// cannot be combined with JWT.
 	InsecureUserID bool
+	// JWT, when it sets a secret or public key, makes every client present a valid
+	// token whose "sub" is its user id (see package auth); other clients are closed
+	// with 4401 "unauthorized", and a token that expires while connected closes its
+	// connection with 4100 "token expired". Default: no authentication.
+	JWT auth.Config
+	// APIKey protects the publish API and stats (see api.Config.APIKey). Default
+	// empty: those answer loopback clients only.
+	APIKey string
+	// AllowedOrigins lists browser origins accepted besides same-origin requests;
+	// "*" accepts any (see auth.OriginConfig). Default empty: requests without
+	// Origin and same-origin requests only.
+	AllowedOrigins []string
 	// Logger receives every log. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -49,20 +64,27 @@ func New(config Config) (*Gateway, error) {
 	if config.Session.Logger == nil {
 		config.Session.Logger = config.Logger
 	}
+	identify, err := identifier(config)
+	if err != nil {
+		return nil, err
+	}
+	origins, err := auth.NewOriginPolicy(auth.OriginConfig{Allowed: config.AllowedOrigins})
+	if err != nil {
+		return nil, err
+	}
 	hub, err := session.NewHub(config.Session)
 	if err != nil {
 		return nil, err
 	}
-	handler, err := api.New(api.Config{Hub: hub, Logger: config.Logger})
+	handler, err := api.New(api.Config{Hub: hub, Logger: config.Logger, APIKey: config.APIKey})
 	if err != nil {
 		hub.Shutdown(0)
 		return nil, err
 	}
 	config.Engine.Handler = handler
 	config.Engine.Logger = config.Logger
-	if config.InsecureUserID {
-		config.Engine.Identify = userIDFromQuery
-	}
+	config.Engine.Identify = identify
+	config.Engine.CheckOrigin = origins.Allow
 	server, err := engine.New(config.Engine, hub)
 	if err != nil {
 		hub.Shutdown(0)
@@ -99,7 +121,38 @@ func (g *Gateway) Shutdown(timeout time.Duration) int {
 	return g.cut
 }
 
+// identifier returns how upgrade requests are identified: by token, by the
+// insecure ?user_id=, or not at all (nil: anonymous).
+func identifier(config Config) (func(*http.Request) (string, time.Time, session.CloseReason), error) {
+	if !config.JWT.Enabled() {
+		if config.JWT.Audience != "" || config.JWT.Issuer != "" {
+			return nil, errors.New("gateway: a JWT audience or issuer needs a JWT secret or public key")
+		}
+		if config.InsecureUserID {
+			return userIDFromQuery, nil
+		}
+		return nil, nil
+	}
+	if config.InsecureUserID {
+		return nil, errors.New("gateway: the insecure ?user_id= identity cannot be combined with JWT")
+	}
+	verifier, err := auth.NewVerifier(config.JWT)
+	if err != nil {
+		return nil, err
+	}
+	logger := config.Logger
+	return func(request *http.Request) (string, time.Time, session.CloseReason) {
+		identity, err := verifier.Authenticate(request)
+		if err != nil {
+			// The cause only: the token itself is a credential and never logged.
+			logger.Debug("token refused", "cause", err.Error(), "remote_addr", request.RemoteAddr)
+			return "", time.Time{}, session.ReasonUnauthorized
+		}
+		return identity.UserID, identity.ExpiresAt, session.ReasonNone
+	}, nil
+}
+
 // userIDFromQuery trusts ?user_id= (see Config.InsecureUserID).
-func userIDFromQuery(request *http.Request) (string, session.CloseReason) {
-	return request.URL.Query().Get("user_id"), session.ReasonNone
+func userIDFromQuery(request *http.Request) (string, time.Time, session.CloseReason) {
+	return request.URL.Query().Get("user_id"), time.Time{}, session.ReasonNone
 }

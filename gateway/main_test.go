@@ -1,11 +1,13 @@
 package gateway_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -197,4 +199,72 @@ func (n *node) stats(query string) stats {
 // engineConfig returns an engine configuration with a small message size limit.
 func engineConfig(maxMessageSize int) engine.Config {
 	return engine.Config{MaxMessageSize: maxMessageSize}
+}
+
+// dialWith connects a client with query and extra request headers (Sec-WebSocket-
+// Protocol offers subprotocols). It returns the upgrade response with the error of a
+// refused upgrade; the connection is closed when the test ends.
+func (n *node) dialWith(query url.Values, header http.Header) (*websocket.Conn, *http.Response, error) {
+	n.t.Helper()
+	dialer := *websocket.DefaultDialer
+	if offered := header.Get("Sec-WebSocket-Protocol"); offered != "" {
+		header = header.Clone()
+		header.Del("Sec-WebSocket-Protocol")
+		dialer.Subprotocols = strings.Split(offered, ", ")
+	}
+	conn, response, err := dialer.Dial(n.wsURL(query), header)
+	if response != nil {
+		_ = response.Body.Close()
+	}
+	if conn != nil {
+		n.t.Cleanup(func() { _ = conn.Close() })
+	}
+	return conn, response, err
+}
+
+// apiCall sends method path with body (nil: none; a string: sent as is; anything
+// else: JSON-encoded) and, unless key is empty, "Authorization: Bearer <key>". It
+// returns the status and the decoded JSON body.
+func (n *node) apiCall(method, path, key string, body any) (int, map[string]any) {
+	n.t.Helper()
+	var reader io.Reader
+	switch typed := body.(type) {
+	case nil:
+	case string:
+		reader = strings.NewReader(typed)
+	default:
+		encoded, err := json.Marshal(typed)
+		if err != nil {
+			n.t.Fatalf("encode: %v", err)
+		}
+		reader = bytes.NewReader(encoded)
+	}
+	request, err := http.NewRequest(method, n.httpURL(path), reader)
+	if err != nil {
+		n.t.Fatalf("request: %v", err)
+	}
+	if key != "" {
+		request.Header.Set("Authorization", "Bearer "+key)
+	}
+	response, err := http.DefaultClient.Do(request)
+	if err != nil {
+		n.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer response.Body.Close()
+	data, _ := io.ReadAll(response.Body)
+	var decoded map[string]any
+	if err := json.Unmarshal(data, &decoded); err != nil {
+		n.t.Fatalf("%s %s: status %d, body %q is not JSON: %v", method, path, response.StatusCode, data, err)
+	}
+	return response.StatusCode, decoded
+}
+
+// expectNothingPending proves that nothing reached conn before now: it sends a ping
+// and requires the pong to be the very next message.
+func expectNothingPending(t *testing.T, conn *websocket.Conn) {
+	t.Helper()
+	send(t, conn, map[string]string{"type": "ping"})
+	if got := readMessage(t, conn, 2*time.Second); got["type"] != "pong" {
+		t.Fatalf("expected nothing before the pong, got %v", got)
+	}
 }

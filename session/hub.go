@@ -149,20 +149,26 @@ func (h *Hub) shardFor(userID string, id ConnectionID) *shard {
 // Refuse does and returns the session with a *RefusedError: the caller must still
 // attach the session to the transport so that Closed is called for it.
 func (h *Hub) Open(conn Conn, userID string) (*Session, error) {
-	s := h.newSession(conn, userID)
+	return h.OpenWithExpiry(conn, userID, time.Time{})
+}
+
+// admit registers s and arms its timers (expiresAt zero: no expiry), or refuses it
+// with a *RefusedError when a limit or the shutdown does.
+func (h *Hub) admit(s *Session, expiresAt time.Time) error {
 	reason := ReasonShutdown
 	if !h.shuttingDown.Load() {
 		reason = h.register(s)
 	}
 	if reason != ReasonNone {
 		h.refuse(s, reason)
-		return s, &RefusedError{Reason: reason}
+		return &RefusedError{Reason: reason}
 	}
 	h.counters.accepted.Add(1)
-	h.logger.Debug("connected", "connection_id", s.id.String(), "user_id", userID,
+	h.logger.Debug("connected", "connection_id", s.id.String(), "user_id", s.userID,
 		"remote_addr", s.RemoteAddr())
 	h.armHeartbeat(s)
-	return s, nil
+	h.armExpiry(s, expiresAt)
+	return nil
 }
 
 // Refuse closes an upgraded connection that must not be served (for example one
@@ -277,6 +283,7 @@ func (h *Hub) Closed(s *Session, reason CloseReason) {
 		}
 	}
 	h.wheel.Cancel(&s.timer)
+	h.cancelExpiry(s)
 	h.liveSessions.Add(-1)
 }
 

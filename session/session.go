@@ -36,6 +36,9 @@ type Session struct {
 	// outstanding. Only the timer wheel's goroutine touches it.
 	pingSentAt int64
 	timer      timerwheel.Timer
+	// expiry closes the session when its credentials expire; nil when they do not
+	// (see OpenWithExpiry). Set before the session is registered, never changed.
+	expiry *expiry
 }
 
 // ID returns the connection id.
@@ -73,13 +76,19 @@ func (s *Session) Send(frame []byte) bool {
 // once (so limits and stats see it gone), the close frame is written, and the socket
 // is closed when the client answers or after the hub's close grace, whichever comes
 // first. Only the first close of a session has an effect.
-func (s *Session) Close(reason CloseReason) {
+func (s *Session) Close(reason CloseReason) { s.CloseWithText(reason, reason.Text()) }
+
+// CloseWithText is Close with text as the close frame's reason text instead of
+// reason.Text(), for example why the backend kicked a client. RFC 6455 allows at
+// most 123 bytes of UTF-8; longer text is cut to 123 bytes, so callers pass valid
+// text of that size.
+func (s *Session) CloseWithText(reason CloseReason, text string) {
 	if !s.beginClose(reason) {
 		return
 	}
 	s.hub.unregister(s)
 	s.hub.recordDisconnect(s, reason)
-	s.writeCloseAndArmGrace(reason.Code(), reason.Text())
+	s.writeCloseAndArmGrace(reason.Code(), text)
 }
 
 // beginClose moves the session from open to closing with reason; it reports whether

@@ -4,9 +4,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
+	"github.com/wsgate/wsgate/auth"
 	"github.com/wsgate/wsgate/engine"
 	"github.com/wsgate/wsgate/session"
 )
@@ -24,6 +26,12 @@ type options struct {
 	pingTimeout           time.Duration
 	handshakeTimeout      time.Duration
 	shutdownTimeout       time.Duration
+	jwtSecret             string
+	jwtPublicKey          string
+	jwtAudience           string
+	jwtIssuer             string
+	apiKey                string
+	allowedOrigins        string
 }
 
 // environmentName returns the variable that can set flag name, e.g.
@@ -57,6 +65,16 @@ func parseOptions(arguments []string, lookup func(string) (string, bool), output
 		"time a new socket has to complete its upgrade request")
 	flags.DurationVar(&parsed.shutdownTimeout, "shutdown-timeout", 10*time.Second,
 		"on SIGINT/SIGTERM, time allowed to close connections before exiting")
+	flags.StringVar(&parsed.jwtSecret, "jwt-secret", "",
+		"HS256 secret (at least 32 bytes): clients must present a JWT signed with it; prefer the variable, flags show in ps")
+	flags.StringVar(&parsed.jwtPublicKey, "jwt-public-key", "",
+		"PEM file with an RSA (RS256) or ECDSA P-256 (ES256) public key: clients must present a JWT signed with its private key")
+	flags.StringVar(&parsed.jwtAudience, "jwt-audience", "", "when set, a client's JWT must list this audience (aud claim)")
+	flags.StringVar(&parsed.jwtIssuer, "jwt-issuer", "", "when set, a client's JWT must have this issuer (iss claim)")
+	flags.StringVar(&parsed.apiKey, "api-key", "",
+		"key backends present as 'Authorization: Bearer <key>' to the publish API and stats (empty = loopback clients only)")
+	flags.StringVar(&parsed.allowedOrigins, "allowed-origins", "",
+		"comma-separated browser origins allowed to connect besides same-origin, e.g. https://app.example.com; * allows any")
 	flags.VisitAll(func(f *flag.Flag) {
 		f.Usage = fmt.Sprintf("%s (env %s)", f.Usage, environmentName(f.Name))
 	})
@@ -101,6 +119,37 @@ func (o options) validate() error {
 		return fmt.Errorf("durations must be positive (-ping-interval may be 0)")
 	case o.logFormat != "text" && o.logFormat != "json":
 		return fmt.Errorf("-log-format must be text or json")
+	case o.jwtSecret != "" && o.jwtPublicKey != "":
+		return fmt.Errorf("-jwt-secret and -jwt-public-key exclude each other")
+	case o.insecureUserID && (o.jwtSecret != "" || o.jwtPublicKey != ""):
+		return fmt.Errorf("-insecure-user-id cannot be combined with JWT (-jwt-secret or -jwt-public-key)")
+	case (o.jwtAudience != "" || o.jwtIssuer != "") && o.jwtSecret == "" && o.jwtPublicKey == "":
+		return fmt.Errorf("-jwt-audience and -jwt-issuer need -jwt-secret or -jwt-public-key")
 	}
 	return nil
+}
+
+// origins splits -allowed-origins into its entries, without blanks.
+func (o options) origins() []string {
+	var list []string
+	for entry := range strings.SplitSeq(o.allowedOrigins, ",") {
+		if entry = strings.TrimSpace(entry); entry != "" {
+			list = append(list, entry)
+		}
+	}
+	return list
+}
+
+// jwtConfig returns the token verification settings, reading the -jwt-public-key
+// file; the zero Config when JWT is not configured.
+func (o options) jwtConfig() (auth.Config, error) {
+	config := auth.Config{Secret: []byte(o.jwtSecret), Audience: o.jwtAudience, Issuer: o.jwtIssuer}
+	if o.jwtPublicKey != "" {
+		key, err := os.ReadFile(o.jwtPublicKey)
+		if err != nil {
+			return config, fmt.Errorf("-jwt-public-key: %w", err)
+		}
+		config.PublicKeyPEM = key
+	}
+	return config, nil
 }

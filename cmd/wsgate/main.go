@@ -66,6 +66,10 @@ func serve(ctx context.Context, parsed options, logger *slog.Logger) error {
 	if pingInterval == 0 {
 		pingInterval = -1
 	}
+	jwtConfig, err := parsed.jwtConfig()
+	if err != nil {
+		return err
+	}
 	node, err := gateway.New(gateway.Config{
 		Session: session.Config{
 			MaxConnectionsPerUser: parsed.maxConnectionsPerUser,
@@ -79,6 +83,9 @@ func serve(ctx context.Context, parsed options, logger *slog.Logger) error {
 			HandshakeTimeout: parsed.handshakeTimeout,
 		},
 		InsecureUserID: parsed.insecureUserID,
+		JWT:            jwtConfig,
+		APIKey:         parsed.apiKey,
+		AllowedOrigins: parsed.origins(),
 		Logger:         logger,
 	})
 	if err != nil {
@@ -91,6 +98,12 @@ func serve(ctx context.Context, parsed options, logger *slog.Logger) error {
 		"max_conns_per_user", parsed.maxConnectionsPerUser, "ping_interval", parsed.pingInterval.String())
 	if parsed.insecureUserID {
 		logger.Warn("-insecure-user-id is set: any client can claim any user id with ?user_id=")
+	}
+	if !jwtConfig.Enabled() {
+		logger.Warn("no -jwt-secret or -jwt-public-key: clients are not authenticated")
+	}
+	if parsed.apiKey == "" {
+		logger.Warn("no -api-key: the publish API and stats answer loopback clients only")
 	}
 	<-ctx.Done()
 	logger.Info("shutting down", "timeout", parsed.shutdownTimeout.String())

@@ -1,0 +1,221 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/wsgate/wsgate/session"
+)
+
+// The publish API lets a backend push to clients and disconnect them. A message is
+// any JSON object; it reaches clients byte for byte as given, encoded into a
+// WebSocket frame once however many connections receive it. Every endpoint acts on
+// this node's connections only and answers how many it reached.
+
+// maxCloseTextSize is the most close-frame reason text RFC 6455 allows, in bytes.
+const maxCloseTextSize = 123
+
+// routePublish registers the publish endpoints, each behind the API key rule.
+func (a *API) routePublish() {
+	a.routes.HandleFunc("POST /api/v1/broadcast", a.access.protect(a.serveBroadcast))
+	a.routes.HandleFunc("POST /api/v1/users/{user_id}/send", a.access.protect(a.serveSendToUser))
+	a.routes.HandleFunc("POST /api/v1/connections/{connection_id}/send", a.access.protect(a.serveSendToConnection))
+	a.routes.HandleFunc("DELETE /api/v1/connections/{connection_id}", a.access.protect(a.serveKickConnection))
+	a.routes.HandleFunc("DELETE /api/v1/users/{user_id}/connections", a.access.protect(a.serveKickUser))
+}
+
+// sendRequest is the body of the send endpoints; broadcastRequest adds exclusions.
+type sendRequest struct {
+	Message json.RawMessage `json:"message"`
+}
+
+type broadcastRequest struct {
+	Message json.RawMessage `json:"message"`
+	Exclude []string        `json:"exclude"`
+}
+
+// kickRequest is the optional body of the disconnect endpoints.
+type kickRequest struct {
+	Reason string `json:"reason"`
+}
+
+// queuedResponse says for how many connections of this node a message was queued.
+type queuedResponse struct {
+	Queued int `json:"queued"`
+}
+
+// closedResponse says how many connections of this node were closed.
+type closedResponse struct {
+	Closed int `json:"closed"`
+}
+
+// serveBroadcast answers POST /api/v1/broadcast {"message":{...},"exclude":[ids]}.
+func (a *API) serveBroadcast(writer http.ResponseWriter, request *http.Request) {
+	var body broadcastRequest
+	if !a.readJSON(writer, request, &body, true) || !checkMessage(writer, body.Message) {
+		return
+	}
+	exclude := make([]session.ConnectionID, 0, len(body.Exclude))
+	for _, text := range body.Exclude {
+		id, err := session.ParseConnectionID(text)
+		if err != nil {
+			writeError(writer, http.StatusBadRequest, "invalid_exclude",
+				"exclude must hold connection ids (UUIDs); "+strconv.Quote(text)+" is not one")
+			return
+		}
+		exclude = append(exclude, id)
+	}
+	queued := a.hub.Broadcast(session.TextFrame(body.Message), exclude...)
+	writeJSON(writer, http.StatusOK, queuedResponse{Queued: queued})
+}
+
+// serveSendToUser answers POST /api/v1/users/{user_id}/send {"message":{...}}. A
+// user without connections on this node gets {"queued":0}.
+func (a *API) serveSendToUser(writer http.ResponseWriter, request *http.Request) {
+	var body sendRequest
+	if !a.readJSON(writer, request, &body, true) || !checkMessage(writer, body.Message) {
+		return
+	}
+	queued := a.hub.SendToUser(request.PathValue("user_id"), session.TextFrame(body.Message))
+	writeJSON(writer, http.StatusOK, queuedResponse{Queued: queued})
+}
+
+// serveSendToConnection answers POST /api/v1/connections/{connection_id}/send
+// {"message":{...}}; 404 when the connection is not open on this node.
+func (a *API) serveSendToConnection(writer http.ResponseWriter, request *http.Request) {
+	var body sendRequest
+	if !a.readJSON(writer, request, &body, true) || !checkMessage(writer, body.Message) {
+		return
+	}
+	id, found := connectionIDFromPath(writer, request)
+	if !found {
+		return
+	}
+	if !a.hub.SendToConnection(id, session.TextFrame(body.Message)) {
+		writeConnectionNotFound(writer, request)
+		return
+	}
+	writeJSON(writer, http.StatusOK, queuedResponse{Queued: 1})
+}
+
+// serveKickConnection answers DELETE /api/v1/connections/{connection_id}: the
+// connection is closed with 4403 "kicked" (or the given reason text); 404 when it
+// is not open on this node.
+func (a *API) serveKickConnection(writer http.ResponseWriter, request *http.Request) {
+	text, valid := a.kickText(writer, request)
+	if !valid {
+		return
+	}
+	id, found := connectionIDFromPath(writer, request)
+	if !found {
+		return
+	}
+	connection := a.hub.Lookup(id)
+	if connection == nil {
+		writeConnectionNotFound(writer, request)
+		return
+	}
+	connection.CloseWithText(session.ReasonKicked, text)
+	a.logger.Info("connection kicked", "connection_id", id.String(), "user_id", connection.UserID())
+	writeJSON(writer, http.StatusOK, closedResponse{Closed: 1})
+}
+
+// serveKickUser answers DELETE /api/v1/users/{user_id}/connections: every
+// connection of the user on this node is closed with 4403 "kicked" (or the given
+// reason text).
+func (a *API) serveKickUser(writer http.ResponseWriter, request *http.Request) {
+	text, valid := a.kickText(writer, request)
+	if !valid {
+		return
+	}
+	userID := request.PathValue("user_id")
+	connections := a.hub.UserSessions(userID)
+	for _, connection := range connections {
+		connection.CloseWithText(session.ReasonKicked, text)
+	}
+	a.logger.Info("user kicked", "user_id", userID, "connections", len(connections))
+	writeJSON(writer, http.StatusOK, closedResponse{Closed: len(connections)})
+}
+
+// kickText returns the close frame text for a disconnect: ?reason= or the body's
+// "reason", else "kicked". It answers 400 itself for text that is not UTF-8 or is
+// longer than a close frame allows.
+func (a *API) kickText(writer http.ResponseWriter, request *http.Request) (string, bool) {
+	var body kickRequest
+	if !a.readJSON(writer, request, &body, false) {
+		return "", false
+	}
+	text := body.Reason
+	if request.URL.Query().Has("reason") {
+		text = request.URL.Query().Get("reason")
+	}
+	if !utf8.ValidString(text) || len(text) > maxCloseTextSize {
+		writeError(writer, http.StatusBadRequest, "invalid_reason",
+			"reason must be UTF-8 text of at most "+strconv.Itoa(maxCloseTextSize)+" bytes")
+		return "", false
+	}
+	if text == "" {
+		text = session.ReasonKicked.Text()
+	}
+	return text, true
+}
+
+// readJSON reads the body (at most maxBodySize bytes) into target, a pointer to a
+// struct. An empty body is allowed unless required. It answers 413 or 400 itself
+// and then returns false.
+func (a *API) readJSON(writer http.ResponseWriter, request *http.Request, target any, required bool) bool {
+	data, err := io.ReadAll(http.MaxBytesReader(writer, request.Body, a.maxBodySize))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeError(writer, http.StatusRequestEntityTooLarge, "body_too_large",
+			"the request body exceeds "+strconv.FormatInt(a.maxBodySize, 10)+" bytes")
+		return false
+	case err != nil:
+		writeError(writer, http.StatusBadRequest, "unreadable_body", "the request body could not be read")
+		return false
+	case len(bytes.TrimSpace(data)) == 0 && !required:
+		return true
+	}
+	if err := json.Unmarshal(data, target); err != nil {
+		writeError(writer, http.StatusBadRequest, "invalid_json",
+			"the body must be a JSON object of the documented shape: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// checkMessage answers 400 itself, and returns false, unless message is a JSON
+// object.
+func checkMessage(writer http.ResponseWriter, message json.RawMessage) bool {
+	switch {
+	case len(message) == 0 || string(message) == "null":
+		writeError(writer, http.StatusBadRequest, "missing_message", `the body has no "message"`)
+		return false
+	case message[0] != '{':
+		writeError(writer, http.StatusBadRequest, "message_not_object", `"message" must be a JSON object`)
+		return false
+	}
+	return true
+}
+
+// connectionIDFromPath parses the {connection_id} path value; text that is not a
+// connection id cannot name an open connection, so it gets the same 404.
+func connectionIDFromPath(writer http.ResponseWriter, request *http.Request) (session.ConnectionID, bool) {
+	id, err := session.ParseConnectionID(request.PathValue("connection_id"))
+	if err != nil {
+		writeConnectionNotFound(writer, request)
+		return id, false
+	}
+	return id, true
+}
+
+func writeConnectionNotFound(writer http.ResponseWriter, request *http.Request) {
+	writeError(writer, http.StatusNotFound, "connection_not_found",
+		"no open connection "+strconv.Quote(request.PathValue("connection_id"))+" on this node")
+}

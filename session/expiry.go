@@ -1,0 +1,54 @@
+package session
+
+import (
+	"time"
+
+	"github.com/wsgate/wsgate/timerwheel"
+)
+
+// expiry closes a session with ReasonTokenExpired when its credentials expire. It is
+// allocated only for sessions opened with an expiry, so a session without one pays
+// for a nil pointer (8 bytes) and no timer; one with it pays about 80 bytes and one
+// wheel timer, never a runtime timer.
+type expiry struct {
+	timer   timerwheel.Timer
+	session *Session
+}
+
+// OnTimer implements timerwheel.Handler: the credentials have expired. Closing an
+// already closing or closed session has no effect.
+func (e *expiry) OnTimer(time.Time) { e.session.Close(ReasonTokenExpired) }
+
+// OpenWithExpiry is Open for a connection whose credentials expire at expiresAt:
+// at that instant (rounded up to the next timer tick) the session is closed with
+// ReasonTokenExpired (4100 "token expired"). The zero time means no expiry, exactly
+// like Open. Safe for concurrent use.
+func (h *Hub) OpenWithExpiry(conn Conn, userID string, expiresAt time.Time) (*Session, error) {
+	s := h.newSession(conn, userID)
+	if !expiresAt.IsZero() {
+		s.expiry = &expiry{session: s}
+		s.expiry.timer.Init(s.expiry)
+	}
+	return s, h.admit(s, expiresAt)
+}
+
+// armExpiry schedules the expiry of a session that just entered the registry. If the
+// session closed meanwhile, Closed may have run before the timer was armed, so the
+// timer is taken back here: a closed session must not stay reachable from the wheel
+// until its token's expiry.
+func (h *Hub) armExpiry(s *Session, expiresAt time.Time) {
+	if s.expiry == nil {
+		return
+	}
+	h.wheel.ScheduleAt(&s.expiry.timer, expiresAt)
+	if !s.Open() {
+		h.cancelExpiry(s)
+	}
+}
+
+// cancelExpiry disarms the session's expiry timer, if it has one.
+func (h *Hub) cancelExpiry(s *Session) {
+	if s.expiry != nil {
+		h.wheel.Cancel(&s.expiry.timer)
+	}
+}
