@@ -5,7 +5,7 @@ GO        ?= go
 BINARY    ?= bin/wsgate
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: all build run test lint deps bench clean
+.PHONY: all build run test lint deps bench bench-full clean
 
 all: build
 
@@ -25,12 +25,31 @@ lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 
-test: deps lint
+test: deps lint test-js
 	$(GO) test $(TEST_FLAGS) ./...
 
-## bench: Go benchmarks, each beside its baseline in the same run.
+## test-js: the JavaScript client's tests, under Node and in headless Chromium against a
+## real wsgate. Installs Debian's chromium when it is missing (as root) and the npm
+## packages from the lockfile.
+.PHONY: test-js
+test-js: build
+	@if [ ! -x /usr/bin/chromium ]; then \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q && apt-get install -y -q chromium; \
+	fi
+	cd clients/js && npm ci --no-audit --no-fund
+	cd clients/js && WSGATE_BINARY=$(abspath $(BINARY)) npm test
+
+## bench: Go benchmarks, each beside its baseline in the same run, then the short
+## load suite (3,000 connections against wsgate, the seed's design and bare nbio;
+## benchmarks/README.md). Under 5 minutes.
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./benchmarks/suite -short
+
+## bench-full: the 15,000-connection load suite; results in benchmarks/results/full.
+bench-full: deps
+	$(GO) run ./benchmarks/suite
 
 clean:
 	rm -rf bin

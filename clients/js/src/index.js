@@ -1,0 +1,515 @@
+/**
+ * A wsgate client for browsers and Node 20+: one WebSocket that reconnects with
+ * exponential backoff and full jitter, follows the close-code policies of
+ * docs/protocol.md, answers heartbeat pings, detects a dead server, and queues what is
+ * sent while offline. No runtime dependencies.
+ *
+ * @module @wsgate/client
+ */
+
+/**
+ * Close codes of the wsgate protocol (docs/protocol.md, "Close codes").
+ * @readonly
+ * @enum {number}
+ */
+export const CloseCode = Object.freeze({
+  /** The client closed; terminal. */
+  NORMAL: 1000,
+  /** The server is shutting down; reconnect after a random short delay. */
+  GOING_AWAY: 1001,
+  /** No close frame: the peer vanished or the transport failed; back off. */
+  ABNORMAL: 1006,
+  /** The user already holds the per-user connection limit; back off. */
+  LIMIT: 1008,
+  /** A message exceeded the server's size limit; back off. */
+  TOO_BIG: 1009,
+  /** An unexpected server error; back off. */
+  INTERNAL: 1011,
+  /** The node is full; back off. */
+  TRY_AGAIN_LATER: 1013,
+  /** No frame within the ping timeout (from the server, or detected by this client); back off. */
+  HEARTBEAT_TIMEOUT: 4000,
+  /** The client did not read fast enough; back off. */
+  SLOW_CONSUMER: 4001,
+  /** The client sent over its rate limit; back off. */
+  RATE_LIMITED: 4002,
+  /** The token expired; get a fresh one, then reconnect. */
+  TOKEN_EXPIRED: 4100,
+  /** Missing or invalid credentials; terminal. */
+  UNAUTHORIZED: 4401,
+  /** The backend disconnected the client on purpose; terminal. */
+  KICKED: 4403,
+});
+
+/**
+ * What the client does after a close code: `"stop"` (terminal), `"refresh"` (get a
+ * fresh token, then reconnect with backoff), `"going-away"` (reconnect after a random
+ * delay within `goingAwayDelay`) or `"backoff"` (reconnect with exponential backoff).
+ *
+ * @param {number} code a WebSocket close code
+ * @returns {"stop" | "refresh" | "going-away" | "backoff"}
+ */
+export function closePolicy(code) {
+  if (code === CloseCode.NORMAL || (code >= 4400 && code <= 4499)) {
+    return 'stop';
+  }
+  if (code >= 4100 && code <= 4199) {
+    return 'refresh';
+  }
+  if (code === CloseCode.GOING_AWAY) {
+    return 'going-away';
+  }
+  return 'backoff';
+}
+
+/**
+ * The full-jitter backoff delay before reconnect attempt number `attempt` (1 for the
+ * first reconnect): `random() * min(maxDelay, baseDelay * 2 ** (attempt - 1))`.
+ *
+ * @param {number} attempt the reconnect attempt, 1 or more
+ * @param {number} baseDelay milliseconds
+ * @param {number} maxDelay milliseconds
+ * @param {() => number} random returns a number in [0, 1)
+ * @returns {number} milliseconds
+ */
+export function backoffDelay(attempt, baseDelay, maxDelay, random) {
+  const ceiling = Math.min(maxDelay, baseDelay * 2 ** Math.max(0, attempt - 1));
+  return random() * ceiling;
+}
+
+const OPEN = 1;
+const PONG = '{"type":"pong"}';
+const HELLO = '{"type":"hello"}';
+
+/**
+ * @typedef {object} Timers
+ * @property {(callback: () => void, milliseconds: number) => unknown} setTimeout
+ * @property {(handle: unknown) => void} clearTimeout
+ */
+
+/**
+ * @typedef {object} ClientOptions
+ * @property {string} url the WebSocket endpoint, e.g. `ws://localhost:8080/api/v1/ws`
+ * @property {typeof WebSocket} [WebSocket] the WebSocket implementation; default
+ *   `globalThis.WebSocket` (Node 20 has none: pass the `ws` package's export)
+ * @property {string | string[]} [protocols] WebSocket subprotocols
+ * @property {() => string | Promise<string>} [getToken] returns a token; called before the
+ *   first connection and after every 4100 (token expired) close
+ * @property {(url: string, token: string | undefined) => string} [buildUrl] builds the URL
+ *   of each connection; default: `url` with the token as query parameter `token`
+ * @property {number} [baseDelay=500] backoff base, milliseconds
+ * @property {number} [maxDelay=30000] backoff cap, milliseconds
+ * @property {number} [goingAwayDelay=2000] upper bound of the random delay after 1001, milliseconds
+ * @property {number} [stableAfter=5000] a connection open this long resets the attempt counter, milliseconds
+ * @property {number} [connectTimeout=10000] a connection not open after this long is dropped, milliseconds
+ * @property {number} [pingInterval=30000] heartbeat interval assumed until the server's welcome, milliseconds
+ * @property {number} [pingTimeout=10000] heartbeat timeout assumed until the server's welcome, milliseconds;
+ *   with nothing received for pingInterval + pingTimeout the socket is dropped (0 for both disables)
+ * @property {boolean} [hello=true] send `{"type":"hello"}` on open to learn the heartbeat settings
+ * @property {number} [queueSize=100] messages kept while offline; more are refused (see `overflow`)
+ * @property {() => number} [random=Math.random] random source in [0, 1) for jitter
+ * @property {Timers} [timers] clock; default the global setTimeout/clearTimeout
+ * @property {EventTarget | null} [onlineTarget] receives `online` events (reconnect at once);
+ *   default `globalThis` in browsers, none in Node
+ */
+
+/**
+ * @typedef {object} CloseEventDetail
+ * @property {number} code the close code (1006 when there was no close frame; 4000 when this
+ *   client found the server silent)
+ * @property {string} reason the close reason
+ * @property {boolean} willReconnect whether the client will try again
+ */
+
+/**
+ * @typedef {object} ReconnectingDetail
+ * @property {number} attempt the reconnect attempt, 1 for the first after a stable connection
+ * @property {number} delay milliseconds until the attempt
+ */
+
+/**
+ * @typedef {object} Welcome
+ * @property {string} connection_id
+ * @property {string | null} user_id
+ * @property {number} ping_interval_ms
+ * @property {number} ping_timeout_ms
+ */
+
+const defaultTimers = {
+  setTimeout: (callback, milliseconds) => globalThis.setTimeout(callback, milliseconds),
+  clearTimeout: (handle) => globalThis.clearTimeout(handle),
+};
+
+/**
+ * A reconnecting wsgate connection. Create it, add listeners with `on`, then call
+ * `connect()`. Events:
+ * - `open` (no detail): a connection is open; queued messages have been sent.
+ * - `welcome` ({@link Welcome}): the server answered hello.
+ * - `message` (the decoded JSON object): any server message except `ping` and `welcome`.
+ * - `close` ({@link CloseEventDetail}): a connection or connection attempt ended.
+ * - `reconnecting` ({@link ReconnectingDetail}): a reconnect is scheduled.
+ * - `overflow` ({ message }): `send` refused a message because the offline queue is full.
+ * - `error` (an Error): a transport error, a failed `getToken`, or a message that is not JSON.
+ *
+ * Delivery is at most once: a message the socket accepted is lost if the connection
+ * dies before the server reads it. A listener that throws does not disturb the client:
+ * its exception is rethrown from a microtask, where the platform reports it.
+ */
+export class WsgateClient {
+  #options;
+  #WebSocket;
+  #timers;
+  #listeners = new Map();
+  #state = 'closed';
+  #running = false;
+  #socket = null;
+  #generation = 0;
+  #attempt = 0;
+  #queue = [];
+  #token = undefined;
+  #needToken = false;
+  #welcome = null;
+  #heartbeatWindow = 0;
+  #handles = { connect: null, stable: null, watchdog: null, retry: null };
+  #onlineTarget = null;
+  #onOnline = () => this.#reconnectNow();
+
+  /**
+   * @param {ClientOptions} options
+   */
+  constructor(options) {
+    if (!options || typeof options.url !== 'string') {
+      throw new TypeError('WsgateClient: options.url must be a string');
+    }
+    const implementation = options.WebSocket ?? globalThis.WebSocket;
+    if (typeof implementation !== 'function') {
+      throw new TypeError('WsgateClient: no WebSocket implementation; pass options.WebSocket (e.g. the "ws" package)');
+    }
+    this.#WebSocket = implementation;
+    this.#timers = options.timers ?? defaultTimers;
+    this.#options = {
+      baseDelay: 500,
+      maxDelay: 30000,
+      goingAwayDelay: 2000,
+      stableAfter: 5000,
+      connectTimeout: 10000,
+      pingInterval: 30000,
+      pingTimeout: 10000,
+      hello: true,
+      queueSize: 100,
+      random: Math.random,
+      ...Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)),
+    };
+    const browserLike = typeof globalThis.addEventListener === 'function' ? globalThis : null;
+    this.#onlineTarget = options.onlineTarget === undefined ? browserLike : options.onlineTarget;
+  }
+
+  /**
+   * `"connecting"` (a connection attempt is in progress), `"open"`, `"reconnecting"`
+   * (waiting for the delay before the next attempt) or `"closed"` (not started, stopped
+   * by `close()`, or stopped by a terminal close code).
+   * @type {"connecting" | "open" | "reconnecting" | "closed"}
+   */
+  get state() {
+    return this.#state;
+  }
+
+  /**
+   * The server's last welcome, or null before the first one.
+   * @type {Welcome | null}
+   */
+  get welcome() {
+    return this.#welcome;
+  }
+
+  /**
+   * Messages waiting in the offline queue.
+   * @type {number}
+   */
+  get queued() {
+    return this.#queue.length;
+  }
+
+  /**
+   * Adds a listener for event `type` (see the class description).
+   * @param {string} type
+   * @param {(detail: any) => void} listener
+   * @returns {() => void} a function that removes the listener
+   */
+  on(type, listener) {
+    if (!this.#listeners.has(type)) {
+      this.#listeners.set(type, new Set());
+    }
+    this.#listeners.get(type).add(listener);
+    return () => this.off(type, listener);
+  }
+
+  /**
+   * Removes a listener added with `on`.
+   * @param {string} type
+   * @param {(detail: any) => void} listener
+   */
+  off(type, listener) {
+    this.#listeners.get(type)?.delete(listener);
+  }
+
+  /**
+   * Starts connecting (and reconnecting until `close()` or a terminal close code).
+   * Does nothing while already running. The attempt counter starts at zero.
+   */
+  connect() {
+    if (this.#running) {
+      return;
+    }
+    this.#running = true;
+    this.#attempt = 0;
+    this.#needToken = typeof this.#options.getToken === 'function';
+    this.#onlineTarget?.addEventListener('online', this.#onOnline);
+    void this.#open();
+  }
+
+  /**
+   * Sends a message: objects are encoded as JSON, strings are sent as they are. While
+   * not open the message waits in the offline queue and goes out, in order, when a
+   * connection opens.
+   * @param {object | string} message
+   * @returns {boolean} false when the queue is full and the message was dropped (an
+   *   `overflow` event is emitted too)
+   */
+  send(message) {
+    const text = typeof message === 'string' ? message : JSON.stringify(message);
+    if (this.#state === 'open' && this.#socket?.readyState === OPEN) {
+      this.#socket.send(text);
+      return true;
+    }
+    if (this.#queue.length >= this.#options.queueSize) {
+      this.#emit('overflow', { message });
+      return false;
+    }
+    this.#queue.push(text);
+    return true;
+  }
+
+  /**
+   * Stops for good: closes the socket (with `code` and `reason`), cancels every timer
+   * and pending reconnect, and removes the `online` listener. Queued messages are kept
+   * for a later `connect()`.
+   * @param {number} [code=1000] 1000 or 3000-4999
+   * @param {string} [reason="client closed"]
+   */
+  close(code = CloseCode.NORMAL, reason = 'client closed') {
+    if (!this.#running) {
+      return;
+    }
+    this.#stop();
+    const socket = this.#socket;
+    this.#socket = null;
+    if (socket) {
+      try {
+        socket.close(code, reason);
+      } catch (error) {
+        this.#emit('error', error);
+      }
+    }
+    this.#emit('close', { code, reason, willReconnect: false });
+  }
+
+  #stop() {
+    this.#running = false;
+    this.#generation++;
+    this.#clearConnectionTimers();
+    this.#clear('retry');
+    this.#onlineTarget?.removeEventListener('online', this.#onOnline);
+    this.#state = 'closed';
+  }
+
+  async #open() {
+    const generation = ++this.#generation;
+    this.#state = 'connecting';
+    if (this.#needToken) {
+      try {
+        this.#token = await this.#options.getToken();
+        this.#needToken = false;
+      } catch (error) {
+        if (generation === this.#generation) {
+          this.#emit('error', error);
+          this.#retry('backoff');
+        }
+        return;
+      }
+      if (generation !== this.#generation) {
+        return;
+      }
+    }
+    let socket;
+    try {
+      socket = new this.#WebSocket(this.#connectionUrl(), this.#options.protocols);
+    } catch (error) {
+      this.#emit('error', error);
+      this.#retry('backoff');
+      return;
+    }
+    this.#socket = socket;
+    socket.onopen = () => socket === this.#socket && this.#handleOpen(socket);
+    socket.onmessage = (event) => socket === this.#socket && this.#handleMessage(socket, event.data);
+    socket.onerror = () => socket === this.#socket && this.#emit('error', new Error('WebSocket error'));
+    socket.onclose = (event) => socket === this.#socket && this.#handleClose(event.code, event.reason);
+    this.#schedule('connect', this.#options.connectTimeout, () => this.#drop(socket, CloseCode.ABNORMAL, 'connect timeout'));
+  }
+
+  #connectionUrl() {
+    const { url, buildUrl } = this.#options;
+    if (typeof buildUrl === 'function') {
+      return buildUrl(url, this.#token);
+    }
+    if (this.#token === undefined) {
+      return url;
+    }
+    const withToken = new URL(url);
+    withToken.searchParams.set('token', this.#token);
+    return withToken.toString();
+  }
+
+  #handleOpen(socket) {
+    this.#clear('connect');
+    this.#heartbeatWindow = this.#options.pingInterval + this.#options.pingTimeout;
+    this.#state = 'open';
+    if (this.#options.hello) {
+      socket.send(HELLO);
+    }
+    const queued = this.#queue;
+    this.#queue = [];
+    for (const text of queued) {
+      socket.send(text);
+    }
+    this.#armWatchdog(socket);
+    this.#schedule('stable', this.#options.stableAfter, () => {
+      this.#attempt = 0;
+    });
+    this.#emit('open');
+  }
+
+  #handleMessage(socket, data) {
+    this.#armWatchdog(socket);
+    if (typeof data !== 'string') {
+      this.#emit('error', new Error('wsgate sent a binary message; the protocol is JSON text'));
+      return;
+    }
+    let message;
+    try {
+      message = JSON.parse(data);
+    } catch (error) {
+      this.#emit('error', error);
+      return;
+    }
+    if (message?.type === 'ping') {
+      socket.send(PONG);
+      return;
+    }
+    if (message?.type === 'welcome') {
+      this.#welcome = message;
+      this.#heartbeatWindow = message.ping_interval_ms > 0 ? message.ping_interval_ms + message.ping_timeout_ms : 0;
+      this.#armWatchdog(socket);
+      this.#emit('welcome', message);
+      return;
+    }
+    this.#emit('message', message);
+  }
+
+  #armWatchdog(socket) {
+    this.#clear('watchdog');
+    if (this.#heartbeatWindow > 0) {
+      this.#schedule('watchdog', this.#heartbeatWindow, () => this.#drop(socket, CloseCode.HEARTBEAT_TIMEOUT, 'heartbeat timeout'));
+    }
+  }
+
+  // #drop abandons a socket that is silent or never opened: its events are ignored
+  // from now on, and the connection is handled as closed with code.
+  #drop(socket, code, reason) {
+    if (socket !== this.#socket) {
+      return;
+    }
+    this.#socket = null;
+    try {
+      if (typeof socket.terminate === 'function') {
+        socket.terminate();
+      } else {
+        socket.close(CloseCode.HEARTBEAT_TIMEOUT, reason);
+      }
+    } catch (error) {
+      this.#emit('error', error);
+    }
+    this.#handleClose(code, reason);
+  }
+
+  #handleClose(code, reason) {
+    this.#socket = null;
+    this.#clearConnectionTimers();
+    const policy = closePolicy(code);
+    const willReconnect = policy !== 'stop';
+    if (!willReconnect) {
+      this.#stop();
+    }
+    this.#emit('close', { code, reason, willReconnect });
+    if (willReconnect) {
+      this.#retry(policy);
+    }
+  }
+
+  #retry(policy) {
+    if (!this.#running) {
+      return;
+    }
+    if (policy === 'refresh') {
+      this.#needToken = typeof this.#options.getToken === 'function';
+    }
+    this.#attempt++;
+    const { baseDelay, maxDelay, goingAwayDelay, random } = this.#options;
+    const delay = policy === 'going-away' ? random() * goingAwayDelay : backoffDelay(this.#attempt, baseDelay, maxDelay, random);
+    this.#state = 'reconnecting';
+    this.#schedule('retry', delay, () => void this.#open());
+    this.#emit('reconnecting', { attempt: this.#attempt, delay });
+  }
+
+  #reconnectNow() {
+    if (this.#running && this.#handles.retry !== null) {
+      this.#clear('retry');
+      void this.#open();
+    }
+  }
+
+  #clearConnectionTimers() {
+    this.#clear('connect');
+    this.#clear('stable');
+    this.#clear('watchdog');
+  }
+
+  // #schedule runs callback after delay milliseconds on the timer called name,
+  // replacing the one pending there.
+  #schedule(name, delay, callback) {
+    this.#clear(name);
+    this.#handles[name] = this.#timers.setTimeout(() => {
+      this.#handles[name] = null;
+      callback();
+    }, delay);
+  }
+
+  #clear(name) {
+    if (this.#handles[name] !== null) {
+      this.#timers.clearTimeout(this.#handles[name]);
+      this.#handles[name] = null;
+    }
+  }
+
+  #emit(type, detail) {
+    for (const listener of [...(this.#listeners.get(type) ?? [])]) {
+      try {
+        listener(detail);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+}

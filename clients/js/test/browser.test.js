@@ -1,0 +1,177 @@
+// The client in headless Chromium (Debian's /usr/bin/chromium through playwright-core)
+// against a real wsgate behind the test proxy, which also serves the page so that page
+// and WebSocket share one origin: echo and broadcast, server kill and restart with the
+// offline queue, a frozen network, the `online` event, and close().
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { chromium } from 'playwright-core';
+
+import { startProxy } from './support/proxy.js';
+import { PING_INTERVAL, PING_TIMEOUT, startWsgate } from './support/wsgate.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const fast = { baseDelay: 50, maxDelay: 400, stableAfter: 1000, goingAwayDelay: 100, connectTimeout: 1000 };
+
+const read = (relative) => readFileSync(new URL(relative, import.meta.url));
+const files = {
+  '/index.html': { type: 'text/html', body: read('./support/page.html') },
+  '/page-harness.js': { type: 'text/javascript', body: read('./support/page-harness.js') },
+  '/wsgate-client.js': { type: 'text/javascript', body: read('../src/index.js') },
+};
+
+const setup = {};
+
+before(async () => {
+  setup.gateway = await startWsgate();
+  setup.proxy = await startProxy(setup.gateway.address, files);
+  setup.profile = mkdtempSync(join(tmpdir(), 'wsgate-chromium-'));
+  setup.context = await chromium.launchPersistentContext(setup.profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+  });
+  setup.page = setup.context.pages()[0] ?? (await setup.context.newPage());
+  setup.page.on('pageerror', (error) => {
+    setup.pageError = error;
+  });
+  await setup.page.goto(`http://${setup.proxy.address}/index.html`);
+  await setup.page.waitForFunction(() => window.harness !== undefined, null, { timeout: 10000 });
+});
+
+after(async () => {
+  await setup.context?.close();
+  await setup.proxy?.close();
+  await setup.gateway?.stop();
+  if (setup.profile) {
+    rmSync(setup.profile, { recursive: true, force: true });
+  }
+});
+
+// inPage evaluates harness.method(...args) in the page.
+function inPage(method, ...args) {
+  return setup.page.evaluate(([name, values]) => window.harness[name](...values), [method, args]);
+}
+
+// until waits (at most timeout ms) for harness.method(...args) to satisfy check.
+async function until(timeout, what, check, method, ...args) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await inPage(method, ...args);
+    if (check(value)) {
+      return value;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeout} ms waiting for ${what}; last value ${JSON.stringify(value)}`);
+    }
+    await delay(20);
+  }
+}
+
+const atLeast = (count) => (value) => value >= count;
+
+async function restartGateway(signal) {
+  await setup.gateway.stop(signal);
+  setup.gateway = await startWsgate();
+  setup.proxy.setTarget(setup.gateway.address);
+}
+
+test('echo and broadcast between two clients in the page', async (t) => {
+  t.after(() => inPage('closeAll'));
+  await inPage('create', 'alice', fast);
+  await inPage('create', 'bob', fast);
+  await until(5000, 'both welcomed', atLeast(1), 'count', 'alice', 'welcome');
+  await until(5000, 'bob welcomed', atLeast(1), 'count', 'bob', 'welcome');
+  assert.equal(await inPage('state', 'alice'), 'open');
+  await inPage('send', 'alice', { type: 'message', content: 'echo me' });
+  await inPage('send', 'alice', { type: 'broadcast', content: 'to bob' });
+  await until(5000, 'the broadcast at bob', (log) => log.messages.length >= 1, 'log', 'bob');
+  const alice = await until(5000, 'the echo at alice', (log) => log.messages.length >= 1, 'log', 'alice');
+  assert.deepEqual(alice.messages, [{ type: 'message', content: 'echo me' }]);
+  assert.deepEqual((await inPage('log', 'bob')).messages, [{ type: 'broadcast', content: 'to bob' }]);
+  assert.equal(setup.pageError, undefined);
+});
+
+test('server killed and restarted: the page client reconnects and flushes its queue in order', async (t) => {
+  t.after(() => inPage('closeAll'));
+  await inPage('create', 'carol', fast);
+  await until(5000, 'welcome', atLeast(1), 'count', 'carol', 'welcome');
+  await setup.gateway.stop('SIGKILL');
+  await until(5000, 'two failed attempts', atLeast(2), 'count', 'carol', 'reconnecting');
+  assert.notEqual(await inPage('state', 'carol'), 'open');
+  for (const content of ['one', 'two', 'three']) {
+    assert.equal(await inPage('send', 'carol', { type: 'message', content }), true);
+  }
+  setup.gateway = await startWsgate();
+  setup.proxy.setTarget(setup.gateway.address);
+  const log = await until(10000, 'the queued echoes', (value) => value.messages.length >= 3, 'log', 'carol');
+  assert.deepEqual(log.messages.map((message) => message.content), ['one', 'two', 'three']);
+  assert.equal(log.events.find((event) => event.type === 'close').detail.code, 1006);
+});
+
+test('graceful restart: 1001 going away, then the page client is back', async (t) => {
+  t.after(() => inPage('closeAll'));
+  await inPage('create', 'erin', fast);
+  await until(5000, 'welcome', atLeast(1), 'count', 'erin', 'welcome');
+  await restartGateway('SIGTERM');
+  await until(10000, 'reopened', atLeast(2), 'count', 'erin', 'open');
+  const closes = (await inPage('log', 'erin')).events.filter((event) => event.type === 'close');
+  assert.deepEqual(closes[0].detail, { code: 1001, reason: 'server shutting down', willReconnect: true });
+});
+
+test('frozen network: the page client notices within ping interval + timeout and reconnects after restore', async (t) => {
+  t.after(() => inPage('closeAll'));
+  await inPage('create', 'dave', fast);
+  await until(5000, 'welcome', atLeast(1), 'count', 'dave', 'welcome');
+  const frozenAt = Date.now();
+  setup.proxy.freeze();
+  await until(5000, 'the dead connection noticed', atLeast(1), 'count', 'dave', 'close');
+  const noticedAfter = Date.now() - frozenAt;
+  assert.ok(noticedAfter <= PING_INTERVAL + PING_TIMEOUT + 400, `noticed after ${noticedAfter} ms`);
+  const close = (await inPage('log', 'dave')).events.find((event) => event.type === 'close');
+  assert.deepEqual(close.detail, { code: 4000, reason: 'heartbeat timeout', willReconnect: true });
+  setup.proxy.restore();
+  await until(10000, 'welcome after restore', atLeast(2), 'count', 'dave', 'welcome');
+  await inPage('send', 'dave', { type: 'message', content: 'thawed' });
+  await until(5000, 'echo after restore', (log) => log.messages.some((message) => message.content === 'thawed'), 'log', 'dave');
+});
+
+test('the online event reconnects at once instead of waiting out the backoff', async (t) => {
+  t.after(() => inPage('closeAll'));
+  await inPage('create', 'frank', { ...fast, baseDelay: 60000, maxDelay: 60000, random: 0.99 });
+  await until(5000, 'welcome', atLeast(1), 'count', 'frank', 'welcome');
+  await restartGateway('SIGKILL');
+  const log = await until(5000, 'a long backoff', atLeast(1), 'count', 'frank', 'reconnecting');
+  assert.equal(log, 1);
+  assert.equal(await inPage('state', 'frank'), 'reconnecting');
+  const started = Date.now();
+  await setup.context.setOffline(true);
+  await setup.context.setOffline(false);
+  await until(5000, 'reopened after online', atLeast(2), 'count', 'frank', 'open');
+  assert.ok(Date.now() - started < 5000, 'reconnected long before the 59 s backoff');
+});
+
+test('close() in the page stops every attempt', async (t) => {
+  t.after(() => inPage('closeAll'));
+  await inPage('create', 'grace', fast);
+  await until(5000, 'welcome', atLeast(1), 'count', 'grace', 'welcome');
+  await setup.gateway.stop('SIGKILL');
+  await until(5000, 'reconnecting', atLeast(1), 'count', 'grace', 'reconnecting');
+  await inPage('close', 'grace');
+  const eventsAtClose = (await inPage('log', 'grace')).events.length;
+  setup.gateway = await startWsgate();
+  setup.proxy.setTarget(setup.gateway.address);
+  // Only waiting can show that nothing happens: several times the longest backoff.
+  await delay(5 * fast.maxDelay);
+  assert.equal(await inPage('state', 'grace'), 'closed');
+  assert.equal(setup.proxy.connections, 0, 'connections after close()');
+  const events = (await inPage('log', 'grace')).events;
+  assert.equal(events.length, eventsAtClose, `events after close(): ${JSON.stringify(events.slice(eventsAtClose))}`);
+  assert.deepEqual(events.at(-1).detail, { code: 1000, reason: 'client closed', willReconnect: false });
+});

@@ -1,0 +1,138 @@
+// The client in Node with the `ws` package against a real wsgate process, through a
+// proxy that cuts and freezes connections: echo, broadcast, server kill and restart,
+// graceful restart (1001), a frozen network, a cut, and the per-user limit (1008).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import WebSocket from 'ws';
+
+import { WsgateClient } from '../src/index.js';
+import { startProxy } from './support/proxy.js';
+import { nextEvent, record, waitFor } from './support/wait.js';
+import { PING_INTERVAL, PING_TIMEOUT, startWsgate } from './support/wsgate.js';
+
+const fast = { WebSocket, baseDelay: 50, maxDelay: 400, stableAfter: 1000, goingAwayDelay: 100, connectTimeout: 1000 };
+
+// gatewayWithProxy starts wsgate behind a proxy; both stop when the test ends. A test
+// that restarts the server replaces `gateway`.
+async function gatewayWithProxy(t, flags = []) {
+  const setup = { gateway: await startWsgate(flags) };
+  setup.proxy = await startProxy(setup.gateway.address);
+  t.after(async () => {
+    await setup.proxy.close();
+    await setup.gateway.stop();
+  });
+  return setup;
+}
+
+// openClient connects a client and resolves once the server's welcome arrived.
+async function openClient(t, url, options = {}) {
+  const client = new WsgateClient({ url, ...fast, ...options });
+  t.after(() => client.close());
+  const messages = [];
+  client.on('message', (message) => messages.push(message));
+  const welcomed = nextEvent(client, 'welcome', 5000);
+  client.connect();
+  await welcomed;
+  return { client, messages };
+}
+
+// echo sends a message and waits for its echo.
+async function echo(client, messages, content) {
+  client.send({ type: 'message', content });
+  await waitFor(() => messages.some((message) => message.type === 'message' && message.content === content), 5000, `echo of ${content}`);
+}
+
+test('echo to the sender and broadcast to the other client', async (t) => {
+  const { proxy } = await gatewayWithProxy(t);
+  const alice = await openClient(t, proxy.url());
+  const bob = await openClient(t, proxy.url());
+  assert.equal(alice.client.state, 'open');
+  assert.equal(alice.client.welcome.ping_interval_ms, PING_INTERVAL);
+  await echo(alice.client, alice.messages, 'hello');
+  alice.client.send({ type: 'broadcast', content: { from: 'alice' } });
+  await waitFor(() => bob.messages.some((message) => message.type === 'broadcast'), 5000, 'broadcast at bob');
+  assert.deepEqual(bob.messages, [{ type: 'broadcast', content: { from: 'alice' } }]);
+  await echo(alice.client, alice.messages, 'after');
+  assert.deepEqual(alice.messages.map((message) => message.type), ['message', 'message'], 'the sender gets no broadcast');
+});
+
+test('server killed and restarted: the client reconnects, then flushes what was sent offline in order', async (t) => {
+  const setup = await gatewayWithProxy(t);
+  const { client, messages } = await openClient(t, setup.proxy.url());
+  const events = record(client, ['close', 'reconnecting', 'open']);
+  await setup.gateway.stop('SIGKILL');
+  await waitFor(() => events.filter((event) => event.type === 'reconnecting').length >= 3, 5000, 'three failed attempts');
+  assert.equal(events[0].detail.code, 1006);
+  assert.notEqual(client.state, 'open');
+  const attempts = events.filter((event) => event.type === 'reconnecting').map((event) => event.detail.attempt);
+  assert.deepEqual(attempts, attempts.map((_, index) => index + 1), 'attempts count up while the server is down');
+  for (const content of [1, 2, 3]) {
+    assert.equal(client.send({ type: 'message', content }), true);
+  }
+  assert.equal(client.queued, 3);
+  setup.gateway = await startWsgate();
+  setup.proxy.setTarget(setup.gateway.address);
+  await waitFor(() => messages.length >= 3, 5000, 'the queued messages echoed after the restart');
+  assert.deepEqual(messages.map((message) => message.content), [1, 2, 3]);
+  await echo(client, messages, 'works again');
+});
+
+test('graceful restart: 1001 going away reconnects after a short random delay', async (t) => {
+  const setup = await gatewayWithProxy(t);
+  const { client, messages } = await openClient(t, setup.proxy.url());
+  const goingAway = nextEvent(client, 'close', 5000);
+  const reconnecting = nextEvent(client, 'reconnecting', 5000);
+  const stopped = setup.gateway.stop('SIGTERM');
+  assert.deepEqual(await goingAway, { code: 1001, reason: 'server shutting down', willReconnect: true });
+  assert.ok((await reconnecting).delay <= fast.goingAwayDelay);
+  await stopped;
+  setup.gateway = await startWsgate();
+  setup.proxy.setTarget(setup.gateway.address);
+  await nextEvent(client, 'open', 5000);
+  await echo(client, messages, 'after restart');
+});
+
+test('frozen network: the client notices within ping interval + timeout and reconnects after restore', async (t) => {
+  const { proxy } = await gatewayWithProxy(t);
+  const { client, messages } = await openClient(t, proxy.url());
+  const dropped = nextEvent(client, 'close', 5000);
+  const frozenAt = Date.now();
+  proxy.freeze();
+  const detail = await dropped;
+  const noticedAfter = Date.now() - frozenAt;
+  assert.deepEqual(detail, { code: 4000, reason: 'heartbeat timeout', willReconnect: true });
+  assert.ok(noticedAfter <= PING_INTERVAL + PING_TIMEOUT + 300, `noticed after ${noticedAfter} ms`);
+  await nextEvent(client, 'reconnecting', 5000);
+  assert.notEqual(client.state, 'open', 'no connection opens through a frozen network');
+  proxy.restore();
+  await nextEvent(client, 'welcome', 5000);
+  await echo(client, messages, 'after the freeze');
+});
+
+test('cut connections: the client sees 1006 and reconnects', async (t) => {
+  const { proxy } = await gatewayWithProxy(t);
+  const { client, messages } = await openClient(t, proxy.url());
+  const closed = nextEvent(client, 'close', 5000);
+  proxy.cut();
+  assert.equal((await closed).code, 1006);
+  await nextEvent(client, 'open', 5000);
+  await echo(client, messages, 'after the cut');
+});
+
+test('per-user limit (1008): the refused client backs off with growing delays and no reset', async (t) => {
+  const { proxy } = await gatewayWithProxy(t, ['-max-conns-per-user', '1']);
+  const holder = await openClient(t, proxy.url('?user_id=ada'));
+  const refused = new WsgateClient({
+    url: proxy.url('?user_id=ada'), ...fast, baseDelay: 20, maxDelay: 160, random: () => 1 - Number.EPSILON,
+  });
+  t.after(() => refused.close());
+  const events = record(refused, ['close', 'reconnecting', 'open']);
+  refused.connect();
+  await waitFor(() => events.filter((event) => event.type === 'reconnecting').length >= 6, 5000, 'six refusals');
+  const closes = events.filter((event) => event.type === 'close').map((event) => event.detail);
+  assert.deepEqual(closes[0], { code: 1008, reason: 'Connection limit reached', willReconnect: true });
+  const delays = events.filter((event) => event.type === 'reconnecting').slice(0, 6).map((event) => Math.round(event.detail.delay));
+  assert.deepEqual(delays, [20, 40, 80, 160, 160, 160]);
+  holder.client.close();
+  await waitFor(() => refused.state === 'open', 5000, 'the refused client gets in once the holder left');
+});
