@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // snapshotPool recycles the per-shard snapshot slices of a fan-out, so a broadcast
@@ -16,6 +17,7 @@ var snapshotPool = sync.Pool{New: func() any { return new([]*Session) }}
 // under its read lock and written to outside it, so no lock is held during I/O and
 // connects are delayed by at most one slice copy. Safe for concurrent use.
 func (h *Hub) Broadcast(frame []byte, exclude ...ConnectionID) int {
+	started := time.Now()
 	var excluded map[ConnectionID]struct{}
 	if len(exclude) > 8 {
 		excluded = make(map[ConnectionID]struct{}, len(exclude))
@@ -74,6 +76,7 @@ func (h *Hub) Broadcast(frame []byte, exclude ...ConnectionID) int {
 	total := delivered.Load()
 	h.counters.broadcasts.Add(1)
 	h.countSent(total, len(frame))
+	h.config.Observer.BroadcastDone(int(total), time.Since(started))
 	return int(total)
 }
 

@@ -25,6 +25,7 @@ func (h *Hub) heartbeat(s *Session) {
 	now := h.clock()
 	if s.pingSentAt == 0 {
 		s.pingSentAt = now
+		s.roundTripFrom.Store(now)
 		if s.Send(h.pingFrame) {
 			h.counters.pingsSent.Add(1)
 			h.countSent(1, len(h.pingFrame))

@@ -38,6 +38,8 @@ type Config struct {
 	TimerTick time.Duration
 	// Logger receives connection logs. Default slog.Default().
 	Logger *slog.Logger
+	// Observer receives fan-out and ping timings for metrics. Default: none.
+	Observer Observer
 }
 
 // Defaults of Config, exported so flags and docs show the same values.
@@ -102,6 +104,9 @@ func NewHub(config Config) (*Hub, error) {
 	}
 	if config.Logger == nil {
 		config.Logger = slog.Default()
+	}
+	if config.Observer == nil {
+		config.Observer = noObserver{}
 	}
 	wheel, err := timerwheel.New(timerwheel.Config{Tick: config.TimerTick})
 	if err != nil {

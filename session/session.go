@@ -35,6 +35,9 @@ type Session struct {
 	// pingSentAt is the hub clock of the outstanding heartbeat ping, 0 when none is
 	// outstanding. Only the timer wheel's goroutine touches it.
 	pingSentAt int64
+	// roundTripFrom is the hub clock of a ping whose answer has not arrived yet, or
+	// 0: the first inbound frame after a ping takes it and reports the round trip.
+	roundTripFrom atomic.Int64
 	timer      timerwheel.Timer
 	// expiry closes the session when its credentials expire; nil when they do not
 	// (see OpenWithExpiry). Set before the session is registered, never changed.
@@ -59,8 +62,17 @@ func (s *Session) Open() bool { return s.state.Load()&0xff == stateOpen }
 // Reason returns why the session closed, or ReasonNone while it is open.
 func (s *Session) Reason() CloseReason { return CloseReason(s.state.Load() >> 8) }
 
-// Touch records that a frame arrived: any inbound frame proves the peer alive.
-func (s *Session) Touch() { s.lastSeen.Store(s.hub.clock()) }
+// Touch records that a frame arrived: any inbound frame proves the peer alive. The
+// first frame after a heartbeat ping also reports the ping's round trip.
+func (s *Session) Touch() {
+	now := s.hub.clock()
+	s.lastSeen.Store(now)
+	if s.roundTripFrom.Load() != 0 {
+		if sent := s.roundTripFrom.Swap(0); sent != 0 {
+			s.hub.config.Observer.PingAnswered(time.Duration(now - sent))
+		}
+	}
+}
 
 // Send queues an encoded frame (see TextFrame) for this connection. It returns
 // false when the session is no longer open or the transport refused the frame.
