@@ -31,9 +31,6 @@ type Config struct {
 	// MaxMessageSize is the largest inbound message in bytes; a larger one closes the
 	// connection with 1009. Default 64 KiB.
 	MaxMessageSize int
-	// MaxWriteBufferSize bounds the bytes queued for one connection that the socket
-	// did not take yet; a connection over it is closed as a slow consumer. Default 1 MiB.
-	MaxWriteBufferSize int
 	// HandshakeTimeout cuts sockets that do not complete a request (normally the
 	// upgrade) in time. Default 10s.
 	HandshakeTimeout time.Duration
@@ -45,6 +42,12 @@ type Config struct {
 	// own body limit (api.DefaultMaxBodySize, 64 KiB, answered with 413) plus
 	// headers. It also bounds what one WebSocket connection may buffer.
 	MaxRequestSize int
+	// SocketSendBuffer sets SO_SNDBUF on every accepted socket, in bytes. Default 0:
+	// the kernel autotunes, up to tcp_wmem's maximum (4 MiB here), so a client that
+	// stops reading can park megabytes in kernel memory before the hub's
+	// MaxPendingBytes bound sees anything. At 1M connections, 16-64 KiB keeps kernel
+	// memory predictable at the cost of throughput to slow links.
+	SocketSendBuffer int
 	// Pollers is the number of epoll goroutines. Default GOMAXPROCS.
 	Pollers int
 	// Identify returns the user id for an upgrade request and when its credentials
@@ -64,13 +67,12 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultAddr               = ":8080"
-	DefaultPath               = "/api/v1/ws"
-	DefaultMaxMessageSize     = 64 << 10
-	DefaultMaxWriteBufferSize = 1 << 20
-	DefaultHandshakeTimeout   = 10 * time.Second
-	DefaultIdleTimeout        = 60 * time.Second
-	DefaultMaxRequestSize     = 96 << 10
+	DefaultAddr             = ":8080"
+	DefaultPath             = "/api/v1/ws"
+	DefaultMaxMessageSize   = 64 << 10
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultIdleTimeout      = 60 * time.Second
+	DefaultMaxRequestSize   = 96 << 10
 )
 
 // Subprotocol is the WebSocket subprotocol of wsgate's JSON protocol. When a client
@@ -95,8 +97,8 @@ type Server struct {
 
 // New returns a Server for hub that is not listening yet; call Start.
 func New(config Config, hub *session.Hub) (*Server, error) {
-	if config.MaxMessageSize < 0 || config.MaxWriteBufferSize < 0 || config.HandshakeTimeout < 0 ||
-		config.IdleTimeout < 0 || config.Pollers < 0 || config.MaxRequestSize < 0 {
+	if config.MaxMessageSize < 0 || config.HandshakeTimeout < 0 ||
+		config.IdleTimeout < 0 || config.Pollers < 0 || config.SocketSendBuffer < 0 || config.MaxRequestSize < 0 {
 		return nil, errors.New("engine: negative value in Config")
 	}
 	if config.Addr == "" {
@@ -107,9 +109,6 @@ func New(config Config, hub *session.Hub) (*Server, error) {
 	}
 	if config.MaxMessageSize == 0 {
 		config.MaxMessageSize = DefaultMaxMessageSize
-	}
-	if config.MaxWriteBufferSize == 0 {
-		config.MaxWriteBufferSize = DefaultMaxWriteBufferSize
 	}
 	if config.HandshakeTimeout == 0 {
 		config.HandshakeTimeout = DefaultHandshakeTimeout
@@ -142,22 +141,36 @@ func New(config Config, hub *session.Hub) (*Server, error) {
 	// the message length limit in v1.6.8.
 	readLimit := max(config.MaxMessageSize+4096, config.MaxRequestSize)
 	server.engine = nbhttp.NewEngine(nbhttp.Config{
-		Network:                 "tcp",
-		Addrs:                   []string{config.Addr},
-		Listen:                  server.listen,
-		IOMod:                   nbhttp.IOModNonBlocking,
-		NPoller:                 config.Pollers,
-		MaxLoad:                 1 << 22,
-		ReadLimit:               readLimit,
-		MaxHTTPBodySize:         readLimit,
-		MaxWriteBufferSize:      max(config.MaxWriteBufferSize, config.MaxMessageSize+64),
+		Network:         "tcp",
+		Addrs:           []string{config.Addr},
+		Listen:          server.listen,
+		IOMod:           nbhttp.IOModNonBlocking,
+		NPoller:         config.Pollers,
+		MaxLoad:         1 << 22,
+		ReadLimit:       readLimit,
+		MaxHTTPBodySize: readLimit,
+		// The hub closes a connection as a slow consumer when its pending bytes pass
+		// MaxPendingBytes; nbio's own bound sits above that (one coalesced write more)
+		// as a backstop, so nbio never drops a connection the hub still counts as fine.
+		MaxWriteBufferSize:      hub.Config().MaxPendingBytes + max(config.MaxMessageSize, 64<<10) + 1024,
 		ReleaseWebsocketPayload: true,
 		KeepaliveTime:           config.IdleTimeout,
 		Handler:                 http.HandlerFunc(server.serveHTTP),
 	})
 	server.upgrader = server.newUpgrader()
+	server.engine.OnWrittenSize(func(conn *nbio.Conn, _ []byte, written int) {
+		// Runs under nbio's connection lock: only an atomic add, no writes.
+		if webSocket, ok := conn.Session().(*websocket.Conn); ok {
+			if connection := sessionOf(webSocket); connection != nil {
+				connection.Written(written)
+			}
+		}
+	})
 	server.engine.OnOpen(func(conn net.Conn) {
 		if nbioConn, ok := conn.(*nbio.Conn); ok {
+			if config.SocketSendBuffer > 0 {
+				_ = nbioConn.SetWriteBuffer(config.SocketSendBuffer)
+			}
 			server.handshakes.opened(nbioConn)
 		}
 		publishToPollers()

@@ -35,8 +35,8 @@ func (s *Server) newUpgrader() *websocket.Upgrader {
 	upgrader.SetPingHandler(func(conn *websocket.Conn, data string) {
 		if connection := sessionOf(conn); connection != nil {
 			connection.Touch()
+			connection.Pong([]byte(data))
 		}
-		_ = conn.WriteMessage(websocket.PongMessage, []byte(data))
 	})
 	upgrader.SetPongHandler(func(conn *websocket.Conn, _ string) {
 		if connection := sessionOf(conn); connection != nil {
@@ -96,7 +96,7 @@ func (s *Server) serveWebSocket(writer http.ResponseWriter, request *http.Reques
 type transport struct{ *websocket.Conn }
 
 // Write writes encoded frames to the socket; nbio queues what the kernel does not
-// take at once, up to the engine's MaxWriteBufferSize.
+// take at once, up to the engine's write buffer bound.
 func (t transport) Write(frame []byte) (int, error) { return t.UnderlayerConn().Write(frame) }
 
 func sessionOf(conn *websocket.Conn) *session.Session {

@@ -10,6 +10,7 @@ type counters struct {
 	disconnects      [reasonCount]atomic.Uint64
 	messagesReceived atomic.Uint64
 	bytesReceived    atomic.Uint64
+	messagesDropped  atomic.Uint64
 	messagesSent     atomic.Uint64
 	bytesSent        atomic.Uint64
 	broadcasts       atomic.Uint64
@@ -27,6 +28,8 @@ type Counters struct {
 	Disconnects [ReasonCount]uint64
 	// MessagesReceived and BytesReceived count inbound data messages and payload bytes.
 	MessagesReceived, BytesReceived uint64
+	// MessagesDropped counts inbound messages dropped by the rate limit.
+	MessagesDropped uint64
 	// MessagesSent and BytesSent count frames queued to connections and their bytes
 	// (one broadcast to N connections counts N).
 	MessagesSent, BytesSent uint64
@@ -47,6 +50,7 @@ func (h *Hub) Counters() Counters {
 	}
 	snapshot.MessagesReceived = h.counters.messagesReceived.Load()
 	snapshot.BytesReceived = h.counters.bytesReceived.Load()
+	snapshot.MessagesDropped = h.counters.messagesDropped.Load()
 	snapshot.MessagesSent = h.counters.messagesSent.Load()
 	snapshot.BytesSent = h.counters.bytesSent.Load()
 	snapshot.Broadcasts = h.counters.broadcasts.Load()

@@ -6,6 +6,7 @@ import "encoding/binary"
 const (
 	opcodeText  = 0x1
 	opcodeClose = 0x8
+	opcodePong  = 0xA
 )
 
 // frameHeaderSize returns the size of an unmasked server frame header for a
@@ -60,4 +61,13 @@ func closeFrame(code uint16, text string) []byte {
 	frame = appendFrameHeader(frame, opcodeClose, 2+len(text))
 	frame = binary.BigEndian.AppendUint16(frame, code)
 	return append(frame, text...)
+}
+
+// pongControlFrame encodes a protocol-level pong carrying payload (at most 125 bytes, as
+// RFC 6455 allows for control frames; longer payloads are cut).
+func pongControlFrame(payload []byte) []byte {
+	payload = payload[:min(len(payload), 125)]
+	frame := make([]byte, 0, 2+len(payload))
+	frame = appendFrameHeader(frame, opcodePong, len(payload))
+	return append(frame, payload...)
 }

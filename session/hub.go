@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/bits"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,15 +41,34 @@ type Config struct {
 	Logger *slog.Logger
 	// Observer receives fan-out and ping timings for metrics. Default: none.
 	Observer Observer
+	// MaxPendingBytes bounds the bytes queued for one connection that its socket has
+	// not taken; a send over it closes the connection as a slow consumer (4001).
+	// Default 1 MiB: at 1M connections the worst case is bounded by how many clients
+	// stall at once, never by how long they stall.
+	MaxPendingBytes int
+	// WriteDelay makes the flush workers linger this long after being woken, so that
+	// more frames for the same connection join one write. Default 0: write at once
+	// (frames still coalesce whenever the workers fall behind).
+	WriteDelay time.Duration
+	// FlushWorkers is the number of goroutines that write queued frames. Default
+	// GOMAXPROCS.
+	FlushWorkers int
+	// MaxMessagesPerSecond is the inbound rate limit per connection (token bucket,
+	// refilled on arrival, no timer); 0 means unlimited.
+	MaxMessagesPerSecond float64
+	// MessageBurst is the token bucket's size. Default: 2 x MaxMessagesPerSecond (at
+	// least 1).
+	MessageBurst int
 }
 
 // Defaults of Config, exported so flags and docs show the same values.
 const (
-	DefaultShards       = 64
-	DefaultPingInterval = 30 * time.Second
-	DefaultPingTimeout  = 10 * time.Second
-	DefaultCloseGrace   = 2 * time.Second
-	DefaultTimerTick    = 100 * time.Millisecond
+	DefaultShards          = 64
+	DefaultPingInterval    = 30 * time.Second
+	DefaultPingTimeout     = 10 * time.Second
+	DefaultCloseGrace      = 2 * time.Second
+	DefaultTimerTick       = 100 * time.Millisecond
+	DefaultMaxPendingBytes = 1 << 20
 )
 
 // RefusedError is returned by Hub.Open when a connection is refused; Reason says why
@@ -78,12 +98,15 @@ type Hub struct {
 	counters     counters
 	closeOnce    sync.Once
 	pingFrame    []byte
+	flushers     []*flusher
 }
 
 // NewHub returns a running Hub; call Shutdown to close it.
 func NewHub(config Config) (*Hub, error) {
 	if config.Shards < 0 || config.MaxConnectionsPerUser < 0 || config.MaxConnections < 0 ||
-		config.PingTimeout < 0 || config.CloseGrace < 0 || config.TimerTick < 0 {
+		config.PingTimeout < 0 || config.CloseGrace < 0 || config.TimerTick < 0 ||
+		config.MaxPendingBytes < 0 || config.WriteDelay < 0 || config.FlushWorkers < 0 ||
+		config.MaxMessagesPerSecond < 0 || config.MessageBurst < 0 {
 		return nil, errors.New("session: negative value in Config")
 	}
 	if config.Shards == 0 {
@@ -98,6 +121,15 @@ func NewHub(config Config) (*Hub, error) {
 	}
 	if config.CloseGrace == 0 {
 		config.CloseGrace = DefaultCloseGrace
+	}
+	if config.MaxPendingBytes == 0 {
+		config.MaxPendingBytes = DefaultMaxPendingBytes
+	}
+	if config.FlushWorkers == 0 {
+		config.FlushWorkers = runtime.GOMAXPROCS(0)
+	}
+	if config.MaxMessagesPerSecond > 0 && config.MessageBurst == 0 {
+		config.MessageBurst = max(int(2*config.MaxMessagesPerSecond), 1)
 	}
 	if config.TimerTick == 0 {
 		config.TimerTick = DefaultTimerTick
@@ -126,6 +158,7 @@ func NewHub(config Config) (*Hub, error) {
 	for index := range hub.shards {
 		hub.shards[index] = newShard()
 	}
+	hub.startFlushers()
 	wheel.Start()
 	return hub, nil
 }
@@ -135,6 +168,10 @@ func (h *Hub) Config() Config { return h.config }
 
 // Wheel returns the hub's timer wheel, for other per-connection deadlines.
 func (h *Hub) Wheel() *timerwheel.Wheel { return h.wheel }
+
+// Started returns when the hub was created, with a monotonic clock reading:
+// time.Since(Started()) is the node's uptime. Safe for concurrent use.
+func (h *Hub) Started() time.Time { return h.started }
 
 // clock returns nanoseconds since the hub started, on the monotonic clock.
 func (h *Hub) clock() int64 { return int64(time.Since(h.started)) }
@@ -203,8 +240,8 @@ func (h *Hub) newSession(conn Conn, userID string) *Session {
 func (h *Hub) refuse(s *Session, reason CloseReason) {
 	s.beginClose(reason)
 	h.counters.refused[reason].Add(1)
-	h.logger.Warn("connection refused", "reason", reason.String(), "user_id", s.userID,
-		"remote_addr", s.RemoteAddr())
+	h.logger.Warn("connection refused", "reason", reason.String(), "connection_id", s.id.String(),
+		"user_id", s.userID, "remote_addr", s.RemoteAddr())
 	s.writeCloseAndArmGrace(reason.Code(), reason.Text())
 }
 
@@ -263,7 +300,9 @@ func (h *Hub) PeerClosed(s *Session, code uint16) {
 	}
 	h.unregister(s)
 	h.recordDisconnect(s, ReasonClientClose)
-	_, _ = s.conn.Write(closeFrame(code, ""))
+	// Written at once, not queued: the transport closes the socket as soon as this
+	// returns, and the client is closing anyway, so queued data no longer matters.
+	s.write(closeFrame(code, ""))
 }
 
 // Closed is called by the transport exactly once per session, after its socket
@@ -353,7 +392,10 @@ func (h *Hub) Shutdown(timeout time.Duration) int {
 	for h.liveSessions.Load() > 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	h.closeOnce.Do(h.wheel.Stop)
+	h.closeOnce.Do(func() {
+		h.wheel.Stop()
+		h.stopFlushers()
+	})
 	return int(h.liveSessions.Load())
 }
 

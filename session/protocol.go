@@ -25,6 +25,7 @@ const (
 	ErrorUnknownType   = "unknown_type"
 	ErrorBinaryFrame   = "binary_not_supported"
 	ErrorInvalidFormat = "invalid_type"
+	ErrorRateLimited   = "rate_limited"
 )
 
 var nullContent = []byte("null")
@@ -33,10 +34,7 @@ var nullContent = []byte("null")
 // the call (the transport reuses it); everything kept is copied into a new frame.
 // Called on the connection's own handler goroutine, in arrival order.
 func (h *Hub) HandleText(s *Session, data []byte) {
-	s.Touch()
-	h.counters.messagesReceived.Add(1)
-	h.counters.bytesReceived.Add(uint64(len(data)))
-	if !s.Open() {
+	if !h.receive(s, data) {
 		return
 	}
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
@@ -84,10 +82,36 @@ func (h *Hub) HandleText(s *Session, data []byte) {
 // HandleBinary answers a binary message: the protocol is JSON text only. The
 // connection stays open.
 func (h *Hub) HandleBinary(s *Session, data []byte) {
+	if !h.receive(s, data) {
+		return
+	}
+	h.sendError(s, ErrorBinaryFrame, "binary frames are not supported; send JSON text frames")
+}
+
+// receive accounts for one inbound message and applies the rate limit; it reports
+// whether the message should be processed. Over the rate the client gets a
+// rate_limited error and the message is dropped; a flooding client is closed (4002).
+func (h *Hub) receive(s *Session, data []byte) bool {
 	s.Touch()
 	h.counters.messagesReceived.Add(1)
 	h.counters.bytesReceived.Add(uint64(len(data)))
-	h.sendError(s, ErrorBinaryFrame, "binary frames are not supported; send JSON text frames")
+	if !s.Open() {
+		return false
+	}
+	if h.config.MaxMessagesPerSecond <= 0 {
+		return true
+	}
+	switch s.limiter.admit(h.clock(), h.config.MaxMessagesPerSecond, h.config.MessageBurst) {
+	case rateDropped:
+		h.counters.messagesDropped.Add(1)
+		h.sendError(s, ErrorRateLimited, "over the message rate limit; message dropped")
+		return false
+	case rateFlooding:
+		h.counters.messagesDropped.Add(1)
+		s.Close(ReasonRateLimited)
+		return false
+	}
+	return true
 }
 
 var pongFrame = TextFrame([]byte(`{"type":"pong"}`))

@@ -38,10 +38,17 @@ type Session struct {
 	// roundTripFrom is the hub clock of a ping whose answer has not arrived yet, or
 	// 0: the first inbound frame after a ping takes it and reports the round trip.
 	roundTripFrom atomic.Int64
-	timer      timerwheel.Timer
+	timer         timerwheel.Timer
 	// expiry closes the session when its credentials expire; nil when they do not
 	// (see OpenWithExpiry). Set before the session is registered, never changed.
 	expiry *expiry
+	// out is the outbound queue (writer.go); unsent counts bytes handed to the
+	// transport that the socket has not taken yet.
+	out    outbound
+	unsent atomic.Int64
+	// limiter is the inbound rate limit state, used only by the connection's own
+	// handler goroutine.
+	limiter rateLimiter
 }
 
 // ID returns the connection id.
@@ -74,15 +81,24 @@ func (s *Session) Touch() {
 	}
 }
 
-// Send queues an encoded frame (see TextFrame) for this connection. It returns
-// false when the session is no longer open or the transport refused the frame.
+// Send queues an encoded frame (see TextFrame) for this connection and wakes its
+// flush worker; it never blocks on the client. It returns false when the session is
+// no longer open, or when the frame would take the connection's pending bytes over
+// Config.MaxPendingBytes: the session is then closed as a slow consumer (4001).
 func (s *Session) Send(frame []byte) bool {
-	if !s.Open() {
-		return false
+	queued, schedule, overflow := s.enqueue(frame, false)
+	if schedule {
+		s.shard.flusher.add(s)
 	}
-	_, err := s.conn.Write(frame)
-	return err == nil
+	if overflow {
+		s.Close(ReasonSlowConsumer)
+	}
+	return queued
 }
+
+// Pong answers a protocol-level ping with a pong carrying payload, in order with the
+// connection's other frames.
+func (s *Session) Pong(payload []byte) bool { return s.Send(pongControlFrame(payload)) }
 
 // Close starts a server-side close with reason: the session leaves the registry at
 // once (so limits and stats see it gone), the close frame is written, and the socket
@@ -110,8 +126,16 @@ func (s *Session) beginClose(reason CloseReason) bool {
 }
 
 func (s *Session) writeCloseAndArmGrace(code uint16, text string) {
-	_, _ = s.conn.Write(closeFrame(code, text))
+	s.sendClose(code, text)
 	s.hub.wheel.Schedule(&s.timer, s.hub.closeGrace)
+}
+
+// sendClose queues a close frame behind everything already queued, whatever the
+// session's state and pending bytes.
+func (s *Session) sendClose(code uint16, text string) {
+	if _, schedule, _ := s.enqueue(closeFrame(code, text), true); schedule {
+		s.shard.flusher.add(s)
+	}
 }
 
 // OnTimer implements timerwheel.Handler: while open it runs the heartbeat, while

@@ -35,6 +35,8 @@ type shard struct {
 	// so totals cost O(shards) and never wait for a writer.
 	connectionCount atomic.Int64
 	userCount       atomic.Int64
+	// flusher writes the queues of this shard's sessions (writer.go).
+	flusher *flusher
 }
 
 func newShard() *shard {

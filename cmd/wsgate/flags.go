@@ -26,6 +26,11 @@ type options struct {
 	pingTimeout           time.Duration
 	handshakeTimeout      time.Duration
 	shutdownTimeout       time.Duration
+	maxPendingBytes       int
+	socketSendBuffer      int
+	writeDelay            time.Duration
+	maxMessagesPerSecond  float64
+	messageBurst          int
 	jwtSecret             string
 	jwtPublicKey          string
 	jwtAudience           string
@@ -65,6 +70,16 @@ func parseOptions(arguments []string, lookup func(string) (string, bool), output
 		"time a new socket has to complete its upgrade request")
 	flags.DurationVar(&parsed.shutdownTimeout, "shutdown-timeout", 10*time.Second,
 		"on SIGINT/SIGTERM, time allowed to close connections before exiting")
+	flags.IntVar(&parsed.maxPendingBytes, "max-pending-bytes", session.DefaultMaxPendingBytes,
+		"bytes queued for one connection that it has not read; more closes it with 4001 (slow consumer)")
+	flags.IntVar(&parsed.socketSendBuffer, "socket-send-buffer", 0,
+		"SO_SNDBUF for client sockets in bytes (0 = kernel autotuning, up to megabytes per stalled client)")
+	flags.DurationVar(&parsed.writeDelay, "write-delay", 0,
+		"time the writers wait after new frames so that more frames share one write (0 = write at once)")
+	flags.Float64Var(&parsed.maxMessagesPerSecond, "max-messages-per-second", 100,
+		"inbound messages one connection may send per second; more get a rate_limited error (0 = unlimited)")
+	flags.IntVar(&parsed.messageBurst, "message-burst", 0,
+		"messages a connection may send at once above the rate (0 = twice the rate)")
 	flags.StringVar(&parsed.jwtSecret, "jwt-secret", "",
 		"HS256 secret (at least 32 bytes): clients must present a JWT signed with it; prefer the variable, flags show in ps")
 	flags.StringVar(&parsed.jwtPublicKey, "jwt-public-key", "",
@@ -115,6 +130,10 @@ func (o options) validate() error {
 		return fmt.Errorf("-max-connections must be 0 or more")
 	case o.maxMessageSize <= 0:
 		return fmt.Errorf("-max-message-size must be positive")
+	case o.maxPendingBytes < o.maxMessageSize:
+		return fmt.Errorf("-max-pending-bytes must be at least -max-message-size")
+	case o.writeDelay < 0 || o.maxMessagesPerSecond < 0 || o.messageBurst < 0 || o.socketSendBuffer < 0:
+		return fmt.Errorf("-write-delay, -max-messages-per-second, -message-burst and -socket-send-buffer must be 0 or more")
 	case o.pingInterval < 0 || o.pingTimeout <= 0 || o.handshakeTimeout <= 0 || o.shutdownTimeout <= 0:
 		return fmt.Errorf("durations must be positive (-ping-interval may be 0)")
 	case o.logFormat != "text" && o.logFormat != "json":

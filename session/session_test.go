@@ -1,0 +1,228 @@
+package session
+
+import (
+	"bytes"
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+// recordingConn is an in-memory Conn for registry unit tests: it records every write.
+// The end-to-end behaviour over real sockets is tested in the gateway package.
+type recordingConn struct {
+	mutex  sync.Mutex
+	writes [][]byte
+	closed bool
+}
+
+func (c *recordingConn) Write(frame []byte) (int, error) {
+	c.mutex.Lock()
+	defer c.mutex.Unlock()
+	c.writes = append(c.writes, append([]byte(nil), frame...))
+	return len(frame), nil
+}
+
+func (c *recordingConn) Close() error {
+	c.mutex.Lock()
+	defer c.mutex.Unlock()
+	c.closed = true
+	return nil
+}
+
+func (c *recordingConn) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
+
+func (c *recordingConn) snapshot() [][]byte {
+	c.mutex.Lock()
+	defer c.mutex.Unlock()
+	return append([][]byte(nil), c.writes...)
+}
+
+func newTestHub(t testing.TB, config Config) *Hub {
+	t.Helper()
+	if config.PingInterval == 0 {
+		config.PingInterval = -1
+	}
+	hub, err := NewHub(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hub.Shutdown(0) })
+	return hub
+}
+
+func waitUntil(t *testing.T, what string, condition func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !condition() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestQueuedFramesAreCoalescedIntoOneWrite(t *testing.T) {
+	hub := newTestHub(t, Config{WriteDelay: 50 * time.Millisecond, FlushWorkers: 1})
+	conn := &recordingConn{}
+	s, err := hub.Open(conn, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []byte
+	for index := range 5 {
+		frame := TextFrame([]byte{'0' + byte(index)})
+		want = append(want, frame...)
+		if !s.Send(frame) {
+			t.Fatalf("send %d refused", index)
+		}
+	}
+	waitUntil(t, "a write", func() bool { return len(conn.snapshot()) > 0 })
+	writes := conn.snapshot()
+	if len(writes) != 1 || !bytes.Equal(writes[0], want) {
+		t.Fatalf("%d writes %q, want one write of the five frames in order %q", len(writes), writes, want)
+	}
+}
+
+func TestPendingBytesOverTheBoundCloseASlowConsumer(t *testing.T) {
+	hub := newTestHub(t, Config{MaxPendingBytes: 1000})
+	conn := &recordingConn{}
+	s, err := hub.Open(conn, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.unsent.Store(900) // the transport holds 900 bytes the socket did not take
+	if !s.Send(TextFrame(make([]byte, 50))) {
+		t.Fatal("a send within the bound was refused")
+	}
+	waitUntil(t, "the flush", func() bool { return len(conn.snapshot()) == 1 })
+	if pending := s.PendingBytes(); pending != 900+52 {
+		t.Fatalf("pending %d, want 952", pending)
+	}
+	if s.Send(TextFrame(make([]byte, 100))) {
+		t.Fatal("a send over the bound was accepted")
+	}
+	if s.Reason() != ReasonSlowConsumer || hub.ConnectionCount() != 0 {
+		t.Fatalf("reason %v, %d connections: want slow_consumer and none", s.Reason(), hub.ConnectionCount())
+	}
+	waitUntil(t, "the close frame", func() bool { return len(conn.snapshot()) == 2 })
+	s.Written(952 + len(conn.snapshot()[1]))
+	if s.PendingBytes() != 0 {
+		t.Fatalf("pending %d after everything was written", s.PendingBytes())
+	}
+}
+
+func TestRateLimiterRefillsAndDetectsFlooding(t *testing.T) {
+	var limiter rateLimiter
+	second := int64(time.Second)
+	start := int64(1)
+	for index := range 4 {
+		if verdict := limiter.admit(start, 2, 4); verdict != rateAllowed {
+			t.Fatalf("message %d within the burst: %v", index, verdict)
+		}
+	}
+	if verdict := limiter.admit(start, 2, 4); verdict != rateDropped {
+		t.Fatalf("over the burst: %v, want dropped", verdict)
+	}
+	if verdict := limiter.admit(start+second/2, 2, 4); verdict != rateAllowed {
+		t.Fatalf("after half a second at 2/s one token is back: %v", verdict)
+	}
+	verdicts := []rateVerdict{}
+	for range 3 {
+		verdicts = append(verdicts, limiter.admit(start+second/2, 2, 4))
+	}
+	if verdicts[0] != rateDropped || verdicts[2] != rateFlooding {
+		t.Fatalf("verdicts %v: more drops than the rate within a second must be flooding", verdicts)
+	}
+}
+
+func TestTopUsersFollowsConnectsAndDisconnects(t *testing.T) {
+	hub := newTestHub(t, Config{Shards: 4})
+	sessions := map[string][]*Session{}
+	for user, count := range map[string]int{"a": 3, "b": 1, "c": 2, "d": 5} {
+		for range count {
+			s, err := hub.Open(&recordingConn{}, user)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sessions[user] = append(sessions[user], s)
+		}
+	}
+	top, truncated := hub.TopUsers(2)
+	if !truncated || len(top) != 2 || top[0] != (UserConnections{"d", 5}) || top[1] != (UserConnections{"a", 3}) {
+		t.Fatalf("top 2 = %v truncated %v", top, truncated)
+	}
+	for _, s := range sessions["d"][:4] {
+		hub.Closed(s, ReasonError)
+	}
+	top, truncated = hub.TopUsers(10)
+	want := []UserConnections{{"a", 3}, {"c", 2}, {"b", 1}, {"d", 1}}
+	if truncated || len(top) != len(want) {
+		t.Fatalf("top = %v truncated %v, want %v", top, truncated, want)
+	}
+	for index := range want {
+		if top[index] != want[index] {
+			t.Fatalf("top = %v, want %v", top, want)
+		}
+	}
+	if hub.ConnectionCount() != 7 || hub.UserCount() != 4 {
+		t.Fatalf("%d connections %d users, want 7 and 4", hub.ConnectionCount(), hub.UserCount())
+	}
+}
+
+func TestConnectionIDRoundTripsAsUUID(t *testing.T) {
+	seen := map[ConnectionID]bool{}
+	for range 1000 {
+		id := NewConnectionID()
+		if seen[id] {
+			t.Fatal("duplicate connection id")
+		}
+		seen[id] = true
+		parsed, err := ParseConnectionID(id.String())
+		if err != nil || parsed != id {
+			t.Fatalf("parse(%s) = %v, %v", id, parsed, err)
+		}
+	}
+	for _, bad := range []string{"", "not-a-uuid", "3f2b1c4e-8d7a-4b6c-9e1f-0a2b3c4d5e6", "3f2b1c4e+8d7a-4b6c-9e1f-0a2b3c4d5e6f", "zf2b1c4e-8d7a-4b6c-9e1f-0a2b3c4d5e6f"} {
+		if _, err := ParseConnectionID(bad); err == nil {
+			t.Fatalf("ParseConnectionID(%q) accepted", bad)
+		}
+	}
+}
+
+func TestCloseReasonsHaveDistinctNamesAndDocumentedCodes(t *testing.T) {
+	names := map[string]bool{}
+	codes := map[uint16]CloseReason{}
+	for _, reason := range Reasons() {
+		if names[reason.String()] {
+			t.Fatalf("duplicate name %s", reason)
+		}
+		names[reason.String()] = true
+		if code := reason.Code(); code >= 4000 {
+			if previous, found := codes[code]; found {
+				t.Fatalf("%s and %s share code %d", previous, reason, code)
+			}
+			codes[code] = reason
+		}
+	}
+	checks := map[CloseReason]struct {
+		code   uint16
+		policy ReconnectPolicy
+	}{
+		ReasonLimit:            {1008, PolicyBackoff},
+		ReasonShutdown:         {1001, PolicyJitter},
+		ReasonHeartbeatTimeout: {4000, PolicyBackoff},
+		ReasonSlowConsumer:     {4001, PolicyBackoff},
+		ReasonTokenExpired:     {4100, PolicyRefreshToken},
+		ReasonUnauthorized:     {4401, PolicyTerminal},
+		ReasonKicked:           {4403, PolicyTerminal},
+	}
+	for reason, want := range checks {
+		if reason.Code() != want.code || reason.Policy() != want.policy {
+			t.Fatalf("%s: code %d policy %s, want %d %s", reason, reason.Code(), reason.Policy(), want.code, want.policy)
+		}
+	}
+	if CloseReason(200).String() != "reason(200)" {
+		t.Fatal("unknown reason has no fallback name")
+	}
+}
