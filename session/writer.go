@@ -19,14 +19,17 @@ import (
 // writes. 64 KiB is what one loopback or LAN send comfortably takes.
 const maxBatchBytes = 64 << 10
 
-// framesPool recycles queue slices: an idle session holds no queue at all, so 1M idle
-// connections cost no queue memory, and a busy one reuses a pooled slice.
+// framesPool recycles the overflow slices of queues holding more than one frame.
 var framesPool = sync.Pool{New: func() any { return new([][]byte) }}
 
-// outbound is a session's queue; guarded by the session's queueMutex.
+// outbound is a session's queue; guarded by the session's queueMutex. The first
+// queued frame is kept inline, so the common case of one frame per flush (a broadcast
+// reaching an idle connection) allocates nothing per connection; more frames go to a
+// pooled slice. An idle session holds 40 bytes of queue and no allocation.
 type outbound struct {
 	queueMutex sync.Mutex
-	frames     *[][]byte
+	first      []byte
+	rest       *[][]byte
 	// queuedBytes is the size of frames; unsent (in Session) counts bytes handed to the
 	// transport but not yet on the socket.
 	queuedBytes int
@@ -49,10 +52,15 @@ func (s *Session) enqueue(frame []byte, force bool) (queued, schedule, overflow 
 			return false, false, true
 		}
 	}
-	if s.out.frames == nil {
-		s.out.frames = framesPool.Get().(*[][]byte)
+	switch {
+	case s.out.first == nil:
+		s.out.first = frame
+	case s.out.rest == nil:
+		s.out.rest = framesPool.Get().(*[][]byte)
+		fallthrough
+	default:
+		*s.out.rest = append(*s.out.rest, frame)
 	}
-	*s.out.frames = append(*s.out.frames, frame)
 	s.out.queuedBytes += len(frame)
 	if s.out.scheduled {
 		return true, false, false
@@ -132,32 +140,35 @@ func (f *flusher) run() {
 // flush writes everything queued for s, coalesced into writes of up to maxBatchBytes.
 func (f *flusher) flush(s *Session) {
 	s.out.queueMutex.Lock()
-	frames := s.out.frames
-	s.out.frames = nil
+	first, rest := s.out.first, s.out.rest
+	s.out.first, s.out.rest = nil, nil
 	s.out.queuedBytes = 0
 	s.out.scheduled = false
 	s.out.queueMutex.Unlock()
-	if frames == nil {
+	if first == nil {
 		return
 	}
-	if s.state.Load()&0xff != stateClosed {
-		if len(*frames) == 1 {
-			s.write((*frames)[0])
-		} else {
-			f.scratch = f.scratch[:0]
-			for _, frame := range *frames {
-				if len(f.scratch) > 0 && len(f.scratch)+len(frame) > maxBatchBytes {
-					s.write(f.scratch)
-					f.scratch = f.scratch[:0]
-				}
-				f.scratch = append(f.scratch, frame...)
-			}
-			s.write(f.scratch)
+	closed := s.state.Load()&0xff == stateClosed
+	if rest == nil {
+		if !closed {
+			s.write(first)
 		}
+		return
 	}
-	clear(*frames)
-	*frames = (*frames)[:0]
-	framesPool.Put(frames)
+	if !closed {
+		f.scratch = append(f.scratch[:0], first...)
+		for _, frame := range *rest {
+			if len(f.scratch)+len(frame) > maxBatchBytes {
+				s.write(f.scratch)
+				f.scratch = f.scratch[:0]
+			}
+			f.scratch = append(f.scratch, frame...)
+		}
+		s.write(f.scratch)
+	}
+	clear(*rest)
+	*rest = (*rest)[:0]
+	framesPool.Put(rest)
 }
 
 // write hands bytes to the transport, which copies what the socket does not take, so

@@ -1,0 +1,108 @@
+package session
+
+import (
+	"encoding/json"
+	"net"
+	"runtime"
+	"sync/atomic"
+	"testing"
+)
+
+// countingConn discards what is written and counts the writes and bytes: the
+// benchmark measures the hub's fan-out, not the kernel's loopback (the load generator
+// in benchmarks/ measures end to end over real sockets).
+type countingConn struct {
+	writes *atomic.Int64
+	bytes  *atomic.Int64
+}
+
+func (c countingConn) Write(frame []byte) (int, error) {
+	c.writes.Add(1)
+	c.bytes.Add(int64(len(frame)))
+	return len(frame), nil
+}
+func (countingConn) Close() error         { return nil }
+func (countingConn) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
+
+const benchmarkConnections = 15000
+
+func benchmarkHub(b *testing.B) (*Hub, []*Session, *atomic.Int64, *atomic.Int64) {
+	// The pending bound is lifted: countingConn never reports written bytes.
+	hub := newTestHub(b, Config{MaxPendingBytes: 1 << 50})
+	writes, bytes := new(atomic.Int64), new(atomic.Int64)
+	sessions := make([]*Session, benchmarkConnections)
+	for index := range sessions {
+		s, err := hub.Open(countingConn{writes: writes, bytes: bytes}, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		sessions[index] = s
+	}
+	return hub, sessions, writes, bytes
+}
+
+var benchmarkContent = json.RawMessage(`{"text":"a hundred-byte broadcast for the fan-out benchmark, about the size of a chat line","n":1}`)
+
+// BenchmarkBroadcast15000 is one 100-byte broadcast to 15,000 connections through
+// the hub: encoded once, queued to every session, written by the flush workers. An
+// iteration ends when every connection's frame was handed to its transport.
+func BenchmarkBroadcast15000(b *testing.B) {
+	hub, _, writes, _ := benchmarkHub(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		before := writes.Load()
+		hub.Broadcast(contentFrame("broadcast", benchmarkContent))
+		for writes.Load()-before < benchmarkConnections {
+			// The flush workers are finishing; yield to them.
+			waitForWorkers()
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchmarkConnections, "ns/delivery")
+}
+
+// BenchmarkBroadcast15000Seed is the baseline in the same run: the seed's design,
+// which encodes the JSON message and its frame for every target and sends to one
+// connection after the other.
+func BenchmarkBroadcast15000Seed(b *testing.B) {
+	_, sessions, _, _ := benchmarkHub(b)
+	message := map[string]any{"type": "broadcast", "content": benchmarkContent}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		for _, s := range sessions {
+			payload, err := json.Marshal(message)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = s.conn.Write(TextFrame(payload))
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchmarkConnections, "ns/delivery")
+}
+
+// BenchmarkBurstOfTenBroadcasts queues ten broadcasts back to back, as a busy
+// sustained stream does: frames for one connection coalesce, so the transport sees
+// far fewer writes than deliveries (reported as writes/delivery).
+func BenchmarkBurstOfTenBroadcasts(b *testing.B) {
+	hub, _, writes, bytes := benchmarkHub(b)
+	frameSize := int64(len(contentFrame("broadcast", benchmarkContent)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	startWrites := writes.Load()
+	for range b.N {
+		before := bytes.Load()
+		for range 10 {
+			hub.Broadcast(contentFrame("broadcast", benchmarkContent))
+		}
+		for bytes.Load()-before < 10*benchmarkConnections*frameSize {
+			waitForWorkers()
+		}
+	}
+	deliveries := float64(b.N) * 10 * benchmarkConnections
+	b.ReportMetric(float64(writes.Load()-startWrites)/deliveries, "writes/delivery")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/deliveries, "ns/delivery")
+}
+
+// waitForWorkers lets the flush workers run while a benchmark waits for them.
+func waitForWorkers() { runtime.Gosched() }
