@@ -1,7 +1,7 @@
-// Package api serves wsgate's HTTP endpoints beside the WebSocket: statistics,
-// health, the backend publish API (publish.go) and, in later files, metrics. All
-// but health are behind an API key or, without one, a loopback-only rule
-// (access.go).
+// Package api serves wsgate's HTTP endpoints beside the WebSocket: statistics
+// (stats.go), health, the backend publish API (publish.go) and Prometheus metrics
+// (metrics.go). All but health are behind an API key or, without one, a
+// loopback-only rule (access.go).
 package api
 
 import (
@@ -9,6 +9,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+
+	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/wsgate/wsgate/session"
 )
@@ -20,9 +22,16 @@ type Config struct {
 	// Logger receives request errors. Default slog.Default().
 	Logger *slog.Logger
 	// APIKey, when set, must be presented as "Authorization: Bearer <key>" to the
-	// publish API and the stats endpoint (/healthz stays open). Default empty: those
-	// endpoints answer loopback clients only.
+	// publish API, the stats endpoint and /metrics (/healthz stays open). Default
+	// empty: those endpoints answer loopback clients only.
 	APIKey string
+	// Metrics holds the histograms /metrics exposes; pass the same value as the hub's
+	// session.Config.Observer so that they fill. Default: a fresh NewMetrics, whose
+	// histograms then stay empty.
+	Metrics *Metrics
+	// Cluster, when set, extends the publish API, stats and readiness to the other
+	// nodes of a cluster (see Cluster). Default nil: this node only.
+	Cluster Cluster
 	// MaxBodySize is the largest request body in bytes; a larger one is answered
 	// with 413. Default DefaultMaxBodySize. The transport cuts requests over its own
 	// limit (engine.Config.MaxRequestSize) without an answer, so keep this below it.
@@ -41,9 +50,13 @@ type API struct {
 	routes      *http.ServeMux
 	access      access
 	maxBodySize int64
+	metrics     *Metrics
+	cluster     Cluster
 }
 
-// New returns the API handler.
+// New returns the API handler. It turns on VictoriaMetrics/metrics' process-wide
+// metadata (metrics.ExposeMetadata), so the Go runtime and process families on
+// /metrics carry TYPE lines too.
 func New(config Config) (*API, error) {
 	if config.Hub == nil {
 		return nil, errors.New("api: Config.Hub is required")
@@ -57,10 +70,17 @@ func New(config Config) (*API, error) {
 	if config.Logger == nil {
 		config.Logger = slog.Default()
 	}
+	if config.Metrics == nil {
+		config.Metrics = NewMetrics()
+	}
+	metrics.ExposeMetadata(true)
 	a := &API{hub: config.Hub, logger: config.Logger, routes: http.NewServeMux(),
-		access: newAccess(config.APIKey), maxBodySize: config.MaxBodySize}
+		access: newAccess(config.APIKey), maxBodySize: config.MaxBodySize, metrics: config.Metrics,
+		cluster: config.Cluster}
 	a.routes.HandleFunc("GET /api/v1/ws/stats", a.access.protect(a.serveStats))
+	a.routes.HandleFunc("GET /metrics", a.access.protect(a.serveMetrics))
 	a.routes.HandleFunc("GET /healthz", serveHealth)
+	a.routes.HandleFunc("GET /readyz", a.serveReady)
 	a.routePublish()
 	a.routes.HandleFunc("/", func(writer http.ResponseWriter, request *http.Request) {
 		writeError(writer, http.StatusNotFound, "not_found", "no route for "+request.Method+" "+request.URL.Path)

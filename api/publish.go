@@ -121,7 +121,8 @@ func (a *API) serveKickConnection(writer http.ResponseWriter, request *http.Requ
 		return
 	}
 	connection.CloseWithText(session.ReasonKicked, text)
-	a.logger.Info("connection kicked", "connection_id", id.String(), "user_id", connection.UserID())
+	a.logger.Info("connection kicked", "connection_id", id.String(), "user_id", connection.UserID(),
+		"remote_addr", connection.RemoteAddr())
 	writeJSON(writer, http.StatusOK, closedResponse{Closed: 1})
 }
 

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // DefaultStatsLimit is how many users /api/v1/ws/stats lists when ?limit is absent.
@@ -13,7 +14,7 @@ const maxStatsLimit = 10000
 
 // statsResponse is the seed's stats document plus what a large node needs: the
 // per-user map holds at most limit users (those with the most connections) and
-// truncated says whether some were left out.
+// truncated says whether some were left out; the node's totals follow.
 type statsResponse struct {
 	TotalConnections  int            `json:"total_connections"`
 	TotalUsers        int            `json:"total_users"`
@@ -22,16 +23,55 @@ type statsResponse struct {
 	Truncated         bool           `json:"truncated"`
 	UserID            string         `json:"user_id,omitempty"`
 	ConnectionIDs     []string       `json:"connection_ids,omitempty"`
+	nodeTotals
+}
+
+// nodeTotals are the node's running totals since it started, the same values as the
+// wsgate_ counters on /metrics; reading them costs O(reasons).
+type nodeTotals struct {
+	// UptimeSeconds is the time since the node started, in seconds (millisecond precision).
+	UptimeSeconds float64 `json:"uptime_seconds"`
+	// ConnectionsAccepted counts connections that entered the registry.
+	ConnectionsAccepted uint64 `json:"connections_accepted"`
+	// ConnectionsRefused counts refused connections, all reasons together.
+	ConnectionsRefused uint64 `json:"connections_refused"`
+	// RefusedByReason splits ConnectionsRefused by reason name.
+	RefusedByReason map[string]uint64 `json:"refused_by_reason"`
+	// DisconnectsByReason counts registered connections that ended, by close reason.
+	DisconnectsByReason map[string]uint64 `json:"disconnects_by_reason"`
+	// MessagesReceived counts data messages from clients.
+	MessagesReceived uint64 `json:"messages_received"`
+	// MessagesSent counts frames queued to clients (a broadcast counts once per target).
+	MessagesSent uint64 `json:"messages_sent"`
+}
+
+// totals reads the node's totals from the hub's counters.
+func (a *API) totals() nodeTotals {
+	counters := a.hub.Counters()
+	totals := nodeTotals{
+		UptimeSeconds:       float64(time.Since(a.hub.Started()).Milliseconds()) / 1000,
+		ConnectionsAccepted: counters.Accepted,
+		RefusedByReason:     refusalReasons.byName(&counters.Refused),
+		DisconnectsByReason: disconnectReasons.byName(&counters.Disconnects),
+		MessagesReceived:    counters.MessagesReceived,
+		MessagesSent:        counters.MessagesSent,
+	}
+	for _, count := range counters.Refused {
+		totals.ConnectionsRefused += count
+	}
+	return totals
 }
 
 // serveStats answers GET /api/v1/ws/stats[?limit=N][&user_id=X]. Its cost is
-// O(shards + limit): totals are kept per shard and the top users come from per-shard
-// lists ordered by connection count, so it stays cheap at 1M connections.
+// O(shards + reasons + limit): totals are kept per shard and as running counters,
+// and the top users come from per-shard lists ordered by connection count, so it
+// stays cheap at 1M connections.
 func (a *API) serveStats(writer http.ResponseWriter, request *http.Request) {
 	query := request.URL.Query()
 	response := statsResponse{
 		TotalConnections: a.hub.ConnectionCount(),
 		TotalUsers:       a.hub.UserCount(),
+		nodeTotals:       a.totals(),
 	}
 	if query.Has("user_id") {
 		userID := query.Get("user_id")

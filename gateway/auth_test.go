@@ -352,6 +352,11 @@ func TestTokensAndAPIKeysAreNeverLogged(t *testing.T) {
 		t.Fatalf("kick: status %d", status)
 	}
 	readClose(t, conn, 3*time.Second)
+	for key, want := range map[string]int{"wrong-" + testAPIKey: http.StatusUnauthorized, testAPIKey: http.StatusOK} {
+		if status, _ := n.getText("/metrics", key); status != want {
+			t.Fatalf("/metrics: status %d, want %d", status, want)
+		}
+	}
 	text := logs.String()
 	for _, required := range []string{"token refused", "connection refused", "connection kicked"} {
 		if !strings.Contains(text, required) {

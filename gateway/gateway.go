@@ -22,7 +22,7 @@ import (
 // session, engine and api configurations.
 type Config struct {
 	// Session configures the registry, limits and heartbeat. Its Logger defaults to
-	// Logger.
+	// Logger; its Observer is set by the gateway to the API's metrics (/metrics).
 	Session session.Config
 	// Engine configures the listener and transport. Identify, CheckOrigin, Handler
 	// and Logger are set by the gateway.
@@ -36,8 +36,8 @@ type Config struct {
 	// with 4401 "unauthorized", and a token that expires while connected closes its
 	// connection with 4100 "token expired". Default: no authentication.
 	JWT auth.Config
-	// APIKey protects the publish API and stats (see api.Config.APIKey). Default
-	// empty: those answer loopback clients only.
+	// APIKey protects the publish API, stats and metrics (see api.Config.APIKey).
+	// Default empty: those answer loopback clients only.
 	APIKey string
 	// AllowedOrigins lists browser origins accepted besides same-origin requests;
 	// "*" accepts any (see auth.OriginConfig). Default empty: requests without
@@ -72,11 +72,14 @@ func New(config Config) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The hub reports fan-out and ping timings to the histograms the API exposes.
+	metrics := api.NewMetrics()
+	config.Session.Observer = metrics
 	hub, err := session.NewHub(config.Session)
 	if err != nil {
 		return nil, err
 	}
-	handler, err := api.New(api.Config{Hub: hub, Logger: config.Logger, APIKey: config.APIKey})
+	handler, err := api.New(api.Config{Hub: hub, Logger: config.Logger, APIKey: config.APIKey, Metrics: metrics})
 	if err != nil {
 		hub.Shutdown(0)
 		return nil, err

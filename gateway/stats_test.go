@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/wsgate/wsgate/gateway"
 	"github.com/wsgate/wsgate/session"
 )
@@ -55,5 +57,73 @@ func TestHealthz(t *testing.T) {
 	}
 	if status := getJSON(t, n.httpURL("/nope"), &body); status != http.StatusNotFound || body["error"] != "not_found" {
 		t.Fatalf("unknown route %d %v", status, body)
+	}
+}
+
+// nodeTotals is the node part of the stats document.
+type nodeTotals struct {
+	UptimeSeconds       float64           `json:"uptime_seconds"`
+	ConnectionsAccepted uint64            `json:"connections_accepted"`
+	ConnectionsRefused  uint64            `json:"connections_refused"`
+	RefusedByReason     map[string]uint64 `json:"refused_by_reason"`
+	DisconnectsByReason map[string]uint64 `json:"disconnects_by_reason"`
+	MessagesReceived    uint64            `json:"messages_received"`
+	MessagesSent        uint64            `json:"messages_sent"`
+}
+
+func (n *node) totals(query string) nodeTotals {
+	n.t.Helper()
+	var totals nodeTotals
+	if status := getJSON(n.t, n.httpURL("/api/v1/ws/stats"+query), &totals); status != http.StatusOK {
+		n.t.Fatalf("stats status %d", status)
+	}
+	return totals
+}
+
+func TestStatsReportNodeTotals(t *testing.T) {
+	n := startNode(t, gateway.Config{InsecureUserID: true, Session: session.Config{MaxConnectionsPerUser: 1}})
+	var document map[string]any
+	getJSON(t, n.httpURL("/api/v1/ws/stats"), &document)
+	for _, field := range []string{"total_connections", "total_users", "connections_by_user", "uptime_seconds",
+		"connections_accepted", "connections_refused", "refused_by_reason", "disconnects_by_reason",
+		"messages_received", "messages_sent"} {
+		if _, found := document[field]; !found {
+			t.Fatalf("stats lack %q: %v", field, document)
+		}
+	}
+	before := n.totals("")
+
+	alice := n.dial("alice")
+	if code, _ := readClose(t, n.dial("alice"), readTimeout); code != 1008 {
+		t.Fatalf("second connection of alice: close %d, want 1008", code)
+	}
+	send(t, alice, map[string]any{"type": "message", "content": 1})
+	readMessage(t, alice, readTimeout)
+	leaving := n.dial("bob")
+	if err := leaving.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")); err != nil {
+		t.Fatal(err)
+	}
+	readClose(t, leaving, readTimeout)
+	var after nodeTotals
+	waitFor(t, readTimeout, "the client close in the stats", func() bool {
+		after = n.totals("")
+		return after.DisconnectsByReason["client_close"] == 1 && after.UptimeSeconds > before.UptimeSeconds
+	})
+	for name, moved := range map[string][2]uint64{
+		"connections_accepted":  {after.ConnectionsAccepted - before.ConnectionsAccepted, 2},
+		"connections_refused":   {after.ConnectionsRefused - before.ConnectionsRefused, 1},
+		"refused limit":         {after.RefusedByReason["limit"] - before.RefusedByReason["limit"], 1},
+		"refused overload":      {after.RefusedByReason["overload"], 0},
+		"disconnects kicked":    {after.DisconnectsByReason["kicked"], 0},
+		"messages_received":     {after.MessagesReceived - before.MessagesReceived, 1},
+		"messages_sent":         {after.MessagesSent - before.MessagesSent, 1},
+		"refusal reasons shown": {uint64(len(after.RefusedByReason)), 6},
+	} {
+		if moved[0] != moved[1] {
+			t.Errorf("%s: %d, want %d", name, moved[0], moved[1])
+		}
+	}
+	if one := n.totals("?user_id=alice"); one.ConnectionsAccepted != 2 || one.MessagesSent != 1 {
+		t.Errorf("the per-user stats lack the node totals: %+v", one)
 	}
 }

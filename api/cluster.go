@@ -1,0 +1,96 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/wsgate/wsgate/session"
+)
+
+// Cluster is the cross-node half of the API when several nodes form one gateway
+// (package cluster implements it over Redis). The publish endpoints deliver to this
+// node's connections through the hub, then hand the request to the cluster once for
+// every other node; stats gain ?scope=cluster and readiness reports whether the
+// cluster is reachable. Implementations must be safe for concurrent use; their
+// methods return an error when the other nodes could not be reached.
+type Cluster interface {
+	// Owns reports whether connection id was issued by this node.
+	Owns(id session.ConnectionID) bool
+	// Healthy reports whether the node currently reaches the other nodes.
+	Healthy() bool
+	// PublishBroadcast delivers payload to the other nodes' connections except
+	// exclude and returns how many nodes received it.
+	PublishBroadcast(ctx context.Context, payload []byte, exclude []session.ConnectionID) (int, error)
+	// PublishToUser delivers payload to userID's connections on other nodes and
+	// returns how many nodes received it.
+	PublishToUser(ctx context.Context, userID string, payload []byte) (int, error)
+	// PublishToConnection delivers payload to connection id of another node; false
+	// means no live node holds it.
+	PublishToConnection(ctx context.Context, id session.ConnectionID, payload []byte) (bool, error)
+	// KickConnection closes connection id of another node with 4403 and text; false
+	// means no live node holds it.
+	KickConnection(ctx context.Context, id session.ConnectionID, text string) (bool, error)
+	// KickUser closes userID's connections on other nodes with 4403 and text and
+	// returns how many nodes received the request.
+	KickUser(ctx context.Context, userID, text string) (int, error)
+	// Totals returns the live nodes (this one included), their connections and the
+	// sum of their users.
+	Totals(ctx context.Context) (nodes, connections, users int, err error)
+}
+
+// clusterStatsResponse answers GET /api/v1/ws/stats?scope=cluster.
+type clusterStatsResponse struct {
+	Scope            string `json:"scope"`
+	Nodes            int    `json:"nodes"`
+	TotalConnections int    `json:"total_connections"`
+	TotalUsers       int    `json:"total_users"`
+}
+
+// serveClusterStats answers GET /api/v1/ws/stats?scope=cluster: totals over the live
+// nodes, from one Redis call. A single node is a cluster of one. When Redis cannot
+// be reached it answers 503 with this node's totals.
+func (a *API) serveClusterStats(writer http.ResponseWriter, request *http.Request) {
+	if a.cluster == nil {
+		writeJSON(writer, http.StatusOK, clusterStatsResponse{Scope: "cluster", Nodes: 1,
+			TotalConnections: a.hub.ConnectionCount(), TotalUsers: a.hub.UserCount()})
+		return
+	}
+	nodes, connections, users, err := a.cluster.Totals(request.Context())
+	if err != nil {
+		a.logger.Debug("cluster stats unavailable", "error", err.Error())
+		writeJSON(writer, http.StatusServiceUnavailable, map[string]any{
+			"error": "cluster_unavailable", "message": "Redis is unreachable: the totals below are this node's",
+			"cluster": "unavailable", "scope": "node",
+			"total_connections": a.hub.ConnectionCount(), "total_users": a.hub.UserCount(),
+		})
+		return
+	}
+	writeJSON(writer, http.StatusOK, clusterStatsResponse{Scope: "cluster", Nodes: nodes,
+		TotalConnections: connections, TotalUsers: users})
+}
+
+// writeClusterUnavailable answers 503 for a publish request whose cross-node part
+// failed. field ("queued" or "closed") and count say what happened on this node,
+// which did deliver: a retry delivers to those connections again.
+func (a *API) writeClusterUnavailable(writer http.ResponseWriter, err error, field string, count int) {
+	a.logger.Debug("cross-node delivery failed", "error", err.Error())
+	writeJSON(writer, http.StatusServiceUnavailable, map[string]any{
+		"error":   "cluster_unavailable",
+		"message": "Redis is unreachable: delivered to this node's connections only",
+		"cluster": "unavailable",
+		field:     count,
+	})
+}
+
+// serveReady answers GET /readyz, open to everyone like /healthz: 200
+// {"status":"ready"}, or 200 {"status":"degraded","redis":"unavailable"} while a
+// clustered node cannot reach Redis. Degraded stays 200 because the node still serves
+// its own connections, and a Redis outage that made every node unready would take
+// the whole gateway out of its load balancer.
+func (a *API) serveReady(writer http.ResponseWriter, _ *http.Request) {
+	if a.cluster != nil && !a.cluster.Healthy() {
+		writeJSON(writer, http.StatusOK, map[string]string{"status": "degraded", "redis": "unavailable"})
+		return
+	}
+	writeJSON(writer, http.StatusOK, map[string]string{"status": "ready"})
+}
