@@ -42,6 +42,7 @@ func serve(handler http.Handler, method, path, remoteAddress, authorization, bod
 var protectedRequests = []struct{ method, path, body string }{
 	{"GET", "/api/v1/ws/stats", ""},
 	{"GET", "/metrics", ""},
+	{"GET", "/debug/pprof/heap", ""},
 	{"POST", "/api/v1/broadcast", `{"message":{}}`},
 	{"POST", "/api/v1/users/alice/send", `{"message":{}}`},
 	{"DELETE", "/api/v1/users/alice/connections", ""},

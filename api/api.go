@@ -79,6 +79,7 @@ func New(config Config) (*API, error) {
 		cluster: config.Cluster}
 	a.routes.HandleFunc("GET /api/v1/ws/stats", a.access.protect(a.serveStats))
 	a.routes.HandleFunc("GET /metrics", a.access.protect(a.serveMetrics))
+	a.routeProfiling()
 	a.routes.HandleFunc("GET /healthz", serveHealth)
 	a.routes.HandleFunc("GET /readyz", a.serveReady)
 	a.routePublish()

@@ -1,7 +1,9 @@
 package gateway_test
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"testing"
 
@@ -125,5 +127,18 @@ func TestStatsReportNodeTotals(t *testing.T) {
 	}
 	if one := n.totals("?user_id=alice"); one.ConnectionsAccepted != 2 || one.MessagesSent != 1 {
 		t.Errorf("the per-user stats lack the node totals: %+v", one)
+	}
+}
+
+func TestProfilerIsServedToLoopback(t *testing.T) {
+	n := startNode(t, gateway.Config{})
+	response, err := http.Get(n.httpURL("/debug/pprof/heap?gc=1&debug=1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer response.Body.Close()
+	body, _ := io.ReadAll(response.Body)
+	if response.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("heap profile")) {
+		t.Fatalf("pprof heap: %d %.80q", response.StatusCode, body)
 	}
 }
