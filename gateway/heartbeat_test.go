@@ -260,3 +260,18 @@ func TestHandshakeTimeoutCutsIdleAndHalfRequests(t *testing.T) {
 		t.Fatalf("upgraded connection: %v", reply)
 	}
 }
+
+// TestPingsFollowTheIntervalWhenTheTimeoutIsLonger: with a timeout longer than the
+// interval, a ping still goes out every interval.
+func TestPingsFollowTheIntervalWhenTheTimeoutIsLonger(t *testing.T) {
+	n := startNode(t, gateway.Config{Session: session.Config{PingInterval: 100 * time.Millisecond, PingTimeout: 2 * time.Second, TimerTick: testTick}})
+	conn := n.dial("")
+	answerer := answerPings(conn)
+	started := time.Now()
+	waitFor(t, 5*time.Second, "eight pings", func() bool { return answerer.answered.Load() >= 8 })
+	if took := time.Since(started); took > 1500*time.Millisecond {
+		t.Fatalf("eight pings took %v at a 100ms interval", took)
+	}
+	_ = conn.Close()
+	<-answerer.done
+}

@@ -32,9 +32,11 @@ type Session struct {
 	// state holds stateOpen/Closing/Closed in the low byte and the CloseReason in
 	// the second byte.
 	state atomic.Uint32
-	// pingSentAt is the hub clock of the outstanding heartbeat ping, 0 when none is
-	// outstanding. Only the timer wheel's goroutine touches it.
-	pingSentAt int64
+	// nextPingAt is the hub clock of the next heartbeat ping; unansweredSince is that
+	// of the oldest ping no inbound frame has followed yet, 0 when there is none. Only
+	// the timer wheel's goroutine touches them.
+	nextPingAt      int64
+	unansweredSince int64
 	// roundTripFrom is the hub clock of a ping whose answer has not arrived yet, or
 	// 0: the first inbound frame after a ping takes it and reports the round trip.
 	roundTripFrom atomic.Int64
