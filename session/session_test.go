@@ -30,7 +30,9 @@ func (c *recordingConn) Close() error {
 	return nil
 }
 
-func (c *recordingConn) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
+func (c *recordingConn) RemoteAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}
+}
 
 func (c *recordingConn) snapshot() [][]byte {
 	c.mutex.Lock()
