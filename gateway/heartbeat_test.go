@@ -182,43 +182,6 @@ func TestProtocolPingGetsProtocolPongAndCountsAsLife(t *testing.T) {
 	group.Wait()
 }
 
-// TestPingsAreSpreadOverTheInterval connects 400 clients at once; their first pings
-// must arrive spread over the interval, not in one burst.
-func TestPingsAreSpreadOverTheInterval(t *testing.T) {
-	const clients, interval = 400, time.Second
-	n := startNode(t, gateway.Config{Session: session.Config{PingInterval: interval, PingTimeout: interval, TimerTick: testTick}})
-	firstPing := make([]time.Duration, clients)
-	var group sync.WaitGroup
-	for index := range clients {
-		group.Go(func() {
-			conn, response, err := websocket.DefaultDialer.Dial(n.wsURL(nil), nil)
-			if err != nil {
-				t.Errorf("dial: %v", err)
-				return
-			}
-			started := time.Now() // the server chose the phase when it accepted
-			_ = response.Body.Close()
-			defer conn.Close()
-			_ = conn.SetReadDeadline(time.Now().Add(3 * interval))
-			if _, _, err := conn.ReadMessage(); err != nil {
-				t.Errorf("no ping: %v", err)
-				return
-			}
-			firstPing[index] = time.Since(started)
-		})
-	}
-	group.Wait()
-	var quarters [4]int
-	for _, delay := range firstPing {
-		quarters[min(int(delay*4/interval), 3)]++
-	}
-	for quarter, count := range quarters {
-		if count < clients/8 { // uniform: 100 expected per quarter
-			t.Fatalf("first pings per quarter of the interval %v: quarter %d has only %d", quarters, quarter, count)
-		}
-	}
-}
-
 func TestHandshakeTimeoutCutsIdleAndHalfRequests(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	n := startNode(t, gateway.Config{

@@ -120,6 +120,8 @@ func TestKickClosesWithTheKickedCode(t *testing.T) {
 	}
 
 	plain := n.dialToken(validToken(t, "dave"))
+	// The client sees the upgrade answer a moment before the hub registers it.
+	waitFor(t, readTimeout, "dave registered", func() bool { return len(n.Hub.UserSessions("dave")) == 1 })
 	if status, _ := n.apiCall("DELETE", "/api/v1/users/dave/connections", testAPIKey, nil); status != http.StatusOK {
 		t.Fatalf("kick without reason: status %d", status)
 	}

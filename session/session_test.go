@@ -228,3 +228,28 @@ func TestCloseReasonsHaveDistinctNamesAndDocumentedCodes(t *testing.T) {
 		t.Fatal("unknown reason has no fallback name")
 	}
 }
+
+// TestFirstPingsAreSpreadOverTheInterval opens 1,000 sessions at once: their first
+// pings are scheduled at random phases across the interval, not in one burst.
+func TestFirstPingsAreSpreadOverTheInterval(t *testing.T) {
+	const sessions, interval = 1000, time.Hour // long: no ping fires while the test reads the phases
+	hub := newTestHub(t, Config{PingInterval: interval, PingTimeout: interval})
+	var quarters [4]int
+	for range sessions {
+		opened := hub.clock()
+		s, err := hub.Open(&recordingConn{}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		phase := time.Duration(s.nextPingAt - opened)
+		if phase <= 0 || phase > interval+time.Second {
+			t.Fatalf("first ping %v after connect, want within (0, %v]", phase, interval)
+		}
+		quarters[min(int(phase*4/interval), 3)]++
+	}
+	for quarter, count := range quarters {
+		if count < sessions/8 { // uniform: 250 expected per quarter, standard deviation about 14
+			t.Fatalf("first pings per quarter of the interval %v: quarter %d has only %d", quarters, quarter, count)
+		}
+	}
+}
