@@ -25,7 +25,13 @@ lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 
-test: deps lint test-js
+## deps-redis: install Debian's redis-server (as root) when missing; the cluster
+## tests start their own on a free port.
+.PHONY: deps-redis
+deps-redis:
+	command -v redis-server || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server)
+
+test: deps deps-redis lint test-js
 	$(GO) test $(TEST_FLAGS) ./...
 
 ## test-js: the JavaScript client's tests, under Node and in headless Chromium against a

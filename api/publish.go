@@ -15,7 +15,8 @@ import (
 // The publish API lets a backend push to clients and disconnect them. A message is
 // any JSON object; it reaches clients byte for byte as given, encoded into a
 // WebSocket frame once however many connections receive it. Every endpoint acts on
-// this node's connections only and answers how many it reached.
+// this node's connections and answers how many it reached; in a cluster (Config.Cluster)
+// it then hands the request to the other nodes once and adds how many received it.
 
 // maxCloseTextSize is the most close-frame reason text RFC 6455 allows, in bytes.
 const maxCloseTextSize = 123
@@ -44,14 +45,18 @@ type kickRequest struct {
 	Reason string `json:"reason"`
 }
 
-// queuedResponse says for how many connections of this node a message was queued.
+// queuedResponse says for how many connections of this node a message was queued
+// and, in a cluster, how many other nodes received it.
 type queuedResponse struct {
-	Queued int `json:"queued"`
+	Queued int  `json:"queued"`
+	Nodes  *int `json:"nodes,omitempty"`
 }
 
-// closedResponse says how many connections of this node were closed.
+// closedResponse says how many connections of this node were closed and, in a
+// cluster, how many other nodes received the request.
 type closedResponse struct {
-	Closed int `json:"closed"`
+	Closed int  `json:"closed"`
+	Nodes  *int `json:"nodes,omitempty"`
 }
 
 // serveBroadcast answers POST /api/v1/broadcast {"message":{...},"exclude":[ids]}.
@@ -71,7 +76,16 @@ func (a *API) serveBroadcast(writer http.ResponseWriter, request *http.Request) 
 		exclude = append(exclude, id)
 	}
 	queued := a.hub.Broadcast(session.TextFrame(body.Message), exclude...)
-	writeJSON(writer, http.StatusOK, queuedResponse{Queued: queued})
+	if a.cluster == nil {
+		writeJSON(writer, http.StatusOK, queuedResponse{Queued: queued})
+		return
+	}
+	nodes, err := a.cluster.PublishBroadcast(request.Context(), body.Message, exclude)
+	if err != nil {
+		a.writeClusterUnavailable(writer, err, "queued", queued)
+		return
+	}
+	writeJSON(writer, http.StatusOK, queuedResponse{Queued: queued, Nodes: &nodes})
 }
 
 // serveSendToUser answers POST /api/v1/users/{user_id}/send {"message":{...}}. A
@@ -81,12 +95,24 @@ func (a *API) serveSendToUser(writer http.ResponseWriter, request *http.Request)
 	if !a.readJSON(writer, request, &body, true) || !checkMessage(writer, body.Message) {
 		return
 	}
-	queued := a.hub.SendToUser(request.PathValue("user_id"), session.TextFrame(body.Message))
-	writeJSON(writer, http.StatusOK, queuedResponse{Queued: queued})
+	userID := request.PathValue("user_id")
+	queued := a.hub.SendToUser(userID, session.TextFrame(body.Message))
+	if a.cluster == nil {
+		writeJSON(writer, http.StatusOK, queuedResponse{Queued: queued})
+		return
+	}
+	nodes, err := a.cluster.PublishToUser(request.Context(), userID, body.Message)
+	if err != nil {
+		a.writeClusterUnavailable(writer, err, "queued", queued)
+		return
+	}
+	writeJSON(writer, http.StatusOK, queuedResponse{Queued: queued, Nodes: &nodes})
 }
 
 // serveSendToConnection answers POST /api/v1/connections/{connection_id}/send
-// {"message":{...}}; 404 when the connection is not open on this node.
+// {"message":{...}}; 404 when the connection is not open on this node. In a cluster
+// a connection of another node gets the message through Redis: {"queued":0,"nodes":1},
+// or 404 when no live node holds it.
 func (a *API) serveSendToConnection(writer http.ResponseWriter, request *http.Request) {
 	var body sendRequest
 	if !a.readJSON(writer, request, &body, true) || !checkMessage(writer, body.Message) {
@@ -96,6 +122,11 @@ func (a *API) serveSendToConnection(writer http.ResponseWriter, request *http.Re
 	if !found {
 		return
 	}
+	if a.cluster != nil && !a.cluster.Owns(id) {
+		found, err := a.cluster.PublishToConnection(request.Context(), id, body.Message)
+		a.writeRelayed(writer, request, found, err, "queued")
+		return
+	}
 	if !a.hub.SendToConnection(id, session.TextFrame(body.Message)) {
 		writeConnectionNotFound(writer, request)
 		return
@@ -103,9 +134,24 @@ func (a *API) serveSendToConnection(writer http.ResponseWriter, request *http.Re
 	writeJSON(writer, http.StatusOK, queuedResponse{Queued: 1})
 }
 
+// writeRelayed answers a request for one connection of another node: field ("queued"
+// or "closed") is 0 here and nodes is 1 when its node received the request, 404 when
+// no live node holds it, 503 when Redis is unreachable.
+func (a *API) writeRelayed(writer http.ResponseWriter, request *http.Request, found bool, err error, field string) {
+	switch {
+	case err != nil:
+		a.writeClusterUnavailable(writer, err, field, 0)
+	case !found:
+		writeConnectionNotFound(writer, request)
+	default:
+		writeJSON(writer, http.StatusOK, map[string]int{field: 0, "nodes": 1})
+	}
+}
+
 // serveKickConnection answers DELETE /api/v1/connections/{connection_id}: the
 // connection is closed with 4403 "kicked" (or the given reason text); 404 when it
-// is not open on this node.
+// is not open on this node. In a cluster a connection of another node is closed by
+// its node: {"closed":0,"nodes":1}, or 404 when no live node holds it.
 func (a *API) serveKickConnection(writer http.ResponseWriter, request *http.Request) {
 	text, valid := a.kickText(writer, request)
 	if !valid {
@@ -113,6 +159,11 @@ func (a *API) serveKickConnection(writer http.ResponseWriter, request *http.Requ
 	}
 	id, found := connectionIDFromPath(writer, request)
 	if !found {
+		return
+	}
+	if a.cluster != nil && !a.cluster.Owns(id) {
+		found, err := a.cluster.KickConnection(request.Context(), id, text)
+		a.writeRelayed(writer, request, found, err, "closed")
 		return
 	}
 	connection := a.hub.Lookup(id)
@@ -140,7 +191,16 @@ func (a *API) serveKickUser(writer http.ResponseWriter, request *http.Request) {
 		connection.CloseWithText(session.ReasonKicked, text)
 	}
 	a.logger.Info("user kicked", "user_id", userID, "connections", len(connections))
-	writeJSON(writer, http.StatusOK, closedResponse{Closed: len(connections)})
+	if a.cluster == nil {
+		writeJSON(writer, http.StatusOK, closedResponse{Closed: len(connections)})
+		return
+	}
+	nodes, err := a.cluster.KickUser(request.Context(), userID, text)
+	if err != nil {
+		a.writeClusterUnavailable(writer, err, "closed", len(connections))
+		return
+	}
+	writeJSON(writer, http.StatusOK, closedResponse{Closed: len(connections), Nodes: &nodes})
 }
 
 // kickText returns the close frame text for a disconnect: ?reason= or the body's
@@ -218,5 +278,5 @@ func connectionIDFromPath(writer http.ResponseWriter, request *http.Request) (se
 
 func writeConnectionNotFound(writer http.ResponseWriter, request *http.Request) {
 	writeError(writer, http.StatusNotFound, "connection_not_found",
-		"no open connection "+strconv.Quote(request.PathValue("connection_id"))+" on this node")
+		"no open connection "+strconv.Quote(request.PathValue("connection_id")))
 }

@@ -62,12 +62,22 @@ func (a *API) totals() nodeTotals {
 	return totals
 }
 
-// serveStats answers GET /api/v1/ws/stats[?limit=N][&user_id=X]. Its cost is
+// serveStats answers GET /api/v1/ws/stats[?limit=N][&user_id=X] for this node, and
+// ?scope=cluster with totals over every live node (cluster.go). Its cost is
 // O(shards + reasons + limit): totals are kept per shard and as running counters,
 // and the top users come from per-shard lists ordered by connection count, so it
 // stays cheap at 1M connections.
 func (a *API) serveStats(writer http.ResponseWriter, request *http.Request) {
 	query := request.URL.Query()
+	switch query.Get("scope") {
+	case "", "node":
+	case "cluster":
+		a.serveClusterStats(writer, request)
+		return
+	default:
+		writeError(writer, http.StatusBadRequest, "invalid_scope", `scope must be "node" or "cluster"`)
+		return
+	}
 	response := statsResponse{
 		TotalConnections: a.hub.ConnectionCount(),
 		TotalUsers:       a.hub.UserCount(),

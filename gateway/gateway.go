@@ -14,6 +14,7 @@ import (
 
 	"github.com/wsgate/wsgate/api"
 	"github.com/wsgate/wsgate/auth"
+	"github.com/wsgate/wsgate/cluster"
 	"github.com/wsgate/wsgate/engine"
 	"github.com/wsgate/wsgate/session"
 )
@@ -43,6 +44,10 @@ type Config struct {
 	// "*" accepts any (see auth.OriginConfig). Default empty: requests without
 	// Origin and same-origin requests only.
 	AllowedOrigins []string
+	// Cluster joins this node to others through Redis when Cluster.RedisURL is set
+	// (see package cluster; its Logger defaults to Logger). Default: no Redis, a
+	// single node.
+	Cluster cluster.Config
 	// Logger receives every log. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -51,6 +56,8 @@ type Config struct {
 type Gateway struct {
 	Hub    *session.Hub
 	Server *engine.Server
+	// Cluster is the node's membership in a cluster; nil without Config.Cluster.
+	Cluster *cluster.Node
 
 	shutdownOnce sync.Once
 	cut          int
@@ -72,16 +79,23 @@ func New(config Config) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	node, apiCluster, err := joinCluster(&config)
+	if err != nil {
+		return nil, err
+	}
 	// The hub reports fan-out and ping timings to the histograms the API exposes.
 	metrics := api.NewMetrics()
 	config.Session.Observer = metrics
 	hub, err := session.NewHub(config.Session)
 	if err != nil {
+		closeCluster(node)
 		return nil, err
 	}
-	handler, err := api.New(api.Config{Hub: hub, Logger: config.Logger, APIKey: config.APIKey, Metrics: metrics})
+	handler, err := api.New(api.Config{Hub: hub, Logger: config.Logger, APIKey: config.APIKey, Metrics: metrics,
+		Cluster: apiCluster})
 	if err != nil {
 		hub.Shutdown(0)
+		closeCluster(node)
 		return nil, err
 	}
 	config.Engine.Handler = handler
@@ -91,15 +105,47 @@ func New(config Config) (*Gateway, error) {
 	server, err := engine.New(config.Engine, hub)
 	if err != nil {
 		hub.Shutdown(0)
+		closeCluster(node)
 		return nil, err
 	}
-	return &Gateway{Hub: hub, Server: server}, nil
+	return &Gateway{Hub: hub, Server: server, Cluster: node}, nil
 }
 
-// Start binds the listener and starts serving.
+// joinCluster creates the cluster node when config asks for one and sets the hub's
+// admission, relay and id tag to it; it returns the node (nil without Redis) and the
+// same node as the API's Cluster (a nil interface without Redis).
+func joinCluster(config *Config) (*cluster.Node, api.Cluster, error) {
+	if config.Cluster.RedisURL == "" {
+		return nil, nil, nil
+	}
+	if config.Cluster.Logger == nil {
+		config.Cluster.Logger = config.Logger
+	}
+	node, err := cluster.New(config.Cluster)
+	if err != nil {
+		return nil, nil, err
+	}
+	config.Session.Admission = node
+	config.Session.Relay = node
+	config.Session.NodeTag = node.Tag()
+	return node, node, nil
+}
+
+// closeCluster closes node unless it is nil.
+func closeCluster(node *cluster.Node) {
+	if node != nil {
+		node.Close()
+	}
+}
+
+// Start joins the cluster, if configured, then binds the listener and starts serving.
 func (g *Gateway) Start() error {
+	if g.Cluster != nil {
+		g.Cluster.Start(g.Hub)
+	}
 	if err := g.Server.Start(); err != nil {
 		g.Hub.Shutdown(0)
+		closeCluster(g.Cluster)
 		return err
 	}
 	return nil
@@ -109,14 +155,16 @@ func (g *Gateway) Start() error {
 func (g *Gateway) Addr() net.Addr { return g.Server.Addr() }
 
 // Shutdown stops accepting, closes every connection with 1001 "server shutting down",
-// waits for them to go (at most timeout), then stops the event loop. It returns how
-// many sockets had to be cut without completing the close handshake. Only the first
-// call has an effect; later calls return its result.
+// waits for them to go (at most timeout), leaves the cluster if it is in one (see
+// cluster.Node.Close), then stops the event loop. It returns how many sockets had to
+// be cut without completing the close handshake. Only the first call has an effect;
+// later calls return its result.
 func (g *Gateway) Shutdown(timeout time.Duration) int {
 	g.shutdownOnce.Do(func() {
 		started := time.Now()
 		g.Server.StopAccepting()
 		g.cut = g.Hub.Shutdown(timeout)
+		closeCluster(g.Cluster)
 		stopContext, cancel := context.WithTimeout(context.Background(), max(timeout-time.Since(started), time.Second))
 		defer cancel()
 		_ = g.Server.Stop(stopContext)

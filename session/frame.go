@@ -40,6 +40,18 @@ func appendFrameHeader(buffer []byte, opcode byte, payloadLength int) []byte {
 	return buffer
 }
 
+// framePayload returns the payload of a frame built by appendFrameHeader: what
+// follows its 2, 4 or 10 byte header.
+func framePayload(frame []byte) []byte {
+	switch frame[1] & 0x7f {
+	case 126:
+		return frame[4:]
+	case 127:
+		return frame[10:]
+	}
+	return frame[2:]
+}
+
 // TextFrame encodes payload as one final, unmasked text frame. The result may be
 // written to any number of connections; callers must not modify it afterwards.
 func TextFrame(payload []byte) []byte {

@@ -59,6 +59,17 @@ type Config struct {
 	// MessageBurst is the token bucket's size. Default: 2 x MaxMessagesPerSecond (at
 	// least 1).
 	MessageBurst int
+	// Admission, when set, counts users' connections across a cluster of nodes and
+	// enforces MaxConnectionsPerUser cluster-wide (see Admission). Default nil: one
+	// node, the limit holds per node.
+	Admission Admission
+	// Relay, when set, carries client-sent broadcasts to the other nodes of a cluster
+	// (see Relay). Default nil: broadcasts reach this node's connections only.
+	Relay Relay
+	// NodeTag, when not zero, starts every connection id this hub issues, so a cluster
+	// routes messages for a connection to its node by the id alone. Default zero:
+	// fully random ids.
+	NodeTag NodeTag
 }
 
 // Defaults of Config, exported so flags and docs show the same values.
@@ -224,7 +235,7 @@ func (h *Hub) Refuse(conn Conn, reason CloseReason) *Session {
 
 func (h *Hub) newSession(conn Conn, userID string) *Session {
 	s := &Session{
-		id:          NewConnectionID(),
+		id:          NewTaggedConnectionID(h.config.NodeTag),
 		userID:      userID,
 		conn:        conn,
 		hub:         h,
@@ -245,7 +256,9 @@ func (h *Hub) refuse(s *Session, reason CloseReason) {
 	s.writeCloseAndArmGrace(reason.Code(), reason.Text())
 }
 
-// register inserts s under its shard lock unless a limit refuses it.
+// register inserts s under its shard lock unless a limit refuses it. In a cluster
+// the user's cluster-wide count is taken first, with no lock held during the round
+// trip, and given back if the node then refuses the connection.
 func (h *Hub) register(s *Session) CloseReason {
 	if limit := int64(h.config.MaxConnections); limit > 0 {
 		for {
@@ -260,12 +273,26 @@ func (h *Hub) register(s *Session) CloseReason {
 	} else {
 		h.connectionTotal.Add(1)
 	}
+	counted := h.config.Admission != nil && s.userID != ""
+	if counted {
+		allowed, err := h.config.Admission.Acquire(s.userID, h.config.MaxConnectionsPerUser)
+		if err != nil {
+			h.logger.Debug("cluster admission unavailable, applying the node's limit", "user_id", s.userID,
+				"error", err.Error())
+		} else if !allowed {
+			h.connectionTotal.Add(-1)
+			return ReasonLimit
+		}
+	}
 	sh := s.shard
 	sh.mutex.Lock()
 	if limit := h.config.MaxConnectionsPerUser; limit > 0 && s.userID != "" &&
 		sh.userConnectionCountLocked(s.userID) >= limit {
 		sh.mutex.Unlock()
 		h.connectionTotal.Add(-1)
+		if counted {
+			h.config.Admission.Release(s.userID)
+		}
 		return ReasonLimit
 	}
 	sh.insertLocked(s)
@@ -279,8 +306,12 @@ func (h *Hub) unregister(s *Session) {
 	sh.mutex.Lock()
 	removed := sh.removeLocked(s)
 	sh.mutex.Unlock()
-	if removed {
-		h.connectionTotal.Add(-1)
+	if !removed {
+		return
+	}
+	h.connectionTotal.Add(-1)
+	if h.config.Admission != nil && s.userID != "" {
+		h.config.Admission.Release(s.userID)
 	}
 }
 

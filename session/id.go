@@ -55,3 +55,32 @@ func ParseConnectionID(text string) (ConnectionID, error) {
 	}
 	return id, nil
 }
+
+// NodeTagSize is how many leading bytes of a connection id name the node that issued
+// it when the hub runs in a cluster (Config.NodeTag): 6 bytes, 48 bits.
+const NodeTagSize = 6
+
+// NodeTag names a node of a cluster inside the ids of its connections, so that a
+// message for a connection is routed to its node without a lookup. The zero NodeTag
+// means "not in a cluster".
+type NodeTag [NodeTagSize]byte
+
+// NewTaggedConnectionID returns a version-4 UUID that starts with tag; the other 74
+// bits are random, so ids stay unguessable and unique (two nodes never share a tag's
+// ids, one node repeats an id with probability 2^-74 per pair). The zero tag gives
+// NewConnectionID's fully random id. Safe for concurrent use.
+func NewTaggedConnectionID(tag NodeTag) ConnectionID {
+	id := NewConnectionID()
+	if tag != (NodeTag{}) {
+		copy(id[:NodeTagSize], tag[:])
+	}
+	return id
+}
+
+// NodeTag returns the id's first NodeTagSize bytes: the tag of the node that issued
+// it, when it was issued in a cluster.
+func (id ConnectionID) NodeTag() NodeTag {
+	var tag NodeTag
+	copy(tag[:], id[:NodeTagSize])
+	return tag
+}

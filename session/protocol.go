@@ -67,7 +67,11 @@ func (h *Hub) HandleText(s *Session, data []byte) {
 	case "message":
 		h.reply(s, contentFrame("message", content))
 	case "broadcast":
-		h.Broadcast(contentFrame("broadcast", content), s.id)
+		frame := contentFrame("broadcast", content)
+		h.Broadcast(frame, s.id)
+		if h.config.Relay != nil {
+			h.config.Relay.Broadcast(framePayload(frame))
+		}
 	case "ping":
 		h.reply(s, pongFrame)
 	case "pong":

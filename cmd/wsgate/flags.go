@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/auth"
+	"github.com/wsgate/wsgate/cluster"
 	"github.com/wsgate/wsgate/engine"
 	"github.com/wsgate/wsgate/session"
 )
@@ -37,6 +38,9 @@ type options struct {
 	jwtIssuer             string
 	apiKey                string
 	allowedOrigins        string
+	redisURL              string
+	nodeID                string
+	clusterLease          time.Duration
 }
 
 // environmentName returns the variable that can set flag name, e.g.
@@ -90,6 +94,11 @@ func parseOptions(arguments []string, lookup func(string) (string, bool), output
 		"key backends present as 'Authorization: Bearer <key>' to the publish API and stats (empty = loopback clients only)")
 	flags.StringVar(&parsed.allowedOrigins, "allowed-origins", "",
 		"comma-separated browser origins allowed to connect besides same-origin, e.g. https://app.example.com; * allows any")
+	flags.StringVar(&parsed.redisURL, "redis-url", "",
+		"Redis that joins this node to a cluster, redis://[user:password@]host:port[/db] (empty = a single node, no Redis)")
+	flags.StringVar(&parsed.nodeID, "node-id", "", "this node's name in logs and in Redis (empty = random per process)")
+	flags.DurationVar(&parsed.clusterLease, "cluster-lease", cluster.DefaultLease,
+		"time a node that stops renewing its lease (crash, partition) keeps counting in Redis; renewed every third of it")
 	flags.VisitAll(func(f *flag.Flag) {
 		f.Usage = fmt.Sprintf("%s (env %s)", f.Usage, environmentName(f.Name))
 	})
@@ -144,6 +153,10 @@ func (o options) validate() error {
 		return fmt.Errorf("-insecure-user-id cannot be combined with JWT (-jwt-secret or -jwt-public-key)")
 	case (o.jwtAudience != "" || o.jwtIssuer != "") && o.jwtSecret == "" && o.jwtPublicKey == "":
 		return fmt.Errorf("-jwt-audience and -jwt-issuer need -jwt-secret or -jwt-public-key")
+	case o.clusterLease < cluster.MinLease:
+		return fmt.Errorf("-cluster-lease must be at least %v", cluster.MinLease)
+	case o.nodeID != "" && o.redisURL == "":
+		return fmt.Errorf("-node-id needs -redis-url")
 	}
 	return nil
 }

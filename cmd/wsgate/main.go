@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wsgate/wsgate/cluster"
 	"github.com/wsgate/wsgate/engine"
 	"github.com/wsgate/wsgate/gateway"
 	"github.com/wsgate/wsgate/session"
@@ -91,6 +92,7 @@ func serve(ctx context.Context, parsed options, logger *slog.Logger) error {
 		JWT:            jwtConfig,
 		APIKey:         parsed.apiKey,
 		AllowedOrigins: parsed.origins(),
+		Cluster:        cluster.Config{RedisURL: parsed.redisURL, NodeID: parsed.nodeID, Lease: parsed.clusterLease},
 		Logger:         logger,
 	})
 	if err != nil {
@@ -109,6 +111,9 @@ func serve(ctx context.Context, parsed options, logger *slog.Logger) error {
 	}
 	if parsed.apiKey == "" {
 		logger.Warn("no -api-key: the publish API and stats answer loopback clients only")
+	}
+	if node.Cluster != nil {
+		logger.Info("cluster enabled through Redis", "node_id", node.Cluster.ID(), "lease", parsed.clusterLease.String())
 	}
 	<-ctx.Done()
 	logger.Info("shutting down", "timeout", parsed.shutdownTimeout.String())

@@ -1,0 +1,218 @@
+package cluster
+
+import (
+	"context"
+	"strconv"
+	"sync"
+
+	"github.com/redis/rueidis"
+)
+
+// The per-user limit across nodes. Redis holds, per user, a hash of connection counts
+// by node tag (user:<user>). A connect runs acquireScript, which sums the fields of
+// live nodes and increments this node's field atomically, so concurrent connects of
+// one user on several nodes never pass the limit together. A disconnect must not wait
+// for Redis (it happens on timer and transport goroutines), so releases are counted
+// here and sent in batches by the maintenance goroutine.
+//
+// This node's own counts are kept here too: they are the truth whenever Redis may
+// have missed a change (a failed call, a Redis restart, an expired lease), and the
+// maintenance goroutine then rewrites the user's field from them. A rewrite is an
+// absolute value and would undo an increment racing with it, so users with an
+// Acquire in flight are rewritten on a later pass, and an Acquire that lands during
+// a rewrite marks its user for another one.
+
+// admission is the node's side of the per-user counts. Its methods are safe for
+// concurrent use; mutex is never held during a Redis call.
+type admission struct {
+	mutex sync.Mutex
+	// counts holds every user's connections on this node counted by Acquire and not
+	// released; users at zero are deleted.
+	counts map[string]int
+	// states holds the users with work for Redis; users without any are deleted, so
+	// it stays small while Redis is healthy.
+	states map[string]*userState
+	// wake tells the maintenance goroutine that releases are waiting.
+	wake chan struct{}
+}
+
+// userState is a user's pending work for Redis.
+type userState struct {
+	// releases is the number of releases not sent to Redis yet.
+	releases int
+	// acquiring is the number of Acquire calls waiting for Redis.
+	acquiring int
+	// stale says Redis's field for this node may be wrong: rewrite it from counts.
+	stale bool
+	// rewriting says a rewrite of this user is on its way to Redis.
+	rewriting bool
+}
+
+func (a *admission) init() {
+	a.counts = make(map[string]int)
+	a.states = make(map[string]*userState)
+	a.wake = make(chan struct{}, 1)
+}
+
+// stateLocked returns userID's state, creating it; the caller holds mutex.
+func (a *admission) stateLocked(userID string) *userState {
+	state := a.states[userID]
+	if state == nil {
+		state = &userState{}
+		a.states[userID] = state
+	}
+	return state
+}
+
+// settleLocked deletes userID's state once it has no work left; the caller holds
+// mutex.
+func (a *admission) settleLocked(userID string, state *userState) {
+	if state.releases == 0 && state.acquiring == 0 && !state.stale && !state.rewriting {
+		delete(a.states, userID)
+	}
+}
+
+// Acquire implements session.Admission: one round trip to Redis (acquireScript),
+// bounded by Config.Timeout. When Redis cannot be reached (or is known to be
+// unreachable, see available) it returns the error with the connection counted here,
+// and the hub applies its local limit alone; the user's field is rewritten when Redis
+// answers again.
+func (n *Node) Acquire(userID string, limit int) (bool, error) {
+	a := &n.admission
+	a.mutex.Lock()
+	a.stateLocked(userID).acquiring++
+	a.mutex.Unlock()
+
+	counted, err := int64(0), errOutage
+	if n.available() {
+		ctx, cancel := n.call(context.Background())
+		counted, err = acquireScript.Exec(ctx, n.client, []string{n.keys.user(userID), n.keys.nodeUsers},
+			[]string{n.keys.tag, strconv.Itoa(limit), n.keys.prefix, userID}).AsInt64()
+		cancel()
+		n.observe(err)
+	}
+
+	a.mutex.Lock()
+	defer a.mutex.Unlock()
+	state := a.stateLocked(userID)
+	state.acquiring--
+	switch {
+	case err != nil:
+		n.counters.admissionFallbacks.Add(1)
+		a.counts[userID]++
+		state.stale = true
+	case counted == 1:
+		a.counts[userID]++
+		if state.rewriting {
+			state.stale = true
+		}
+	}
+	a.settleLocked(userID, state)
+	return counted == 1, err
+}
+
+// Release implements session.Admission: it counts the release here and wakes the
+// maintenance goroutine, which sends it; it never blocks.
+func (n *Node) Release(userID string) {
+	a := &n.admission
+	a.mutex.Lock()
+	if a.counts[userID]--; a.counts[userID] <= 0 {
+		delete(a.counts, userID)
+	}
+	a.stateLocked(userID).releases++
+	a.mutex.Unlock()
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// flushReleases sends the releases counted since the last flush, in pipelined
+// batches. A failed batch marks its users stale: Redis may or may not have applied
+// it, so their fields are rewritten later. Only the maintenance goroutine calls it.
+func (n *Node) flushReleases() {
+	a := &n.admission
+	type release struct {
+		userID string
+		count  int
+	}
+	a.mutex.Lock()
+	batch := make([]release, 0, len(a.states))
+	for userID, state := range a.states {
+		if state.releases > 0 {
+			batch = append(batch, release{userID, state.releases})
+			state.releases = 0
+			a.settleLocked(userID, state)
+		}
+	}
+	a.mutex.Unlock()
+	for start := 0; start < len(batch); start += pipelineBatch {
+		part := batch[start:min(start+pipelineBatch, len(batch))]
+		calls := make([]rueidis.LuaExec, len(part))
+		for index, item := range part {
+			calls[index] = rueidis.LuaExec{
+				Keys: []string{n.keys.user(item.userID), n.keys.nodeUsers},
+				Args: []string{n.keys.tag, strconv.Itoa(item.count), item.userID},
+			}
+		}
+		failed := n.execBatch(releaseScript, calls)
+		if len(failed) == 0 {
+			continue
+		}
+		a.mutex.Lock()
+		for _, index := range failed {
+			a.stateLocked(part[index].userID).stale = true
+		}
+		a.mutex.Unlock()
+	}
+}
+
+// rewriteStale writes the absolute count of every stale user without an Acquire in
+// flight (after rewriteAll, of every user). Only the maintenance goroutine calls it.
+func (n *Node) rewriteStale() {
+	a := &n.admission
+	if n.rewriteAll.Swap(false) {
+		a.mutex.Lock()
+		for userID := range a.counts {
+			a.stateLocked(userID).stale = true
+		}
+		a.mutex.Unlock()
+	}
+	type rewrite struct {
+		userID string
+		count  int
+	}
+	a.mutex.Lock()
+	var batch []rewrite
+	for userID, state := range a.states {
+		if state.stale && state.acquiring == 0 {
+			batch = append(batch, rewrite{userID, a.counts[userID]})
+			state.stale, state.rewriting = false, true
+			// The absolute count covers the releases not sent yet.
+			state.releases = 0
+		}
+	}
+	a.mutex.Unlock()
+	for start := 0; start < len(batch); start += pipelineBatch {
+		part := batch[start:min(start+pipelineBatch, len(batch))]
+		calls := make([]rueidis.LuaExec, len(part))
+		for index, item := range part {
+			calls[index] = rueidis.LuaExec{
+				Keys: []string{n.keys.user(item.userID), n.keys.nodeUsers},
+				Args: []string{n.keys.tag, strconv.Itoa(item.count), item.userID},
+			}
+		}
+		failed := n.execBatch(rewriteScript, calls)
+		a.mutex.Lock()
+		for _, item := range part {
+			state := a.stateLocked(item.userID)
+			state.rewriting = false
+			a.settleLocked(item.userID, state)
+		}
+		for _, index := range failed {
+			state := a.stateLocked(part[index].userID)
+			state.stale = true
+		}
+		a.mutex.Unlock()
+	}
+}

@@ -1,0 +1,273 @@
+// Package cluster makes several wsgate nodes behave as one gateway through Redis:
+// broadcasts, sends to users and connections and kicks reach the right connections on
+// every node exactly once, per-user connection limits hold cluster-wide, and stats
+// cover every live node. It implements session.Admission and session.Relay for the
+// hub and the cross-node half of the publish API; docs/cluster.md describes the
+// design, what Redis holds and how failures behave.
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/wsgate/wsgate/session"
+)
+
+// Config configures a Node. Zero values mean the documented defaults.
+type Config struct {
+	// RedisURL locates Redis: redis://[user:password@]host:port[/db], rediss:// for
+	// TLS. Required.
+	RedisURL string
+	// NodeID names the node in logs and in its lease. Default: 12 random hex digits,
+	// new in every process.
+	NodeID string
+	// Lease is how long the node's lease lives in Redis without renewal; it is renewed
+	// every Lease/3. A node that stops renewing (crash, partition) drops out of
+	// cluster stats and its users' connections stop counting against their limits
+	// within Lease. Default 10s; at least 500ms.
+	Lease time.Duration
+	// Timeout bounds each Redis call, and so how long a connect, an API request or a
+	// renewal waits for Redis before it fails. Default 1s.
+	Timeout time.Duration
+	// Prefix starts every Redis key and channel, so several clusters can share one
+	// Redis. Default "wsgate:".
+	Prefix string
+	// MaxRelayBytes bounds the client broadcasts waiting to be published, in bytes
+	// (each broadcast's JSON plus a 12-byte header); a broadcast that does not fit is
+	// dropped and counted in Counters.RelayDropped. Default 8 MiB.
+	MaxRelayBytes int
+	// Logger receives the cluster's logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults of Config.
+const (
+	DefaultLease         = 10 * time.Second
+	DefaultTimeout       = time.Second
+	DefaultPrefix        = "wsgate:"
+	DefaultMaxRelayBytes = 8 << 20
+	// MinLease is the shortest Config.Lease accepted.
+	MinLease = 500 * time.Millisecond
+)
+
+// Node is this process's membership in a cluster. Create it with New, give its Tag,
+// itself as Admission and itself as Relay to the hub's session.Config, then Start it
+// with that hub; Close it after the hub shut down. Its methods are safe for
+// concurrent use.
+type Node struct {
+	config Config
+	id     string
+	tag    session.NodeTag
+	keys   keys
+	logger *slog.Logger
+	client rueidis.Client
+	hub    *session.Hub
+
+	admission admission
+	relay     relayQueue
+	counters  counters
+	// reachable says whether the last Redis call reached Redis; subscribed whether
+	// the node currently receives the cluster's channels.
+	reachable  atomic.Bool
+	subscribed atomic.Bool
+	// rewriteAll is set when the lease had to be created anew: every user's count on
+	// this node must be written again.
+	rewriteAll atomic.Bool
+
+	stop      chan struct{}
+	workers   sync.WaitGroup
+	startOnce sync.Once
+	closeOnce sync.Once
+}
+
+// New validates config and connects to Redis. Redis may be down at that moment: the
+// node then starts degraded and joins when Redis answers.
+func New(config Config) (*Node, error) {
+	if config.RedisURL == "" {
+		return nil, errors.New("cluster: Config.RedisURL is required")
+	}
+	if config.Lease == 0 {
+		config.Lease = DefaultLease
+	}
+	if config.Lease < MinLease {
+		return nil, fmt.Errorf("cluster: Config.Lease must be at least %v", MinLease)
+	}
+	if config.Timeout < 0 || config.MaxRelayBytes < 0 {
+		return nil, errors.New("cluster: negative value in Config")
+	}
+	if config.Timeout == 0 {
+		config.Timeout = DefaultTimeout
+	}
+	if config.Prefix == "" {
+		config.Prefix = DefaultPrefix
+	}
+	if config.MaxRelayBytes == 0 {
+		config.MaxRelayBytes = DefaultMaxRelayBytes
+	}
+	if config.Logger == nil {
+		config.Logger = slog.Default()
+	}
+	options, err := rueidis.ParseURL(config.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: Config.RedisURL: %w", err)
+	}
+	options.ForceSingleClient = true
+	options.DisableCache = true
+	options.Dialer.Timeout = config.Timeout
+	options.ConnWriteTimeout = max(config.Timeout, time.Second)
+	var tag session.NodeTag
+	for tag == (session.NodeTag{}) {
+		_, _ = rand.Read(tag[:])
+	}
+	if config.NodeID == "" {
+		config.NodeID = randomID()
+	}
+	client, err := rueidis.NewClient(options)
+	if client == nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	n := &Node{
+		config: config,
+		id:     config.NodeID,
+		tag:    tag,
+		keys:   newKeys(config.Prefix, tag),
+		logger: config.Logger.With("node_id", config.NodeID),
+		client: client,
+		stop:   make(chan struct{}),
+	}
+	n.admission.init()
+	n.relay.init(config.MaxRelayBytes)
+	n.reachable.Store(err == nil)
+	n.rewriteAll.Store(true)
+	if err != nil {
+		n.logger.Warn("redis unavailable at start; serving this node's connections until it answers",
+			"error", err.Error())
+	}
+	return n, nil
+}
+
+func randomID() string {
+	var bytes [6]byte
+	_, _ = rand.Read(bytes[:])
+	return hex.EncodeToString(bytes[:])
+}
+
+// ID returns the node's id (Config.NodeID or the random default).
+func (n *Node) ID() string { return n.id }
+
+// Tag returns the tag that starts the ids of this node's connections; set it as the
+// hub's session.Config.NodeTag.
+func (n *Node) Tag() session.NodeTag { return n.tag }
+
+// Owns reports whether connection id was issued by this node.
+func (n *Node) Owns(id session.ConnectionID) bool { return id.NodeTag() == n.tag }
+
+// Start joins the cluster with hub, which delivers what other nodes send: it takes
+// the lease (waiting at most Config.Timeout for Redis), then subscribes to the
+// cluster's channels and starts publishing client broadcasts in the background. The
+// goroutines it starts (three) stop in Close. Only the first call has an effect.
+func (n *Node) Start(hub *session.Hub) {
+	n.startOnce.Do(func() {
+		n.hub = hub
+		n.renew()
+		n.workers.Add(3)
+		go n.subscribeLoop()
+		go n.maintainLoop()
+		go n.relayLoop()
+	})
+}
+
+// Close leaves the cluster: it stops the node's goroutines, deletes its lease and
+// its users' counts from Redis (within Config.Timeout per step, so a Redis outage
+// does not hold a shutdown; an expired lease cleans up instead), and disconnects.
+// Call it after the hub shut down. Only the first call has an effect.
+func (n *Node) Close() {
+	n.closeOnce.Do(func() {
+		close(n.stop)
+		n.workers.Wait()
+		n.leave()
+		n.client.Close()
+	})
+}
+
+// leave deletes what this node holds in Redis, batch by batch, for at most
+// 2 x Config.Timeout.
+func (n *Node) leave() {
+	deadline := time.Now().Add(2 * n.config.Timeout)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		deleted, err := leaveScript.Exec(ctx, n.client, []string{n.keys.lease, n.keys.nodes, n.keys.nodeUsers},
+			[]string{n.keys.tag, n.keys.prefix, sweepBatchText}).AsInt64()
+		cancel()
+		if err != nil {
+			n.logger.Warn("could not leave the cluster cleanly; the lease expires instead", "error", err.Error(),
+				"lease", n.config.Lease.String())
+			return
+		}
+		if deleted == 0 {
+			return
+		}
+	}
+}
+
+// Healthy reports whether the node is fully part of the cluster: Redis answered its
+// last call and the node receives the cluster's channels. When it is false the node
+// still serves its own connections (readiness says "degraded").
+func (n *Node) Healthy() bool { return n.reachable.Load() && n.subscribed.Load() }
+
+// call returns a context bounded by Config.Timeout and by parent.
+func (n *Node) call(parent context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(parent, n.config.Timeout)
+}
+
+// errOutage is the error of requests that did not try Redis because it is known to be
+// unreachable.
+var errOutage = errors.New("redis unreachable")
+
+// available reports whether a request (a connect, an API call, a client broadcast)
+// should try Redis: not while Redis is known to be unreachable, so that a Redis that
+// stopped answering does not make every connect and API call wait Config.Timeout.
+// The maintenance goroutine probes Redis meanwhile (see probeInterval) and any
+// success makes it reachable again.
+func (n *Node) available() bool { return n.reachable.Load() }
+
+// observe records the outcome of a Redis call: an error that is not Redis's own
+// answer means Redis is unreachable. Reachability changes are logged once each, not
+// per call, so an outage does not flood the log.
+func (n *Node) observe(err error) {
+	if err != nil {
+		if _, answered := rueidis.IsRedisErr(err); answered {
+			return
+		}
+		n.counters.redisErrors.Add(1)
+		if n.reachable.Load() && n.reachable.Swap(false) {
+			n.logger.Warn("redis unavailable: cross-node delivery fails, limits fall back to this node's",
+				"error", err.Error())
+		}
+		return
+	}
+	if !n.reachable.Load() && !n.reachable.Swap(true) {
+		n.logger.Info("redis reachable again")
+	}
+}
+
+// wait sleeps for duration and reports false if the node was closed meanwhile.
+func (n *Node) wait(duration time.Duration) bool {
+	timer := time.NewTimer(duration)
+	defer timer.Stop()
+	select {
+	case <-n.stop:
+		return false
+	case <-timer.C:
+		return true
+	}
+}

@@ -1,0 +1,283 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+	"go.uber.org/goleak"
+
+	"github.com/wsgate/wsgate/internal/redistest"
+	"github.com/wsgate/wsgate/internal/tcpproxy"
+	"github.com/wsgate/wsgate/session"
+)
+
+// TestMain fails the package if a node leaves a goroutine behind after Close.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreCurrent())
+}
+
+// testLease is short so that expiry tests take seconds.
+const testLease = time.Second
+
+// startNode joins a node with its own empty hub to the Redis at url and closes both
+// when the test ends.
+func startNode(t *testing.T, url string) *Node {
+	t.Helper()
+	node, err := New(Config{RedisURL: url, Lease: testLease, Timeout: 500 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	hub, err := session.NewHub(session.Config{NodeTag: node.Tag(), Admission: node, Relay: node,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatalf("NewHub: %v", err)
+	}
+	node.Start(hub)
+	t.Cleanup(func() {
+		hub.Shutdown(time.Second)
+		node.Close()
+	})
+	return node
+}
+
+// crash stops a node's goroutines without leaving the cluster, as if its process
+// died: its lease is no longer renewed and nothing is cleaned up.
+func crash(n *Node) {
+	n.closeOnce.Do(func() {
+		close(n.stop)
+		n.workers.Wait()
+		n.client.Close()
+	})
+}
+
+// inspector returns a Redis client for checking what the nodes wrote.
+func inspector(t *testing.T, url string) rueidis.Client {
+	t.Helper()
+	options, err := rueidis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	options.DisableCache = true
+	options.ForceSingleClient = true
+	client, err := rueidis.NewClient(options)
+	if err != nil {
+		t.Fatalf("inspector: %v", err)
+	}
+	t.Cleanup(client.Close)
+	return client
+}
+
+// fieldOf returns node n's count in userID's hash, 0 when absent.
+func fieldOf(t *testing.T, client rueidis.Client, n *Node, userID string) int64 {
+	t.Helper()
+	value, err := client.Do(context.Background(), client.B().Hget().Key(n.keys.user(userID)).Field(n.keys.tag).Build()).AsInt64()
+	if rueidis.IsRedisNil(err) {
+		return 0
+	}
+	if err != nil {
+		t.Fatalf("HGET: %v", err)
+	}
+	return value
+}
+
+// waitFor polls condition every 10 ms until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, condition func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !condition() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func acquire(t *testing.T, n *Node, userID string, limit int) bool {
+	t.Helper()
+	allowed, err := n.Acquire(userID, limit)
+	if err != nil {
+		t.Fatalf("Acquire(%q): %v", userID, err)
+	}
+	return allowed
+}
+
+func TestLimitHoldsAcrossNodesAndReleasesFree(t *testing.T) {
+	redis := redistest.Start(t)
+	first, second := startNode(t, redis.URL()), startNode(t, redis.URL())
+	if !acquire(t, first, "alice", 3) || !acquire(t, first, "alice", 3) || !acquire(t, second, "alice", 3) {
+		t.Fatal("connections within the limit were refused")
+	}
+	if acquire(t, second, "alice", 3) || acquire(t, first, "alice", 3) {
+		t.Fatal("a fourth connection was admitted with limit 3 across two nodes")
+	}
+	if !acquire(t, second, "alice", 0) {
+		t.Fatal("limit 0 must mean unlimited")
+	}
+	first.Release("alice")
+	client := inspector(t, redis.URL())
+	waitFor(t, 2*time.Second, "the release to reach Redis", func() bool {
+		return fieldOf(t, client, first, "alice") == 1
+	})
+	if !acquire(t, second, "alice", 4) {
+		t.Fatal("a released connection still counted")
+	}
+}
+
+func TestConcurrentConnectsOnTwoNodesGiveExactlyTheLimit(t *testing.T) {
+	redis := redistest.Start(t)
+	nodes := []*Node{startNode(t, redis.URL()), startNode(t, redis.URL())}
+	var admitted atomic.Int64
+	var group sync.WaitGroup
+	for attempt := range 40 {
+		group.Go(func() {
+			if allowed, err := nodes[attempt%2].Acquire("carol", 5); err == nil && allowed {
+				admitted.Add(1)
+			}
+		})
+	}
+	group.Wait()
+	if admitted.Load() != 5 {
+		t.Fatalf("%d of 40 concurrent connects admitted with limit 5, want exactly 5", admitted.Load())
+	}
+}
+
+func TestACrashedNodeStopsCountingWithinItsLease(t *testing.T) {
+	redis := redistest.Start(t)
+	survivor, doomed := startNode(t, redis.URL()), startNode(t, redis.URL())
+	for range 3 {
+		acquire(t, doomed, "dave", 3)
+	}
+	if acquire(t, survivor, "dave", 3) {
+		t.Fatal("the limit did not count the other node's connections")
+	}
+	crashed := time.Now()
+	crash(doomed)
+	waitFor(t, testLease+time.Second, "the crashed node's connections to stop counting", func() bool {
+		return acquire(t, survivor, "dave", 3)
+	})
+	t.Logf("counts released %v after the crash (lease %v)", time.Since(crashed).Round(time.Millisecond), testLease)
+	client := inspector(t, redis.URL())
+	waitFor(t, 3*testLease, "the sweep to delete the crashed node's fields and index entry", func() bool {
+		index, err := client.Do(context.Background(), client.B().Zscore().Key(doomed.keys.nodes).Member(doomed.keys.tag).Build()).ToString()
+		return fieldOf(t, client, doomed, "dave") == 0 && rueidis.IsRedisNil(err) && index == ""
+	})
+	nodes, _, _, err := survivor.Totals(context.Background())
+	if err != nil || nodes != 1 {
+		t.Fatalf("Totals after the crash: %d nodes, %v; want 1", nodes, err)
+	}
+}
+
+func TestCountsAreRewrittenAfterRedisLosesThem(t *testing.T) {
+	redis := redistest.Start(t)
+	node := startNode(t, redis.URL())
+	client := inspector(t, redis.URL())
+	acquire(t, node, "erin", 0)
+	acquire(t, node, "erin", 0)
+	acquire(t, node, "frank", 0)
+
+	redis.Kill()
+	node.Release("erin")
+	if _, err := node.Acquire("grace", 5); err == nil {
+		t.Fatal("Acquire succeeded with Redis down")
+	}
+	if node.Counters().AdmissionFallbacks != 1 {
+		t.Fatalf("admission fallbacks = %d, want 1", node.Counters().AdmissionFallbacks)
+	}
+	waitFor(t, 2*time.Second, "the node to notice Redis is gone", func() bool { return !node.Healthy() })
+	redis.Restart()
+
+	waitFor(t, 3*testLease, "the counts to be rewritten into the empty Redis", func() bool {
+		return fieldOf(t, client, node, "erin") == 1 && fieldOf(t, client, node, "frank") == 1 &&
+			fieldOf(t, client, node, "grace") == 1
+	})
+	waitFor(t, 3*testLease, "the node to be healthy again", node.Healthy)
+	if acquire(t, node, "erin", 2) && acquire(t, node, "erin", 2) {
+		t.Fatal("the limit ignored the rewritten count")
+	}
+}
+
+func TestCloseLeavesNothingBehind(t *testing.T) {
+	redis := redistest.Start(t)
+	stays := startNode(t, redis.URL())
+	leaves := startNode(t, redis.URL())
+	acquire(t, leaves, "heidi", 0)
+	if nodes, _, _, err := stays.Totals(context.Background()); err != nil || nodes != 2 {
+		t.Fatalf("Totals: %d nodes, %v; want 2", nodes, err)
+	}
+	leaves.Close()
+	client := inspector(t, redis.URL())
+	if fieldOf(t, client, leaves, "heidi") != 0 {
+		t.Fatal("the node left its user's count behind")
+	}
+	exists, err := client.Do(context.Background(), client.B().Exists().Key(leaves.keys.lease, leaves.keys.nodeUsers).Build()).AsInt64()
+	if err != nil || exists != 0 {
+		t.Fatalf("lease or user set still exists after Close (%d, %v)", exists, err)
+	}
+	if nodes, _, _, err := stays.Totals(context.Background()); err != nil || nodes != 1 {
+		t.Fatalf("Totals after Close: %d nodes, %v; want 1", nodes, err)
+	}
+}
+
+func TestAFrozenRedisCostsOneTimeoutNotOnePerRequest(t *testing.T) {
+	redis := redistest.Start(t)
+	proxy, err := tcpproxy.Start(redis.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proxy.Close() })
+	node := startNode(t, "redis://"+proxy.Addr()+"/0")
+	acquire(t, node, "ivan", 0)
+
+	proxy.Freeze() // Redis stops answering; no socket breaks
+	started := time.Now()
+	if _, err := node.Acquire("ivan", 0); err == nil {
+		t.Fatal("Acquire succeeded with Redis frozen")
+	}
+	if waited := time.Since(started); waited < node.config.Timeout/2 {
+		t.Fatalf("the first request failed after %v, before its timeout: was Redis really frozen?", waited)
+	}
+	started = time.Now()
+	for range 20 {
+		if _, err := node.PublishToUser(context.Background(), "ivan", []byte(`{}`)); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("publish during the outage: %v, want ErrUnavailable", err)
+		}
+	}
+	if waited := time.Since(started); waited > node.config.Timeout {
+		t.Fatalf("20 requests during a known outage took %v: they waited for Redis instead of failing at once", waited)
+	}
+
+	proxy.Restore()
+	waitFor(t, 3*testLease, "the node to find Redis again", func() bool {
+		_, err := node.Acquire("ivan", 0)
+		return err == nil
+	})
+}
+
+func TestANodeStartedWithoutRedisJoinsWhenItComes(t *testing.T) {
+	redis := redistest.Start(t)
+	redis.Kill()
+	node := startNode(t, redis.URL())
+	if node.Healthy() {
+		t.Fatal("a node without Redis reports healthy")
+	}
+	if _, err := node.Acquire("judy", 1); err == nil {
+		t.Fatal("Acquire succeeded without Redis")
+	}
+	redis.Restart()
+	waitFor(t, 3*testLease, "the node to join", node.Healthy)
+	client := inspector(t, redis.URL())
+	waitFor(t, 3*testLease, "the connection admitted without Redis to be counted", func() bool {
+		return fieldOf(t, client, node, "judy") == 1
+	})
+	if acquire(t, node, "judy", 1) {
+		t.Fatal("the limit ignored the connection admitted while Redis was down")
+	}
+}

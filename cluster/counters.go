@@ -1,0 +1,62 @@
+package cluster
+
+import "sync/atomic"
+
+// counters are the node's cluster totals, maintained on every event with atomic adds.
+type counters struct {
+	published          atomic.Uint64
+	publishFailures    atomic.Uint64
+	relayDropped       atomic.Uint64
+	received           atomic.Uint64
+	undeliverable      atomic.Uint64
+	malformed          atomic.Uint64
+	admissionFallbacks atomic.Uint64
+	subscriptionLosses atomic.Uint64
+	redisErrors        atomic.Uint64
+}
+
+// Counters is a snapshot of a node's cluster totals since it started, for metrics
+// and tests. Every field only grows.
+type Counters struct {
+	// Published counts envelopes published to Redis: one per API request that had to
+	// reach other nodes and one per client broadcast.
+	Published uint64
+	// PublishFailures counts cross-node deliveries that did not happen because Redis
+	// was unreachable or too slow: API requests answered 503 and client broadcasts
+	// that stayed on this node.
+	PublishFailures uint64
+	// RelayDropped counts client broadcasts dropped before publication because the
+	// relay queue held Config.MaxRelayBytes (they also stayed on this node).
+	RelayDropped uint64
+	// Received counts envelopes from other nodes delivered to this node's connections.
+	Received uint64
+	// Undeliverable counts envelopes for a connection that was no longer open here.
+	Undeliverable uint64
+	// Malformed counts messages on the cluster's channels that no node wrote.
+	Malformed uint64
+	// AdmissionFallbacks counts connects admitted on this node's limit alone because
+	// Redis could not decide (fail open to the local limit).
+	AdmissionFallbacks uint64
+	// SubscriptionLosses counts how often the subscription to the cluster's channels
+	// broke; the node subscribes again by itself.
+	SubscriptionLosses uint64
+	// RedisErrors counts Redis calls that failed to reach Redis (refused, reset,
+	// timed out).
+	RedisErrors uint64
+}
+
+// Counters returns a snapshot of the node's cluster totals. Safe for concurrent use;
+// the fields are read one by one, so they may be a few events apart.
+func (n *Node) Counters() Counters {
+	return Counters{
+		Published:          n.counters.published.Load(),
+		PublishFailures:    n.counters.publishFailures.Load(),
+		RelayDropped:       n.counters.relayDropped.Load(),
+		Received:           n.counters.received.Load(),
+		Undeliverable:      n.counters.undeliverable.Load(),
+		Malformed:          n.counters.malformed.Load(),
+		AdmissionFallbacks: n.counters.admissionFallbacks.Load(),
+		SubscriptionLosses: n.counters.subscriptionLosses.Load(),
+		RedisErrors:        n.counters.redisErrors.Load(),
+	}
+}

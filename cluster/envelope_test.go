@@ -1,0 +1,76 @@
+package cluster
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/wsgate/wsgate/session"
+)
+
+func TestEnvelopesSurviveEncodingByteForByte(t *testing.T) {
+	origin := session.NodeTag{1, 2, 3, 4, 5, 6}
+	excluded := []session.ConnectionID{session.NewConnectionID(), session.NewConnectionID()}
+	target := session.NewTaggedConnectionID(origin)
+	cases := []envelope{
+		{kind: kindBroadcast, origin: origin, exclude: excluded, body: []byte(`{"type":"x", "a":[1, 2]}`)},
+		{kind: kindBroadcast, origin: origin, exclude: []session.ConnectionID{}, body: []byte(`{}`)},
+		{kind: kindUser, origin: origin, userID: "alice é", body: []byte(`{"hi":true}`)},
+		{kind: kindUser, origin: origin, userID: "", body: []byte(`{}`)},
+		{kind: kindConnection, origin: origin, connection: target, body: []byte(`{"n":1}`)},
+		{kind: kindKickConnection, origin: origin, connection: target, body: []byte("logged out")},
+		{kind: kindKickUser, origin: origin, userID: "bob", body: []byte{}},
+	}
+	for _, original := range cases {
+		decoded, err := decodeEnvelope(original.encode(nil))
+		if err != nil {
+			t.Fatalf("decode(encode(%+v)): %v", original, err)
+		}
+		if !reflect.DeepEqual(decoded, original) {
+			t.Fatalf("round trip changed the envelope:\n got %+v\nwant %+v", decoded, original)
+		}
+	}
+}
+
+func TestDecodingRefusesWhatNoNodeWrote(t *testing.T) {
+	valid := (&envelope{kind: kindUser, userID: "alice", body: []byte(`{}`)}).encode(nil)
+	broadcast := (&envelope{kind: kindBroadcast, exclude: []session.ConnectionID{{}}, body: []byte(`{}`)}).encode(nil)
+	cases := map[string][]byte{
+		"empty":               nil,
+		"short header":        valid[:envelopeHeaderSize-1],
+		"wrong version":       append([]byte{9}, valid[1:]...),
+		"unknown kind":        append([]byte{envelopeVersion, 99}, valid[2:]...),
+		"cut user length":     valid[:envelopeHeaderSize+2],
+		"user id past end":    valid[:envelopeHeaderSize+lengthSize+3],
+		"cut exclude list":    broadcast[:envelopeHeaderSize+lengthSize+5],
+		"cut connection id":   (&envelope{kind: kindConnection}).encode(nil)[:envelopeHeaderSize+10],
+		"huge exclude count":  append(append([]byte{envelopeVersion, byte(kindBroadcast)}, make([]byte, 6)...), 0xff, 0xff, 0xff, 0xff),
+		"huge user id length": append(append([]byte{envelopeVersion, byte(kindUser)}, make([]byte, 6)...), 0x7f, 0xff, 0xff, 0xff),
+	}
+	for name, data := range cases {
+		if _, err := decodeEnvelope(data); !errors.Is(err, errMalformed) {
+			t.Errorf("%s: err = %v, want errMalformed", name, err)
+		}
+	}
+	if decoded, err := decodeEnvelope(valid); err != nil || decoded.userID != "alice" || !bytes.Equal(decoded.body, []byte(`{}`)) {
+		t.Fatalf("the valid envelope decoded to %+v, %v", decoded, err)
+	}
+}
+
+func TestRelayQueueIsBoundedInBytes(t *testing.T) {
+	var queue relayQueue
+	queue.init(100)
+	if !queue.push(make([]byte, 60)) || !queue.push(make([]byte, 40)) {
+		t.Fatal("envelopes within the bound were refused")
+	}
+	if queue.push(make([]byte, 1)) {
+		t.Fatal("an envelope over the bound was queued")
+	}
+	if taken := queue.take(); len(taken) != 2 || len(taken[0]) != 60 {
+		t.Fatalf("take returned %d envelopes, want the 2 queued in order", len(taken))
+	}
+	if !queue.push(make([]byte, 100)) {
+		t.Fatal("the queue did not free its bytes on take")
+	}
+}

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/wsgate/wsgate/internal/redistest"
+)
+
+func TestClusterFlagMistakesAreStartupErrors(t *testing.T) {
+	tests := map[string]struct {
+		arguments []string
+		variables map[string]string
+		want      string
+	}{
+		"node id without Redis":   {[]string{"-node-id", "a"}, nil, "-node-id needs -redis-url"},
+		"lease too short":         {[]string{"-redis-url", "redis://127.0.0.1:1", "-cluster-lease", "100ms"}, nil, "-cluster-lease must be at least"},
+		"lease from the variable": {nil, map[string]string{"WSGATE_CLUSTER_LEASE": "1ms"}, "-cluster-lease must be at least"},
+		"not a Redis URL":         {[]string{"-redis-url", "http://example.com"}, nil, "RedisURL"},
+	}
+	for name, test := range tests {
+		t.Run(name, func(t *testing.T) {
+			code, output := runStopped(t, test.arguments, test.variables)
+			if code == 0 || !strings.Contains(output, test.want) {
+				t.Fatalf("exit %d, output %q; want a failure mentioning %q", code, output, test.want)
+			}
+		})
+	}
+}
+
+func TestClusterIsConfiguredFromTheEnvironment(t *testing.T) {
+	redis := redistest.Start(t)
+	code, output := runStopped(t, []string{"-node-id", "edge-1"}, map[string]string{"WSGATE_REDIS_URL": redis.URL()})
+	if code != 0 || !strings.Contains(output, "cluster enabled through Redis") || !strings.Contains(output, "node_id=edge-1") {
+		t.Fatalf("exit %d, output %q; want a clean run that joined the cluster as edge-1", code, output)
+	}
+	if strings.Contains(output, redis.Addr()) {
+		t.Fatal("the Redis URL, which may hold a password, appears in the log")
+	}
+}
