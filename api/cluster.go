@@ -36,6 +36,9 @@ type Cluster interface {
 	// Totals returns the live nodes (this one included), their connections and the
 	// sum of their users.
 	Totals(ctx context.Context) (nodes, connections, users int, err error)
+	// EachCounter calls visit for every cluster counter, for /metrics: a snake_case
+	// name (exposed as wsgate_cluster_<name>_total), its help text and its value.
+	EachCounter(visit func(name, help string, value uint64))
 }
 
 // clusterStatsResponse answers GET /api/v1/ws/stats?scope=cluster.

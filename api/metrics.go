@@ -92,6 +92,16 @@ func (a *API) writeNodeFamilies(out *exposition) {
 	out.gauge("wsgate_start_time_seconds", "Unix time at which this node started, in seconds.",
 		float64(a.hub.Started().UnixMicro())/1e6)
 	out.counter("wsgate_connections_accepted_total", "Connections that entered the registry.", counters.Accepted)
+	if a.cluster != nil {
+		healthy := 0.0
+		if a.cluster.Healthy() {
+			healthy = 1
+		}
+		out.gauge("wsgate_cluster_healthy", "1 while this node reaches Redis and the other nodes, 0 while cross-node delivery fails.", healthy)
+		a.cluster.EachCounter(func(name, help string, value uint64) {
+			out.counter("wsgate_cluster_"+name+"_total", help, value)
+		})
+	}
 	out.countersByReason("wsgate_connections_refused_total",
 		"Connections refused, by reason: limit (1008), overload (1013), unauthorized (4401), origin (HTTP 403), handshake_timeout, shutdown (1001).",
 		&counters.Refused, refusalReasons)

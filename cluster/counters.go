@@ -60,3 +60,18 @@ func (n *Node) Counters() Counters {
 		RedisErrors:        n.counters.redisErrors.Load(),
 	}
 }
+
+// EachCounter calls visit with every counter's snake_case name, help text and value,
+// for the /metrics endpoint (api.Cluster). Safe for concurrent use.
+func (n *Node) EachCounter(visit func(name, help string, value uint64)) {
+	snapshot := n.Counters()
+	visit("published", "Envelopes published to Redis (one per cross-node API request or client broadcast).", snapshot.Published)
+	visit("publish_failures", "Cross-node deliveries that failed because Redis was unreachable or too slow.", snapshot.PublishFailures)
+	visit("relay_dropped", "Client broadcasts dropped before publication because the relay queue was full.", snapshot.RelayDropped)
+	visit("received", "Envelopes from other nodes delivered to this node's connections.", snapshot.Received)
+	visit("undeliverable", "Envelopes for a connection no longer open on this node.", snapshot.Undeliverable)
+	visit("malformed", "Messages on the cluster's channels that no node wrote.", snapshot.Malformed)
+	visit("admission_fallbacks", "Connects admitted on this node's limit alone because Redis could not decide.", snapshot.AdmissionFallbacks)
+	visit("subscription_losses", "Times the subscription to the cluster's channels broke (resubscribed automatically).", snapshot.SubscriptionLosses)
+	visit("redis_errors", "Redis calls that failed to reach Redis.", snapshot.RedisErrors)
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -357,6 +358,11 @@ func TestClusterSurvivesARedisRestart(t *testing.T) {
 	waitFor(t, readTimeout, "both failed publications to be counted", func() bool {
 		return nodes[0].Cluster.Counters().PublishFailures >= failures+2
 	})
+	_, exposed := nodes[0].getText("/metrics", "")
+	wantLine := fmt.Sprintf("wsgate_cluster_publish_failures_total %d", nodes[0].Cluster.Counters().PublishFailures)
+	if !strings.Contains(exposed, "wsgate_cluster_healthy 0\n") || !strings.Contains(exposed, wantLine+"\n") {
+		t.Fatalf("/metrics during the outage lacks %q or wsgate_cluster_healthy 0", wantLine)
+	}
 	status, _ = nodes[1].apiCall("POST", "/api/v1/users/amy/send", "", `{"message":{}}`)
 	if status != http.StatusServiceUnavailable {
 		t.Fatalf("send to user during the outage: status %d, want 503", status)
