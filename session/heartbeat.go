@@ -16,7 +16,19 @@ func (h *Hub) armHeartbeat(s *Session) {
 	}
 	phase := randomDuration(h.config.PingInterval) + time.Nanosecond
 	s.nextPingAt = h.clock() + int64(phase)
-	h.wheel.Schedule(&s.timer, phase)
+	h.scheduleHeartbeat(s, phase)
+}
+
+// scheduleHeartbeat arms s's timer for its next heartbeat run. The timer is shared
+// with the close grace: a close that raced with this call (from another goroutine,
+// between registration and arming, or during a heartbeat run) armed its grace on the
+// same timer before this replaced it, so the grace is armed again; otherwise the
+// socket would stay open until the next ping.
+func (h *Hub) scheduleHeartbeat(s *Session, delay time.Duration) {
+	h.wheel.Schedule(&s.timer, delay)
+	if !s.Open() {
+		h.wheel.Schedule(&s.timer, h.closeGrace)
+	}
 }
 
 // heartbeat runs on the timer wheel's goroutine for an open session. It sends a ping
@@ -48,5 +60,5 @@ func (h *Hub) heartbeat(s *Session) {
 	if s.unansweredSince != 0 {
 		next = min(next, s.unansweredSince+int64(h.config.PingTimeout))
 	}
-	h.wheel.Schedule(&s.timer, time.Duration(max(next-now, 1)))
+	h.scheduleHeartbeat(s, time.Duration(max(next-now, 1)))
 }

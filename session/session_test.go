@@ -253,3 +253,22 @@ func TestFirstPingsAreSpreadOverTheInterval(t *testing.T) {
 		}
 	}
 }
+
+// TestLateHeartbeatArmingKeepsTheCloseGrace: a close that lands between registration
+// and the heartbeat's first arming (both use the session's one timer) must still end
+// with the socket closed after the grace, not at the first ping an hour later.
+func TestLateHeartbeatArmingKeepsTheCloseGrace(t *testing.T) {
+	hub := newTestHub(t, Config{PingInterval: time.Hour, CloseGrace: 50 * time.Millisecond, TimerTick: 10 * time.Millisecond})
+	conn := &recordingConn{}
+	s, err := hub.Open(conn, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close(ReasonShutdown)
+	hub.armHeartbeat(s) // what Open's arming does when it runs after the close
+	waitUntil(t, "the socket closed by the grace", func() bool {
+		conn.mutex.Lock()
+		defer conn.mutex.Unlock()
+		return conn.closed
+	})
+}
