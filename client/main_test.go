@@ -16,6 +16,7 @@ import (
 	"github.com/wsgate/wsgate/client"
 	"github.com/wsgate/wsgate/gateway"
 	"github.com/wsgate/wsgate/internal/tcpproxy"
+	"github.com/wsgate/wsgate/internal/testwait"
 	"github.com/wsgate/wsgate/session"
 )
 
@@ -209,17 +210,8 @@ func (r *running) wait(t *testing.T, timeout time.Duration) error {
 	}
 }
 
-// waitFor polls condition until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, condition func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !condition() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+// waitFor polls condition until it holds or timeout passes (see testwait.For).
+var waitFor = testwait.For
 
 // echo sends a message with content and waits for its echo.
 func (r *running) echo(t *testing.T, content string) {

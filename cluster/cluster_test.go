@@ -15,6 +15,7 @@ import (
 
 	"github.com/wsgate/wsgate/internal/redistest"
 	"github.com/wsgate/wsgate/internal/tcpproxy"
+	"github.com/wsgate/wsgate/internal/testwait"
 	"github.com/wsgate/wsgate/session"
 )
 
@@ -88,17 +89,8 @@ func fieldOf(t *testing.T, client rueidis.Client, n *Node, userID string) int64 
 	return value
 }
 
-// waitFor polls condition every 10 ms until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, condition func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !condition() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// waitFor polls condition until it holds or timeout passes (see testwait.For).
+var waitFor = testwait.For
 
 func acquire(t *testing.T, n *Node, userID string, limit int) bool {
 	t.Helper()

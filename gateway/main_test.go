@@ -16,6 +16,7 @@ import (
 
 	"github.com/wsgate/wsgate/engine"
 	"github.com/wsgate/wsgate/gateway"
+	"github.com/wsgate/wsgate/internal/testwait"
 )
 
 // TestMain fails the package if any goroutine outlives the tests: every node is shut
@@ -147,17 +148,8 @@ func sendText(t *testing.T, conn *websocket.Conn, text string) {
 	}
 }
 
-// waitFor polls condition until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, condition func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !condition() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+// waitFor polls condition until it holds or timeout passes (see testwait.For).
+var waitFor = testwait.For
 
 // getJSON fetches path and decodes the JSON body into target; it returns the status.
 func getJSON(t *testing.T, address string, target any) int {
