@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"fmt"
 	"net"
 	"net/url"
 	"sync"
@@ -166,18 +167,20 @@ func TestThousandConnectionsAllReceiveABroadcast(t *testing.T) {
 	})
 	waitFor(t, readTimeout, "1000 connections", func() bool { return n.Hub.ConnectionCount() == count })
 	sendText(t, conns[0], `{"type":"broadcast","content":"to all"}`)
-	received := make([]bool, count)
+	problems := make([]string, count)
 	for index := 1; index < count; index++ {
 		group.Go(func() {
 			_ = conns[index].SetReadDeadline(time.Now().Add(readTimeout))
 			_, data, err := conns[index].ReadMessage()
-			received[index] = err == nil && string(data) == `{"type":"broadcast","content":"to all"}`
+			if err != nil || string(data) != `{"type":"broadcast","content":"to all"}` {
+				problems[index] = fmt.Sprintf("read %q, error %v", data, err)
+			}
 		})
 	}
 	group.Wait()
 	for index := 1; index < count; index++ {
-		if !received[index] {
-			t.Fatalf("connection %d did not receive the broadcast", index)
+		if problems[index] != "" {
+			t.Fatalf("connection %d did not receive the broadcast: %s", index, problems[index])
 		}
 	}
 }
