@@ -1,0 +1,127 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/wsgate/wsgate/benchmarks/internal/result"
+	"github.com/wsgate/wsgate/benchmarks/internal/stats"
+)
+
+// Broadcast phases: receivers drop deliveries of another phase, so a late broadcast
+// of one scenario is never counted in the next.
+const (
+	phaseFanout = 1
+	phaseRate   = 2
+)
+
+// broadcastTrigger returns the trigger, making it on first use.
+func (b *bench) broadcastTrigger() (trigger, error) {
+	if b.trigger != nil {
+		return b.trigger, nil
+	}
+	if b.options.trigger == "api" {
+		b.trigger = newAPITrigger(b.options.base)
+		return b.trigger, nil
+	}
+	made, err := newClientTrigger(b.options.target, b.options.dialTimeout)
+	if err != nil {
+		return nil, err
+	}
+	b.trigger = made
+	return made, nil
+}
+
+// fanout sends -broadcasts broadcasts one at a time: each is sent, awaited on every
+// connection (up to -await), then followed by a -gap pause.
+func (b *bench) fanout() (*result.Fanout, error) {
+	open := b.ensureConnections()
+	send, err := b.broadcastTrigger()
+	if err != nil {
+		return nil, err
+	}
+	if open == 0 {
+		return nil, errors.New("no open connection")
+	}
+	count := b.options.broadcasts
+	b.fleet.Begin(phaseFanout, count)
+	start := b.mark()
+	for sequence := range count {
+		if err := send.send(broadcastContent(phaseFanout, sequence, time.Now().UnixNano())); err != nil {
+			return nil, fmt.Errorf("broadcast %d: %w", sequence, err)
+		}
+		b.fleet.Await(sequence, b.options.await)
+		time.Sleep(b.options.gap)
+	}
+	cpu := b.since(start)
+	snapshot := b.fleet.Snapshot()
+	var lasts stats.Histogram
+	for _, slowest := range snapshot.Slowest {
+		if slowest > 0 {
+			lasts.Record(time.Duration(slowest))
+		}
+	}
+	received := snapshot.delivered()
+	expected := open * int64(count)
+	return &result.Fanout{
+		Broadcasts:   count,
+		Connections:  int(open),
+		PayloadBytes: len(wrap(broadcastContent(phaseFanout, 0, time.Now().UnixNano()))),
+		Expected:     expected,
+		Received:     received,
+		Lost:         max(expected-received, 0),
+		Stale:        snapshot.Stale,
+		Latency:      result.Summarize(snapshot.Latency),
+		Last:         result.Summarize(lasts.Snapshot()),
+		Distribution: snapshot.Latency,
+		CPU:          cpu,
+	}, nil
+}
+
+// sustained sends broadcasts at -rate per second for -duration, each at its
+// scheduled time (or at once when sending fell behind), then waits up to -drain for
+// deliveries in flight.
+func (b *bench) sustained() (*result.Rate, error) {
+	open := b.ensureConnections()
+	send, err := b.broadcastTrigger()
+	if err != nil {
+		return nil, err
+	}
+	if open == 0 {
+		return nil, errors.New("no open connection")
+	}
+	count := max(int(math.Round(b.options.rate*b.options.duration.Seconds())), 1)
+	interval := time.Duration(float64(time.Second) / b.options.rate)
+	b.fleet.Begin(phaseRate, count)
+	start := b.mark()
+	first := time.Now()
+	for sequence := range count {
+		time.Sleep(time.Until(first.Add(time.Duration(sequence) * interval)))
+		if err := send.send(broadcastContent(phaseRate, sequence, time.Now().UnixNano())); err != nil {
+			return nil, fmt.Errorf("broadcast %d: %w", sequence, err)
+		}
+	}
+	sending := time.Since(first)
+	b.fleet.AwaitAll(b.options.drain)
+	cpu := b.since(start)
+	snapshot := b.fleet.Snapshot()
+	delivered := snapshot.delivered()
+	expected := open * int64(count)
+	rate := &result.Rate{
+		Rate:      b.options.rate,
+		Duration:  sending.Seconds(),
+		Sent:      count,
+		Expected:  expected,
+		Delivered: delivered,
+		Lost:      max(expected-delivered, 0),
+		Stale:     snapshot.Stale,
+		Latency:   result.Summarize(snapshot.Latency),
+		CPU:       cpu,
+	}
+	if span := time.Duration(snapshot.LastReceipt - first.UnixNano()); span > 0 {
+		rate.DeliveredPerSecond = float64(delivered) / span.Seconds()
+	}
+	return rate, nil
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"strconv"
+)
+
+// Fragments of the JSON messages the load generator sends and recognises. Servers
+// write compact JSON, so a byte search is enough and costs far less than decoding
+// every message on the generator's single core.
+var (
+	typePing = []byte(`"type":"ping"`)
+	pong     = []byte(`{"type":"pong"}`)
+	keyEcho  = []byte(`"echo":`)
+	keyPhase = []byte(`"phase":`)
+	keySeq   = []byte(`"seq":`)
+	keySent  = []byte(`"sent":`)
+)
+
+// payloadBytes is the size a broadcast's content is padded to, so that the
+// {"type":"broadcast","content":...} frame payload is about 100 bytes.
+const payloadBytes = 70
+
+// numberAfter returns the non-negative integer that follows key in data.
+func numberAfter(data, key []byte) (int64, bool) {
+	at := bytes.Index(data, key)
+	if at < 0 {
+		return 0, false
+	}
+	digits := data[at+len(key):]
+	value, seen := int64(0), false
+	for _, digit := range digits {
+		if digit < '0' || digit > '9' {
+			break
+		}
+		value = value*10 + int64(digit-'0')
+		seen = true
+	}
+	return value, seen
+}
+
+// broadcastContent returns the content of broadcast number sequence of phase, sent
+// at sent (unix nanoseconds), padded to payloadBytes.
+func broadcastContent(phase, sequence int, sent int64) []byte {
+	content := make([]byte, 0, payloadBytes+8)
+	content = append(content, `{"phase":`...)
+	content = strconv.AppendInt(content, int64(phase), 10)
+	content = append(content, `,"seq":`...)
+	content = strconv.AppendInt(content, int64(sequence), 10)
+	content = append(content, `,"sent":`...)
+	content = strconv.AppendInt(content, sent, 10)
+	content = append(content, `,"pad":"`...)
+	for len(content) < payloadBytes-2 {
+		content = append(content, 'x')
+	}
+	return append(content, `"}`...)
+}
+
+// echoMessage returns a {"type":"message"} whose content carries its send time.
+func echoMessage(sent int64) []byte {
+	message := make([]byte, 0, 64)
+	message = append(message, `{"type":"message","content":{"echo":`...)
+	message = strconv.AppendInt(message, sent, 10)
+	return append(message, `}}`...)
+}
+
+// wrap returns {"type":"broadcast","content":content}, the seed's client broadcast.
+func wrap(content []byte) []byte {
+	message := make([]byte, 0, len(content)+32)
+	message = append(message, `{"type":"broadcast","content":`...)
+	message = append(message, content...)
+	return append(message, '}')
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+func TestNumberAfter(t *testing.T) {
+	data := []byte(`{"type":"broadcast","content":{"phase":2,"seq":137,"sent":1767000000123456789,"pad":"x"}}`)
+	for _, check := range []struct {
+		key  []byte
+		want int64
+	}{{keyPhase, 2}, {keySeq, 137}, {keySent, 1767000000123456789}} {
+		got, ok := numberAfter(data, check.key)
+		if !ok || got != check.want {
+			t.Errorf("%s = %d, %v; want %d", check.key, got, ok, check.want)
+		}
+	}
+	if _, ok := numberAfter(data, keyEcho); ok {
+		t.Error("a missing key must not parse")
+	}
+	if _, ok := numberAfter([]byte(`{"seq":"7"}`), keySeq); ok {
+		t.Error("a string is not a number")
+	}
+}
+
+func TestBroadcastContentIsValidPaddedJSON(t *testing.T) {
+	content := broadcastContent(1, 49, 1767000000123456789)
+	var decoded struct {
+		Phase int   `json:"phase"`
+		Seq   int   `json:"seq"`
+		Sent  int64 `json:"sent"`
+	}
+	if err := json.Unmarshal(content, &decoded); err != nil {
+		t.Fatalf("%s: %v", content, err)
+	}
+	if decoded.Phase != 1 || decoded.Seq != 49 || decoded.Sent != 1767000000123456789 {
+		t.Fatalf("decoded %+v", decoded)
+	}
+	if len(content) != payloadBytes {
+		t.Errorf("content is %d bytes, want %d", len(content), payloadBytes)
+	}
+	frame := wrap(content)
+	if !json.Valid(frame) || len(frame) < 95 || len(frame) > 105 {
+		t.Errorf("broadcast frame %q is %d bytes, want valid JSON of about 100", frame, len(frame))
+	}
+	if sent, ok := numberAfter(echoMessage(42), keyEcho); !ok || sent != 42 || !json.Valid(echoMessage(42)) {
+		t.Error("echo message does not carry its send time")
+	}
+}
+
+func TestAcceptKeyMatchesRFC6455Example(t *testing.T) {
+	if got := acceptKey("dGhlIHNhbXBsZSBub25jZQ=="); got != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
+		t.Fatalf("acceptKey = %q", got)
+	}
+}
+
+func TestSteadyNeedsThreeAgreeingReadings(t *testing.T) {
+	heap := func(value int64) *int64 { return &value }
+	const mib = 1 << 20
+	agreeing := []reading{{rss: 100 * mib, heap: heap(50 * mib)}, {rss: 100*mib + 100<<10, heap: heap(50 * mib)}, {rss: 100 * mib, heap: heap(50*mib + 200<<10)}}
+	if !steady(agreeing, true) {
+		t.Error("three readings within tolerance must be steady")
+	}
+	if steady(agreeing[:2], true) {
+		t.Error("two readings are not enough")
+	}
+	growing := append(append([]reading(nil), agreeing[:2]...), reading{rss: 102 * mib, heap: heap(50 * mib)})
+	if steady(growing, true) {
+		t.Error("RSS that grew 2% is not steady")
+	}
+	heapGrowing := append(append([]reading(nil), agreeing[:2]...), reading{rss: 100 * mib, heap: heap(52 * mib)})
+	if steady(heapGrowing, true) {
+		t.Error("a heap that grew 4% is not steady")
+	}
+	if !steady(heapGrowing, false) {
+		t.Error("without a forced GC only RSS has to be steady")
+	}
+}
+
+func TestSnapshotMergeAddsDeliveriesAndKeepsTheSlowest(t *testing.T) {
+	merged := Snapshot{Open: 2, Received: []int64{2, 1}, Slowest: []int64{10, 50}, LastReceipt: 7}.
+		merge(Snapshot{Open: 3, Received: []int64{3, 3, 1}, Slowest: []int64{30, 20, 5}, LastReceipt: 9, WorkerCPU: 1.5})
+	if merged.Open != 5 || merged.delivered() != 10 || merged.LastReceipt != 9 || merged.WorkerCPU != 1.5 {
+		t.Fatalf("merged %+v", merged)
+	}
+	if merged.Slowest[0] != 30 || merged.Slowest[1] != 50 || merged.Slowest[2] != 5 || merged.Received[2] != 1 {
+		t.Fatalf("per-sequence figures %v %v", merged.Received, merged.Slowest)
+	}
+}

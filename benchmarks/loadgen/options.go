@@ -1,0 +1,157 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// scenarioNames are the scenarios in the order they may be given.
+var scenarioNames = []string{"idle", "connect", "fanout", "rate", "echo"}
+
+// connectionsPerProcess is how many connections one process holds before -procs
+// spreads them: the open-file limit of this machine is 20,000 per process.
+const connectionsPerProcess = 18000
+
+// options are the command line of the load generator.
+type options struct {
+	url             string
+	target          *url.URL
+	base            string
+	debugBase       string
+	connections     int
+	scenarios       []string
+	steps           []int
+	serverName      string
+	serverPID       int
+	gcPath          string
+	processes       int
+	sources         int
+	concurrency     int
+	dialTimeout     time.Duration
+	trigger         string
+	broadcasts      int
+	gap             time.Duration
+	await           time.Duration
+	rate            float64
+	duration        time.Duration
+	drain           time.Duration
+	echoConnections int
+	echoDuration    time.Duration
+	settleMin       time.Duration
+	settleMax       time.Duration
+	jsonPath        string
+	worker          bool
+}
+
+// parseOptions reads the command line; flag.ErrHelp means -h was given.
+func parseOptions(arguments []string, output io.Writer) (options, error) {
+	var o options
+	var scenarios, steps string
+	flags := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	flags.SetOutput(output)
+	flags.StringVar(&o.url, "url", "ws://127.0.0.1:8080/api/v1/ws", "WebSocket endpoint of the server under test")
+	flags.IntVar(&o.connections, "n", 15000, "connections")
+	flags.StringVar(&scenarios, "scenario", "connect,fanout,rate,echo", "comma-separated scenarios, run in order on the same connections: "+strings.Join(scenarioNames, ", "))
+	flags.StringVar(&steps, "steps", "", "idle: connection counts to settle and measure at, the slope is taken between the last two (default n/15,n/3,n)")
+	flags.StringVar(&o.serverName, "server-name", "server", "name of the server in the results")
+	flags.IntVar(&o.serverPID, "server-pid", 0, "pid of the server, for its RSS, CPU time and environment from /proc")
+	flags.StringVar(&o.debugBase, "debug-url", "", "base URL of the server's /metrics and -gc-path (default: the server's own address)")
+	flags.StringVar(&o.gcPath, "gc-path", "/debug/pprof/heap?gc=1", "GET path that forces a GC on the server before each memory reading, if it answers 200 (empty: never)")
+	flags.IntVar(&o.processes, "procs", 0, "client processes (0: one per 18,000 connections)")
+	flags.IntVar(&o.sources, "sources", 4, "local source addresses 127.0.0.2, 127.0.0.3, ... to dial from (0: let the kernel choose)")
+	flags.IntVar(&o.concurrency, "concurrency", 64, "dials in progress at once")
+	flags.DurationVar(&o.dialTimeout, "dial-timeout", 10*time.Second, "time for one connection's upgrade")
+	flags.StringVar(&o.trigger, "trigger", "client", "how broadcasts are started: client ({\"type\":\"broadcast\"} over an extra connection) or api (POST /api/v1/broadcast)")
+	flags.IntVar(&o.broadcasts, "broadcasts", 50, "fanout: broadcasts, one after the other")
+	flags.DurationVar(&o.gap, "gap", 50*time.Millisecond, "fanout: pause after each broadcast has arrived everywhere")
+	flags.DurationVar(&o.await, "await", 10*time.Second, "fanout: longest wait for one broadcast to arrive everywhere")
+	flags.Float64Var(&o.rate, "rate", 10, "rate: broadcasts per second")
+	flags.DurationVar(&o.duration, "duration", 10*time.Second, "rate: how long to send")
+	flags.DurationVar(&o.drain, "drain", 30*time.Second, "rate: longest wait after the last send for deliveries in flight")
+	flags.IntVar(&o.echoConnections, "echo-conns", 0, "echo: connections with a message in flight (0: all)")
+	flags.DurationVar(&o.echoDuration, "echo-duration", 5*time.Second, "echo: how long to echo")
+	flags.DurationVar(&o.settleMin, "settle-min", 6*time.Second, "idle: shortest settle at each step (at least one heartbeat interval)")
+	flags.DurationVar(&o.settleMax, "settle-max", 30*time.Second, "idle: longest settle at each step")
+	flags.StringVar(&o.jsonPath, "json", "", "also write the result as JSON to this file")
+	flags.BoolVar(&o.worker, "worker", false, "internal: serve connections for a parent load generator over stdin/stdout")
+	flags.Usage = func() {
+		fmt.Fprintln(output, "loadgen opens many WebSocket connections to a wsgate-compatible server and measures memory")
+		fmt.Fprintln(output, "per connection, connect rate, broadcast fan-out, sustained delivery and echo.")
+		fmt.Fprintln(output, "\nUsage: loadgen [flags]")
+		flags.PrintDefaults()
+	}
+	if err := flags.Parse(arguments); err != nil {
+		return o, err
+	}
+	target, err := url.Parse(o.url)
+	if err != nil || target.Scheme != "ws" || target.Host == "" {
+		return o, fmt.Errorf("-url %q: want ws://host:port/path", o.url)
+	}
+	o.target = target
+	o.base = "http://" + target.Host
+	if o.debugBase == "" {
+		o.debugBase = o.base
+	}
+	o.debugBase = strings.TrimSuffix(o.debugBase, "/")
+	for name := range strings.SplitSeq(scenarios, ",") {
+		if !slices.Contains(scenarioNames, name) {
+			return o, fmt.Errorf("-scenario: unknown %q (want %s)", name, strings.Join(scenarioNames, ", "))
+		}
+		o.scenarios = append(o.scenarios, name)
+	}
+	if o.trigger != "client" && o.trigger != "api" {
+		return o, fmt.Errorf("-trigger %q: want client or api", o.trigger)
+	}
+	if o.connections < 1 || o.concurrency < 1 || o.broadcasts < 1 || o.rate <= 0 || o.sources < 0 || o.sources > 250 {
+		return o, errors.New("-n, -concurrency, -broadcasts and -rate must be positive, -sources 0 to 250")
+	}
+	if o.steps, err = parseSteps(steps, o.connections); err != nil {
+		return o, err
+	}
+	if o.processes <= 0 {
+		o.processes = (o.connections + connectionsPerProcess - 1) / connectionsPerProcess
+	}
+	if o.echoConnections <= 0 || o.echoConnections > o.connections {
+		o.echoConnections = o.connections
+	}
+	return o, nil
+}
+
+// parseSteps reads -steps, or derives n/15, n/3, n.
+func parseSteps(text string, connections int) ([]int, error) {
+	if text == "" {
+		steps := []int{connections / 15, connections / 3, connections}
+		return slices.Compact(slices.DeleteFunc(steps, func(step int) bool { return step < 1 })), nil
+	}
+	var steps []int
+	for field := range strings.SplitSeq(text, ",") {
+		step, err := strconv.Atoi(strings.TrimSpace(field))
+		if err != nil || step < 1 || (len(steps) > 0 && step <= steps[len(steps)-1]) {
+			return nil, fmt.Errorf("-steps %q: want increasing positive counts", text)
+		}
+		steps = append(steps, step)
+	}
+	return steps, nil
+}
+
+// sourceAddresses returns 127.0.0.2, 127.0.0.3, ... when the server is on an IPv4
+// loopback address and sources are wanted; otherwise nil (the kernel chooses).
+func (o options) sourceAddresses() []net.IP {
+	ip := net.ParseIP(o.target.Hostname())
+	if o.sources == 0 || ip == nil || ip.To4() == nil || !ip.IsLoopback() {
+		return nil
+	}
+	addresses := make([]net.IP, o.sources)
+	for i := range addresses {
+		addresses[i] = net.IPv4(127, 0, 0, byte(2+i))
+	}
+	return addresses
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/wsgate/wsgate/benchmarks/internal/result"
+)
+
+// printRun writes the human table of a run.
+func printRun(output io.Writer, run *result.Run) {
+	server := run.Server
+	fmt.Fprintf(output, "server %s (%s, pid %d): GOGC=%s GOMEMLIMIT=%s, /metrics %s, forced GC %s\n",
+		server.Name, server.URL, server.PID, orDefault(server.GOGC, "100"), orDefault(server.GOMEMLIMIT, "none"),
+		yesNo(server.Metrics), yesNo(server.GCEndpoint))
+	fmt.Fprintf(output, "machine: %d CPUs, %s, %s; generator: %d process(es), %d source address(es), %d dials at once, trigger %s\n",
+		run.Machine.CPUs, run.Machine.Model, run.Date.Format("2006-01-02 15:04 UTC"),
+		run.Generator.Processes, run.Generator.Sources, run.Generator.Concurrency, run.Generator.Trigger)
+	if idle := run.Idle; idle != nil {
+		table := tabwriter.NewWriter(output, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(output, "\nidle, heartbeat on:")
+		fmt.Fprintln(table, "connections\tserver count\tRSS MiB\theap MiB\tgoroutines\tthreads\tkernel TCP buffers MiB\tkernel TCP sockets MiB\tsettled s\t")
+		for _, sample := range idle.Samples {
+			fmt.Fprintf(table, "%d\t%s\t%.1f\t%s\t%s\t%d\t%.1f\t%s\t%.0f%s\t\n",
+				sample.Connections, optionalInt(sample.ServerConnections), mebibytes(sample.RSS), optionalMiB(sample.Heap),
+				optionalInt(sample.Goroutines), sample.Threads, mebibytes(sample.KernelTCPBuffers),
+				optionalMiB(sample.KernelTCPSockets), sample.Settle, unstable(sample.Stable))
+		}
+		table.Flush()
+		fmt.Fprintf(output, "per connection (slope of the last two): RSS %.0f B, Go heap %s, kernel TCP buffers %.0f B, kernel TCP sockets %s (kernel figures count both ends)\n",
+			idle.RSSPerConnection, optionalBytes(idle.HeapPerConnection), idle.KernelBuffersPerConn, optionalBytes(idle.KernelSocketsPerConn))
+		fmt.Fprintf(output, "pings answered %d, connections closed by the server %d; %s\n", idle.PingsAnswered, idle.Closed, cpu(idle.CPU))
+	}
+	if connect := run.Connect; connect != nil {
+		fmt.Fprintf(output, "\nconnect: %d of %d in %.2f s = %.0f/s, failed %d; %s\n",
+			connect.Connected, connect.Target, connect.Seconds, connect.PerSecond, connect.Failed, cpu(connect.CPU))
+	}
+	if fanout := run.Fanout; fanout != nil {
+		fmt.Fprintf(output, "\nfanout: %d broadcasts of %d bytes to %d connections: latency %s; time to the last connection %s; lost %d of %d, stale %d; %s\n",
+			fanout.Broadcasts, fanout.PayloadBytes, fanout.Connections, latency(fanout.Latency), latency(fanout.Last),
+			fanout.Lost, fanout.Expected, fanout.Stale, cpu(fanout.CPU))
+	}
+	if rate := run.Rate; rate != nil {
+		fmt.Fprintf(output, "\nrate: %d broadcasts at %.0f/s over %.1f s: %d delivered = %.0f/s, lost %d of %d, stale %d; latency %s; %s\n",
+			rate.Sent, rate.Rate, rate.Duration, rate.Delivered, rate.DeliveredPerSecond, rate.Lost, rate.Expected, rate.Stale,
+			latency(rate.Latency), cpu(rate.CPU))
+	}
+	if echo := run.Echo; echo != nil {
+		fmt.Fprintf(output, "\necho: %d connections for %.0f s: %d round trips = %.0f/s; latency %s; %s\n",
+			echo.Connections, echo.Duration, echo.RoundTrips, echo.PerSecond, latency(echo.Latency), cpu(echo.CPU))
+	}
+}
+
+func latency(l result.Latency) string {
+	return fmt.Sprintf("p50 %.1f ms, p99 %.1f ms, max %.1f ms", l.P50*1e3, l.P99*1e3, l.Max*1e3)
+}
+
+func cpu(c result.CPU) string {
+	server := "unknown"
+	if c.Server != nil {
+		server = fmt.Sprintf("%.2f s", *c.Server)
+	}
+	return fmt.Sprintf("CPU generator %.2f s, server %s", c.Generator, server)
+}
+
+func mebibytes(bytes int64) float64 { return float64(bytes) / (1 << 20) }
+
+func optionalMiB(bytes *int64) string {
+	if bytes == nil {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f", mebibytes(*bytes))
+}
+
+func optionalInt(value *int) string {
+	if value == nil {
+		return "n/a"
+	}
+	return fmt.Sprint(*value)
+}
+
+func optionalBytes(value *float64) string {
+	if value == nil {
+		return "unknown"
+	}
+	return fmt.Sprintf("%.0f B", *value)
+}
+
+func unstable(stable bool) string {
+	if stable {
+		return ""
+	}
+	return " (not steady)"
+}
+
+func orDefault(value, fallback string) string {
+	if value == "" {
+		return fallback + " (unset)"
+	}
+	return value
+}
+
+func yesNo(value bool) string {
+	if value {
+		return "yes"
+	}
+	return "no"
+}
