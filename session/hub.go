@@ -80,6 +80,9 @@ const (
 	DefaultCloseGrace      = 2 * time.Second
 	DefaultTimerTick       = 100 * time.Millisecond
 	DefaultMaxPendingBytes = 1 << 20
+	// maxPendingBytesLimit bounds Config.MaxPendingBytes (1 GiB), so a connection's
+	// queued byte count fits 32 bits.
+	maxPendingBytesLimit = 1 << 30
 )
 
 // RefusedError is returned by Hub.Open when a connection is refused; Reason says why
@@ -116,9 +119,9 @@ type Hub struct {
 func NewHub(config Config) (*Hub, error) {
 	if config.Shards < 0 || config.MaxConnectionsPerUser < 0 || config.MaxConnections < 0 ||
 		config.PingTimeout < 0 || config.CloseGrace < 0 || config.TimerTick < 0 ||
-		config.MaxPendingBytes < 0 || config.WriteDelay < 0 || config.FlushWorkers < 0 ||
+		config.MaxPendingBytes < 0 || config.MaxPendingBytes > maxPendingBytesLimit || config.WriteDelay < 0 || config.FlushWorkers < 0 ||
 		config.MaxMessagesPerSecond < 0 || config.MessageBurst < 0 {
-		return nil, errors.New("session: negative value in Config")
+		return nil, errors.New("session: Config value out of range (negative, or MaxPendingBytes over 1 GiB)")
 	}
 	if config.Shards == 0 {
 		config.Shards = DefaultShards

@@ -37,6 +37,15 @@ func (h *Hub) HandleText(s *Session, data []byte) {
 	if !h.receive(s, data) {
 		return
 	}
+	// Heartbeat answers and pings are most of the traffic of an idle gateway: their
+	// exact usual form skips the JSON decoder, which would allocate for each.
+	switch string(data) {
+	case `{"type":"pong"}`:
+		return
+	case `{"type":"ping"}`:
+		h.reply(s, pongFrame)
+		return
+	}
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		if !json.Valid(data) {
@@ -104,6 +113,9 @@ func (h *Hub) receive(s *Session, data []byte) bool {
 	}
 	if h.config.MaxMessagesPerSecond <= 0 {
 		return true
+	}
+	if s.limiter == nil {
+		s.limiter = new(rateLimiter)
 	}
 	switch s.limiter.admit(h.clock(), h.config.MaxMessagesPerSecond, h.config.MessageBurst) {
 	case rateDropped:

@@ -16,15 +16,15 @@ const (
 )
 
 // Session is one accepted WebSocket connection in the registry. Its methods are
-// safe for concurrent use. A Session costs about 200 bytes on top of the transport:
-// at 1M connections that is 200 MB, so fields are kept few and small.
+// safe for concurrent use. A Session is 248 bytes (the 256-byte size class) on top of
+// the transport: at 1M connections that is 256 MB, so fields are kept few and small,
+// and rarely used state (expiry, rate limiter) is allocated only when used.
 type Session struct {
 	id          ConnectionID
 	userID      string
 	conn        Conn
 	hub         *Hub
 	shard       *shard
-	memberIndex int   // position in shard.members; guarded by shard.mutex
 	connectedAt int64 // Unix nanoseconds
 	// lastSeen is the hub clock (nanoseconds since the hub started) of the last
 	// inbound frame. An atomic store per frame is cheaper than touching a timer.
@@ -32,6 +32,9 @@ type Session struct {
 	// state holds stateOpen/Closing/Closed in the low byte and the CloseReason in
 	// the second byte.
 	state atomic.Uint32
+	// memberIndex is the position in shard.members; guarded by shard.mutex. Kept
+	// beside state so the two 4-byte fields share one word.
+	memberIndex int32
 	// nextPingAt is the hub clock of the next heartbeat ping; unansweredSince is that
 	// of the oldest ping no inbound frame has followed yet, 0 when there is none. Only
 	// the timer wheel's goroutine touches them.
@@ -48,9 +51,10 @@ type Session struct {
 	// transport that the socket has not taken yet.
 	out    outbound
 	unsent atomic.Int64
-	// limiter is the inbound rate limit state, used only by the connection's own
-	// handler goroutine.
-	limiter rateLimiter
+	// limiter is the inbound rate limit state, allocated on the first message when a
+	// limit is set (idle connections pay a pointer), used only by the connection's
+	// own handler goroutine.
+	limiter *rateLimiter
 }
 
 // ID returns the connection id.

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // recordingConn is an in-memory Conn for registry unit tests: it records every write.
@@ -271,4 +272,13 @@ func TestLateHeartbeatArmingKeepsTheCloseGrace(t *testing.T) {
 		defer conn.mutex.Unlock()
 		return conn.closed
 	})
+}
+
+// TestSessionFitsTheTwoHundredFiftySixByteSizeClass guards the per-connection cost:
+// one more field would move every session to the 288-byte class, 32 MB more at 1M
+// connections.
+func TestSessionFitsTheTwoHundredFiftySixByteSizeClass(t *testing.T) {
+	if size := unsafe.Sizeof(Session{}); size > 256 {
+		t.Fatalf("Session is %d bytes, over 256", size)
+	}
 }

@@ -59,7 +59,7 @@ func (sh *shard) userConnectionCountLocked(userID string) int {
 // insertLocked adds s; the caller holds mutex for writing and has checked limits.
 func (sh *shard) insertLocked(s *Session) {
 	sh.sessions[s.id] = s
-	s.memberIndex = len(sh.members)
+	s.memberIndex = int32(len(sh.members))
 	sh.members = append(sh.members, s)
 	sh.connectionCount.Add(1)
 	if s.userID == "" {
