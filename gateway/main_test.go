@@ -231,7 +231,27 @@ func (n *node) apiCall(method, path, key string, body any) (int, map[string]any)
 		}
 		reader = bytes.NewReader(encoded)
 	}
-	request, err := http.NewRequest(method, n.httpURL(path), reader)
+	status, data := n.request(method, path, key, reader)
+	var decoded map[string]any
+	if err := json.Unmarshal(data, &decoded); err != nil {
+		n.t.Fatalf("%s %s: status %d, body %q is not JSON: %v", method, path, status, data, err)
+	}
+	return status, decoded
+}
+
+// getText sends GET path with "Authorization: Bearer <key>" unless key is empty and
+// returns the status and body.
+func (n *node) getText(path, key string) (int, string) {
+	n.t.Helper()
+	status, data := n.request("GET", path, key, nil)
+	return status, string(data)
+}
+
+// request sends method path with body and, unless key is empty, "Authorization:
+// Bearer <key>"; it returns the status and the body's bytes.
+func (n *node) request(method, path, key string, body io.Reader) (int, []byte) {
+	n.t.Helper()
+	request, err := http.NewRequest(method, n.httpURL(path), body)
 	if err != nil {
 		n.t.Fatalf("request: %v", err)
 	}
@@ -243,12 +263,11 @@ func (n *node) apiCall(method, path, key string, body any) (int, map[string]any)
 		n.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer response.Body.Close()
-	data, _ := io.ReadAll(response.Body)
-	var decoded map[string]any
-	if err := json.Unmarshal(data, &decoded); err != nil {
-		n.t.Fatalf("%s %s: status %d, body %q is not JSON: %v", method, path, response.StatusCode, data, err)
+	data, err := io.ReadAll(response.Body)
+	if err != nil {
+		n.t.Fatalf("%s %s: %v", method, path, err)
 	}
-	return response.StatusCode, decoded
+	return response.StatusCode, data
 }
 
 // expectNothingPending proves that nothing reached conn before now: it sends a ping

@@ -41,29 +41,6 @@ func (s scrapeResult) value(t *testing.T, series string) float64 {
 	return value
 }
 
-// getText sends GET path with "Authorization: Bearer <key>" unless key is empty and
-// returns the status and body.
-func (n *node) getText(path, key string) (int, string) {
-	n.t.Helper()
-	request, err := http.NewRequest("GET", n.httpURL(path), nil)
-	if err != nil {
-		n.t.Fatalf("request: %v", err)
-	}
-	if key != "" {
-		request.Header.Set("Authorization", "Bearer "+key)
-	}
-	response, err := http.DefaultClient.Do(request)
-	if err != nil {
-		n.t.Fatalf("GET %s: %v", path, err)
-	}
-	defer response.Body.Close()
-	body, err := io.ReadAll(response.Body)
-	if err != nil {
-		n.t.Fatalf("GET %s: %v", path, err)
-	}
-	return response.StatusCode, string(body)
-}
-
 // scrapeMetrics fetches /metrics with key, requires a valid exposition that keeps
 // wsgate's conventions, and returns it.
 func (n *node) scrapeMetrics(key string) scrapeResult {
