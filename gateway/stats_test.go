@@ -96,6 +96,8 @@ func TestStatsReportNodeTotals(t *testing.T) {
 	before := n.totals("")
 
 	alice := n.dial("alice")
+	// The client sees the upgrade answer a moment before the hub registers it.
+	waitFor(t, readTimeout, "alice registered", func() bool { return len(n.Hub.UserSessions("alice")) == 1 })
 	if code, _ := readClose(t, n.dial("alice"), readTimeout); code != 1008 {
 		t.Fatalf("second connection of alice: close %d, want 1008", code)
 	}
