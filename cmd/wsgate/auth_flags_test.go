@@ -115,7 +115,7 @@ func TestValidAuthSettingsStartWithoutShowingSecrets(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d, output %q", code, output)
 	}
-	for _, warning := range []string{"no -api-key: the publish API and stats answer loopback clients only",
+	for _, warning := range []string{"no -api-key: the publish API, stats, metrics and pprof answer loopback clients only",
 		"clients are not authenticated"} {
 		if !strings.Contains(output, warning) {
 			t.Fatalf("output %q lacks the warning %q", output, warning)

@@ -91,7 +91,7 @@ func parseOptions(arguments []string, lookup func(string) (string, bool), output
 	flags.StringVar(&parsed.jwtAudience, "jwt-audience", "", "when set, a client's JWT must list this audience (aud claim)")
 	flags.StringVar(&parsed.jwtIssuer, "jwt-issuer", "", "when set, a client's JWT must have this issuer (iss claim)")
 	flags.StringVar(&parsed.apiKey, "api-key", "",
-		"key backends present as 'Authorization: Bearer <key>' to the publish API and stats (empty = loopback clients only)")
+		"key backends present as 'Authorization: Bearer <key>' to the publish API, stats, metrics and pprof (empty = loopback clients only)")
 	flags.StringVar(&parsed.allowedOrigins, "allowed-origins", "",
 		"comma-separated browser origins allowed to connect besides same-origin, e.g. https://app.example.com; * allows any")
 	flags.StringVar(&parsed.redisURL, "redis-url", "",

@@ -110,7 +110,7 @@ func serve(ctx context.Context, parsed options, logger *slog.Logger) error {
 		logger.Warn("no -jwt-secret or -jwt-public-key: clients are not authenticated")
 	}
 	if parsed.apiKey == "" {
-		logger.Warn("no -api-key: the publish API and stats answer loopback clients only")
+		logger.Warn("no -api-key: the publish API, stats, metrics and pprof answer loopback clients only")
 	}
 	if node.Cluster != nil {
 		logger.Info("cluster enabled through Redis", "node_id", node.Cluster.ID(), "lease", parsed.clusterLease.String())
