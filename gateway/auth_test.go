@@ -76,7 +76,7 @@ func (n *node) dialToken(token string) *websocket.Conn {
 func welcome(t *testing.T, conn *websocket.Conn) message {
 	t.Helper()
 	send(t, conn, map[string]string{"type": "hello"})
-	got := readMessage(t, conn, 2*time.Second)
+	got := readMessage(t, conn, readTimeout)
 	if got["type"] != "welcome" {
 		t.Fatalf("got %v, want a welcome", got)
 	}

@@ -27,6 +27,8 @@ func TestConnectionLogsCarryConnectionUserAndAddress(t *testing.T) {
 		Logger:         slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	alice := n.dial("alice")
+	// The client sees the upgrade answer a moment before the hub registers it.
+	waitFor(t, readTimeout, "alice registered", func() bool { return len(n.Hub.UserSessions("alice")) == 1 })
 	aliceID := welcome(t, alice)["connection_id"].(string)
 	if code, _ := readClose(t, n.dial("alice"), readTimeout); code != websocket.ClosePolicyViolation {
 		t.Fatalf("second connection of alice: close %d, want 1008", code)

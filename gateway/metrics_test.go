@@ -159,6 +159,8 @@ func TestMetricsCountRealTrafficByReason(t *testing.T) {
 	before := n.scrapeMetrics("")
 
 	alice := n.dial("alice")
+	// The client sees the upgrade answer a moment before the hub registers it.
+	waitFor(t, readTimeout, "alice registered", func() bool { return len(n.Hub.UserSessions("alice")) == 1 })
 	if code, _ := readClose(t, n.dial("alice"), readTimeout); code != websocket.ClosePolicyViolation {
 		t.Fatalf("second connection of alice: close %d, want 1008", code)
 	}
