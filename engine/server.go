@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lesismal/nbio"
+	"github.com/lesismal/nbio/mempool"
 	"github.com/lesismal/nbio/nbhttp"
 	"github.com/lesismal/nbio/nbhttp/websocket"
 	"github.com/wsgate/wsgate/session"
@@ -79,6 +80,14 @@ const (
 // offers it in Sec-WebSocket-Protocol the server selects it; no other offered value
 // (such as a "bearer.<token>" credential) is ever echoed back.
 const Subprotocol = "wsgate.v1"
+
+// heapAllocator gives nbio plain heap buffers instead of its global recycling pool
+// (mempool.DefaultMemPool). In v1.6.8 a buffer of that pool can be handed out while
+// still in use: the tests saw a connection's parse buffer shrink under it
+// ("slice bounds out of range" in websocket.Conn.Parse) and messages vanish, in
+// later tests of the same process, because the pool is shared by every engine. The
+// cost is an allocation per buffered read or write, left to the garbage collector.
+var heapAllocator = mempool.NewSTD()
 
 // Server is a running WebSocket and HTTP server. Its methods are safe for
 // concurrent use.
@@ -154,9 +163,13 @@ func New(config Config, hub *session.Hub) (*Server, error) {
 		// as a backstop, so nbio never drops a connection the hub still counts as fine.
 		MaxWriteBufferSize:      hub.Config().MaxPendingBytes + max(config.MaxMessageSize, 64<<10) + 1024,
 		ReleaseWebsocketPayload: true,
+		BodyAllocator:           heapAllocator,
 		KeepaliveTime:           config.IdleTimeout,
 		Handler:                 http.HandlerFunc(server.serveHTTP),
 	})
+	// nbhttp does not pass its allocator down to the nbio engine, whose write caches
+	// would otherwise come from the same global pool.
+	server.engine.Engine.BodyAllocator = heapAllocator
 	server.upgrader = server.newUpgrader()
 	server.engine.OnWrittenSize(func(conn *nbio.Conn, _ []byte, written int) {
 		// Runs under nbio's connection lock: only an atomic add, no writes.
