@@ -234,8 +234,10 @@ func TestClusterKicksConnectionsOnOtherNodes(t *testing.T) {
 	}
 
 	status, body = nodes[2].apiCall("DELETE", "/api/v1/users/dave/connections", "", `{"reason":"logged out"}`)
-	if status != http.StatusOK || body["closed"] != float64(1) || body["nodes"] != float64(1) {
-		t.Fatalf("kick user: status %d, body %v, want 200 {closed:1, nodes:1}", status, body)
+	// nodes is 1 (the first node) or 2: the second node's release of the kicked
+	// connection reaches Redis in its next batch, so it may still be listed.
+	if reached, _ := body["nodes"].(float64); status != http.StatusOK || body["closed"] != float64(1) || reached < 1 || reached > 2 {
+		t.Fatalf("kick user: status %d, body %v, want 200 {closed:1, nodes:1 or 2}", status, body)
 	}
 	if code, text := readClose(t, onThird, readTimeout); code != 4403 || text != "logged out" {
 		t.Fatalf("dave's local connection closed with %d %q", code, text)
