@@ -132,15 +132,11 @@ func (n *Node) Release(userID string) {
 // it, so their fields are rewritten later. Only the maintenance goroutine calls it.
 func (n *Node) flushReleases() {
 	a := &n.admission
-	type release struct {
-		userID string
-		count  int
-	}
 	a.mutex.Lock()
-	batch := make([]release, 0, len(a.states))
+	batch := make([]userCount, 0, len(a.states))
 	for userID, state := range a.states {
 		if state.releases > 0 {
-			batch = append(batch, release{userID, state.releases})
+			batch = append(batch, userCount{userID, state.releases})
 			state.releases = 0
 			a.settleLocked(userID, state)
 		}
@@ -148,14 +144,7 @@ func (n *Node) flushReleases() {
 	a.mutex.Unlock()
 	for start := 0; start < len(batch); start += pipelineBatch {
 		part := batch[start:min(start+pipelineBatch, len(batch))]
-		calls := make([]rueidis.LuaExec, len(part))
-		for index, item := range part {
-			calls[index] = rueidis.LuaExec{
-				Keys: []string{n.keys.user(item.userID), n.keys.nodeUsers},
-				Args: []string{n.keys.tag, strconv.Itoa(item.count), item.userID},
-			}
-		}
-		failed := n.execBatch(releaseScript, calls)
+		failed := n.execBatch(releaseScript, n.userCountCalls(part))
 		if len(failed) == 0 {
 			continue
 		}
@@ -178,15 +167,11 @@ func (n *Node) rewriteStale() {
 		}
 		a.mutex.Unlock()
 	}
-	type rewrite struct {
-		userID string
-		count  int
-	}
 	a.mutex.Lock()
-	var batch []rewrite
+	var batch []userCount
 	for userID, state := range a.states {
 		if state.stale && state.acquiring == 0 {
-			batch = append(batch, rewrite{userID, a.counts[userID]})
+			batch = append(batch, userCount{userID, a.counts[userID]})
 			state.stale, state.rewriting = false, true
 			// The absolute count covers the releases not sent yet.
 			state.releases = 0
@@ -195,14 +180,7 @@ func (n *Node) rewriteStale() {
 	a.mutex.Unlock()
 	for start := 0; start < len(batch); start += pipelineBatch {
 		part := batch[start:min(start+pipelineBatch, len(batch))]
-		calls := make([]rueidis.LuaExec, len(part))
-		for index, item := range part {
-			calls[index] = rueidis.LuaExec{
-				Keys: []string{n.keys.user(item.userID), n.keys.nodeUsers},
-				Args: []string{n.keys.tag, strconv.Itoa(item.count), item.userID},
-			}
-		}
-		failed := n.execBatch(rewriteScript, calls)
+		failed := n.execBatch(rewriteScript, n.userCountCalls(part))
 		a.mutex.Lock()
 		for _, item := range part {
 			state := a.stateLocked(item.userID)
@@ -215,4 +193,23 @@ func (n *Node) rewriteStale() {
 		}
 		a.mutex.Unlock()
 	}
+}
+
+// userCount is one user's connection count (or count to release) on this node.
+type userCount struct {
+	userID string
+	count  int
+}
+
+// userCountCalls builds one script call per user for the release and rewrite
+// scripts, which take the same keys and arguments.
+func (n *Node) userCountCalls(part []userCount) []rueidis.LuaExec {
+	calls := make([]rueidis.LuaExec, len(part))
+	for index, item := range part {
+		calls[index] = rueidis.LuaExec{
+			Keys: []string{n.keys.user(item.userID), n.keys.nodeUsers},
+			Args: []string{n.keys.tag, strconv.Itoa(item.count), item.userID},
+		}
+	}
+	return calls
 }
