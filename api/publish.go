@@ -76,16 +76,9 @@ func (a *API) serveBroadcast(writer http.ResponseWriter, request *http.Request) 
 		exclude = append(exclude, id)
 	}
 	queued := a.hub.Broadcast(session.TextFrame(body.Message), exclude...)
-	if a.cluster == nil {
-		writeJSON(writer, http.StatusOK, queuedResponse{Queued: queued})
-		return
-	}
-	nodes, err := a.cluster.PublishBroadcast(request.Context(), body.Message, exclude)
-	if err != nil {
-		a.writeClusterUnavailable(writer, err, "queued", queued)
-		return
-	}
-	writeJSON(writer, http.StatusOK, queuedResponse{Queued: queued, Nodes: &nodes})
+	a.answerQueued(writer, queued, func() (int, error) {
+		return a.cluster.PublishBroadcast(request.Context(), body.Message, exclude)
+	})
 }
 
 // serveSendToUser answers POST /api/v1/users/{user_id}/send {"message":{...}}. A
@@ -97,11 +90,20 @@ func (a *API) serveSendToUser(writer http.ResponseWriter, request *http.Request)
 	}
 	userID := request.PathValue("user_id")
 	queued := a.hub.SendToUser(userID, session.TextFrame(body.Message))
+	a.answerQueued(writer, queued, func() (int, error) {
+		return a.cluster.PublishToUser(request.Context(), userID, body.Message)
+	})
+}
+
+// answerQueued answers a publish already queued to queued local connections. In a
+// cluster it first hands the message to the other nodes with publish (called only
+// then) and reports how many nodes received it, or 503 when they could not be reached.
+func (a *API) answerQueued(writer http.ResponseWriter, queued int, publish func() (int, error)) {
 	if a.cluster == nil {
 		writeJSON(writer, http.StatusOK, queuedResponse{Queued: queued})
 		return
 	}
-	nodes, err := a.cluster.PublishToUser(request.Context(), userID, body.Message)
+	nodes, err := publish()
 	if err != nil {
 		a.writeClusterUnavailable(writer, err, "queued", queued)
 		return

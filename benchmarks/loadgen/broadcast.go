@@ -17,6 +17,20 @@ const (
 	phaseRate   = 2
 )
 
+// prepareBroadcasts opens the connections a broadcast scenario needs and returns how
+// many are open and the trigger that starts broadcasts.
+func (b *bench) prepareBroadcasts() (int64, trigger, error) {
+	open := b.ensureConnections()
+	send, err := b.broadcastTrigger()
+	if err != nil {
+		return 0, nil, err
+	}
+	if open == 0 {
+		return 0, nil, errors.New("no open connection")
+	}
+	return open, send, nil
+}
+
 // broadcastTrigger returns the trigger, making it on first use.
 func (b *bench) broadcastTrigger() (trigger, error) {
 	if b.trigger != nil {
@@ -37,13 +51,9 @@ func (b *bench) broadcastTrigger() (trigger, error) {
 // fanout sends -broadcasts broadcasts one at a time: each is sent, awaited on every
 // connection (up to -await), then followed by a -gap pause.
 func (b *bench) fanout() (*result.Fanout, error) {
-	open := b.ensureConnections()
-	send, err := b.broadcastTrigger()
+	open, send, err := b.prepareBroadcasts()
 	if err != nil {
 		return nil, err
-	}
-	if open == 0 {
-		return nil, errors.New("no open connection")
 	}
 	count := b.options.broadcasts
 	b.fleet.Begin(phaseFanout, count)
@@ -84,13 +94,9 @@ func (b *bench) fanout() (*result.Fanout, error) {
 // scheduled time (or at once when sending fell behind), then waits up to -drain for
 // deliveries in flight.
 func (b *bench) sustained() (*result.Rate, error) {
-	open := b.ensureConnections()
-	send, err := b.broadcastTrigger()
+	open, send, err := b.prepareBroadcasts()
 	if err != nil {
 		return nil, err
-	}
-	if open == 0 {
-		return nil, errors.New("no open connection")
 	}
 	count := max(int(math.Round(b.options.rate*b.options.duration.Seconds())), 1)
 	interval := time.Duration(float64(time.Second) / b.options.rate)
