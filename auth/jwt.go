@@ -47,6 +47,12 @@ type Identity struct {
 	// ExpiresAt is the token's "exp" claim; the zero time when the token has none
 	// and so never expires.
 	ExpiresAt time.Time
+	// Grants is the token's "wsgate" claim: which channels the connection may
+	// subscribe and publish to, which it is subscribed to on connect, and whether it
+	// may broadcast. Nil when the token has no such claim: it is then granted
+	// nothing beyond what the channel namespaces open to every authenticated
+	// connection.
+	Grants *Grants
 }
 
 // The reasons a token is refused, returned (possibly wrapped) by Verifier.Verify
@@ -73,6 +79,14 @@ var (
 	ErrWrongIssuer = errors.New("token issuer is not accepted")
 	// ErrNoSubject: the token has no "sub", so no user id.
 	ErrNoSubject = errors.New("token has no subject")
+	// ErrSubscriptionToken: a subscription token (one with a "channel" claim) was
+	// presented to open a connection.
+	ErrSubscriptionToken = errors.New("a subscription token cannot open a connection")
+	// ErrWrongSubject: a subscription token's "sub" is not the connection's user.
+	ErrWrongSubject = errors.New("subscription token belongs to another user")
+	// ErrWrongChannel: a subscription token's "channel" is missing or names
+	// another channel.
+	ErrWrongChannel = errors.New("subscription token is for another channel")
 )
 
 // Verifier checks client tokens. It is immutable after NewVerifier and safe for
@@ -119,33 +133,48 @@ func NewVerifier(config Config) (*Verifier, error) {
 // or "ES256".
 func (v *Verifier) Algorithm() string { return v.algorithm }
 
-// Verify checks token's algorithm, signature, "exp", "nbf", the configured
-// audience and issuer, and that it has a "sub", and returns the holder's identity.
-// A token without "exp" is accepted and never expires. The error is one of the Err
-// values of this package.
+// Verify checks a connection token: its algorithm, signature, "exp", "nbf", the
+// configured audience and issuer, and that it has a "sub", and returns the holder's
+// identity with the grants of its "wsgate" claim. A token without "exp" is accepted
+// and never expires. A subscription token (one with a "channel" claim) is refused
+// with ErrSubscriptionToken: it grants one channel and must not open a connection
+// as its user. The error is one of the Err values of this package.
 func (v *Verifier) Verify(token string) (Identity, error) {
-	if token == "" {
-		return Identity{}, ErrNoToken
-	}
-	var claims jwt.RegisteredClaims
-	parsed, err := v.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return v.key, nil })
+	claims, err := v.verify(token)
 	if err != nil {
-		return Identity{}, v.classify(parsed, err)
+		return Identity{}, err
 	}
-	if v.audience != "" && !slices.Contains(claims.Audience, v.audience) {
-		return Identity{}, ErrWrongAudience
+	if claims.Channel != "" {
+		return Identity{}, ErrSubscriptionToken
 	}
-	if v.issuer != "" && claims.Issuer != v.issuer {
-		return Identity{}, ErrWrongIssuer
-	}
-	if claims.Subject == "" {
-		return Identity{}, ErrNoSubject
-	}
-	identity := Identity{UserID: claims.Subject}
+	identity := Identity{UserID: claims.Subject, Grants: claims.Grants}
 	if claims.ExpiresAt != nil {
 		identity.ExpiresAt = claims.ExpiresAt.Time
 	}
 	return identity, nil
+}
+
+// verify checks what every token of wsgate needs (algorithm, signature, "exp",
+// "nbf", audience, issuer, "sub") and returns its claims.
+func (v *Verifier) verify(token string) (*tokenClaims, error) {
+	if token == "" {
+		return nil, ErrNoToken
+	}
+	var claims tokenClaims
+	parsed, err := v.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return v.key, nil })
+	if err != nil {
+		return nil, v.classify(parsed, err)
+	}
+	if v.audience != "" && !slices.Contains(claims.Audience, v.audience) {
+		return nil, ErrWrongAudience
+	}
+	if v.issuer != "" && claims.Issuer != v.issuer {
+		return nil, ErrWrongIssuer
+	}
+	if claims.Subject == "" {
+		return nil, ErrNoSubject
+	}
+	return &claims, nil
 }
 
 // classify maps the JWT library's error to this package's reasons, so logs and
