@@ -1,0 +1,175 @@
+package channels
+
+import (
+	"fmt"
+	"strings"
+)
+
+// SubscribeMode says which connections may subscribe to a namespace's channels
+// without a grant of their own (a "subscribe" pattern in their token, or a
+// subscription token for the channel), which always suffices.
+type SubscribeMode string
+
+// The subscribe modes, as written in the configuration file.
+const (
+	// SubscribeAnyone: every connection, anonymous ones included.
+	SubscribeAnyone SubscribeMode = "anyone"
+	// SubscribeAuthenticated: every connection with a user id.
+	SubscribeAuthenticated SubscribeMode = "authenticated"
+	// SubscribeToken: only connections with a grant.
+	SubscribeToken SubscribeMode = "token"
+)
+
+// PublishMode says which connections may publish to a namespace's channels without a
+// "publish" pattern in their token, which always suffices.
+type PublishMode string
+
+// The publish modes, as written in the configuration file.
+const (
+	// PublishOff: no client publications (the backend's API still publishes).
+	PublishOff PublishMode = "off"
+	// PublishSubscribers: connections subscribed to the channel.
+	PublishSubscribers PublishMode = "subscribers"
+	// PublishAuthenticated: every connection with a user id.
+	PublishAuthenticated PublishMode = "authenticated"
+)
+
+// NamespaceOptions are the options of one namespace, with the shape of one entry of
+// the configuration file's "namespaces" list (a contract like the wire format). Zero
+// values mean the defaults named per field; the history and presence options of later
+// issues join as further fields. A value type: copies are independent.
+type NamespaceOptions struct {
+	// Name is the namespace: channels "Name:..." belong to it; "" is the default
+	// namespace of channels without NamespaceSeparator. At most MaxNameLength-1
+	// bytes, no NamespaceSeparator, the characters of a channel name.
+	Name string `yaml:"name" json:"name"`
+	// Subscribe says who may subscribe without a grant. Default: SubscribeAnyone
+	// without authentication, SubscribeToken with it (see NewNamespaces), and always
+	// SubscribeToken when Personal is set.
+	Subscribe SubscribeMode `yaml:"subscribe" json:"subscribe"`
+	// Publish says who may publish without a grant. Default PublishOff.
+	Publish PublishMode `yaml:"publish" json:"publish"`
+	// PublisherReceives delivers a client's publication to the publishing
+	// connection too, when it is subscribed. Default false.
+	PublisherReceives bool `yaml:"publisher_receives" json:"publisher_receives"`
+	// MaxSubscribers caps the subscribers of each channel of the namespace on this
+	// node; 0 means unlimited.
+	MaxSubscribers int `yaml:"max_subscribers" json:"max_subscribers"`
+	// Personal makes every channel of the namespace readable by the users its name
+	// lists, without tokens: see SubscribePermission. Only SubscribeToken (or no
+	// Subscribe) goes with it, so no one else reads a personal channel without a grant.
+	Personal bool `yaml:"personal" json:"personal"`
+}
+
+// OptionError is an invalid namespace option: which namespace (by name) and which
+// field (by its configuration file key), so a configuration loader can point at the
+// line.
+type OptionError struct {
+	Namespace string
+	Field     string
+	Problem   string
+}
+
+// Error returns e.g. `namespace "chat": subscribe: "everyone" is not one of anyone,
+// authenticated, token`.
+func (e *OptionError) Error() string {
+	return fmt.Sprintf("namespace %q: %s: %s", e.Namespace, e.Field, e.Problem)
+}
+
+// Validate checks the options and returns nil or an *OptionError for the first
+// invalid field. Zero values are valid (they mean the defaults).
+func (o NamespaceOptions) Validate() error {
+	invalid := func(field, problem string, arguments ...any) error {
+		return &OptionError{Namespace: o.Name, Field: field, Problem: fmt.Sprintf(problem, arguments...)}
+	}
+	if len(o.Name) >= MaxNameLength {
+		return invalid("name", "longer than %d bytes", MaxNameLength-1)
+	}
+	if strings.IndexByte(o.Name, NamespaceSeparator) >= 0 {
+		return invalid("name", "contains %q, which ends a namespace", NamespaceSeparator)
+	}
+	if err := validateCharacters("namespace name", o.Name); err != nil {
+		return invalid("name", "%s", err.Error())
+	}
+	switch o.Subscribe {
+	case "", SubscribeAnyone, SubscribeAuthenticated, SubscribeToken:
+	default:
+		return invalid("subscribe", "%q is not one of anyone, authenticated, token", o.Subscribe)
+	}
+	switch o.Publish {
+	case "", PublishOff, PublishSubscribers, PublishAuthenticated:
+	default:
+		return invalid("publish", "%q is not one of off, subscribers, authenticated", o.Publish)
+	}
+	if o.MaxSubscribers < 0 {
+		return invalid("max_subscribers", "%d is negative (0 means unlimited)", o.MaxSubscribers)
+	}
+	if o.Personal && o.Subscribe != "" && o.Subscribe != SubscribeToken {
+		return invalid("subscribe", "%q would let every connection read personal channels; a personal namespace takes token (or nothing)", o.Subscribe)
+	}
+	return nil
+}
+
+// DefaultNamespaceOptions returns the options of a namespace the configuration does
+// not name: subscribe anyone and publish off without authentication, subscribe token
+// and publish off with it (the issue's "default deny" for JWT).
+func DefaultNamespaceOptions(authentication bool) NamespaceOptions {
+	return NamespaceOptions{}.withDefaults(authentication)
+}
+
+// withDefaults fills the zero fields that have defaults.
+func (o NamespaceOptions) withDefaults(authentication bool) NamespaceOptions {
+	if o.Subscribe == "" {
+		o.Subscribe = SubscribeAnyone
+		if authentication || o.Personal {
+			o.Subscribe = SubscribeToken
+		}
+	}
+	if o.Publish == "" {
+		o.Publish = PublishOff
+	}
+	return o
+}
+
+// Namespaces finds the options of a channel's namespace. Immutable after
+// NewNamespaces and safe for concurrent use.
+type Namespaces struct {
+	byName   map[string]NamespaceOptions
+	defaults NamespaceOptions
+}
+
+// NewNamespaces validates options (each with Validate, and no name twice) and
+// returns their lookup, with defaults filled in. authentication says whether clients
+// authenticate (JWT configured): it decides the defaults (see
+// DefaultNamespaceOptions).
+func NewNamespaces(options []NamespaceOptions, authentication bool) (*Namespaces, error) {
+	namespaces := &Namespaces{
+		byName:   make(map[string]NamespaceOptions, len(options)),
+		defaults: DefaultNamespaceOptions(authentication),
+	}
+	for _, option := range options {
+		if err := option.Validate(); err != nil {
+			return nil, err
+		}
+		if _, duplicate := namespaces.byName[option.Name]; duplicate {
+			return nil, &OptionError{Namespace: option.Name, Field: "name", Problem: "the namespace is listed twice"}
+		}
+		namespaces.byName[option.Name] = option.withDefaults(authentication)
+	}
+	return namespaces, nil
+}
+
+// Lookup returns the options of channel's namespace (NamespaceOf), defaults filled
+// in; for a namespace the configuration does not name, the default options
+// (DefaultNamespaceOptions) with Name set to that namespace. The default namespace
+// "" is configured like any other; its options do not extend to unnamed namespaces.
+// O(1), no allocation.
+func (n *Namespaces) Lookup(channel string) NamespaceOptions {
+	name := NamespaceOf(channel)
+	if options, found := n.byName[name]; found {
+		return options
+	}
+	options := n.defaults
+	options.Name = name
+	return options
+}
