@@ -108,9 +108,9 @@ func (x *Index[S]) subscriberShardOf(subscriber S, userID string) *subscriberSha
 // ErrTooManySubscribers (the channel holds maxSubscribers, its namespace's
 // max_subscribers; 0 means unlimited), checked in that order; a refused subscribe
 // changes nothing. The channel name must be valid (ValidateName): the index does
-// not check it. Cost: O(subscriptions of the subscriber) to find a duplicate, O(1)
-// otherwise; it allocates 16 bytes, plus the channel when it is new and slice
-// growth.
+// not check it. Cost: O(subscriptions of the subscriber, and channels of its user
+// when the user has several subscribed connections); it allocates 16 bytes, plus the channel when it is new, 48 bytes for a
+// user's first subscription, and slice growth.
 //
 // A subscriber that is going away must not stay behind: its owner calls
 // UnsubscribeAll once it no longer accepts subscriptions (a session after it left
@@ -148,7 +148,8 @@ func (x *Index[S]) Subscribe(subscriber S, channel string, maxSubscribers int) e
 }
 
 // Unsubscribe removes subscriber from channel, or returns ErrNotSubscribed. Cost:
-// O(subscriptions of the subscriber), no allocation.
+// O(subscriptions of the subscriber, and channels of its user when the user has
+// several subscribed connections), no allocation.
 func (x *Index[S]) Unsubscribe(subscriber S, channel string) error {
 	userID := subscriber.UserID()
 	owner := x.subscriberShardOf(subscriber, userID)
@@ -176,9 +177,10 @@ func (x *Index[S]) Unsubscribe(subscriber S, channel string) error {
 
 // UnsubscribeAll removes subscriber from every channel, as its disconnect needs, and
 // appends the channels it was in to into (in no particular order), returning the
-// extended slice; into may be nil. Cost: O(subscriptions of the subscriber), each
-// taking its channel's shard lock in turn; no allocation beyond into's growth when
-// Config.Activity is unset.
+// extended slice; into may be nil. Cost: O(subscriptions of the subscriber) shard
+// locks taken in turn (times the channels of its user when the user has several
+// subscribed connections); no allocation beyond into's growth, unless
+// Config.Activity is set and more than eight channels lose their last subscriber.
 func (x *Index[S]) UnsubscribeAll(subscriber S, into []string) []string {
 	userID := subscriber.UserID()
 	owner := x.subscriberShardOf(subscriber, userID)
