@@ -27,8 +27,9 @@ func (countingConn) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127
 const benchmarkConnections = 15000
 
 func benchmarkHub(b *testing.B) (*Hub, []*Session, *atomic.Int64, *atomic.Int64) {
-	// The pending bound is lifted: countingConn never reports written bytes.
-	hub := newTestHub(b, Config{MaxPendingBytes: 1 << 50})
+	// The pending bound is at its maximum (1 GiB): countingConn never reports written
+	// bytes, so every frame stays counted as pending.
+	hub := newTestHub(b, Config{MaxPendingBytes: 1 << 30})
 	writes, bytes := new(atomic.Int64), new(atomic.Int64)
 	sessions := make([]*Session, benchmarkConnections)
 	for index := range sessions {
