@@ -43,9 +43,10 @@ const (
 )
 
 // Index is the channel index of one node: channel to subscribers (sharded by channel
-// name) and subscriber to channels (sharded by subscriber), with counts kept on every
-// change. A subscriber without subscriptions costs the index nothing. All methods
-// are safe for concurrent use; the lock rules are in the package documentation.
+// name) and subscriber to channels (sharded by user id, or by subscriber when
+// anonymous), with counts kept on every change. A subscriber without subscriptions
+// costs the index nothing. All methods are safe for concurrent use; the lock rules
+// are in the package documentation.
 //
 // Memory (TestMemoryPerSubscriptionAndChannel, amd64, 10 subscriptions per
 // subscriber): a subscription costs about 69 bytes when every subscriber has its own
@@ -109,8 +110,9 @@ func (x *Index[S]) subscriberShardOf(subscriber S, userID string) *subscriberSha
 // max_subscribers; 0 means unlimited), checked in that order; a refused subscribe
 // changes nothing. The channel name must be valid (ValidateName): the index does
 // not check it. Cost: O(subscriptions of the subscriber, and channels of its user
-// when the user has several subscribed connections); it allocates 16 bytes, plus the channel when it is new, 48 bytes for a
-// user's first subscription, and slice growth.
+// when the user has several subscribed connections); it allocates 16 bytes, plus
+// the channel when it is new, 48 bytes for a user's first subscription, and slice
+// growth.
 //
 // A subscriber that is going away must not stay behind: its owner calls
 // UnsubscribeAll once it no longer accepts subscriptions (a session after it left

@@ -11,7 +11,8 @@ import (
 const MaxNameLength = 255
 
 // NamespaceSeparator separates a channel's namespace from the rest of its name:
-// "chat:lobby" is in namespace "chat"; a name without it is in the default namespace "".
+// "chat:lobby" is in namespace "chat"; a name without it is in the default
+// namespace "".
 const NamespaceSeparator = ':'
 
 // ValidateName checks a channel name: 1 to MaxNameLength bytes of valid UTF-8 with no

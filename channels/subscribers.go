@@ -75,9 +75,9 @@ func (sh *subscriberShard[S]) newUserLocked(subscriber S, userID, channel string
 	return true
 }
 
-// joinedLocked records that subscriber, of userID, joined channel joined; firstOfSubscriber
-// says it had no subscription before. The caller holds the mutex for writing and
-// has added the subscription to the subscriber's list.
+// joinedLocked records that subscriber, of userID, joined channel joined;
+// firstOfSubscriber says it had no subscription before. The caller holds the mutex
+// for writing and has added the subscription to the subscriber's list.
 func (sh *subscriberShard[S]) joinedLocked(subscriber S, userID string, joined *channel[S], firstOfSubscriber bool) {
 	if userID == "" {
 		return
