@@ -22,8 +22,9 @@ import (
 type Grants struct {
 	// Subscribe lists the channel patterns the connection may subscribe to.
 	Subscribe []string `json:"subscribe,omitempty"`
-	// Publish lists the channel patterns the connection may publish to, where the
-	// channel's namespace lets clients publish at all.
+	// Publish lists the channel patterns the connection may publish to. A grant is
+	// the backend's explicit word, so it allows publishing even in a namespace that
+	// keeps client publications off (the default).
 	Publish []string `json:"publish,omitempty"`
 	// Channels lists channels the connection is subscribed to on connect.
 	Channels []string `json:"channels,omitempty"`
