@@ -172,8 +172,8 @@ func TestOversizedMessageClosesWith1009(t *testing.T) {
 	n := startNode(t, gateway.Config{Engine: engineConfig(1024)})
 	conn := n.dial("")
 	sendText(t, conn, `{"type":"message","content":"`+strings.Repeat("x", 2000)+`"}`)
-	if code, _ := readClose(t, conn, readTimeout); code != websocket.CloseMessageTooBig {
-		t.Fatalf("close code %d, want 1009", code)
+	if code, text := readClose(t, conn, readTimeout); code != websocket.CloseMessageTooBig || text != session.ReasonTooBig.Text() {
+		t.Fatalf("closed with %d %q, want 1009 %q (docs/protocol.md)", code, text, session.ReasonTooBig.Text())
 	}
 	waitFor(t, readTimeout, "registry empty", func() bool { return n.Hub.ConnectionCount() == 0 })
 	if got := n.Hub.Counters().Disconnects[session.ReasonTooBig]; got != 1 {
