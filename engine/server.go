@@ -99,7 +99,6 @@ type Server struct {
 	upgrader   *websocket.Upgrader
 	listener   *gatedListener
 	handshakes *handshakeTracker
-	routes     *http.ServeMux
 	stopOnce   sync.Once
 	stopError  error
 }
@@ -141,10 +140,6 @@ func New(config Config, hub *session.Hub) (*Server, error) {
 	server.handshakes = newHandshakeTracker(hub.Wheel(), config.HandshakeTimeout, func() {
 		hub.CountRefused(session.ReasonHandshakeTimeout)
 	})
-	server.routes = http.NewServeMux()
-	server.routes.HandleFunc("GET "+config.Path, server.serveWebSocket)
-	server.routes.Handle("/", config.Handler)
-
 	// The parser may buffer a whole message plus headers; a small read limit also
 	// bounds nbio's handling of a frame with a negative 64-bit length, which bypasses
 	// the message length limit in v1.6.8.
@@ -252,12 +247,19 @@ func (s *Server) Stop(ctx context.Context) error {
 // request yet.
 func (s *Server) PendingHandshakes() int { return s.handshakes.pendingCount() }
 
-// serveHTTP marks the socket's handshake complete and routes the request.
+// serveHTTP marks the socket's handshake complete and routes the request: GET (or
+// HEAD) of the WebSocket path to the upgrade, everything else to Config.Handler as it
+// came. No http.ServeMux sits in between: it would answer a path it considers
+// unclean ("/api/v1/users//send") with a redirect of its own, not the API's answer.
 func (s *Server) serveHTTP(writer http.ResponseWriter, request *http.Request) {
 	if conn := nbioConnOf(writer); conn != nil {
 		s.handshakes.completed(conn)
 	}
-	s.routes.ServeHTTP(writer, request)
+	if request.URL.Path == s.config.Path && (request.Method == http.MethodGet || request.Method == http.MethodHead) {
+		s.serveWebSocket(writer, request)
+		return
+	}
+	s.config.Handler.ServeHTTP(writer, request)
 }
 
 // nbioConnOf returns the nbio socket behind an nbhttp response, or nil.
