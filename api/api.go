@@ -47,7 +47,7 @@ const DefaultMaxBodySize = 64 << 10
 type API struct {
 	hub         *session.Hub
 	logger      *slog.Logger
-	routes      *http.ServeMux
+	routes      *router
 	access      access
 	maxBodySize int64
 	metrics     *Metrics
@@ -74,18 +74,15 @@ func New(config Config) (*API, error) {
 		config.Metrics = NewMetrics()
 	}
 	metrics.ExposeMetadata(true)
-	a := &API{hub: config.Hub, logger: config.Logger, routes: http.NewServeMux(),
+	a := &API{hub: config.Hub, logger: config.Logger, routes: newRouter(),
 		access: newAccess(config.APIKey), maxBodySize: config.MaxBodySize, metrics: config.Metrics,
 		cluster: config.Cluster}
-	a.routes.HandleFunc("GET /api/v1/ws/stats", a.access.protect(a.serveStats))
-	a.routes.HandleFunc("GET /metrics", a.access.protect(a.serveMetrics))
+	a.routes.handle("GET", "/api/v1/ws/stats", a.access.protect(a.serveStats))
+	a.routes.handle("GET", "/metrics", a.access.protect(a.serveMetrics))
 	a.routeProfiling()
-	a.routes.HandleFunc("GET /healthz", serveHealth)
-	a.routes.HandleFunc("GET /readyz", a.serveReady)
+	a.routes.handle("GET", "/healthz", serveHealth)
+	a.routes.handle("GET", "/readyz", a.serveReady)
 	a.routePublish()
-	a.routes.HandleFunc("/", func(writer http.ResponseWriter, request *http.Request) {
-		writeError(writer, http.StatusNotFound, "not_found", "no route for "+request.Method+" "+request.URL.Path)
-	})
 	return a, nil
 }
 

@@ -23,11 +23,11 @@ const maxCloseTextSize = 123
 
 // routePublish registers the publish endpoints, each behind the API key rule.
 func (a *API) routePublish() {
-	a.routes.HandleFunc("POST /api/v1/broadcast", a.access.protect(a.serveBroadcast))
-	a.routes.HandleFunc("POST /api/v1/users/{user_id}/send", a.access.protect(a.serveSendToUser))
-	a.routes.HandleFunc("POST /api/v1/connections/{connection_id}/send", a.access.protect(a.serveSendToConnection))
-	a.routes.HandleFunc("DELETE /api/v1/connections/{connection_id}", a.access.protect(a.serveKickConnection))
-	a.routes.HandleFunc("DELETE /api/v1/users/{user_id}/connections", a.access.protect(a.serveKickUser))
+	a.routes.handle("POST", "/api/v1/broadcast", a.access.protect(a.serveBroadcast))
+	a.routes.handle("POST", "/api/v1/users/{user_id}/send", a.access.protect(a.serveSendToUser))
+	a.routes.handle("POST", "/api/v1/connections/{connection_id}/send", a.access.protect(a.serveSendToConnection))
+	a.routes.handle("DELETE", "/api/v1/connections/{connection_id}", a.access.protect(a.serveKickConnection))
+	a.routes.handle("DELETE", "/api/v1/users/{user_id}/connections", a.access.protect(a.serveKickUser))
 }
 
 // sendRequest is the body of the send endpoints; broadcastRequest adds exclusions.
