@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wsgate/wsgate/api"
+	"github.com/wsgate/wsgate/engine"
 )
 
 // pushScript is the integration guide's example backend (docs/integration.md).
@@ -20,6 +24,12 @@ var pushScript = filepath.Join("..", "docs", "examples", "push.py")
 // stderr and whether it exited 0.
 func runPushScript(t *testing.T, n *node, apiKey string, arguments ...string) (string, string, bool) {
 	t.Helper()
+	return runPushScriptAt(t, "http://"+n.Addr().String(), apiKey, arguments...)
+}
+
+// runPushScriptAt runs push.py with arguments against the wsgate at baseURL.
+func runPushScriptAt(t *testing.T, baseURL, apiKey string, arguments ...string) (string, string, bool) {
+	t.Helper()
 	python, err := exec.LookPath("python3")
 	if err != nil {
 		t.Skip("python3 is not installed")
@@ -28,7 +38,7 @@ func runPushScript(t *testing.T, n *node, apiKey string, arguments ...string) (s
 	defer cancel()
 	command := exec.CommandContext(ctx, python, append([]string{pushScript}, arguments...)...)
 	command.Env = append(os.Environ(),
-		"WSGATE_URL="+"http://"+n.Addr().String(),
+		"WSGATE_URL="+baseURL,
 		"WSGATE_API_KEY="+apiKey,
 		"WSGATE_JWT_SECRET="+testJWTSecret,
 		"WSGATE_JWT_AUDIENCE=wsgate",
@@ -88,4 +98,43 @@ func TestPythonExampleMintsATokenAndPushes(t *testing.T) {
 	if code, text := readClose(t, conn, 3*time.Second); code != 4403 || text != "logged out" {
 		t.Fatalf("closed with %d %q, want 4403 \"logged out\"", code, text)
 	}
+}
+
+// TestPythonExampleTurnsTransportErrorsIntoWsgateError: a body over the transport's
+// limit (engine.DefaultMaxRequestSize), which wsgate cuts without an answer, and a
+// refused connection end in the script's WsgateError (exit 1, one line on stderr),
+// not a Python traceback; a body between the API's limit and the transport's gets
+// the API's 413.
+func TestPythonExampleTurnsTransportErrorsIntoWsgateError(t *testing.T) {
+	n := jwtNode(t)
+	message := func(size int) string { return `{"type":"padding","text":"` + strings.Repeat("x", size) + `"}` }
+	cases := []struct {
+		name, baseURL, message, want string
+	}{
+		{"over the transport limit", "http://" + n.Addr().String(), message(engine.DefaultMaxRequestSize + 4096),
+			"push.py: no answer from wsgate: POST "},
+		{"over the API limit", "http://" + n.Addr().String(), message(api.DefaultMaxBodySize + 1024),
+			"push.py: wsgate answered 413 body_too_large"},
+		{"connection refused", "http://" + closedAddress(t), message(10), "push.py: no answer from wsgate: POST "},
+	}
+	for _, test := range cases {
+		stdout, stderr, ok := runPushScriptAt(t, test.baseURL, testAPIKey, "broadcast", test.message)
+		if ok || stdout != "" || !strings.HasPrefix(stderr, test.want) || strings.Contains(stderr, "Traceback") ||
+			strings.Count(stderr, "\n") != 1 {
+			t.Fatalf("%s: exit ok=%v, stdout %q, stderr %q; want exit 1 and one line starting %q",
+				test.name, ok, stdout, stderr, test.want)
+		}
+	}
+}
+
+// closedAddress returns a loopback address where nothing listens.
+func closedAddress(t *testing.T) string {
+	t.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	address := listener.Addr().String()
+	_ = listener.Close()
+	return address
 }

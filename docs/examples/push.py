@@ -24,6 +24,7 @@ import argparse
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import sys
@@ -31,6 +32,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+
+
+# MAX_BODY_SIZE is the largest request body wsgate's API accepts, in bytes (64 KiB).
+MAX_BODY_SIZE = 64 << 10
 
 
 def _base64url(data: bytes) -> str:
@@ -60,10 +65,19 @@ def mint_token(secret: str, user_id: str, ttl_seconds: int = 3600,
 
 
 class WsgateError(Exception):
-    """An error answer of the wsgate API: status, code and human message."""
+    """A call to wsgate failed: status, code and human message.
+
+    An error answer of the API has its HTTP status and the API's error code
+    ("unauthorized", "connection_not_found", ...). A call that got no answer at all
+    (connection refused or reset, timeout, a broken HTTP exchange) has status 0 and
+    code "unreachable"; it may or may not have been delivered.
+    """
 
     def __init__(self, status: int, code: str, message: str):
-        super().__init__(f"{status} {code}: {message}")
+        if status:
+            super().__init__(f"wsgate answered {status} {code}: {message}")
+        else:
+            super().__init__(f"no answer from wsgate: {message}")
         self.status = status
         self.code = code
 
@@ -100,13 +114,29 @@ class Gateway:
         })
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return json.load(response)
+                status, answer = response.status, response.read()
         except urllib.error.HTTPError as error:
             try:
                 answer = json.load(error)
-            except ValueError:
+            except (ValueError, http.client.HTTPException, OSError):
                 answer = {"error": "http_error", "message": error.reason}
             raise WsgateError(error.code, answer.get("error", ""), answer.get("message", "")) from None
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
+            # Refused, reset, timed out or cut mid-answer: URLError wraps what happens
+            # while connecting, the others what happens after.
+            raise WsgateError(0, "unreachable", self._describe(method, path, len(data), error)) from error
+        try:
+            return json.loads(answer)
+        except ValueError:
+            raise WsgateError(status, "invalid_answer", f"the answer to {method} {path} is not JSON") from None
+
+    def _describe(self, method: str, path: str, size: int, error: Exception) -> str:
+        reason = error.reason if isinstance(error, urllib.error.URLError) else error
+        text = f"{method} {self.base_url}{path}: {type(reason).__name__}: {reason}"
+        if size > MAX_BODY_SIZE:
+            text += (f" (the body has {size} bytes; wsgate accepts at most {MAX_BODY_SIZE}"
+                     " and may close the connection without an answer for a larger one)")
+        return text
 
 
 def _segment(value: str) -> str:
@@ -157,7 +187,7 @@ def main() -> int:
         else:
             answer = gateway.kick_user(arguments.user_id, arguments.reason)
     except WsgateError as error:
-        print(f"push.py: wsgate answered {error}", file=sys.stderr)
+        print(f"push.py: {error}", file=sys.stderr)
         return 1
     print(json.dumps(answer))
     return 0
