@@ -80,6 +80,13 @@ export function backoffDelay(attempt, baseDelay, maxDelay, random) {
 const OPEN = 1;
 const PONG = '{"type":"pong"}';
 const HELLO = '{"type":"hello"}';
+// SUBPROTOCOL is wsgate's protocol name, which the server selects when offered;
+// TOKEN_PREFIX starts the offered value that carries a token (docs/protocol.md,
+// "Authentication").
+const SUBPROTOCOL = 'wsgate.v1';
+const TOKEN_PREFIX = 'bearer.';
+// A subprotocol value must be an HTTP token (RFC 9110 section 5.6.2); a JWT is one.
+const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
  * @typedef {object} Timers
@@ -92,11 +99,18 @@ const HELLO = '{"type":"hello"}';
  * @property {string} url the WebSocket endpoint, e.g. `ws://localhost:8080/api/v1/ws`
  * @property {typeof WebSocket} [WebSocket] the WebSocket implementation; default
  *   `globalThis.WebSocket` (Node 20 has none: pass the `ws` package's export)
- * @property {string | string[]} [protocols] WebSocket subprotocols
+ * @property {string | string[]} [protocols] WebSocket subprotocols to offer; the token's
+ *   subprotocol and `wsgate.v1` are added to them (see `tokenIn`)
  * @property {() => string | Promise<string>} [getToken] returns a token; called before the
  *   first connection and after every 4100 (token expired) close
+ * @property {"protocol" | "query"} [tokenIn="protocol"] where the token goes: `"protocol"`
+ *   offers it as the subprotocol `bearer.<token>` beside `wsgate.v1`, which keeps it out of
+ *   URLs (they end up in proxies' logs) and works in browsers, which cannot set headers;
+ *   `"query"` puts it in the URL as `?token=` (for a proxy in between that drops
+ *   subprotocols, or a token that is not a valid subprotocol name)
  * @property {(url: string, token: string | undefined) => string} [buildUrl] builds the URL
- *   of each connection; default: `url` with the token as query parameter `token`
+ *   of each connection; default: `url`, with the token as query parameter `token` when
+ *   `tokenIn` is `"query"`
  * @property {number} [baseDelay=500] backoff base, milliseconds
  * @property {number} [maxDelay=30000] backoff cap, milliseconds
  * @property {number} [goingAwayDelay=2000] upper bound of the random delay after 1001, milliseconds
@@ -185,9 +199,13 @@ export class WsgateClient {
     if (typeof implementation !== 'function') {
       throw new TypeError('WsgateClient: no WebSocket implementation; pass options.WebSocket (e.g. the "ws" package)');
     }
+    if (options.tokenIn !== undefined && options.tokenIn !== 'protocol' && options.tokenIn !== 'query') {
+      throw new TypeError('WsgateClient: options.tokenIn must be "protocol" or "query"');
+    }
     this.#WebSocket = implementation;
     this.#timers = options.timers ?? defaultTimers;
     this.#options = {
+      tokenIn: 'protocol',
       baseDelay: 500,
       maxDelay: 30000,
       goingAwayDelay: 2000,
@@ -343,7 +361,7 @@ export class WsgateClient {
     }
     let socket;
     try {
-      socket = new this.#WebSocket(this.#connectionUrl(), this.#options.protocols);
+      socket = new this.#WebSocket(this.#connectionUrl(), this.#connectionProtocols());
     } catch (error) {
       this.#emit('error', error);
       this.#retry('backoff');
@@ -358,16 +376,37 @@ export class WsgateClient {
   }
 
   #connectionUrl() {
-    const { url, buildUrl } = this.#options;
+    const { url, buildUrl, tokenIn } = this.#options;
     if (typeof buildUrl === 'function') {
       return buildUrl(url, this.#token);
     }
-    if (this.#token === undefined) {
+    if (this.#token === undefined || tokenIn !== 'query') {
       return url;
     }
     const withToken = new URL(url);
     withToken.searchParams.set('token', this.#token);
     return withToken.toString();
+  }
+
+  // #connectionProtocols returns the subprotocols to offer: the configured ones and,
+  // with a token in the subprotocol, `wsgate.v1` (a client that offered subprotocols
+  // fails the connection when the server selects none) and `bearer.<token>`, which the
+  // server reads and never echoes. It throws for a token a subprotocol cannot carry.
+  #connectionProtocols() {
+    const { protocols, tokenIn } = this.#options;
+    if (this.#token === undefined || tokenIn !== 'protocol') {
+      return protocols;
+    }
+    const credential = TOKEN_PREFIX + this.#token;
+    if (!HTTP_TOKEN.test(credential)) {
+      throw new TypeError('WsgateClient: the token holds characters a WebSocket subprotocol cannot carry; use tokenIn: "query"');
+    }
+    const offered = protocols === undefined ? [] : [].concat(protocols);
+    if (!offered.includes(SUBPROTOCOL)) {
+      offered.push(SUBPROTOCOL);
+    }
+    offered.push(credential);
+    return offered;
   }
 
   #handleOpen(socket) {

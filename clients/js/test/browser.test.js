@@ -11,7 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
 
 import { startProxy } from './support/proxy.js';
-import { PING_INTERVAL, PING_TIMEOUT, startWsgate } from './support/wsgate.js';
+import { PING_INTERVAL, PING_TIMEOUT, mintToken, startWsgate } from './support/wsgate.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const fast = { baseDelay: 50, maxDelay: 400, stableAfter: 1000, goingAwayDelay: 100, connectTimeout: 1000 };
@@ -96,6 +96,24 @@ test('echo and broadcast between two clients in the page', async (t) => {
   assert.deepEqual(alice.messages, [{ type: 'message', content: 'echo me' }]);
   assert.deepEqual((await inPage('log', 'bob')).messages, [{ type: 'broadcast', content: 'to bob' }]);
   assert.equal(setup.pageError, undefined);
+});
+
+test('the page client sends its token in the subprotocol, not the URL, and wsgate accepts it', async (t) => {
+  const jwtGateway = await startWsgate([], { jwt: true });
+  setup.proxy.setTarget(jwtGateway.address);
+  t.after(async () => {
+    await inPage('closeAll');
+    setup.proxy.setTarget(setup.gateway.address);
+    await jwtGateway.stop();
+  });
+  const upgradesBefore = setup.proxy.upgrades.length;
+  const token = mintToken('ida');
+  await inPage('create', 'ida', { ...fast, token });
+  const log = await until(5000, 'welcome', (value) => value.events.some((event) => event.type === 'welcome'), 'log', 'ida');
+  assert.equal(log.events.find((event) => event.type === 'welcome').detail.user_id, 'ida');
+  assert.deepEqual(setup.proxy.upgrades.slice(upgradesBefore), [{ url: '/api/v1/ws', protocol: `wsgate.v1, bearer.${token}` }]);
+  await inPage('send', 'ida', { type: 'message', content: 'signed in' });
+  await until(5000, 'the echo', (value) => value.messages.some((message) => message.content === 'signed in'), 'log', 'ida');
 });
 
 test('server killed and restarted: the page client reconnects and flushes its queue in order', async (t) => {

@@ -31,8 +31,8 @@ for (const [code, reason] of [[4401, 'unauthorized'], [4403, 'kicked']]) {
 }
 
 test('token expired (4100): the client asks for a fresh token and reconnects with it', async (t) => {
-  const server = await startLocalServer((socket, request) => {
-    if (new URL(request.url, 'ws://local').searchParams.get('token') === 'stale') {
+  const server = await startLocalServer((socket, request, index) => {
+    if (server.protocols[index].includes('bearer.stale')) {
       socket.close(4100, 'token expired');
       return;
     }
@@ -49,6 +49,7 @@ test('token expired (4100): the client asks for a fresh token and reconnects wit
   const echoed = nextEvent(client, 'message', 5000);
   client.send({ type: 'message', content: 'with a fresh token' });
   assert.deepEqual(await echoed, { type: 'message', content: 'with a fresh token' });
-  assert.deepEqual(server.requests, ['/api/v1/ws?token=stale', '/api/v1/ws?token=fresh']);
+  assert.deepEqual(server.requests, ['/api/v1/ws', '/api/v1/ws'], 'no token in the URL');
+  assert.deepEqual(server.protocols, [['wsgate.v1', 'bearer.stale'], ['wsgate.v1', 'bearer.fresh']]);
   assert.equal(tokens.length, 0);
 });

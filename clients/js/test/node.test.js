@@ -8,14 +8,14 @@ import WebSocket from 'ws';
 import { WsgateClient } from '../src/index.js';
 import { startProxy } from './support/proxy.js';
 import { nextEvent, record, waitFor } from './support/wait.js';
-import { PING_INTERVAL, PING_TIMEOUT, startWsgate } from './support/wsgate.js';
+import { PING_INTERVAL, PING_TIMEOUT, mintToken, startWsgate } from './support/wsgate.js';
 
 const fast = { WebSocket, baseDelay: 50, maxDelay: 400, stableAfter: 1000, goingAwayDelay: 100, connectTimeout: 1000 };
 
-// gatewayWithProxy starts wsgate behind a proxy; both stop when the test ends. A test
-// that restarts the server replaces `gateway`.
-async function gatewayWithProxy(t, flags = []) {
-  const setup = { gateway: await startWsgate(flags) };
+// gatewayWithProxy starts wsgate (startWsgate's flags and options) behind a proxy;
+// both stop when the test ends. A test that restarts the server replaces `gateway`.
+async function gatewayWithProxy(t, flags = [], options = {}) {
+  const setup = { gateway: await startWsgate(flags, options) };
   setup.proxy = await startProxy(setup.gateway.address);
   t.after(async () => {
     await setup.proxy.close();
@@ -135,4 +135,25 @@ test('per-user limit (1008): the refused client backs off with growing delays an
   assert.deepEqual(delays, [20, 40, 80, 160, 160, 160]);
   holder.client.close();
   await waitFor(() => refused.state === 'open', 5000, 'the refused client gets in once the holder left');
+});
+
+test('a token goes to wsgate in the subprotocol by default, in the query when asked, and names the user', async (t) => {
+  const { proxy } = await gatewayWithProxy(t, [], { jwt: true });
+  const adaToken = mintToken('ada');
+  const ada = await openClient(t, proxy.url(), { getToken: () => adaToken });
+  assert.equal(ada.client.welcome.user_id, 'ada');
+  await echo(ada.client, ada.messages, 'authenticated by subprotocol');
+  const bobToken = mintToken('bob');
+  const bob = await openClient(t, proxy.url(), { getToken: async () => bobToken, tokenIn: 'query' });
+  assert.equal(bob.client.welcome.user_id, 'bob');
+  assert.deepEqual(proxy.upgrades, [
+    { url: '/api/v1/ws', protocol: `wsgate.v1,bearer.${adaToken}` },
+    { url: `/api/v1/ws?token=${bobToken}`, protocol: '' },
+  ]);
+
+  const refused = new WsgateClient({ url: proxy.url(), ...fast, getToken: () => 'not.a.token' });
+  t.after(() => refused.close());
+  const closed = nextEvent(refused, 'close', 5000);
+  refused.connect();
+  assert.deepEqual(await closed, { code: 4401, reason: 'unauthorized', willReconnect: false });
 });

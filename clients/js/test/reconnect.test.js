@@ -123,18 +123,66 @@ test('token expired (4100) gets a fresh token before reconnecting; other closes 
   });
   client.connect();
   await Promise.resolve();
-  assert.equal(new URL(latest().url).searchParams.get('token'), 'first');
+  assert.deepEqual(latest().protocols, ['wsgate.v1', 'bearer.first']);
   latest().open();
   latest().serverClose(4100, 'token expired');
   timers.advance(of('reconnecting').at(-1).delay);
   await Promise.resolve();
   assert.equal(sockets.length, 2);
-  assert.equal(new URL(latest().url).searchParams.get('token'), 'second');
+  assert.deepEqual(latest().protocols, ['wsgate.v1', 'bearer.second']);
   latest().serverClose(1006);
   timers.advance(of('reconnecting').at(-1).delay);
   assert.equal(sockets.length, 3);
-  assert.equal(new URL(latest().url).searchParams.get('token'), 'second');
+  assert.deepEqual(latest().protocols, ['wsgate.v1', 'bearer.second']);
   assert.equal(calls, 2);
+  client.close();
+});
+
+test('the token goes in the subprotocol by default, never in the URL', async () => {
+  const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZGEifQ.c2lnbmF0dXJl-_';
+  const { client, latest } = setup({ url: 'ws://gateway.test/api/v1/ws?room=1', getToken: () => jwt });
+  client.connect();
+  await Promise.resolve();
+  assert.equal(latest().url, 'ws://gateway.test/api/v1/ws?room=1');
+  assert.deepEqual(latest().protocols, ['wsgate.v1', `bearer.${jwt}`]);
+  client.close();
+});
+
+test('configured subprotocols are kept, with wsgate.v1 offered once', async () => {
+  for (const [protocols, offered] of [
+    ['chat', ['chat', 'wsgate.v1', 'bearer.t']],
+    [['wsgate.v1', 'chat'], ['wsgate.v1', 'chat', 'bearer.t']],
+  ]) {
+    const { client, latest } = setup({ protocols, getToken: () => 't' });
+    client.connect();
+    await Promise.resolve();
+    assert.deepEqual(latest().protocols, offered, `protocols ${JSON.stringify(protocols)}`);
+    client.close();
+  }
+  const { client, latest } = setup({ protocols: ['chat'] });
+  client.connect();
+  assert.deepEqual(latest().protocols, ['chat'], 'without a token the protocols go as configured');
+  client.close();
+});
+
+test('tokenIn "query" puts the token in the URL and not in the subprotocols', async () => {
+  const { client, latest } = setup({ tokenIn: 'query', getToken: () => 'a b/c' });
+  client.connect();
+  await Promise.resolve();
+  assert.equal(new URL(latest().url).searchParams.get('token'), 'a b/c');
+  assert.equal(latest().protocols, undefined);
+  client.close();
+  assert.throws(() => setup({ tokenIn: 'header' }), /tokenIn must be "protocol" or "query"/);
+});
+
+test('a token a subprotocol cannot carry is reported with the way out, and retried', async () => {
+  const { client, timers, sockets, of } = setup({ getToken: () => 'not a token/=' });
+  client.connect();
+  await Promise.resolve();
+  assert.equal(sockets.length, 0);
+  assert.match(of('error')[0].message, /use tokenIn: "query"/);
+  assert.equal(of('reconnecting').length, 1);
+  assert.equal(timers.pending, 1);
   client.close();
 });
 

@@ -47,11 +47,16 @@ export interface ClientOptions {
   url: string;
   /** The WebSocket implementation; default `globalThis.WebSocket` (in Node 20 pass the `ws` package's export). */
   WebSocket?: WebSocketConstructor;
-  /** WebSocket subprotocols. */
+  /** WebSocket subprotocols to offer; with a token in the subprotocol, `wsgate.v1` and `bearer.<token>` are added. */
   protocols?: string | string[];
   /** Returns a token; called before the first connection and after every 4100 (token expired) close. */
   getToken?: () => string | Promise<string>;
-  /** Builds the URL of each connection; default: `url` with the token as query parameter `token`. */
+  /**
+   * Where the token goes. Default `"protocol"`: offered as the subprotocol `bearer.<token>` beside `wsgate.v1`,
+   * out of URLs (which end up in proxies' logs). `"query"`: in the URL as `?token=`.
+   */
+  tokenIn?: 'protocol' | 'query';
+  /** Builds the URL of each connection; default: `url`, with the token as query parameter `token` when `tokenIn` is `"query"`. */
   buildUrl?: (url: string, token: string | undefined) => string;
   /** Backoff base. Default 500. */
   baseDelay?: number;

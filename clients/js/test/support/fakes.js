@@ -57,8 +57,9 @@ export function fakeWebSocketClass() {
     onerror = null;
     onclose = null;
 
-    constructor(url) {
+    constructor(url, protocols) {
       this.url = url;
+      this.protocols = protocols;
       FakeWebSocket.instances.push(this);
     }
 

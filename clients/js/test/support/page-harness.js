@@ -6,12 +6,13 @@ const clients = new Map();
 
 window.harness = {
   // create starts a client on this page's origin; random, when a number, fixes the
-  // jitter source.
-  create(name, { random, ...options } = {}) {
+  // jitter source; token, when given, is what getToken returns.
+  create(name, { random, token, ...options } = {}) {
     const client = new WsgateClient({
       url: `ws://${location.host}/api/v1/ws`,
       ...options,
       ...(typeof random === 'number' ? { random: () => random } : {}),
+      ...(typeof token === 'string' ? { getToken: async () => token } : {}),
     });
     const log = { events: [], messages: [] };
     for (const type of ['open', 'welcome', 'close', 'reconnecting', 'overflow', 'error']) {

@@ -12,6 +12,7 @@ export async function startProxy(target, files = {}) {
   let currentTarget = target;
   let frozen = false;
   const pairs = new Set();
+  const upgrades = [];
 
   const server = createServer((request, response) => {
     const file = files[new URL(request.url, 'http://proxy').pathname];
@@ -23,6 +24,7 @@ export async function startProxy(target, files = {}) {
   });
 
   server.on('upgrade', (request, client, head) => {
+    upgrades.push({ url: request.url, protocol: request.headers['sec-websocket-protocol'] ?? '' });
     const upstream = connect(Number(currentTarget.split(':').pop()), currentTarget.split(':')[0]);
     const pair = { client, upstream, held: [] };
     pairs.add(pair);
@@ -68,6 +70,9 @@ export async function startProxy(target, files = {}) {
     url(query = '') {
       return `ws://127.0.0.1:${port}/api/v1/ws${query}`;
     },
+    // upgrades lists the path and query and the Sec-WebSocket-Protocol header of every
+    // upgrade request, in order.
+    upgrades,
     // connections counts forwarded WebSocket connections.
     get connections() {
       return pairs.size;

@@ -1,6 +1,7 @@
 // Runs a real wsgate binary for tests: built once per test process (or taken from
 // WSGATE_BINARY), started on a free loopback port with a fast heartbeat.
 import { spawn, spawnSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,11 +29,17 @@ function binary() {
   return builtBinary;
 }
 
-// startWsgate starts wsgate with extra flags and resolves once it listens. The result
-// has address ("127.0.0.1:port"), stop(signal) (resolves with the exit code) and logs.
-export async function startWsgate(extraFlags = []) {
+// JWT_SECRET is the HS256 secret of servers started with { jwt: true }.
+export const JWT_SECRET = 'wsgate-js-client-tests-0123456789abcdef';
+
+// startWsgate starts wsgate with extra flags and resolves once it listens: trusting
+// ?user_id=, or with `jwt` requiring tokens signed with JWT_SECRET (see mintToken).
+// The result has address ("127.0.0.1:port"), stop(signal) (resolves with the exit
+// code) and logs.
+export async function startWsgate(extraFlags = [], { jwt = false } = {}) {
+  const identity = jwt ? ['-jwt-secret', JWT_SECRET] : ['-insecure-user-id'];
   const flags = [
-    '-addr', '127.0.0.1:0', '-insecure-user-id', '-log-format', 'json', '-shutdown-timeout', '2s',
+    '-addr', '127.0.0.1:0', ...identity, '-log-format', 'json', '-shutdown-timeout', '2s',
     '-ping-interval', `${PING_INTERVAL}ms`, '-ping-timeout', `${PING_TIMEOUT}ms`, ...extraFlags,
   ];
   const child = spawn(binary(), flags, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -64,4 +71,12 @@ export async function startWsgate(extraFlags = []) {
       return exited;
     },
   };
+}
+
+// mintToken returns an HS256 JWT for userID signed with JWT_SECRET, valid for ten
+// minutes.
+export function mintToken(userID) {
+  const encode = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const input = `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode({ sub: userID, exp: Math.floor(Date.now() / 1000) + 600 })}`;
+  return `${input}.${createHmac('sha256', JWT_SECRET).update(input).digest('base64url')}`;
 }
