@@ -286,7 +286,11 @@ func TestTokenExpiryClosesALiveConnection(t *testing.T) {
 }
 
 func TestConnectionClosedBeforeExpiryLeavesNoTimer(t *testing.T) {
-	n := jwtNode(t)
+	n := startNode(t, gateway.Config{
+		JWT: auth.Config{Secret: []byte(testJWTSecret), Audience: "wsgate", Issuer: "backend"},
+		// A heartbeat, so that the connection holds a heartbeat timer beside its expiry.
+		Session: session.Config{PingInterval: time.Hour},
+	})
 	conn := n.dialToken(validToken(t, "alice"))
 	welcome(t, conn)
 	pendingOpen := n.Hub.Wheel().Pending()

@@ -153,8 +153,9 @@ func (tally *trafficTally) hear(conn *websocket.Conn) []byte {
 func TestMetricsCountRealTrafficByReason(t *testing.T) {
 	n := startNode(t, gateway.Config{
 		InsecureUserID: true,
-		Session:        session.Config{MaxConnectionsPerUser: 1, MaxConnections: 4},
-		Engine:         engine.Config{MaxMessageSize: 1024, HandshakeTimeout: 300 * time.Millisecond},
+		// A heartbeat, for a pending timer per connection; its pings come too rarely to matter.
+		Session: session.Config{MaxConnectionsPerUser: 1, MaxConnections: 4, PingInterval: time.Hour},
+		Engine:  engine.Config{MaxMessageSize: 1024, HandshakeTimeout: 300 * time.Millisecond},
 	})
 	before := n.scrapeMetrics("")
 
