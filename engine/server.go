@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lesismal/nbio"
@@ -24,8 +25,8 @@ import (
 
 // Config configures a Server. Zero values mean the documented defaults.
 type Config struct {
-	// Addr is the TCP address to listen on. Default ":8080"; port 0 picks a free port
-	// (see Server.Addr).
+	// Addr is the TCP address to listen on, "host:port" (host may be empty: every
+	// interface). Default ":8080"; port 0 picks a free port (see Server.Addr).
 	Addr string
 	// Path is the WebSocket endpoint. Default "/api/v1/ws", as in the seed.
 	Path string
@@ -92,12 +93,18 @@ var heapAllocator = mempool.NewSTD()
 // Server is a running WebSocket and HTTP server. Its methods are safe for
 // concurrent use.
 type Server struct {
-	config     Config
-	hub        *session.Hub
-	logger     *slog.Logger
-	engine     *nbhttp.Engine
-	upgrader   *websocket.Upgrader
-	listener   *gatedListener
+	config Config
+	hub    *session.Hub
+	logger *slog.Logger
+	// engine and upgrader are built by Start once the listener is bound.
+	engine   *nbhttp.Engine
+	upgrader *websocket.Upgrader
+	// listener is bound by Start before the event loop starts; nil before.
+	listener atomic.Pointer[gatedListener]
+	// started is set by the first Start; running once the event loop runs, so that
+	// Stop after a failed Start has no event loop to stop.
+	started    atomic.Bool
+	running    atomic.Bool
 	handshakes *handshakeTracker
 	stopOnce   sync.Once
 	stopError  error
@@ -111,6 +118,9 @@ func New(config Config, hub *session.Hub) (*Server, error) {
 	}
 	if config.Addr == "" {
 		config.Addr = DefaultAddr
+	}
+	if _, _, err := net.SplitHostPort(config.Addr); err != nil {
+		return nil, fmt.Errorf("engine: Config.Addr %q is not host:port (e.g. :8080 or 127.0.0.1:8080): %w", config.Addr, err)
 	}
 	if config.Path == "" {
 		config.Path = DefaultPath
@@ -140,33 +150,74 @@ func New(config Config, hub *session.Hub) (*Server, error) {
 	server.handshakes = newHandshakeTracker(hub.Wheel(), config.HandshakeTimeout, func() {
 		hub.CountRefused(session.ReasonHandshakeTimeout)
 	})
+	return server, nil
+}
+
+// listen hands nbhttp the listener Start bound before the event loop started. It
+// never fails: nbhttp.Engine.Start stops a half-started nbio engine after a listen
+// error, and in nbio v1.6.8 that stop can race with the poller goroutines it has just
+// started (a poller that enters its loop after the stop clears the stop flag and then
+// spins on the stop event, at 100% CPU, forever). Binding first keeps every listen
+// error before the event loop exists. nbhttp calls this once (one address, one
+// accept goroutine).
+func (s *Server) listen(string, string) (net.Listener, error) {
+	return s.listener.Load(), nil
+}
+
+// Start binds the listening socket, then starts the event loop and serving. A listen
+// error (address in use, unresolvable host) returns before any goroutine starts.
+// Only the first call may succeed; later calls return an error.
+func (s *Server) Start() error {
+	if !s.started.CompareAndSwap(false, true) {
+		return errors.New("engine: Start called twice")
+	}
+	useLogger(s.logger)
+	listener, err := net.Listen("tcp", s.config.Addr)
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	gated := newGatedListener(listener)
+	s.listener.Store(gated)
+	s.newEngine()
+	if err := s.engine.Start(); err != nil {
+		_ = gated.Close()
+		return fmt.Errorf("engine: %w", err)
+	}
+	s.running.Store(true)
+	return nil
+}
+
+// newEngine builds the nbio engine. Start calls it once the listener is bound: nbhttp
+// starts its handler pools as soon as an engine is built and stops them only when the
+// engine stops, so a Server that never starts (or fails to listen) starts nothing.
+func (s *Server) newEngine() {
 	// The parser may buffer a whole message plus headers; a small read limit also
 	// bounds nbio's handling of a frame with a negative 64-bit length, which bypasses
 	// the message length limit in v1.6.8.
-	readLimit := max(config.MaxMessageSize+4096, config.MaxRequestSize)
-	server.engine = nbhttp.NewEngine(nbhttp.Config{
+	readLimit := max(s.config.MaxMessageSize+4096, s.config.MaxRequestSize)
+	s.engine = nbhttp.NewEngine(nbhttp.Config{
 		Network:         "tcp",
-		Addrs:           []string{config.Addr},
-		Listen:          server.listen,
+		Addrs:           []string{s.config.Addr},
+		Listen:          s.listen,
 		IOMod:           nbhttp.IOModNonBlocking,
-		NPoller:         config.Pollers,
+		NPoller:         s.config.Pollers,
 		MaxLoad:         1 << 22,
 		ReadLimit:       readLimit,
 		MaxHTTPBodySize: readLimit,
 		// The hub closes a connection as a slow consumer when its pending bytes pass
 		// MaxPendingBytes; nbio's own bound sits above that (one coalesced write more)
 		// as a backstop, so nbio never drops a connection the hub still counts as fine.
-		MaxWriteBufferSize:      hub.Config().MaxPendingBytes + max(config.MaxMessageSize, 64<<10) + 1024,
+		MaxWriteBufferSize:      s.hub.Config().MaxPendingBytes + max(s.config.MaxMessageSize, 64<<10) + 1024,
 		ReleaseWebsocketPayload: true,
 		BodyAllocator:           heapAllocator,
-		KeepaliveTime:           config.IdleTimeout,
-		Handler:                 http.HandlerFunc(server.serveHTTP),
+		KeepaliveTime:           s.config.IdleTimeout,
+		Handler:                 http.HandlerFunc(s.serveHTTP),
 	})
 	// nbhttp does not pass its allocator down to the nbio engine, whose write caches
 	// would otherwise come from the same global pool.
-	server.engine.Engine.BodyAllocator = heapAllocator
-	server.upgrader = server.newUpgrader()
-	server.engine.OnWrittenSize(func(conn *nbio.Conn, _ []byte, written int) {
+	s.engine.Engine.BodyAllocator = heapAllocator
+	s.upgrader = s.newUpgrader()
+	s.engine.OnWrittenSize(func(conn *nbio.Conn, _ []byte, written int) {
 		// Runs under nbio's connection lock: only an atomic add, no writes.
 		if webSocket, ok := conn.Session().(*websocket.Conn); ok {
 			if connection := sessionOf(webSocket); connection != nil {
@@ -174,58 +225,37 @@ func New(config Config, hub *session.Hub) (*Server, error) {
 			}
 		}
 	})
-	server.engine.OnOpen(func(conn net.Conn) {
+	s.engine.OnOpen(func(conn net.Conn) {
 		if nbioConn, ok := conn.(*nbio.Conn); ok {
-			if config.SocketSendBuffer > 0 {
-				_ = nbioConn.SetWriteBuffer(config.SocketSendBuffer)
+			if s.config.SocketSendBuffer > 0 {
+				_ = nbioConn.SetWriteBuffer(s.config.SocketSendBuffer)
 			}
-			server.handshakes.opened(nbioConn)
+			s.handshakes.opened(nbioConn)
 		}
 		publishToPollers()
 	})
-	server.observeHandoffs()
-	server.engine.OnClose(func(conn net.Conn, err error) {
+	s.observeHandoffs()
+	s.engine.OnClose(func(conn net.Conn, err error) {
 		if nbioConn, ok := conn.(*nbio.Conn); ok {
-			server.handshakes.forget(nbioConn)
+			s.handshakes.forget(nbioConn)
 		}
 	})
-	return server, nil
-}
-
-func (s *Server) listen(network, address string) (net.Listener, error) {
-	if s.listener != nil {
-		return nil, errors.New("engine: a Server listens on one address")
-	}
-	listener, err := net.Listen(network, address)
-	if err != nil {
-		return nil, err
-	}
-	s.listener = newGatedListener(listener)
-	return s.listener, nil
-}
-
-// Start starts listening and serving; it returns once the listener is bound.
-func (s *Server) Start() error {
-	useLogger(s.logger)
-	if err := s.engine.Start(); err != nil {
-		return fmt.Errorf("engine: %w", err)
-	}
-	return nil
 }
 
 // Addr returns the bound listening address (useful with port 0), or nil before Start.
 func (s *Server) Addr() net.Addr {
-	if s.listener == nil {
+	listener := s.listener.Load()
+	if listener == nil {
 		return nil
 	}
-	return s.listener.Addr()
+	return listener.Addr()
 }
 
 // StopAccepting closes the listening socket: new clients are refused by the kernel,
 // open connections are untouched. Used first in a graceful shutdown.
 func (s *Server) StopAccepting() {
-	if s.listener != nil {
-		s.listener.shut()
+	if listener := s.listener.Load(); listener != nil {
+		listener.shut()
 	}
 }
 
@@ -235,6 +265,9 @@ func (s *Server) StopAccepting() {
 func (s *Server) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		s.StopAccepting()
+		if !s.running.Load() {
+			return
+		}
 		s.stopError = s.engine.Shutdown(ctx)
 		if errors.Is(s.stopError, context.DeadlineExceeded) || errors.Is(s.stopError, context.Canceled) {
 			s.engine.Stop()

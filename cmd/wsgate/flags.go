@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -132,6 +134,9 @@ func parseOptions(arguments []string, lookup func(string) (string, bool), output
 }
 
 func (o options) validate() error {
+	if err := checkAddr(o.addr); err != nil {
+		return fmt.Errorf("-addr %q: %w", o.addr, err)
+	}
 	switch {
 	case o.maxConnectionsPerUser < 0:
 		return fmt.Errorf("-max-conns-per-user must be 0 or more")
@@ -157,6 +162,19 @@ func (o options) validate() error {
 		return fmt.Errorf("-cluster-lease must be at least %v", cluster.MinLease)
 	case o.nodeID != "" && o.redisURL == "":
 		return fmt.Errorf("-node-id needs -redis-url")
+	}
+	return nil
+}
+
+// checkAddr reports why addr cannot be listened on, without listening: it must be
+// host:port with a port number (or a service name known to the system).
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("must be host:port, e.g. :8080 or 127.0.0.1:8080")
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("port %q is not a port number from 0 to 65535", port)
 	}
 	return nil
 }
