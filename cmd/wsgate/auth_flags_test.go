@@ -74,20 +74,21 @@ func TestUnusableAuthSettingsFailAtStart(t *testing.T) {
 	}
 	tests := map[string]struct {
 		arguments []string
+		code      int
 		want      string
 	}{
-		"short secret":         {[]string{"-jwt-secret", "short-secret"}, "at least 32 bytes"},
-		"missing key file":     {[]string{"-jwt-public-key", missing}, "-jwt-public-key"},
-		"key file is not PEM":  {[]string{"-jwt-public-key", notPEM}, "not PEM"},
-		"malformed origin":     {[]string{"-allowed-origins", "https://ok.example,app.example.com"}, "app.example.com"},
-		"origin with a path":   {[]string{"-allowed-origins", "https://app.example.com/login"}, "allowed origin"},
-		"origin of bad scheme": {[]string{"-allowed-origins", "ftp://files.example"}, "allowed origin"},
+		"short secret":         {[]string{"-jwt-secret", "short-secret"}, 2, "-jwt-secret (value hidden): must be at least 32 bytes"},
+		"missing key file":     {[]string{"-jwt-public-key", missing}, 1, "-jwt-public-key"},
+		"key file is not PEM":  {[]string{"-jwt-public-key", notPEM}, 1, "not PEM"},
+		"malformed origin":     {[]string{"-allowed-origins", "https://ok.example,app.example.com"}, 2, `-allowed-origins "https://ok.example,app.example.com"`},
+		"origin with a path":   {[]string{"-allowed-origins", "https://app.example.com/login"}, 2, "allowed origin"},
+		"origin of bad scheme": {[]string{"-allowed-origins", "ftp://files.example"}, 2, "allowed origin"},
 	}
 	for name, test := range tests {
 		t.Run(name, func(t *testing.T) {
 			code, output := runStopped(t, test.arguments, nil)
-			if code != 1 || !strings.Contains(output, test.want) {
-				t.Fatalf("exit %d, output %q; want exit 1 mentioning %q", code, output, test.want)
+			if code != test.code || !strings.Contains(output, test.want) {
+				t.Fatalf("exit %d, output %q; want exit %d mentioning %q", code, output, test.code, test.want)
 			}
 			if strings.Contains(output, "short-secret") {
 				t.Fatalf("the output shows the secret: %q", output)

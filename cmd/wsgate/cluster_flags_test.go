@@ -14,8 +14,8 @@ func TestClusterFlagMistakesAreStartupErrors(t *testing.T) {
 		want      string
 	}{
 		"node id without Redis":   {[]string{"-node-id", "a"}, nil, "-node-id needs -redis-url"},
-		"lease too short":         {[]string{"-redis-url", "redis://127.0.0.1:1", "-cluster-lease", "100ms"}, nil, "-cluster-lease must be at least"},
-		"lease from the variable": {nil, map[string]string{"WSGATE_CLUSTER_LEASE": "1ms"}, "-cluster-lease must be at least"},
+		"lease too short":         {[]string{"-redis-url", "redis://127.0.0.1:1", "-cluster-lease", "100ms"}, nil, "-cluster-lease 100ms: must be at least 500ms"},
+		"lease from the variable": {nil, map[string]string{"WSGATE_CLUSTER_LEASE": "1ms"}, "WSGATE_CLUSTER_LEASE=1ms: must be at least 500ms"},
 		"not a Redis URL":         {[]string{"-redis-url", "http://example.com"}, nil, "RedisURL"},
 	}
 	for name, test := range tests {

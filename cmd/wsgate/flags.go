@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"strings"
 	"time"
@@ -51,13 +50,10 @@ func environmentName(name string) string {
 	return "WSGATE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 }
 
-// parseOptions reads flags from arguments and, for every flag not given there, the
-// WSGATE_<NAME> variable from lookup. The flag wins over the variable.
-func parseOptions(arguments []string, lookup func(string) (string, bool), output io.Writer) (options, error) {
-	var parsed options
-	flags := flag.NewFlagSet("wsgate", flag.ContinueOnError)
-	flags.SetOutput(output)
-	flags.StringVar(&parsed.addr, "addr", engine.DefaultAddr, "TCP address to listen on")
+// defineFlags registers every flag on flags, each writing into parsed, with its
+// environment variable named in its usage text.
+func defineFlags(flags *flag.FlagSet, parsed *options) {
+	flags.StringVar(&parsed.addr, "addr", engine.DefaultAddr, "TCP address to listen on, host:port (empty host = every interface)")
 	flags.IntVar(&parsed.maxConnectionsPerUser, "max-conns-per-user", 5,
 		"connections one user may hold; more are closed with 1008 \"Connection limit reached\" (0 = unlimited)")
 	flags.IntVar(&parsed.maxConnections, "max-connections", 0,
@@ -104,17 +100,52 @@ func parseOptions(arguments []string, lookup func(string) (string, bool), output
 	flags.VisitAll(func(f *flag.Flag) {
 		f.Usage = fmt.Sprintf("%s (env %s)", f.Usage, environmentName(f.Name))
 	})
-	flags.Usage = func() {
-		fmt.Fprintf(flags.Output(), "Usage: wsgate [flags]\n\nwsgate is a WebSocket gateway. Every flag can also be set with the "+
-			"environment variable shown; the flag wins.\n\n")
-		flags.PrintDefaults()
-	}
+}
+
+// printUsage writes the -h text: what wsgate is and every flag with its default and
+// environment variable.
+func printUsage(output io.Writer) {
+	flags := flag.NewFlagSet("wsgate", flag.ContinueOnError)
+	defineFlags(flags, &options{})
+	flags.SetOutput(output)
+	fmt.Fprintf(output, "Usage: wsgate [flags]\n\nwsgate is a WebSocket gateway. Every flag can also be set with the "+
+		"environment variable shown; the flag wins.\n\n")
+	flags.PrintDefaults()
+}
+
+// usageError is a command line wsgate cannot parse (an unknown flag, a value of the
+// wrong type, a stray argument); run adds a pointer to -h.
+type usageError struct{ error }
+
+// parseOptions reads flags from arguments and, for every flag not given there, the
+// WSGATE_<NAME> variable from lookup. The flag wins over the variable. -h prints the
+// usage to output and returns flag.ErrHelp. Every error names the one flag or
+// variable at fault and its value (secrets hidden); a command line that cannot be
+// parsed gives a usageError.
+func parseOptions(arguments []string, lookup func(string) (string, bool), output io.Writer) (options, error) {
+	var parsed options
+	flags := flag.NewFlagSet("wsgate", flag.ContinueOnError)
+	// The flag package would print its own message and the whole usage on any error;
+	// the error is returned instead, and -h prints the usage below.
+	flags.SetOutput(io.Discard)
+	flags.Usage = func() {}
+	defineFlags(flags, &parsed)
+	var rejected error
+	checkValues(flags, &rejected)
 	if err := flags.Parse(arguments); err != nil {
-		return parsed, err
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(output)
+			return parsed, err
+		}
+		if rejected != nil {
+			return parsed, usageError{rejected}
+		}
+		return parsed, usageError{err}
 	}
 	if flags.NArg() > 0 {
-		return parsed, fmt.Errorf("unexpected argument %q", flags.Arg(0))
+		return parsed, usageError{fmt.Errorf("unexpected argument %q (a flag's value follows its name: -name value)", flags.Arg(0))}
 	}
+	at := sources{flags: flags, fromEnvironment: map[string]bool{}}
 	given := map[string]bool{}
 	flags.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var environmentError error
@@ -123,60 +154,15 @@ func parseOptions(arguments []string, lookup func(string) (string, bool), output
 		if !found || given[f.Name] || environmentError != nil {
 			return
 		}
-		if err := f.Value.Set(value); err != nil {
-			environmentError = fmt.Errorf("%s=%q: %w", environmentName(f.Name), value, err)
+		at.fromEnvironment[f.Name] = true
+		if problem := setUnchecked(f, value); problem != "" {
+			environmentError = fmt.Errorf("%s=%q: %s", environmentName(f.Name), value, problem)
 		}
 	})
 	if environmentError != nil {
 		return parsed, environmentError
 	}
-	return parsed, parsed.validate()
-}
-
-func (o options) validate() error {
-	if err := checkAddr(o.addr); err != nil {
-		return fmt.Errorf("-addr %q: %w", o.addr, err)
-	}
-	switch {
-	case o.maxConnectionsPerUser < 0:
-		return fmt.Errorf("-max-conns-per-user must be 0 or more")
-	case o.maxConnections < 0:
-		return fmt.Errorf("-max-connections must be 0 or more")
-	case o.maxMessageSize <= 0:
-		return fmt.Errorf("-max-message-size must be positive")
-	case o.maxPendingBytes < o.maxMessageSize:
-		return fmt.Errorf("-max-pending-bytes must be at least -max-message-size")
-	case o.writeDelay < 0 || o.maxMessagesPerSecond < 0 || o.messageBurst < 0 || o.socketSendBuffer < 0:
-		return fmt.Errorf("-write-delay, -max-messages-per-second, -message-burst and -socket-send-buffer must be 0 or more")
-	case o.pingInterval < 0 || o.pingTimeout <= 0 || o.handshakeTimeout <= 0 || o.shutdownTimeout <= 0:
-		return fmt.Errorf("durations must be positive (-ping-interval may be 0)")
-	case o.logFormat != "text" && o.logFormat != "json":
-		return fmt.Errorf("-log-format must be text or json")
-	case o.jwtSecret != "" && o.jwtPublicKey != "":
-		return fmt.Errorf("-jwt-secret and -jwt-public-key exclude each other")
-	case o.insecureUserID && (o.jwtSecret != "" || o.jwtPublicKey != ""):
-		return fmt.Errorf("-insecure-user-id cannot be combined with JWT (-jwt-secret or -jwt-public-key)")
-	case (o.jwtAudience != "" || o.jwtIssuer != "") && o.jwtSecret == "" && o.jwtPublicKey == "":
-		return fmt.Errorf("-jwt-audience and -jwt-issuer need -jwt-secret or -jwt-public-key")
-	case o.clusterLease < cluster.MinLease:
-		return fmt.Errorf("-cluster-lease must be at least %v", cluster.MinLease)
-	case o.nodeID != "" && o.redisURL == "":
-		return fmt.Errorf("-node-id needs -redis-url")
-	}
-	return nil
-}
-
-// checkAddr reports why addr cannot be listened on, without listening: it must be
-// host:port with a port number (or a service name known to the system).
-func checkAddr(addr string) error {
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return errors.New("must be host:port, e.g. :8080 or 127.0.0.1:8080")
-	}
-	if _, err := net.LookupPort("tcp", port); err != nil {
-		return fmt.Errorf("port %q is not a port number from 0 to 65535", port)
-	}
-	return nil
+	return parsed, parsed.validate(at)
 }
 
 // origins splits -allowed-origins into its entries, without blanks.

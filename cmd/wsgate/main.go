@@ -36,13 +36,12 @@ func run(ctx context.Context, arguments []string, lookup func(string) (string, b
 	}
 	if err != nil {
 		fmt.Fprintf(output, "wsgate: %v\n", err)
+		if errors.As(err, new(usageError)) {
+			fmt.Fprintln(output, "run wsgate -h for the flag list")
+		}
 		return 2
 	}
-	logger, err := newLogger(parsed, output)
-	if err != nil {
-		fmt.Fprintf(output, "wsgate: %v\n", err)
-		return 2
-	}
+	logger := newLogger(parsed, output)
 	if err := serve(ctx, parsed, logger); err != nil {
 		logger.Error("wsgate failed", "error", err.Error())
 		return 1
@@ -50,16 +49,16 @@ func run(ctx context.Context, arguments []string, lookup func(string) (string, b
 	return 0
 }
 
-func newLogger(parsed options, output io.Writer) (*slog.Logger, error) {
+// newLogger returns the logger -log-level and -log-format ask for; validate has
+// checked both.
+func newLogger(parsed options, output io.Writer) *slog.Logger {
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(parsed.logLevel)); err != nil {
-		return nil, fmt.Errorf("-log-level: %w", err)
-	}
+	_ = level.UnmarshalText([]byte(parsed.logLevel))
 	handlerOptions := &slog.HandlerOptions{Level: level}
 	if parsed.logFormat == "json" {
-		return slog.New(slog.NewJSONHandler(output, handlerOptions)), nil
+		return slog.New(slog.NewJSONHandler(output, handlerOptions))
 	}
-	return slog.New(slog.NewTextHandler(output, handlerOptions)), nil
+	return slog.New(slog.NewTextHandler(output, handlerOptions))
 }
 
 func serve(ctx context.Context, parsed options, logger *slog.Logger) error {

@@ -67,7 +67,7 @@ func TestEveryFailedStartExitsAtOnce(t *testing.T) {
 		"port in use":         {[]string{"-addr", occupant.Addr().String()}, "address already in use"},
 		"port without colon":  {[]string{"-addr", "8080"}, `-addr "8080"`},
 		"unparseable address": {[]string{"-addr", "bogus"}, `-addr "bogus"`},
-		"bad configuration":   {[]string{"-addr", "127.0.0.1:0", "-ping-timeout", "-1s"}, "must be positive"},
+		"bad configuration":   {[]string{"-addr", "127.0.0.1:0", "-ping-timeout", "-1s"}, "-ping-timeout -1s: must be positive"},
 	}
 	for name, test := range tests {
 		t.Run(name, func(t *testing.T) {
