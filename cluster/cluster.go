@@ -90,7 +90,10 @@ type Node struct {
 }
 
 // New validates config and connects to Redis. Redis may be down at that moment: the
-// node then starts degraded and joins when Redis answers.
+// node then starts degraded and joins when Redis answers. When Redis answers but
+// refuses the node for its configuration (a wrong password or user, a database
+// number out of range), New fails: no retry would succeed. Errors never show the
+// URL's password.
 func New(config Config) (*Node, error) {
 	if config.RedisURL == "" {
 		return nil, errors.New("cluster: Config.RedisURL is required")
@@ -118,7 +121,7 @@ func New(config Config) (*Node, error) {
 	}
 	options, err := rueidis.ParseURL(config.RedisURL)
 	if err != nil {
-		return nil, fmt.Errorf("cluster: Config.RedisURL: %w", err)
+		return nil, fmt.Errorf("cluster: Config.RedisURL %s: %w; want %s", redactedURL(config.RedisURL), withoutURL(err), urlForm)
 	}
 	options.ForceSingleClient = true
 	options.DisableCache = true
@@ -134,6 +137,11 @@ func New(config Config) (*Node, error) {
 	client, err := rueidis.NewClient(options)
 	if client == nil {
 		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	if answer, refused := refusal(err); refused {
+		client.Close()
+		return nil, fmt.Errorf("cluster: Redis at %s refused this node: %w (check the URL's user, password and database number)",
+			redactedURL(config.RedisURL), answer)
 	}
 	n := &Node{
 		config: config,

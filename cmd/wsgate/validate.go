@@ -29,14 +29,14 @@ var hiddenValues = map[string]bool{"jwt-secret": true, "api-key": true}
 func (s sources) invalid(name, problem string) error {
 	f := s.flags.Lookup(name)
 	value := f.Value.String()
-	if _, isText := f.Value.(flag.Getter).Get().(string); isText {
-		value = strconv.Quote(value)
-	}
+	_, isText := f.Value.(flag.Getter).Get().(string)
 	switch {
 	case hiddenValues[name]:
 		value = "(value hidden)"
 	case name == "redis-url":
-		value = strconv.Quote(redactedURL(f.Value.String()))
+		value = redactedURL(value)
+	case isText:
+		value = strconv.Quote(value)
 	}
 	if s.fromEnvironment[name] {
 		return fmt.Errorf("%s=%s: %s", environmentName(name), value, problem)
@@ -44,13 +44,17 @@ func (s sources) invalid(name, problem string) error {
 	return fmt.Errorf("-%s %s: %s", name, value, problem)
 }
 
-// redactedURL returns address with any password replaced by "xxxxx".
+// redisSchemes are the URL schemes -redis-url accepts: plain TCP, TLS, a Unix socket.
+var redisSchemes = map[string]bool{"redis": true, "rediss": true, "unix": true}
+
+// redactedURL returns address quoted, with any password replaced by "xxxxx"; an
+// address that does not parse is hidden, since it may hold a password.
 func redactedURL(address string) string {
 	parsed, err := url.Parse(address)
 	if err != nil {
-		return "(unparseable URL, not shown: it may hold a password)"
+		return "(value hidden: not a URL)"
 	}
-	return parsed.Redacted()
+	return strconv.Quote(parsed.Redacted())
 }
 
 // validate checks every value alone, then the combinations; the first problem is
@@ -96,6 +100,11 @@ func (o options) validate(at sources) error {
 	}
 	if _, err := auth.NewOriginPolicy(auth.OriginConfig{Allowed: o.origins()}); err != nil {
 		return at.invalid("allowed-origins", err.Error())
+	}
+	if o.redisURL != "" {
+		if parsed, err := url.Parse(o.redisURL); err != nil || !redisSchemes[parsed.Scheme] {
+			return at.invalid("redis-url", "must be redis://[user:password@]host:port[/db], or rediss:// for TLS")
+		}
 	}
 	return o.validateCombinations()
 }

@@ -21,18 +21,20 @@ const startTimeout = 10 * time.Second
 // Server is one redis-server process. Its methods are not safe for concurrent use;
 // call them from the test's goroutine.
 type Server struct {
-	t       testing.TB
-	binary  string
-	port    int
-	logPath string
-	command *exec.Cmd
+	t         testing.TB
+	binary    string
+	port      int
+	arguments []string
+	logPath   string
+	command   *exec.Cmd
 }
 
-// Start runs redis-server on a free loopback port and stops it when the test ends.
-// Without redis-server installed the test is skipped, unless the CI variable is set:
+// Start runs redis-server on a free loopback port and stops it when the test ends;
+// arguments are extra redis-server options, e.g. "--requirepass", "secret" (then
+// PING is answered with NOAUTH, which counts as up). Without redis-server installed the test is skipped, unless the CI variable is set:
 // then it fails, so a CI run cannot pass without the Redis tests (make deps-redis
 // installs it).
-func Start(t testing.TB) *Server {
+func Start(t testing.TB, arguments ...string) *Server {
 	t.Helper()
 	binary, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -47,7 +49,7 @@ func Start(t testing.TB) *Server {
 	}
 	port := listener.Addr().(*net.TCPAddr).Port
 	_ = listener.Close()
-	s := &Server{t: t, binary: binary, port: port, logPath: filepath.Join(t.TempDir(), "redis.log")}
+	s := &Server{t: t, binary: binary, port: port, arguments: arguments, logPath: filepath.Join(t.TempDir(), "redis.log")}
 	s.Restart()
 	t.Cleanup(s.Kill)
 	return s
@@ -82,8 +84,8 @@ func (s *Server) Restart() {
 		s.t.Fatalf("redistest: %v", err)
 	}
 	defer logFile.Close()
-	command := exec.Command(s.binary, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning")
+	command := exec.Command(s.binary, append([]string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"}, s.arguments...)...)
 	command.Stdout, command.Stderr = logFile, logFile
 	if err := command.Start(); err != nil {
 		s.t.Fatalf("redistest: start redis-server: %v", err)
@@ -100,7 +102,8 @@ func (s *Server) Restart() {
 	}
 }
 
-// answers reports whether the server answers PING.
+// answers reports whether the server answers PING, with PONG or, when it requires a
+// password, with NOAUTH.
 func (s *Server) answers() bool {
 	connection, err := net.DialTimeout("tcp", s.Addr(), time.Second)
 	if err != nil {
@@ -112,5 +115,5 @@ func (s *Server) answers() bool {
 		return false
 	}
 	line, err := bufio.NewReader(connection).ReadString('\n')
-	return err == nil && strings.HasPrefix(line, "+PONG")
+	return err == nil && (strings.HasPrefix(line, "+PONG") || strings.HasPrefix(line, "-NOAUTH"))
 }
