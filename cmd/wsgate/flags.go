@@ -93,7 +93,7 @@ func defineFlags(flags *flag.FlagSet, parsed *options) {
 	flags.StringVar(&parsed.allowedOrigins, "allowed-origins", "",
 		"comma-separated browser origins allowed to connect besides same-origin, e.g. https://app.example.com; * allows any")
 	flags.StringVar(&parsed.redisURL, "redis-url", "",
-		"Redis that joins this node to a cluster, redis://[user:password@]host:port[/db] (empty = a single node, no Redis)")
+		"Redis that joins this node to a cluster, redis://[user:password@]host:port[/db], or rediss://... for TLS (empty = a single node, no Redis)")
 	flags.StringVar(&parsed.nodeID, "node-id", "", "this node's name in logs and in Redis (empty = random per process)")
 	flags.DurationVar(&parsed.clusterLease, "cluster-lease", cluster.DefaultLease,
 		"time a node that stops renewing its lease (crash, partition) keeps counting in Redis; renewed every third of it")
@@ -108,8 +108,8 @@ func printUsage(output io.Writer) {
 	flags := flag.NewFlagSet("wsgate", flag.ContinueOnError)
 	defineFlags(flags, &options{})
 	flags.SetOutput(output)
-	fmt.Fprintf(output, "Usage: wsgate [flags]\n\nwsgate is a WebSocket gateway. Every flag can also be set with the "+
-		"environment variable shown; the flag wins.\n\n")
+	fmt.Fprint(output, "Usage: wsgate [flags]\n\nwsgate is a WebSocket gateway. Every flag can also be set with the "+
+		"environment variable shown; the flag wins.\nA duration takes a unit: 500ms, 30s, 1m, 1h30m.\n\n")
 	flags.PrintDefaults()
 }
 
