@@ -12,6 +12,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/wsgate/wsgate/internal/buildinfo"
 	"github.com/wsgate/wsgate/session"
 )
 
@@ -91,8 +92,11 @@ func (a *API) ServeHTTP(writer http.ResponseWriter, request *http.Request) {
 	a.routes.ServeHTTP(writer, request)
 }
 
+// serveHealth answers GET /healthz, open to anyone: {"status":"ok","version":...}
+// while the process serves HTTP. It names the version only (not the commit or Go
+// version, which /metrics gives behind the API key).
 func serveHealth(writer http.ResponseWriter, _ *http.Request) {
-	writeJSON(writer, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSON(writer, http.StatusOK, map[string]string{"status": "ok", "version": buildinfo.Get().Version})
 }
 
 // errorResponse is the body of every API error.

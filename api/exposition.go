@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"strconv"
+	"strings"
 
 	"github.com/VictoriaMetrics/metrics"
 
@@ -11,8 +12,9 @@ import (
 
 // exposition builds one scrape in the Prometheus text format, version 0.0.4. Every
 // family it writes starts with its own "# HELP" and "# TYPE" lines. Names, help
-// texts and label values are constants of this package or close reason names, none
-// of which holds a backslash, quote or newline, so nothing needs escaping. An
+// texts and reason labels are constants of this package or close reason names, none
+// of which holds a backslash, quote or newline, so they need no escaping; the build
+// labels of info are escaped. An
 // exposition serves one request and is not safe for concurrent use.
 type exposition struct {
 	buffer bytes.Buffer
@@ -50,6 +52,33 @@ func (e *exposition) gauge(name, help string, value float64) {
 	e.buffer.WriteByte(' ')
 	e.buffer.Write(strconv.AppendFloat(e.buffer.AvailableBuffer(), value, 'f', -1, 64))
 	e.buffer.WriteByte('\n')
+}
+
+// labelEscaper escapes a label value for the text format: backslash, double quote
+// and newline.
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
+// info writes an info-style gauge family: one sample of value 1 whose labels carry
+// the information, as in name{key="value",...} 1. Label values are escaped: they may
+// come from build flags.
+func (e *exposition) info(name, help string, labels [][2]string) {
+	e.family(name, "gauge", help)
+	e.buffer.WriteString(name)
+	for index, label := range labels {
+		if index == 0 {
+			e.buffer.WriteByte('{')
+		} else {
+			e.buffer.WriteByte(',')
+		}
+		e.buffer.WriteString(label[0])
+		e.buffer.WriteString(`="`)
+		e.buffer.WriteString(labelEscaper.Replace(label[1]))
+		e.buffer.WriteByte('"')
+	}
+	if len(labels) > 0 {
+		e.buffer.WriteByte('}')
+	}
+	e.buffer.WriteString(" 1\n")
 }
 
 // countersByReason writes a counter family with one sample per reason that shown

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/wsgate/wsgate/internal/buildinfo"
 )
 
 // Metrics holds the node's timing histograms and implements session.Observer, which
@@ -84,6 +86,9 @@ func (a *API) serveMetrics(writer http.ResponseWriter, _ *http.Request) {
 // connection id or any other unbounded value.
 func (a *API) writeNodeFamilies(out *exposition) {
 	counters := a.hub.Counters()
+	build := buildinfo.Get()
+	out.info("wsgate_build_info", "Always 1; its labels name the running build: version, commit and Go version.",
+		[][2]string{{"version", build.Version}, {"commit", build.Commit}, {"go_version", build.GoVersion}})
 	out.gauge("wsgate_connections", "Open WebSocket connections on this node.", float64(a.hub.ConnectionCount()))
 	out.gauge("wsgate_users", "Users with at least one open connection on this node (anonymous connections count in wsgate_connections only).",
 		float64(a.hub.UserCount()))

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsgate/wsgate/internal/buildinfo"
 	"github.com/wsgate/wsgate/session"
 )
 
@@ -94,6 +95,17 @@ func TestScrapeSeriesDoNotDependOnTheNumberOfConnections(t *testing.T) {
 		if strings.Contains(series, "user-") {
 			t.Fatalf("series %s carries a user id", series)
 		}
+	}
+}
+
+func TestBuildInfoNamesTheRunningBuild(t *testing.T) {
+	handler, _ := apiWithSessions(t, 0)
+	text := scrape(t, handler)
+	build := buildinfo.Get()
+	want := fmt.Sprintf("# TYPE wsgate_build_info gauge\nwsgate_build_info{version=%q,commit=%q,go_version=%q} 1\n",
+		build.Version, build.Commit, build.GoVersion)
+	if !strings.Contains(text, want) {
+		t.Fatalf("the scrape lacks\n%s", want)
 	}
 }
 

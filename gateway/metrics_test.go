@@ -63,9 +63,13 @@ func (n *node) scrapeMetrics(key string) scrapeResult {
 	return result
 }
 
+// buildLabels are the labels of wsgate_build_info: one series per process.
+var buildLabels = map[string]bool{"version": true, "commit": true, "go_version": true}
+
 // checkConventions fails the test unless every wsgate_ family has a HELP text and a
 // TYPE, counters end in _total and nothing else does, histograms have _sum and
-// _count, wsgate_ labels are only reason and le, no label value anywhere looks like
+// _count, wsgate_ labels are only reason and le (and the build's on the one
+// wsgate_build_info series), no label value anywhere looks like
 // a connection id or names a test user, and the Go runtime and process families
 // are present.
 func checkConventions(t *testing.T, families map[string]*metricFamily) {
@@ -82,7 +86,8 @@ func checkConventions(t *testing.T, families map[string]*metricFamily) {
 						t.Fatalf("%s: label %s=%q names the user %s", sample.series(), label, value, user)
 					}
 				}
-				if strings.HasPrefix(name, "wsgate_") && label != "reason" && !(label == "le" && family.kind == "histogram") {
+				if strings.HasPrefix(name, "wsgate_") && label != "reason" && !(label == "le" && family.kind == "histogram") &&
+					!(name == "wsgate_build_info" && buildLabels[label]) {
 					t.Fatalf("%s: unexpected label %s", sample.series(), label)
 				}
 			}

@@ -32,7 +32,7 @@ func runStopped(t *testing.T, arguments []string, variables map[string]string) (
 	cancel()
 	var output bytes.Buffer
 	code := run(ctx, append([]string{"-addr", "127.0.0.1:0", "-shutdown-timeout", "1s"}, arguments...),
-		environment(variables), &output)
+		environment(variables), &output, &output)
 	return code, output.String()
 }
 

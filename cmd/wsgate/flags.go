@@ -42,7 +42,15 @@ type options struct {
 	redisURL              string
 	nodeID                string
 	clusterLease          time.Duration
+	// printVersion is -version: print the build and exit, a command rather than a
+	// setting (no variable sets it).
+	printVersion bool
 }
+
+// commands are the flags that ask for an action instead of configuring the server;
+// no WSGATE_* variable sets them, so that a variable in a deployment cannot turn
+// the server into something else.
+var commands = map[string]bool{"version": true}
 
 // environmentName returns the variable that can set flag name, e.g.
 // "max-conns-per-user" -> "WSGATE_MAX_CONNS_PER_USER".
@@ -97,8 +105,11 @@ func defineFlags(flags *flag.FlagSet, parsed *options) {
 	flags.StringVar(&parsed.nodeID, "node-id", "", "this node's name in logs and in Redis (empty = random per process)")
 	flags.DurationVar(&parsed.clusterLease, "cluster-lease", cluster.DefaultLease,
 		"time a node that stops renewing its lease (crash, partition) keeps counting in Redis; renewed every third of it")
+	flags.BoolVar(&parsed.printVersion, "version", false, "print the version, commit and Go version, then exit")
 	flags.VisitAll(func(f *flag.Flag) {
-		f.Usage = fmt.Sprintf("%s (env %s)", f.Usage, environmentName(f.Name))
+		if !commands[f.Name] {
+			f.Usage = fmt.Sprintf("%s (env %s)", f.Usage, environmentName(f.Name))
+		}
 	})
 }
 
@@ -119,7 +130,7 @@ type usageError struct{ error }
 
 // parseOptions reads flags from arguments and, for every flag not given there, the
 // WSGATE_<NAME> variable from lookup. The flag wins over the variable. -h prints the
-// usage to output and returns flag.ErrHelp. Every error names the one flag or
+// usage to output and returns flag.ErrHelp; -version returns at once, unchecked. Every error names the one flag or
 // variable at fault and its value (secrets hidden); a command line that cannot be
 // parsed gives a usageError.
 func parseOptions(arguments []string, lookup func(string) (string, bool), output io.Writer) (options, error) {
@@ -145,13 +156,16 @@ func parseOptions(arguments []string, lookup func(string) (string, bool), output
 	if flags.NArg() > 0 {
 		return parsed, usageError{fmt.Errorf("unexpected argument %q (a flag's value follows its name: -name value)", flags.Arg(0))}
 	}
+	if parsed.printVersion {
+		return parsed, nil
+	}
 	at := sources{flags: flags, fromEnvironment: map[string]bool{}}
 	given := map[string]bool{}
 	flags.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var environmentError error
 	flags.VisitAll(func(f *flag.Flag) {
 		value, found := lookup(environmentName(f.Name))
-		if !found || given[f.Name] || environmentError != nil {
+		if !found || given[f.Name] || commands[f.Name] || environmentError != nil {
 			return
 		}
 		at.fromEnvironment[f.Name] = true

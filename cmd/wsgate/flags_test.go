@@ -13,7 +13,7 @@ func runOutput(arguments []string, variables map[string]string) (int, string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	var output bytes.Buffer
-	code := run(ctx, arguments, environment(variables), &output)
+	code := run(ctx, arguments, environment(variables), &output, &output)
 	return code, output.String()
 }
 

@@ -17,21 +17,26 @@ import (
 	"github.com/wsgate/wsgate/cluster"
 	"github.com/wsgate/wsgate/engine"
 	"github.com/wsgate/wsgate/gateway"
+	"github.com/wsgate/wsgate/internal/buildinfo"
 	"github.com/wsgate/wsgate/session"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.LookupEnv, os.Stderr))
+	os.Exit(run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
 }
 
 // run starts the server and blocks until ctx is done, then shuts down gracefully. It
 // returns the process exit code: 0 after a clean shutdown, 2 for bad flags, 1 for
-// any other failure.
-func run(ctx context.Context, arguments []string, lookup func(string) (string, bool), output io.Writer) int {
+// any other failure. -version prints to stdout; usage, errors and logs go to output.
+func run(ctx context.Context, arguments []string, lookup func(string) (string, bool), stdout, output io.Writer) int {
 	parsed, err := parseOptions(arguments, lookup, output)
 	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err == nil && parsed.printVersion {
+		fmt.Fprintln(stdout, buildinfo.Get())
 		return 0
 	}
 	if err != nil {
@@ -100,7 +105,7 @@ func serve(ctx context.Context, parsed options, logger *slog.Logger) error {
 	if err := node.Start(); err != nil {
 		return err
 	}
-	logger.Info("wsgate listening", "addr", node.Addr().String(), "websocket", engine.DefaultPath,
+	logger.Info("wsgate listening", "addr", node.Addr().String(), "version", buildinfo.Get().Version, "websocket", engine.DefaultPath,
 		"max_conns_per_user", parsed.maxConnectionsPerUser, "ping_interval", parsed.pingInterval.String())
 	if parsed.insecureUserID {
 		logger.Warn("-insecure-user-id is set: any client can claim any user id with ?user_id=")
