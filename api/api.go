@@ -33,6 +33,9 @@ type Config struct {
 	// Cluster, when set, extends the publish API, stats and readiness to the other
 	// nodes of a cluster (see Cluster). Default nil: this node only.
 	Cluster Cluster
+	// DisableProfiling removes Go's profiler (/debug/pprof/, see routeProfiling):
+	// its paths then answer 404. Default false: served behind the API key rule.
+	DisableProfiling bool
 	// MaxBodySize is the largest request body in bytes; a larger one is answered
 	// with 413. Default DefaultMaxBodySize. The transport cuts requests over its own
 	// limit (engine.Config.MaxRequestSize) without an answer, so keep this below it.
@@ -80,7 +83,9 @@ func New(config Config) (*API, error) {
 		cluster: config.Cluster}
 	a.routes.handle("GET", "/api/v1/ws/stats", a.access.protect(a.serveStats))
 	a.routes.handle("GET", "/metrics", a.access.protect(a.serveMetrics))
-	a.routeProfiling()
+	if !config.DisableProfiling {
+		a.routeProfiling()
+	}
 	a.routes.handle("GET", "/healthz", serveHealth)
 	a.routes.handle("GET", "/readyz", a.serveReady)
 	a.routePublish()

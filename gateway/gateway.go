@@ -40,6 +40,10 @@ type Config struct {
 	// APIKey protects the publish API, stats and metrics (see api.Config.APIKey).
 	// Default empty: those answer loopback clients only.
 	APIKey string
+	// DisableProfiling removes Go's profiler from the API (see
+	// api.Config.DisableProfiling). Default false: /debug/pprof/ is served behind the
+	// API key rule.
+	DisableProfiling bool
 	// AllowedOrigins lists browser origins accepted besides same-origin requests;
 	// "*" accepts any (see auth.OriginConfig). Default empty: requests without
 	// Origin and same-origin requests only.
@@ -92,7 +96,7 @@ func New(config Config) (*Gateway, error) {
 		return nil, err
 	}
 	handler, err := api.New(api.Config{Hub: hub, Logger: config.Logger, APIKey: config.APIKey, Metrics: metrics,
-		Cluster: apiCluster})
+		Cluster: apiCluster, DisableProfiling: config.DisableProfiling})
 	if err != nil {
 		hub.Shutdown(0)
 		closeCluster(node)

@@ -144,3 +144,10 @@ func TestProfilerIsServedToLoopback(t *testing.T) {
 		t.Fatalf("pprof heap: %d %.80q", response.StatusCode, body)
 	}
 }
+
+func TestProfilerCanBeTurnedOff(t *testing.T) {
+	n := startNode(t, gateway.Config{DisableProfiling: true})
+	if status, body := n.getText("/debug/pprof/heap?gc=1&debug=1", ""); status != http.StatusNotFound {
+		t.Fatalf("pprof heap with profiling off: %d %.80q, want 404", status, body)
+	}
+}

@@ -38,6 +38,7 @@ type options struct {
 	jwtAudience           string
 	jwtIssuer             string
 	apiKey                string
+	pprof                 bool
 	allowedOrigins        string
 	redisURL              string
 	nodeID                string
@@ -98,6 +99,8 @@ func defineFlags(flags *flag.FlagSet, parsed *options) {
 	flags.StringVar(&parsed.jwtIssuer, "jwt-issuer", "", "when set, a client's JWT must have this issuer (iss claim)")
 	flags.StringVar(&parsed.apiKey, "api-key", "",
 		"key backends present as 'Authorization: Bearer <key>' to the publish API, stats, metrics and pprof (empty = loopback clients only)")
+	flags.BoolVar(&parsed.pprof, "pprof", true,
+		"serve Go's profiler under /debug/pprof/, behind the same rule as -api-key (false = 404)")
 	flags.StringVar(&parsed.allowedOrigins, "allowed-origins", "",
 		"comma-separated browser origins allowed to connect besides same-origin, e.g. https://app.example.com; * allows any")
 	flags.StringVar(&parsed.redisURL, "redis-url", "",

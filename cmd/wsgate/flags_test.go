@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"strings"
 	"testing"
 )
@@ -134,5 +135,30 @@ func TestHelpPrintsEveryFlagWithItsTypeAndVariable(t *testing.T) {
 		if !strings.Contains(output, want) {
 			t.Errorf("-h output lacks %q:\n%s", want, output)
 		}
+	}
+}
+
+func TestPprofIsOnUnlessTurnedOff(t *testing.T) {
+	tests := map[string]struct {
+		arguments []string
+		variables map[string]string
+		want      bool
+	}{
+		"default":            {nil, nil, true},
+		"flag off":           {[]string{"-pprof=false"}, nil, false},
+		"variable off":       {nil, map[string]string{"WSGATE_PPROF": "false"}, false},
+		"flag over variable": {[]string{"-pprof"}, map[string]string{"WSGATE_PPROF": "false"}, true},
+	}
+	for name, test := range tests {
+		t.Run(name, func(t *testing.T) {
+			parsed, err := parseOptions(test.arguments, environment(test.variables), io.Discard)
+			if err != nil || parsed.pprof != test.want {
+				t.Fatalf("parseOptions: %v, pprof %v; want %v", err, parsed.pprof, test.want)
+			}
+		})
+	}
+	code, output := runStopped(t, []string{"-pprof=false"}, nil)
+	if code != 0 || !strings.Contains(output, "no -api-key: the publish API, stats and metrics answer loopback clients only") {
+		t.Fatalf("exit %d, output %q; want a warning that no longer names pprof", code, output)
 	}
 }

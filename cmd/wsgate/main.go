@@ -92,12 +92,13 @@ func serve(ctx context.Context, parsed options, logger *slog.Logger) error {
 			HandshakeTimeout: parsed.handshakeTimeout,
 			SocketSendBuffer: parsed.socketSendBuffer,
 		},
-		InsecureUserID: parsed.insecureUserID,
-		JWT:            jwtConfig,
-		APIKey:         parsed.apiKey,
-		AllowedOrigins: parsed.origins(),
-		Cluster:        cluster.Config{RedisURL: parsed.redisURL, NodeID: parsed.nodeID, Lease: parsed.clusterLease},
-		Logger:         logger,
+		InsecureUserID:   parsed.insecureUserID,
+		JWT:              jwtConfig,
+		APIKey:           parsed.apiKey,
+		DisableProfiling: !parsed.pprof,
+		AllowedOrigins:   parsed.origins(),
+		Cluster:          cluster.Config{RedisURL: parsed.redisURL, NodeID: parsed.nodeID, Lease: parsed.clusterLease},
+		Logger:           logger,
 	})
 	if err != nil {
 		return err
@@ -114,7 +115,11 @@ func serve(ctx context.Context, parsed options, logger *slog.Logger) error {
 		logger.Warn("no -jwt-secret or -jwt-public-key: clients are not authenticated")
 	}
 	if parsed.apiKey == "" {
-		logger.Warn("no -api-key: the publish API, stats, metrics and pprof answer loopback clients only")
+		protected := "the publish API, stats, metrics and pprof"
+		if !parsed.pprof {
+			protected = "the publish API, stats and metrics"
+		}
+		logger.Warn("no -api-key: " + protected + " answer loopback clients only")
 	}
 	if node.Cluster != nil {
 		logger.Info("cluster enabled through Redis", "node_id", node.Cluster.ID(), "lease", parsed.clusterLease.String())
