@@ -1,19 +1,31 @@
-# wsgate: `make run` starts a server with its embedded defaults, `make test` runs
-# every test (and installs what the tests need when it is missing).
+# wsgate: `make run` builds and starts a server with its embedded defaults, `make test`
+# runs every test (and installs what the tests need when it is missing).
 
 GO        ?= go
 BINARY    ?= bin/wsgate
 TEST_FLAGS ?= -race -count=1 -timeout 15m
+# ARGS are passed to wsgate by make run, e.g. make run ARGS='-addr :9000 -log-level debug'.
+ARGS      ?=
+
+# The version and commit that wsgate -version, /healthz and wsgate_build_info report;
+# without git (a source archive) they read "dev" and "unknown".
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -X github.com/wsgate/wsgate/internal/buildinfo.version=$(VERSION) \
+             -X github.com/wsgate/wsgate/internal/buildinfo.commit=$(COMMIT)
 
 .PHONY: all build run test lint deps bench bench-full clean
 
 all: build
 
 build:
-	$(GO) build -o $(BINARY) ./cmd/wsgate
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BINARY) ./cmd/wsgate
 
-run:
-	$(GO) run ./cmd/wsgate
+## run: the recipe's shell execs the binary, so wsgate itself is make's child: a
+## SIGTERM to make's PID is passed on to it, and Ctrl-C reaches both, so either stops
+## the server (go run, in between, left its child listening).
+run: build
+	exec ./$(BINARY) $(ARGS)
 
 ## deps: fetch Go modules when missing (idempotent, offline once cached).
 deps:
@@ -25,24 +37,41 @@ lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 
-## deps-redis: install Debian's redis-server (as root) when missing; the cluster
-## tests start their own on a free port.
+comma := ,
+
+# apt_install installs the Debian package $(1) that the tests need unless the
+# command $(3) succeeds (it is there), saying what and why ($(2)) first: apt-get
+# update, then only that package and what it depends on (no recommended packages, no
+# upgrade of anything else). Without root or apt-get it fails with the command to run.
+define apt_install
+	@if $(3); then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+		echo "The tests need $(1) ($(2)), which is not installed." >&2; \
+		echo "Installing it needs root and Debian's apt-get; on Debian or Ubuntu run:" >&2; \
+		echo "    sudo apt-get install --no-install-recommends $(1)" >&2; \
+		echo "or install $(1) with the system's package manager." >&2; \
+		exit 1; \
+	fi; \
+	echo "installing Debian's $(1): $(2)"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -q && apt-get install -y -q --no-install-recommends $(1)
+endef
+
+## deps-redis: install Debian's redis-server when missing; the cluster tests start
+## their own on a free port.
 .PHONY: deps-redis
 deps-redis:
-	command -v redis-server || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server)
+	$(call apt_install,redis-server,the Redis server the cluster tests start; 4 packages$(comma) about 6 MB,command -v redis-server >/dev/null 2>&1)
 
 test: deps deps-redis lint test-js
 	$(GO) test $(TEST_FLAGS) ./...
 
 ## test-js: the JavaScript client's tests, under Node and in headless Chromium against a
-## real wsgate. Installs Debian's chromium when it is missing (as root) and the npm
-## packages from the lockfile.
+## real wsgate. Installs Debian's chromium when it is missing and the npm packages from
+## the lockfile.
 .PHONY: test-js
 test-js: build
-	@if [ ! -x /usr/bin/chromium ]; then \
-		export DEBIAN_FRONTEND=noninteractive; \
-		apt-get update -q && apt-get install -y -q chromium; \
-	fi
+	$(call apt_install,chromium,the headless browser of the JS client's tests; about 25 packages$(comma) 120 MB to download$(comma) 400 MB on disk,[ -x /usr/bin/chromium ])
 	cd clients/js && npm ci --no-audit --no-fund
 	cd clients/js && WSGATE_BINARY=$(abspath $(BINARY)) npm test
 
