@@ -14,12 +14,41 @@ COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -X github.com/wsgate/wsgate/internal/buildinfo.version=$(VERSION) \
              -X github.com/wsgate/wsgate/internal/buildinfo.commit=$(COMMIT)
 
-.PHONY: all build run test lint deps bench bench-full clean
+.PHONY: all build run test lint deps bench bench-full clean dist release-binary docker
 
 all: build
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BINARY) ./cmd/wsgate
+
+## release-binary: one static binary as make dist and the Docker image build it:
+## no cgo (so no libc to match), paths trimmed, symbols stripped, the version set.
+## GOOS, GOARCH and OUT choose the platform and the file.
+OUT ?= $(BINARY)
+release-binary:
+	CGO_ENABLED=0 $(if $(GOOS),GOOS=$(GOOS)) $(if $(GOARCH),GOARCH=$(GOARCH)) \
+		$(GO) build -trimpath -ldflags '-s -w $(LDFLAGS)' -o $(OUT) ./cmd/wsgate
+
+## dist: release archives for linux and darwin on amd64 and arm64 in dist/, each
+## wsgate-<version>-<os>-<arch>.tar.gz holding the binary, LICENSE and README.md,
+## with their SHA-256 sums in dist/SHA256SUMS.
+DIST_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+dist:
+	rm -rf dist && mkdir -p dist
+	@set -e; for platform in $(DIST_PLATFORMS); do \
+		os=$${platform%/*}; arch=$${platform#*/}; name=wsgate-$(VERSION)-$$os-$$arch; \
+		echo "building dist/$$name.tar.gz"; \
+		$(MAKE) --no-print-directory release-binary GOOS=$$os GOARCH=$$arch OUT=dist/$$name/wsgate \
+			VERSION=$(VERSION) COMMIT=$(COMMIT); \
+		cp LICENSE README.md dist/$$name/; \
+		tar -C dist --owner=0 --group=0 --numeric-owner -czf dist/$$name.tar.gz $$name; \
+		rm -rf dist/$$name; \
+	done
+	cd dist && sha256sum *.tar.gz > SHA256SUMS && cat SHA256SUMS
+
+## docker: the image wsgate:<version> (and wsgate:latest) from the Dockerfile.
+docker:
+	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t wsgate:$(VERSION) -t wsgate:latest .
 
 ## run: the recipe's shell execs the binary, so wsgate itself is make's child: a
 ## SIGTERM to make's PID is passed on to it, and Ctrl-C reaches both, so either stops
@@ -87,5 +116,5 @@ bench-full: deps
 	$(GO) run ./benchmarks/suite
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
 	$(GO) clean -testcache

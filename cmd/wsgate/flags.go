@@ -46,12 +46,14 @@ type options struct {
 	// printVersion is -version: print the build and exit, a command rather than a
 	// setting (no variable sets it).
 	printVersion bool
+	// healthcheck is -healthcheck: check the server at addr and exit, a command too.
+	healthcheck bool
 }
 
 // commands are the flags that ask for an action instead of configuring the server;
 // no WSGATE_* variable sets them, so that a variable in a deployment cannot turn
 // the server into something else.
-var commands = map[string]bool{"version": true}
+var commands = map[string]bool{"version": true, "healthcheck": true}
 
 // environmentName returns the variable that can set flag name, e.g.
 // "max-conns-per-user" -> "WSGATE_MAX_CONNS_PER_USER".
@@ -109,6 +111,8 @@ func defineFlags(flags *flag.FlagSet, parsed *options) {
 	flags.DurationVar(&parsed.clusterLease, "cluster-lease", cluster.DefaultLease,
 		"time a node that stops renewing its lease (crash, partition) keeps counting in Redis; renewed every third of it")
 	flags.BoolVar(&parsed.printVersion, "version", false, "print the version, commit and Go version, then exit")
+	flags.BoolVar(&parsed.healthcheck, "healthcheck", false,
+		"GET /healthz of the server listening on -addr over loopback, then exit 0 if it is healthy, else 1 (for container health checks)")
 	flags.VisitAll(func(f *flag.Flag) {
 		if !commands[f.Name] {
 			f.Usage = fmt.Sprintf("%s (env %s)", f.Usage, environmentName(f.Name))

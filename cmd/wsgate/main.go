@@ -29,7 +29,8 @@ func main() {
 
 // run starts the server and blocks until ctx is done, then shuts down gracefully. It
 // returns the process exit code: 0 after a clean shutdown, 2 for bad flags, 1 for
-// any other failure. -version prints to stdout; usage, errors and logs go to output.
+// any other failure. -version and -healthcheck print to stdout; usage, errors and
+// logs go to output.
 func run(ctx context.Context, arguments []string, lookup func(string) (string, bool), stdout, output io.Writer) int {
 	parsed, err := parseOptions(arguments, lookup, output)
 	if errors.Is(err, flag.ErrHelp) {
@@ -38,6 +39,9 @@ func run(ctx context.Context, arguments []string, lookup func(string) (string, b
 	if err == nil && parsed.printVersion {
 		fmt.Fprintln(stdout, buildinfo.Get())
 		return 0
+	}
+	if err == nil && parsed.healthcheck {
+		return healthcheck(ctx, parsed.addr, stdout, output)
 	}
 	if err != nil {
 		fmt.Fprintf(output, "wsgate: %v\n", err)

@@ -44,21 +44,12 @@ func builtBinary(t *testing.T) string {
 			return
 		}
 		binaryPath = filepath.Join(binaryDirectory, "wsgate")
-		buildError = goBuild(binaryPath, nil)
+		if output, err := exec.Command("go", "build", "-o", binaryPath, ".").CombinedOutput(); err != nil {
+			buildError = fmt.Errorf("%v: %s", err, output)
+		}
 	})
 	if buildError != nil {
 		t.Fatalf("build wsgate: %v", buildError)
 	}
 	return binaryPath
-}
-
-// goBuild builds this package into output with extra go build arguments and
-// environment variables.
-func goBuild(output string, environment []string, arguments ...string) error {
-	command := exec.Command("go", append(append([]string{"build", "-o", output}, arguments...), ".")...)
-	command.Env = append(os.Environ(), environment...)
-	if combined, err := command.CombinedOutput(); err != nil {
-		return fmt.Errorf("%v: %s", err, combined)
-	}
-	return nil
 }

@@ -3,9 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -28,24 +25,5 @@ func TestNoVariableTurnsTheServerIntoACommand(t *testing.T) {
 	code, output := runStopped(t, nil, map[string]string{"WSGATE_VERSION": "true"})
 	if code != 0 || !strings.Contains(output, "wsgate listening") {
 		t.Fatalf("exit %d, output %q; want a server that started", code, output)
-	}
-}
-
-// TestVersionIsSetAtBuildTime: the version and commit given to the linker, as make
-// build and make dist give them, are what -version prints.
-func TestVersionIsSetAtBuildTime(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary (-short)")
-	}
-	binary := filepath.Join(t.TempDir(), "wsgate")
-	const variables = "-X github.com/wsgate/wsgate/internal/buildinfo.version=v9.8.7-test " +
-		"-X github.com/wsgate/wsgate/internal/buildinfo.commit=0123456789abcdef"
-	if err := goBuild(binary, nil, "-ldflags", variables); err != nil {
-		t.Fatalf("build: %v", err)
-	}
-	output, err := exec.Command(binary, "-version").Output()
-	want := "wsgate v9.8.7-test (commit 0123456789abcdef, " + runtime.Version() + ")\n"
-	if err != nil || string(output) != want {
-		t.Fatalf("-version: %v, printed %q; want %q", err, output, want)
 	}
 }
