@@ -82,6 +82,10 @@ type Node struct {
 	// rewriteAll is set when the lease had to be created anew: every user's count on
 	// this node must be written again.
 	rewriteAll atomic.Bool
+	// renewNow asks the maintenance goroutine to renew at once rather than at the
+	// next Lease/3 tick: Redis has just come back and may have lost this node's
+	// lease and counts (see requestRenewal).
+	renewNow chan struct{}
 
 	stop      chan struct{}
 	workers   sync.WaitGroup
@@ -125,6 +129,15 @@ func New(config Config) (*Node, error) {
 	}
 	options.ForceSingleClient = true
 	options.DisableCache = true
+	// One pipelined connection instead of rueidis's default (two on two cores, four
+	// from four cores), each call picking one at random. After Redis restarts every
+	// pooled connection fails its next call once; with several, one left idle
+	// through the outage could fail a connect long after the probe found Redis
+	// back, marking it unreachable again and deciding connects on the local limit
+	// alone. With one, the probe's successful PING proves the connection every
+	// call uses. BenchmarkAcquire measured no loss on two cores: Redis's own
+	// thread, not the connection, bounds the round trips.
+	options.PipelineMultiplex = -1
 	options.Dialer.Timeout = config.Timeout
 	options.ConnWriteTimeout = max(config.Timeout, time.Second)
 	var tag session.NodeTag
@@ -144,13 +157,14 @@ func New(config Config) (*Node, error) {
 			redactedURL(config.RedisURL), answer)
 	}
 	n := &Node{
-		config: config,
-		id:     config.NodeID,
-		tag:    tag,
-		keys:   newKeys(config.Prefix, tag),
-		logger: config.Logger.With("node_id", config.NodeID),
-		client: client,
-		stop:   make(chan struct{}),
+		config:   config,
+		id:       config.NodeID,
+		tag:      tag,
+		keys:     newKeys(config.Prefix, tag),
+		logger:   config.Logger.With("node_id", config.NodeID),
+		client:   client,
+		stop:     make(chan struct{}),
+		renewNow: make(chan struct{}, 1),
 	}
 	n.admission.init()
 	n.relay.init(config.MaxRelayBytes)
@@ -265,6 +279,20 @@ func (n *Node) observe(err error) {
 	}
 	if !n.reachable.Load() && !n.reachable.Swap(true) {
 		n.logger.Info("redis reachable again")
+		n.requestRenewal()
+	}
+}
+
+// requestRenewal wakes the maintenance goroutine to renew the lease, rewrite stale
+// counts and, when the lease is gone, every count; it never blocks. It is called
+// when Redis answers again after failed calls and when the subscription comes
+// (back) up, the two signs that Redis may have restarted empty: until this node's
+// counts are back, connects elsewhere do not see them, and the next Lease/3 tick
+// would leave that window open for up to 3.3 s by default.
+func (n *Node) requestRenewal() {
+	select {
+	case n.renewNow <- struct{}{}:
+	default:
 	}
 }
 

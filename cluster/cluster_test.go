@@ -29,9 +29,15 @@ const testLease = time.Second
 
 // startNode joins a node with its own empty hub to the Redis at url and closes both
 // when the test ends.
-func startNode(t *testing.T, url string) *Node {
+func startNode(t testing.TB, url string) *Node {
 	t.Helper()
-	node, err := New(Config{RedisURL: url, Lease: testLease, Timeout: 500 * time.Millisecond,
+	return startNodeWithLease(t, url, testLease)
+}
+
+// startNodeWithLease is startNode with a lease of its own.
+func startNodeWithLease(t testing.TB, url string, lease time.Duration) *Node {
+	t.Helper()
+	node, err := New(Config{RedisURL: url, Lease: lease, Timeout: 500 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -202,6 +208,32 @@ func TestCountsAreRewrittenAfterRedisLosesThem(t *testing.T) {
 	})
 	if acquire(t, node, "erin", 2) && acquire(t, node, "erin", 2) {
 		t.Fatal("the limit ignored the rewritten count")
+	}
+}
+
+func TestNodesRewriteTheirCountsAsSoonAsRedisRestarts(t *testing.T) {
+	// A lease of a minute renews every 20 s: counts back within seconds can only
+	// come from the nodes noticing that Redis is back.
+	const lease = time.Minute
+	redis := redistest.Start(t)
+	first, second := startNodeWithLease(t, redis.URL(), lease), startNodeWithLease(t, redis.URL(), lease)
+	if !acquire(t, first, "amy", 2) || !acquire(t, second, "amy", 2) {
+		t.Fatal("connections within the limit were refused")
+	}
+
+	redis.Kill()
+	waitFor(t, 2*time.Second, "both nodes to notice Redis is gone", func() bool {
+		return !first.Healthy() && !second.Healthy()
+	})
+	redis.Restart()
+	restarted := time.Now()
+	client := inspector(t, redis.URL())
+	waitFor(t, lease/6, "both nodes' counts to be back in the empty Redis", func() bool {
+		return fieldOf(t, client, first, "amy") == 1 && fieldOf(t, client, second, "amy") == 1
+	})
+	t.Logf("counts back %v after Redis restarted (lease %v)", time.Since(restarted).Round(time.Millisecond), lease)
+	if acquire(t, first, "amy", 2) || acquire(t, second, "amy", 2) {
+		t.Fatal("a third connection of amy was admitted with limit 2 after the restart")
 	}
 }
 

@@ -29,9 +29,9 @@ const sweepBatchText = "1000"
 const probeInterval = 100 * time.Millisecond
 
 // maintainLoop is the maintenance goroutine: it sends releases as they come, probes
-// Redis while it is unreachable and, every Lease/3, renews the lease, rewrites stale
-// counts and sweeps after a dead node. Being one goroutine, releases and rewrites
-// never race each other.
+// Redis while it is unreachable and, every Lease/3 and as soon as Redis is back
+// (requestRenewal), renews the lease, rewrites stale counts and sweeps after a dead
+// node. Being one goroutine, releases and rewrites never race each other.
 func (n *Node) maintainLoop() {
 	defer n.workers.Done()
 	renewal := time.NewTicker(n.config.Lease / 3)
@@ -51,6 +51,9 @@ func (n *Node) maintainLoop() {
 				cancel()
 			}
 		case <-renewal.C:
+			n.flushReleases()
+			n.renew()
+		case <-n.renewNow:
 			n.flushReleases()
 			n.renew()
 		}

@@ -64,6 +64,7 @@ func (n *Node) subscribe() (bool, error) {
 		OnSubscription: func(event rueidis.PubSubSubscription) {
 			if event.Kind == "subscribe" && event.Count == 2 {
 				n.subscribed.Store(true)
+				n.requestRenewal()
 			}
 		},
 	})

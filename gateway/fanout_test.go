@@ -46,6 +46,9 @@ func TestSlowConsumersAreClosedAndOthersGetEverything(t *testing.T) {
 		healthyCount    = 20
 		broadcasts      = 300
 		maxPendingBytes = 64 << 10
+		// healthyWindow is how many broadcasts a healthy client may be behind the
+		// sender: a third of what MaxPendingBytes holds (about 100 of them).
+		healthyWindow = 30
 		// The bound: each stalled connection may hold MaxPendingBytes in the
 		// transport, in buffers whose capacity grows by doubling (up to twice the
 		// data); the sampled heap also holds garbage not yet collected, up to as
@@ -82,6 +85,8 @@ func TestSlowConsumersAreClosedAndOthersGetEverything(t *testing.T) {
 		}
 	})
 	received := make([][]int, healthyCount)
+	// progress counts each healthy client's messages, for the sender's pacing.
+	progress := make([]atomic.Int64, healthyCount)
 	healthy := make([]*websocket.Conn, healthyCount)
 	for index := range healthy {
 		healthy[index] = n.dial("")
@@ -107,6 +112,7 @@ func TestSlowConsumersAreClosedAndOthersGetEverything(t *testing.T) {
 					return
 				}
 				received[index] = append(received[index], decoded.Content.Sequence)
+				progress[index].Add(1)
 			}
 		})
 	}
@@ -134,6 +140,17 @@ func TestSlowConsumersAreClosedAndOthersGetEverything(t *testing.T) {
 		padding[index] = 'x'
 	}
 	for sequence := range broadcasts {
+		// A healthy client is one that keeps up: on a loaded machine its reading
+		// goroutine can stall for a second, as long as MaxPendingBytes takes to
+		// fill, and it would be closed as slow too. The stream waits for them.
+		waitFor(t, 30*time.Second, "the healthy clients to keep up", func() bool {
+			for index := range progress {
+				if progress[index].Load() < int64(sequence-healthyWindow) {
+					return false
+				}
+			}
+			return true
+		})
 		message := fmt.Sprintf(`{"type":"broadcast","content":{"sequence":%d,"padding":"%s"}}`, sequence, padding)
 		if err := sender.WriteMessage(websocket.TextMessage, []byte(message)); err != nil {
 			t.Fatalf("broadcast %d: %v", sequence, err)

@@ -158,8 +158,9 @@ func (tally *trafficTally) hear(conn *websocket.Conn) []byte {
 func TestMetricsCountRealTrafficByReason(t *testing.T) {
 	n := startNode(t, gateway.Config{
 		InsecureUserID: true,
-		// A heartbeat, for a pending timer per connection; its pings come too rarely to matter.
-		Session: session.Config{MaxConnectionsPerUser: 1, MaxConnections: 4, PingInterval: time.Hour},
+		// A heartbeat whose first ping (at a random phase within a year) never
+		// comes during the test, so that the timers gauge has alice's timer.
+		Session: session.Config{MaxConnectionsPerUser: 1, MaxConnections: 4, PingInterval: 365 * 24 * time.Hour},
 		Engine:  engine.Config{MaxMessageSize: 1024, HandshakeTimeout: 300 * time.Millisecond},
 	})
 	before := n.scrapeMetrics("")

@@ -106,13 +106,15 @@ func TestPingAndPong(t *testing.T) {
 func TestHelloReturnsWelcome(t *testing.T) {
 	n := startNode(t, gateway.Config{
 		InsecureUserID: true,
-		Session:        session.Config{PingInterval: 15 * time.Second, PingTimeout: 5 * time.Second},
+		// Long enough that no ping (first sent at a random phase within the
+		// interval) comes before the welcome.
+		Session: session.Config{PingInterval: 15 * time.Minute, PingTimeout: 5 * time.Second},
 	})
 	conn := n.dial("alice")
 	send(t, conn, map[string]any{"type": "hello"})
 	welcome := readMessage(t, conn, readTimeout)
 	if welcome["type"] != "welcome" || welcome["user_id"] != "alice" ||
-		welcome["ping_interval_ms"] != 15000.0 || welcome["ping_timeout_ms"] != 5000.0 {
+		welcome["ping_interval_ms"] != 900000.0 || welcome["ping_timeout_ms"] != 5000.0 {
 		t.Fatalf("welcome = %v", welcome)
 	}
 	id, _ := welcome["connection_id"].(string)
