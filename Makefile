@@ -60,11 +60,14 @@ run: build
 deps:
 	$(GO) mod download
 
-## lint: go vet plus a gofmt check that fails on any unformatted file.
+## lint: go vet, a gofmt check that fails on any unformatted file, and staticcheck
+## (pinned by the tool directive in go.mod), also over the race-only files.
 lint:
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(GO) tool staticcheck ./...
+	$(GO) tool staticcheck -tags race ./...
 
 comma := ,
 

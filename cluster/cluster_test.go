@@ -110,11 +110,16 @@ func acquire(t *testing.T, n *Node, userID string, limit int) bool {
 func TestLimitHoldsAcrossNodesAndReleasesFree(t *testing.T) {
 	redis := redistest.Start(t)
 	first, second := startNode(t, redis.URL()), startNode(t, redis.URL())
-	if !acquire(t, first, "alice", 3) || !acquire(t, first, "alice", 3) || !acquire(t, second, "alice", 3) {
-		t.Fatal("connections within the limit were refused")
+	// Two connections on the first node and one on the second fill alice's limit.
+	for index, n := range []*Node{first, first, second} {
+		if !acquire(t, n, "alice", 3) {
+			t.Fatalf("connection %d of alice was refused within her limit of 3", index+1)
+		}
 	}
-	if acquire(t, second, "alice", 3) || acquire(t, first, "alice", 3) {
-		t.Fatal("a fourth connection was admitted with limit 3 across two nodes")
+	for _, n := range []*Node{second, first} {
+		if acquire(t, n, "alice", 3) {
+			t.Fatal("a fourth connection was admitted with limit 3 across two nodes")
+		}
 	}
 	if !acquire(t, second, "alice", 0) {
 		t.Fatal("limit 0 must mean unlimited")
@@ -206,8 +211,13 @@ func TestCountsAreRewrittenAfterRedisLosesThem(t *testing.T) {
 		node.Release("probe")
 		return true
 	})
-	if acquire(t, node, "erin", 2) && acquire(t, node, "erin", 2) {
-		t.Fatal("the limit ignored the rewritten count")
+	// erin holds one connection (two acquired, one released while Redis was down):
+	// a second fits her limit of 2, a third does not.
+	if !acquire(t, node, "erin", 2) {
+		t.Fatal("erin's second connection was refused: the rewritten count is too high")
+	}
+	if acquire(t, node, "erin", 2) {
+		t.Fatal("erin's third connection was admitted with limit 2: the limit ignored the rewritten count")
 	}
 }
 
