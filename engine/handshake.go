@@ -21,6 +21,10 @@ type handshakeTracker struct {
 	mutex   sync.Mutex
 	pending map[*nbio.Conn]*pendingHandshake
 	wheel   *timerwheel.Wheel
+	// now is the wheel's clock: time.Now, like the hub's wheel (a test that drives a
+	// wheel of its own sets both), so the time since accept is measured on the
+	// clock that fires the timers.
+	now     func() time.Time
 	timeout time.Duration
 	// onTimeout is called, outside the mutex, for every socket cut by the timeout.
 	onTimeout func()
@@ -39,6 +43,7 @@ func newHandshakeTracker(wheel *timerwheel.Wheel, timeout time.Duration, onTimeo
 	return &handshakeTracker{
 		pending:   make(map[*nbio.Conn]*pendingHandshake),
 		wheel:     wheel,
+		now:       time.Now,
 		timeout:   timeout,
 		onTimeout: onTimeout,
 	}
@@ -46,7 +51,7 @@ func newHandshakeTracker(wheel *timerwheel.Wheel, timeout time.Duration, onTimeo
 
 // opened starts the clock for a newly accepted socket.
 func (t *handshakeTracker) opened(conn *nbio.Conn) {
-	entry := &pendingHandshake{conn: conn, tracker: t, acceptedAt: time.Now()}
+	entry := &pendingHandshake{conn: conn, tracker: t, acceptedAt: t.now()}
 	entry.timer.Init(entry)
 	t.mutex.Lock()
 	t.pending[conn] = entry

@@ -2,8 +2,10 @@
 
 package engine
 
+import "github.com/lesismal/nbio"
+
 // publishToPollers and observeHandoffs order nbio's accept-to-poller handoff for the
 // race detector; see race.go. Without -race they do nothing.
 func publishToPollers() {}
 
-func (s *Server) observeHandoffs() {}
+func observeHandoffs(*nbio.Engine) {}

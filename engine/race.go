@@ -22,9 +22,9 @@ func publishToPollers() {
 	pollerHandoff.Unlock()
 }
 
-func (s *Server) observeHandoffs() {
-	s.engine.OnReadBufferAlloc(func(conn *nbio.Conn) *[]byte {
+func observeHandoffs(engine *nbio.Engine) {
+	engine.OnReadBufferAlloc(func(conn *nbio.Conn) *[]byte {
 		publishToPollers()
-		return s.engine.PollerBufferPtr(conn)
+		return engine.PollerBufferPtr(conn)
 	})
 }

@@ -234,7 +234,7 @@ func (s *Server) newEngine() {
 		}
 		publishToPollers()
 	})
-	s.observeHandoffs()
+	observeHandoffs(s.engine.Engine)
 	s.engine.OnClose(func(conn net.Conn, err error) {
 		if nbioConn, ok := conn.(*nbio.Conn); ok {
 			s.handshakes.forget(nbioConn)

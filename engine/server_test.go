@@ -11,17 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/wsgate/wsgate/session"
 )
-
-// TestMain fails the package if any goroutine outlives the tests: a Start that fails
-// must leave no event loop behind, and a stopped server none either. The goroutines
-// alive before the tests (nbio's package-level default engine) are not counted.
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreCurrent())
-}
 
 // startTimeout bounds a Start or Stop in these tests; both take milliseconds, the
 // margin is for a loaded machine.
