@@ -2,7 +2,6 @@ package api
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -11,16 +10,9 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/internal/buildinfo"
+	"github.com/wsgate/wsgate/internal/testsupport"
 	"github.com/wsgate/wsgate/session"
 )
-
-// memoryConn is a session.Conn that accepts every frame and goes nowhere, so a hub
-// can hold thousands of sessions without sockets.
-type memoryConn struct{}
-
-func (memoryConn) Write(frame []byte) (int, error) { return len(frame), nil }
-func (memoryConn) Close() error                    { return nil }
-func (memoryConn) RemoteAddr() net.Addr            { return &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 4000} }
 
 // apiWithSessions returns an API over a hub (heartbeat off) holding connections
 // sessions of distinct users, and the metrics it exposes.
@@ -31,10 +23,10 @@ func apiWithSessions(tb testing.TB, connections int) (*API, *Metrics) {
 	if err != nil {
 		tb.Fatalf("NewHub: %v", err)
 	}
-	// The memory connections never report their close, so there is nothing to wait for.
+	// The in-memory connections never report their close, so there is nothing to wait for.
 	tb.Cleanup(func() { hub.Shutdown(0) })
 	for index := range connections {
-		if _, err := hub.Open(memoryConn{}, fmt.Sprintf("user-%d", index)); err != nil {
+		if _, err := hub.Open(&testsupport.Conn{Discard: true}, fmt.Sprintf("user-%d", index)); err != nil {
 			tb.Fatalf("Open: %v", err)
 		}
 	}
@@ -139,14 +131,14 @@ func TestRefusalsAndDisconnectsAreCountedByReason(t *testing.T) {
 		t.Fatalf("NewHub: %v", err)
 	}
 	t.Cleanup(func() { hub.Shutdown(0) })
-	kept, err := hub.Open(memoryConn{}, "alice")
+	kept, err := hub.Open(&testsupport.Conn{Discard: true}, "alice")
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	if _, err := hub.Open(memoryConn{}, "alice"); err == nil {
+	if _, err := hub.Open(&testsupport.Conn{Discard: true}, "alice"); err == nil {
 		t.Fatal("a second connection of alice was accepted over the limit of 1")
 	}
-	hub.Refuse(memoryConn{}, session.ReasonUnauthorized)
+	hub.Refuse(&testsupport.Conn{Discard: true}, session.ReasonUnauthorized)
 	kept.Close(session.ReasonKicked)
 	handler, err := New(Config{Hub: hub, Metrics: metrics})
 	if err != nil {

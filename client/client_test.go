@@ -11,13 +11,14 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/wsgate/wsgate/client"
+	"github.com/wsgate/wsgate/internal/testsupport"
 	"github.com/wsgate/wsgate/session"
 )
 
 func TestEchoAndBroadcastBetweenTwoClients(t *testing.T) {
 	node := startGateway(t, "127.0.0.1:0", session.Config{})
-	alice := startClient(t, fastOptions(wsURL(node.Addr().String(), "alice")))
-	bob := startClient(t, fastOptions(wsURL(node.Addr().String(), "bob")))
+	alice := startClient(t, fastOptions(testsupport.WebSocketURL(node.Addr().String(), testsupport.UserQuery("alice"))))
+	bob := startClient(t, fastOptions(testsupport.WebSocketURL(node.Addr().String(), testsupport.UserQuery("bob"))))
 	waitFor(t, 5*time.Second, "both welcomed", func() bool { return alice.count("welcome") == 1 && bob.count("welcome") == 1 })
 	welcome := alice.of("welcome")[0].welcome
 	if welcome.UserID != "alice" || welcome.ConnectionID == "" || welcome.PingIntervalMS != pingInterval.Milliseconds() {
@@ -88,7 +89,7 @@ func TestCloseStopsEverything(t *testing.T) {
 	node := startGateway(t, "127.0.0.1:0", session.Config{})
 	ignore := goleak.IgnoreCurrent()
 
-	open := startClient(t, fastOptions(wsURL(node.Addr().String(), "")))
+	open := startClient(t, fastOptions(testsupport.WebSocketURL(node.Addr().String(), nil)))
 	waitFor(t, 5*time.Second, "welcome", func() bool { return open.count("welcome") == 1 })
 	_ = open.Close()
 	if err := open.wait(t, 3*time.Second); !errors.Is(err, client.ErrClosed) {
@@ -110,7 +111,7 @@ func TestCloseStopsEverything(t *testing.T) {
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	cancelled, err := client.New(fastOptions(wsURL(node.Addr().String(), "")))
+	cancelled, err := client.New(fastOptions(testsupport.WebSocketURL(node.Addr().String(), nil)))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

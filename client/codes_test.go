@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsgate/wsgate/client"
+	"github.com/wsgate/wsgate/internal/testsupport"
 	"github.com/wsgate/wsgate/session"
 )
 
@@ -103,10 +104,10 @@ func TestFailingTokenIsReportedAndRetriedWithBackoff(t *testing.T) {
 
 func TestPerUserLimitBacksOffWithGrowingDelaysAndNoReset(t *testing.T) {
 	node := startGateway(t, "127.0.0.1:0", session.Config{MaxConnectionsPerUser: 1})
-	holder := startClient(t, fastOptions(wsURL(node.Addr().String(), "ada")))
+	holder := startClient(t, fastOptions(testsupport.WebSocketURL(node.Addr().String(), testsupport.UserQuery("ada"))))
 	waitFor(t, 5*time.Second, "the holder open", func() bool { return holder.count("welcome") == 1 })
 
-	options := fastOptions(wsURL(node.Addr().String(), "ada"))
+	options := fastOptions(testsupport.WebSocketURL(node.Addr().String(), testsupport.UserQuery("ada")))
 	options.BaseDelay, options.MaxDelay, options.Rand = 20*time.Millisecond, 160*time.Millisecond, almostOne
 	refused := startClient(t, options)
 	waitFor(t, 5*time.Second, "six refusals", func() bool { return refused.count("reconnecting") >= 6 })

@@ -3,9 +3,6 @@ package client_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net/url"
 	"slices"
 	"sync"
 	"testing"
@@ -16,7 +13,8 @@ import (
 	"github.com/wsgate/wsgate/client"
 	"github.com/wsgate/wsgate/gateway"
 	"github.com/wsgate/wsgate/internal/tcpproxy"
-	"github.com/wsgate/wsgate/internal/testwait"
+	"github.com/wsgate/wsgate/internal/testsupport"
+	"github.com/wsgate/wsgate/internal/testsupport/testnode"
 	"github.com/wsgate/wsgate/session"
 )
 
@@ -43,21 +41,9 @@ func startGateway(t *testing.T, address string, sessionConfig session.Config) *g
 	sessionConfig.PingInterval = pingInterval
 	sessionConfig.PingTimeout = pingTimeout
 	sessionConfig.TimerTick = 10 * time.Millisecond
-	config := gateway.Config{
-		Session:        sessionConfig,
-		InsecureUserID: true,
-		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
+	config := gateway.Config{Session: sessionConfig, InsecureUserID: true}
 	config.Engine.Addr = address
-	node, err := gateway.New(config)
-	if err != nil {
-		t.Fatalf("gateway.New: %v", err)
-	}
-	if err := node.Start(); err != nil {
-		t.Fatalf("gateway Start: %v", err)
-	}
-	t.Cleanup(func() { node.Shutdown(5 * time.Second) })
-	return node
+	return testnode.Start(t, config)
 }
 
 // startProxy starts a tcpproxy in front of target and closes it when the test ends.
@@ -69,15 +55,6 @@ func startProxy(t *testing.T, target string) *tcpproxy.Proxy {
 	}
 	t.Cleanup(func() { _ = proxy.Close() })
 	return proxy
-}
-
-// wsURL returns the WebSocket endpoint at address, as userID when not empty.
-func wsURL(address, userID string) string {
-	endpoint := url.URL{Scheme: "ws", Host: address, Path: "/api/v1/ws"}
-	if userID != "" {
-		endpoint.RawQuery = url.Values{"user_id": {userID}}.Encode()
-	}
-	return endpoint.String()
 }
 
 // fastOptions are options with short delays for tests against a real node.
@@ -210,8 +187,8 @@ func (r *running) wait(t *testing.T, timeout time.Duration) error {
 	}
 }
 
-// waitFor polls condition until it holds or timeout passes (see testwait.For).
-var waitFor = testwait.For
+// waitFor polls condition until it holds or timeout passes (see testsupport.WaitFor).
+var waitFor = testsupport.WaitFor
 
 // echo sends a message with content and waits for its echo.
 func (r *running) echo(t *testing.T, content string) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/client"
+	"github.com/wsgate/wsgate/internal/testsupport"
 	"github.com/wsgate/wsgate/session"
 )
 
@@ -22,7 +23,7 @@ func reservedAddress(t *testing.T) string {
 func TestKilledServerClientReconnectsAndFlushesTheQueueInOrder(t *testing.T) {
 	node := startGateway(t, "127.0.0.1:0", session.Config{})
 	proxy := startProxy(t, node.Addr().String())
-	c := startClient(t, fastOptions(wsURL(proxy.Addr(), "")))
+	c := startClient(t, fastOptions(testsupport.WebSocketURL(proxy.Addr(), nil)))
 	waitFor(t, 5*time.Second, "welcome", func() bool { return c.count("welcome") == 1 })
 
 	// A kill as the client sees it: every connection drops without a close frame and
@@ -59,7 +60,7 @@ func TestKilledServerClientReconnectsAndFlushesTheQueueInOrder(t *testing.T) {
 func TestGracefulRestartOnTheSamePortReconnectsAfterAShortRandomDelay(t *testing.T) {
 	node := startGateway(t, "127.0.0.1:0", session.Config{})
 	address := node.Addr().String()
-	options := fastOptions(wsURL(address, ""))
+	options := fastOptions(testsupport.WebSocketURL(address, nil))
 	options.Rand = almostOne
 	c := startClient(t, options)
 	waitFor(t, 5*time.Second, "welcome", func() bool { return c.count("welcome") == 1 })
@@ -82,7 +83,7 @@ func TestGracefulRestartOnTheSamePortReconnectsAfterAShortRandomDelay(t *testing
 func TestFrozenNetworkIsDetectedWithinIntervalPlusTimeoutAndRecoversAfterRestore(t *testing.T) {
 	node := startGateway(t, "127.0.0.1:0", session.Config{})
 	proxy := startProxy(t, node.Addr().String())
-	c := startClient(t, fastOptions(wsURL(proxy.Addr(), "")))
+	c := startClient(t, fastOptions(testsupport.WebSocketURL(proxy.Addr(), nil)))
 	waitFor(t, 5*time.Second, "welcome", func() bool { return c.count("welcome") == 1 })
 
 	frozenAt := time.Now()
@@ -109,7 +110,7 @@ func TestFrozenNetworkIsDetectedWithinIntervalPlusTimeoutAndRecoversAfterRestore
 func TestCutConnectionsReconnect(t *testing.T) {
 	node := startGateway(t, "127.0.0.1:0", session.Config{})
 	proxy := startProxy(t, node.Addr().String())
-	c := startClient(t, fastOptions(wsURL(proxy.Addr(), "")))
+	c := startClient(t, fastOptions(testsupport.WebSocketURL(proxy.Addr(), nil)))
 	waitFor(t, 5*time.Second, "welcome", func() bool { return c.count("welcome") == 1 })
 	proxy.Cut()
 	waitFor(t, 5*time.Second, "reopened", func() bool { return c.count("open") == 2 })

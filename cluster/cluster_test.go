@@ -15,7 +15,7 @@ import (
 
 	"github.com/wsgate/wsgate/internal/redistest"
 	"github.com/wsgate/wsgate/internal/tcpproxy"
-	"github.com/wsgate/wsgate/internal/testwait"
+	"github.com/wsgate/wsgate/internal/testsupport"
 	"github.com/wsgate/wsgate/session"
 )
 
@@ -95,8 +95,8 @@ func fieldOf(t *testing.T, client rueidis.Client, n *Node, userID string) int64 
 	return value
 }
 
-// waitFor polls condition until it holds or timeout passes (see testwait.For).
-var waitFor = testwait.For
+// waitFor polls condition until it holds or timeout passes (see testsupport.WaitFor).
+var waitFor = testsupport.WaitFor
 
 func acquire(t *testing.T, n *Node, userID string, limit int) bool {
 	t.Helper()

@@ -10,7 +10,7 @@ import (
 
 	"github.com/lesismal/nbio"
 
-	"github.com/wsgate/wsgate/internal/testwait"
+	"github.com/wsgate/wsgate/internal/testsupport"
 	"github.com/wsgate/wsgate/timerwheel"
 )
 
@@ -105,7 +105,7 @@ func (s *trackedServer) dial(t *testing.T, count int) []net.Conn {
 		t.Cleanup(func() { _ = client.Close() })
 		clients[index] = client
 	}
-	testwait.For(t, 5*time.Second, "the tracker to watch every socket", func() bool {
+	testsupport.WaitFor(t, 5*time.Second, "the tracker to watch every socket", func() bool {
 		return s.tracker.pendingCount() == count
 	})
 	return clients
@@ -184,7 +184,7 @@ func TestCompletedHandshakeIsNotCut(t *testing.T) {
 	if !open(t, client) {
 		t.Fatal("the socket closed before its timeout")
 	}
-	testwait.For(t, 5*time.Second, "the completed socket to be forgotten", func() bool {
+	testsupport.WaitFor(t, 5*time.Second, "the completed socket to be forgotten", func() bool {
 		return server.tracker.pendingCount() == 0
 	})
 	if server.wheel.Pending() != 0 {
@@ -224,7 +224,7 @@ func TestCompletionRacingTheTimeout(t *testing.T) {
 	}
 	server.advance(trackerTick)
 	writers.Wait()
-	testwait.For(t, 5*time.Second, "every socket to be completed or cut", func() bool {
+	testsupport.WaitFor(t, 5*time.Second, "every socket to be completed or cut", func() bool {
 		return server.tracker.pendingCount() == 0
 	})
 	cut := 0
@@ -257,7 +257,7 @@ func TestForgetRacingTheTimers(t *testing.T) {
 	}
 	server.advance(trackerTick)
 	closers.Wait()
-	testwait.For(t, 5*time.Second, "the first half to be forgotten", func() bool {
+	testsupport.WaitFor(t, 5*time.Second, "the first half to be forgotten", func() bool {
 		return server.tracker.pendingCount() == sockets/2
 	})
 	for _, client := range clients[sockets/2:] {
@@ -265,7 +265,7 @@ func TestForgetRacingTheTimers(t *testing.T) {
 	}
 	server.advance(trackerTimeout - trackerTick)
 	closers.Wait()
-	testwait.For(t, 5*time.Second, "every socket to be forgotten or cut", func() bool {
+	testsupport.WaitFor(t, 5*time.Second, "every socket to be forgotten or cut", func() bool {
 		return server.tracker.pendingCount() == 0
 	})
 	cutAtTimeout := server.timeouts.Load()

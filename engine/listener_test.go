@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsgate/wsgate/internal/testwait"
+	"github.com/wsgate/wsgate/internal/testsupport"
 )
 
 // acceptLoop runs Accept the way nbhttp's accept loop does: it retries after every
@@ -126,14 +126,14 @@ func TestShutRefusesClientsAndParksAcceptUntilClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	testwait.For(t, 5*time.Second, "the first client to be accepted", func() bool { return loop.accepted.Load() == 1 })
+	testsupport.WaitFor(t, 5*time.Second, "the first client to be accepted", func() bool { return loop.accepted.Load() == 1 })
 
 	listener.shut()
 	if refused, err := net.Dial("tcp", address); err == nil {
 		_ = refused.Close()
 		t.Fatal("a client connected after shut")
 	}
-	testwait.For(t, 5*time.Second, "Accept to park after shut", func() bool {
+	testsupport.WaitFor(t, 5*time.Second, "Accept to park after shut", func() bool {
 		return parkedIn("(*gatedListener).Accept")
 	})
 	if seen := loop.errorsSeen(); len(seen) != 0 {
@@ -155,7 +155,7 @@ func TestAcceptCalledAfterShutParksUntilClose(t *testing.T) {
 		_, err := listener.Accept()
 		result <- errors.Is(err, net.ErrClosed) && closing.Load()
 	}()
-	testwait.For(t, 5*time.Second, "Accept to park", func() bool { return parkedIn("(*gatedListener).Accept") })
+	testsupport.WaitFor(t, 5*time.Second, "Accept to park", func() bool { return parkedIn("(*gatedListener).Accept") })
 	closing.Store(true)
 	_ = listener.Close()
 	select {
@@ -194,7 +194,7 @@ func TestCloseRacingAcceptAndShut(t *testing.T) {
 				}
 			})
 		}
-		testwait.For(t, 5*time.Second, "a client to be accepted", func() bool { return loop.accepted.Load() > 0 })
+		testsupport.WaitFor(t, 5*time.Second, "a client to be accepted", func() bool { return loop.accepted.Load() > 0 })
 		shutDone := make(chan struct{})
 		go func() {
 			listener.shut()

@@ -272,12 +272,14 @@ func TestClusterLimitHoldsAcrossNodes(t *testing.T) {
 
 	const attempts = 10
 	var accepted atomic.Int64
-	var group sync.WaitGroup
+	var group, answered sync.WaitGroup
+	answered.Add(attempts)
 	for attempt := range attempts {
 		group.Go(func() {
 			address := nodes[attempt%2].wsURL(url.Values{"user_id": {"carol"}})
 			conn, response, err := websocket.DefaultDialer.Dial(address, nil)
 			if err != nil {
+				answered.Done()
 				t.Errorf("dial: %v", err)
 				return
 			}
@@ -287,9 +289,11 @@ func TestClusterLimitHoldsAcrossNodes(t *testing.T) {
 			_ = conn.SetReadDeadline(time.Now().Add(readTimeout))
 			if _, _, err := conn.ReadMessage(); err == nil {
 				accepted.Add(1)
-				// Hold the connection until every attempt has its answer.
-				time.Sleep(time.Second)
 			}
+			// An admitted connection stays open until every attempt has its answer,
+			// so that none is admitted in the place of one that closed.
+			answered.Done()
+			answered.Wait()
 		})
 	}
 	group.Wait()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,7 +15,8 @@ import (
 
 	"github.com/wsgate/wsgate/engine"
 	"github.com/wsgate/wsgate/gateway"
-	"github.com/wsgate/wsgate/internal/testwait"
+	"github.com/wsgate/wsgate/internal/testsupport"
+	"github.com/wsgate/wsgate/internal/testsupport/testnode"
 )
 
 // TestMain fails the package if any goroutine outlives the tests: every node is shut
@@ -32,36 +32,17 @@ type node struct {
 	t *testing.T
 }
 
-// startNode starts a gateway with config (address forced to a free loopback port,
-// heartbeat off unless set) and shuts it down when the test ends.
+// startNode starts a gateway with config on a free loopback port, without a
+// heartbeat unless config sets one (testnode.Start), and shuts it down when the test
+// ends.
 func startNode(t *testing.T, config gateway.Config) *node {
 	t.Helper()
-	config.Engine.Addr = "127.0.0.1:0"
-	if config.Session.PingInterval == 0 {
-		// No heartbeat ping may interleave with the replies a test reads. Not even a
-		// long interval ensures that: the first ping comes at a random phase within it,
-		// so with an hour, 1,000 connections and a few seconds of test one of them
-		// often got its ping mid-test.
-		config.Session.PingInterval = -1
-	}
-	if config.Logger == nil {
-		config.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	g, err := gateway.New(config)
-	if err != nil {
-		t.Fatalf("gateway.New: %v", err)
-	}
-	if err := g.Start(); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() { g.Shutdown(5 * time.Second) })
-	return &node{Gateway: g, t: t}
+	return &node{Gateway: testnode.Start(t, config), t: t}
 }
 
 // wsURL returns the WebSocket endpoint with query parameters.
 func (n *node) wsURL(query url.Values) string {
-	address := url.URL{Scheme: "ws", Host: n.Addr().String(), Path: "/api/v1/ws", RawQuery: query.Encode()}
-	return address.String()
+	return testsupport.WebSocketURL(n.Addr().String(), query)
 }
 
 // httpURL returns an HTTP URL on the node.
@@ -72,11 +53,7 @@ func (n *node) httpURL(path string) string {
 // dial connects a gorilla/websocket client, optionally as userID.
 func (n *node) dial(userID string) *websocket.Conn {
 	n.t.Helper()
-	query := url.Values{}
-	if userID != "" {
-		query.Set("user_id", userID)
-	}
-	conn, response, err := websocket.DefaultDialer.Dial(n.wsURL(query), nil)
+	conn, response, err := websocket.DefaultDialer.Dial(n.wsURL(testsupport.UserQuery(userID)), nil)
 	if err != nil {
 		n.t.Fatalf("dial: %v", err)
 	}
@@ -151,8 +128,8 @@ func sendText(t *testing.T, conn *websocket.Conn, text string) {
 	}
 }
 
-// waitFor polls condition until it holds or timeout passes (see testwait.For).
-var waitFor = testwait.For
+// waitFor polls condition until it holds or timeout passes (see testsupport.WaitFor).
+var waitFor = testsupport.WaitFor
 
 // getJSON fetches path and decodes the JSON body into target; it returns the status.
 func getJSON(t *testing.T, address string, target any) int {

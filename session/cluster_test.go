@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/wsgate/wsgate/internal/testsupport"
 )
 
 // fakeAdmission answers Acquire with allow and err and records every call.
@@ -51,13 +53,13 @@ func (f *fakeRelay) Broadcast(payload []byte) {
 func TestClusterAdmissionDecidesBeforeTheLocalLimit(t *testing.T) {
 	admission := &fakeAdmission{allow: false}
 	hub := newTestHub(t, Config{MaxConnectionsPerUser: 5, Admission: admission})
-	if _, err := hub.Open(&recordingConn{}, "alice"); !isRefusal(err, ReasonLimit) {
+	if _, err := hub.Open(&testsupport.Conn{}, "alice"); !isRefusal(err, ReasonLimit) {
 		t.Fatalf("Open with the cluster refusing: %v, want a limit refusal", err)
 	}
 	if hub.ConnectionCount() != 0 {
 		t.Fatal("a connection the cluster refused entered the registry")
 	}
-	if _, err := hub.Open(&recordingConn{}, ""); err != nil {
+	if _, err := hub.Open(&testsupport.Conn{}, ""); err != nil {
 		t.Fatalf("anonymous connection: %v", err)
 	}
 	if acquired, _ := admission.calls(); acquired != 1 {
@@ -69,11 +71,11 @@ func TestClusterAdmissionFailsOpenToTheLocalLimit(t *testing.T) {
 	admission := &fakeAdmission{err: errors.New("redis down")}
 	hub := newTestHub(t, Config{MaxConnectionsPerUser: 2, Admission: admission})
 	for range 2 {
-		if _, err := hub.Open(&recordingConn{}, "bob"); err != nil {
+		if _, err := hub.Open(&testsupport.Conn{}, "bob"); err != nil {
 			t.Fatalf("Open with the cluster unavailable: %v, want the local limit to admit", err)
 		}
 	}
-	if _, err := hub.Open(&recordingConn{}, "bob"); !isRefusal(err, ReasonLimit) {
+	if _, err := hub.Open(&testsupport.Conn{}, "bob"); !isRefusal(err, ReasonLimit) {
 		t.Fatalf("third connection: %v, want the local limit to refuse", err)
 	}
 	if acquired, released := admission.calls(); acquired != 3 || released != 1 {
@@ -84,7 +86,7 @@ func TestClusterAdmissionFailsOpenToTheLocalLimit(t *testing.T) {
 func TestClusterCountIsReleasedWhenTheConnectionLeaves(t *testing.T) {
 	admission := &fakeAdmission{allow: true}
 	hub := newTestHub(t, Config{Admission: admission})
-	s, err := hub.Open(&recordingConn{}, "carol")
+	s, err := hub.Open(&testsupport.Conn{}, "carol")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +100,7 @@ func TestClusterCountIsReleasedWhenTheConnectionLeaves(t *testing.T) {
 func TestClientBroadcastIsRelayedAsItsPayload(t *testing.T) {
 	relay := &fakeRelay{}
 	hub := newTestHub(t, Config{Relay: relay})
-	sender, _ := hub.Open(&recordingConn{}, "")
+	sender, _ := hub.Open(&testsupport.Conn{}, "")
 	// Short, 16-bit and 64-bit frame lengths: the payload must come without the header.
 	var want []string
 	for _, size := range []int{3, 300, 70000} {
@@ -116,7 +118,7 @@ func TestClientBroadcastIsRelayedAsItsPayload(t *testing.T) {
 func TestTaggedConnectionIDsCarryTheirNode(t *testing.T) {
 	tag := NodeTag{0xde, 0xad, 0xbe, 0xef, 0x01, 0x02}
 	hub := newTestHub(t, Config{NodeTag: tag})
-	s, _ := hub.Open(&recordingConn{}, "")
+	s, _ := hub.Open(&testsupport.Conn{}, "")
 	id := s.ID()
 	if id.NodeTag() != tag {
 		t.Fatalf("id %s does not start with the node's tag", id)

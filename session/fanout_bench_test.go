@@ -2,44 +2,32 @@ package session
 
 import (
 	"encoding/json"
-	"net"
 	"runtime"
 	"sync/atomic"
 	"testing"
+
+	"github.com/wsgate/wsgate/internal/testsupport"
 )
-
-// countingConn discards what is written and counts the writes and bytes: the
-// benchmark measures the hub's fan-out, not the kernel's loopback (the load generator
-// in benchmarks/ measures end to end over real sockets).
-type countingConn struct {
-	writes *atomic.Int64
-	bytes  *atomic.Int64
-}
-
-func (c countingConn) Write(frame []byte) (int, error) {
-	c.writes.Add(1)
-	c.bytes.Add(int64(len(frame)))
-	return len(frame), nil
-}
-func (countingConn) Close() error         { return nil }
-func (countingConn) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
 
 const benchmarkConnections = 15000
 
 func benchmarkHub(b *testing.B) (*Hub, []*Session, *atomic.Int64, *atomic.Int64) {
-	// The pending bound is at its maximum (1 GiB): countingConn never reports written
-	// bytes, so every frame stays counted as pending.
+	// The pending bound is at its maximum (1 GiB): the connections never report
+	// written bytes, so every frame stays counted as pending.
 	hub := newTestHub(b, Config{MaxPendingBytes: 1 << 30})
-	writes, bytes := new(atomic.Int64), new(atomic.Int64)
+	// The connections discard what is written and count it: the benchmark measures
+	// the hub's fan-out, not the kernel's loopback (the load generator in
+	// benchmarks/ measures end to end over real sockets).
+	traffic := &testsupport.Traffic{}
 	sessions := make([]*Session, benchmarkConnections)
 	for index := range sessions {
-		s, err := hub.Open(countingConn{writes: writes, bytes: bytes}, "")
+		s, err := hub.Open(&testsupport.Conn{Discard: true, Traffic: traffic}, "")
 		if err != nil {
 			b.Fatal(err)
 		}
 		sessions[index] = s
 	}
-	return hub, sessions, writes, bytes
+	return hub, sessions, &traffic.Writes, &traffic.Bytes
 }
 
 var benchmarkContent = json.RawMessage(`{"text":"a hundred-byte broadcast for the fan-out benchmark, about the size of a chat line","n":1}`)

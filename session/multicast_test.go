@@ -3,16 +3,18 @@ package session
 import (
 	"bytes"
 	"testing"
+
+	"github.com/wsgate/wsgate/internal/testsupport"
 )
 
 func TestSendToSessionsReachesTheListedOpenSessionsOnly(t *testing.T) {
 	hub := newTestHub(t, Config{})
 	// 1,000 listed sessions span four chunks, so several goroutines share the list.
 	const listed = 1000
-	conns := make([]*recordingConn, listed+2)
+	conns := make([]*testsupport.Conn, listed+2)
 	sessions := make([]*Session, len(conns))
 	for position := range conns {
-		conns[position] = &recordingConn{}
+		conns[position] = &testsupport.Conn{}
 		s, err := hub.Open(conns[position], "")
 		if err != nil {
 			t.Fatal(err)
@@ -27,14 +29,14 @@ func TestSendToSessionsReachesTheListedOpenSessionsOnly(t *testing.T) {
 		t.Fatalf("SendToSessions queued %d, want %d (all listed but the excluded and the closed)", queued, listed-2)
 	}
 	for position, conn := range conns[2:listed] {
-		waitUntil(t, "the frame", func() bool { return len(conn.snapshot()) == 1 })
-		if got := conn.snapshot()[0]; !bytes.Equal(got, frame) {
+		waitUntil(t, "the frame", func() bool { return len(conn.Writes()) == 1 })
+		if got := conn.Writes()[0]; !bytes.Equal(got, frame) {
 			t.Fatalf("session %d received %q, want %q", position+2, got, frame)
 		}
 	}
 	for _, s := range []*Session{excluded, closed, unlisted} {
 		conn := conns[indexOf(sessions, s)]
-		if writes := conn.snapshot(); len(writes) != 0 {
+		if writes := conn.Writes(); len(writes) != 0 {
 			t.Fatalf("an excluded, closed or unlisted session received %q", writes)
 		}
 	}
@@ -54,7 +56,7 @@ func indexOf(sessions []*Session, target *Session) int {
 
 func TestSendToSessionsClosesASlowConsumer(t *testing.T) {
 	hub := newTestHub(t, Config{MaxPendingBytes: 1000})
-	slowConn, fastConn := &recordingConn{}, &recordingConn{}
+	slowConn, fastConn := &testsupport.Conn{}, &testsupport.Conn{}
 	slow, err := hub.Open(slowConn, "")
 	if err != nil {
 		t.Fatal(err)
@@ -71,11 +73,11 @@ func TestSendToSessionsClosesASlowConsumer(t *testing.T) {
 	if slow.Reason() != ReasonSlowConsumer || !fast.Open() {
 		t.Fatalf("slow session's reason %v, fast session open %v: want slow_consumer and open", slow.Reason(), fast.Open())
 	}
-	waitUntil(t, "the close frame", func() bool { return len(slowConn.snapshot()) == 1 })
-	if got := slowConn.snapshot()[0]; !bytes.Equal(got, closeFrame(ReasonSlowConsumer.Code(), ReasonSlowConsumer.Text())) {
+	waitUntil(t, "the close frame", func() bool { return len(slowConn.Writes()) == 1 })
+	if got := slowConn.Writes()[0]; !bytes.Equal(got, closeFrame(ReasonSlowConsumer.Code(), ReasonSlowConsumer.Text())) {
 		t.Fatalf("the slow consumer received %q, want only its close frame", got)
 	}
-	waitUntil(t, "the frame", func() bool { return len(fastConn.snapshot()) == 1 })
+	waitUntil(t, "the frame", func() bool { return len(fastConn.Writes()) == 1 })
 }
 
 func TestSendToSessionsOfAnEmptyListDoesNothing(t *testing.T) {
@@ -87,7 +89,7 @@ func TestSendToSessionsOfAnEmptyListDoesNothing(t *testing.T) {
 
 func TestSendToSessionsDeliversToSessionsOfAnotherHub(t *testing.T) {
 	hub, other := newTestHub(t, Config{FlushWorkers: 1}), newTestHub(t, Config{FlushWorkers: 3})
-	conn := &recordingConn{}
+	conn := &testsupport.Conn{}
 	s, err := other.Open(conn, "")
 	if err != nil {
 		t.Fatal(err)
@@ -95,5 +97,5 @@ func TestSendToSessionsDeliversToSessionsOfAnotherHub(t *testing.T) {
 	if queued := hub.SendToSessions(TextFrame([]byte("x")), []*Session{s}, nil); queued != 1 {
 		t.Fatalf("queued %d, want 1", queued)
 	}
-	waitUntil(t, "the frame", func() bool { return len(conn.snapshot()) == 1 })
+	waitUntil(t, "the frame", func() bool { return len(conn.Writes()) == 1 })
 }

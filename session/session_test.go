@@ -2,44 +2,16 @@ package session
 
 import (
 	"bytes"
-	"net"
-	"sync"
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/wsgate/wsgate/internal/testsupport"
 )
 
-// recordingConn is an in-memory Conn for registry unit tests: it records every write.
-// The end-to-end behaviour over real sockets is tested in the gateway package.
-type recordingConn struct {
-	mutex  sync.Mutex
-	writes [][]byte
-	closed bool
-}
-
-func (c *recordingConn) Write(frame []byte) (int, error) {
-	c.mutex.Lock()
-	defer c.mutex.Unlock()
-	c.writes = append(c.writes, append([]byte(nil), frame...))
-	return len(frame), nil
-}
-
-func (c *recordingConn) Close() error {
-	c.mutex.Lock()
-	defer c.mutex.Unlock()
-	c.closed = true
-	return nil
-}
-
-func (c *recordingConn) RemoteAddr() net.Addr {
-	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}
-}
-
-func (c *recordingConn) snapshot() [][]byte {
-	c.mutex.Lock()
-	defer c.mutex.Unlock()
-	return append([][]byte(nil), c.writes...)
-}
+// The registry unit tests run on testsupport.Conn; end-to-end behaviour over real
+// sockets is tested in the gateway package.
+var _ Conn = (*testsupport.Conn)(nil)
 
 func newTestHub(t testing.TB, config Config) *Hub {
 	t.Helper()
@@ -54,20 +26,15 @@ func newTestHub(t testing.TB, config Config) *Hub {
 	return hub
 }
 
+// waitUntil polls condition for up to 5 s (see testsupport.WaitFor).
 func waitUntil(t *testing.T, what string, condition func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !condition() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testsupport.WaitFor(t, 5*time.Second, what, condition)
 }
 
 func TestQueuedFramesAreCoalescedIntoOneWrite(t *testing.T) {
 	hub := newTestHub(t, Config{WriteDelay: 50 * time.Millisecond, FlushWorkers: 1})
-	conn := &recordingConn{}
+	conn := &testsupport.Conn{}
 	s, err := hub.Open(conn, "")
 	if err != nil {
 		t.Fatal(err)
@@ -80,8 +47,8 @@ func TestQueuedFramesAreCoalescedIntoOneWrite(t *testing.T) {
 			t.Fatalf("send %d refused", index)
 		}
 	}
-	waitUntil(t, "a write", func() bool { return len(conn.snapshot()) > 0 })
-	writes := conn.snapshot()
+	waitUntil(t, "a write", func() bool { return len(conn.Writes()) > 0 })
+	writes := conn.Writes()
 	if len(writes) != 1 || !bytes.Equal(writes[0], want) {
 		t.Fatalf("%d writes %q, want one write of the five frames in order %q", len(writes), writes, want)
 	}
@@ -89,7 +56,7 @@ func TestQueuedFramesAreCoalescedIntoOneWrite(t *testing.T) {
 
 func TestPendingBytesOverTheBoundCloseASlowConsumer(t *testing.T) {
 	hub := newTestHub(t, Config{MaxPendingBytes: 1000})
-	conn := &recordingConn{}
+	conn := &testsupport.Conn{}
 	s, err := hub.Open(conn, "")
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +65,7 @@ func TestPendingBytesOverTheBoundCloseASlowConsumer(t *testing.T) {
 	if !s.Send(TextFrame(make([]byte, 50))) {
 		t.Fatal("a send within the bound was refused")
 	}
-	waitUntil(t, "the flush", func() bool { return len(conn.snapshot()) == 1 })
+	waitUntil(t, "the flush", func() bool { return len(conn.Writes()) == 1 })
 	if pending := s.PendingBytes(); pending != 900+52 {
 		t.Fatalf("pending %d, want 952", pending)
 	}
@@ -108,8 +75,8 @@ func TestPendingBytesOverTheBoundCloseASlowConsumer(t *testing.T) {
 	if s.Reason() != ReasonSlowConsumer || hub.ConnectionCount() != 0 {
 		t.Fatalf("reason %v, %d connections: want slow_consumer and none", s.Reason(), hub.ConnectionCount())
 	}
-	waitUntil(t, "the close frame", func() bool { return len(conn.snapshot()) == 2 })
-	s.Written(952 + len(conn.snapshot()[1]))
+	waitUntil(t, "the close frame", func() bool { return len(conn.Writes()) == 2 })
+	s.Written(952 + len(conn.Writes()[1]))
 	if s.PendingBytes() != 0 {
 		t.Fatalf("pending %d after everything was written", s.PendingBytes())
 	}
@@ -144,7 +111,7 @@ func TestTopUsersFollowsConnectsAndDisconnects(t *testing.T) {
 	sessions := map[string][]*Session{}
 	for user, count := range map[string]int{"a": 3, "b": 1, "c": 2, "d": 5} {
 		for range count {
-			s, err := hub.Open(&recordingConn{}, user)
+			s, err := hub.Open(&testsupport.Conn{}, user)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -238,7 +205,7 @@ func TestFirstPingsAreSpreadOverTheInterval(t *testing.T) {
 	var quarters [4]int
 	for range sessions {
 		opened := hub.clock()
-		s, err := hub.Open(&recordingConn{}, "")
+		s, err := hub.Open(&testsupport.Conn{}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -260,18 +227,14 @@ func TestFirstPingsAreSpreadOverTheInterval(t *testing.T) {
 // with the socket closed after the grace, not at the first ping an hour later.
 func TestLateHeartbeatArmingKeepsTheCloseGrace(t *testing.T) {
 	hub := newTestHub(t, Config{PingInterval: time.Hour, CloseGrace: 50 * time.Millisecond, TimerTick: 10 * time.Millisecond})
-	conn := &recordingConn{}
+	conn := &testsupport.Conn{}
 	s, err := hub.Open(conn, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Close(ReasonShutdown)
 	hub.armHeartbeat(s) // what Open's arming does when it runs after the close
-	waitUntil(t, "the socket closed by the grace", func() bool {
-		conn.mutex.Lock()
-		defer conn.mutex.Unlock()
-		return conn.closed
-	})
+	waitUntil(t, "the socket closed by the grace", conn.Closed)
 }
 
 // TestSessionFitsTheTwoHundredFiftySixByteSizeClass guards the per-connection cost:

@@ -4,21 +4,9 @@ import (
 	"runtime"
 	"testing"
 	"time"
-)
 
-// waitForGoroutines polls until at most want goroutines run or the deadline
-// passes, and returns the last count; exiting goroutines take a moment to
-// disappear from runtime.NumGoroutine.
-func waitForGoroutines(want int, deadline time.Duration) int {
-	expiry := time.Now().Add(deadline)
-	for {
-		count := runtime.NumGoroutine()
-		if count <= want || time.Now().After(expiry) {
-			return count
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
+	"github.com/wsgate/wsgate/internal/testsupport"
+)
 
 func TestStartFiresWithRealClockAndStopLeavesNoGoroutine(t *testing.T) {
 	before := runtime.NumGoroutine()
@@ -43,9 +31,10 @@ func TestStartFiresWithRealClockAndStopLeavesNoGoroutine(t *testing.T) {
 	}
 	wheel.Stop()
 	wheel.Stop()
-	if after := waitForGoroutines(before, 5*time.Second); after > before {
-		t.Fatalf("%d goroutines after Stop, %d before Start", after, before)
-	}
+	// An exiting goroutine takes a moment to disappear from runtime.NumGoroutine.
+	testsupport.WaitFor(t, 5*time.Second, "the owner goroutine to exit after Stop", func() bool {
+		return runtime.NumGoroutine() <= before
+	})
 }
 
 func TestStopBeforeStartPreventsStart(t *testing.T) {
