@@ -36,17 +36,17 @@ func newServer(t *testing.T, addr string) *Server {
 // within runs action in a goroutine and fails the test when it has not returned
 // within startTimeout: a Start or Stop that hangs must fail the test, not hold it
 // until the package timeout.
-func within(t *testing.T, what string, action func() error) (error, time.Duration) {
+func within(t *testing.T, what string, action func() error) (time.Duration, error) {
 	t.Helper()
 	started := time.Now()
 	result := make(chan error, 1)
 	go func() { result <- action() }()
 	select {
 	case err := <-result:
-		return err, time.Since(started)
+		return time.Since(started), err
 	case <-time.After(startTimeout):
 		t.Fatalf("%s did not return within %v", what, startTimeout)
-		return nil, 0
+		return 0, nil
 	}
 }
 
@@ -63,14 +63,14 @@ func TestStartOnAPortInUseFailsAtOnce(t *testing.T) {
 	var slowest time.Duration
 	for range 20 {
 		server := newServer(t, occupant.Addr().String())
-		err, took := within(t, "Start on a port in use", server.Start)
+		took, err := within(t, "Start on a port in use", server.Start)
 		if !errors.Is(err, syscall.EADDRINUSE) || !strings.HasPrefix(err.Error(), "engine: ") {
 			t.Fatalf("Start on a port in use: %v, want an engine error wrapping EADDRINUSE", err)
 		}
 		if server.Addr() != nil {
 			t.Fatalf("Addr is %v after a failed Start, want nil", server.Addr())
 		}
-		if err, _ := within(t, "Stop after a failed Start", func() error { return server.Stop(context.Background()) }); err != nil {
+		if _, err := within(t, "Stop after a failed Start", func() error { return server.Stop(context.Background()) }); err != nil {
 			t.Fatalf("Stop after a failed Start: %v", err)
 		}
 		slowest = max(slowest, took)
@@ -97,13 +97,13 @@ func TestStartThenStopAtOnce(t *testing.T) {
 	var slowest time.Duration
 	for range 5 {
 		server := newServer(t, "127.0.0.1:0")
-		if err, _ := within(t, "Start", server.Start); err != nil {
+		if _, err := within(t, "Start", server.Start); err != nil {
 			t.Fatalf("Start: %v", err)
 		}
 		if err := server.Start(); err == nil {
 			t.Fatal("a second Start succeeded")
 		}
-		err, took := within(t, "Stop right after Start", func() error { return server.Stop(context.Background()) })
+		took, err := within(t, "Stop right after Start", func() error { return server.Stop(context.Background()) })
 		if err != nil {
 			t.Fatalf("Stop: %v", err)
 		}
