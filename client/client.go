@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -188,14 +189,24 @@ func (c *Client) report(err error) {
 	}
 }
 
-// connectionURL returns Options.URL with token as query parameter "token".
-func (c *Client) connectionURL(token string) string {
+// upgradeRequest returns the URL and headers of a connection attempt: Options.URL
+// and Options.Header, with token in an Authorization header or, with TokenInQuery,
+// as query parameter "token".
+func (c *Client) upgradeRequest(token string) (string, http.Header) {
 	if c.options.Token == nil {
-		return c.options.URL
+		return c.options.URL, c.options.Header
+	}
+	if !c.options.TokenInQuery {
+		header := c.options.Header.Clone()
+		if header == nil {
+			header = http.Header{}
+		}
+		header.Set("Authorization", "Bearer "+token)
+		return c.options.URL, header
 	}
 	address, _ := url.Parse(c.options.URL) // validated by New
 	query := address.Query()
 	query.Set("token", token)
 	address.RawQuery = query.Encode()
-	return address.String()
+	return address.String(), c.options.Header
 }

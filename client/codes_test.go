@@ -51,33 +51,46 @@ func TestTerminalCloseCodesEndRunWithoutFurtherAttempts(t *testing.T) {
 }
 
 func TestTokenExpiredFetchesAFreshTokenThenReconnects(t *testing.T) {
-	server := startLocalServer(t, func(conn *websocket.Conn, request *http.Request, _ int) {
-		if request.URL.Query().Get("token") == "stale" {
-			closeWith(conn, client.CodeTokenExpired, "token expired")
-			return
-		}
-		echoUntilClosed(conn)
-	})
-	tokens := []string{"stale", "fresh"}
-	var calls atomic.Int32
-	options := fastOptions(server.url())
-	options.Token = func(context.Context) (string, error) {
-		return tokens[calls.Add(1)-1], nil
-	}
-	c := startClient(t, options)
-	// Sent only once the second connection is open: a message written to the first
-	// one is gone with it (delivery is at most once).
-	waitFor(t, 5*time.Second, "the second connection open", func() bool { return c.count("open") == 2 })
-	c.echo(t, "with a fresh token")
-	if first := c.of("close")[0].close; first.Code != client.CodeTokenExpired || !first.WillReconnect {
-		t.Fatalf("first close %+v, want 4100 with reconnect", first)
-	}
-	want := []string{"/api/v1/ws?token=stale", "/api/v1/ws?token=fresh"}
-	if got := server.requestURIs(); !slices.Equal(got, want) {
-		t.Fatalf("requests %v, want %v", got, want)
-	}
-	if calls.Load() != 2 {
-		t.Fatalf("Token called %d times, want 2", calls.Load())
+	for _, inQuery := range []bool{false, true} {
+		t.Run(map[bool]string{false: "in the Authorization header", true: "in the query"}[inQuery], func(t *testing.T) {
+			server := startLocalServer(t, func(conn *websocket.Conn, request *http.Request, _ int) {
+				if request.URL.Query().Get("token") == "stale" || request.Header.Get("Authorization") == "Bearer stale" {
+					closeWith(conn, client.CodeTokenExpired, "token expired")
+					return
+				}
+				echoUntilClosed(conn)
+			})
+			tokens := []string{"stale", "fresh"}
+			var calls atomic.Int32
+			options := fastOptions(server.url())
+			options.TokenInQuery = inQuery
+			options.Token = func(context.Context) (string, error) {
+				return tokens[calls.Add(1)-1], nil
+			}
+			c := startClient(t, options)
+			// Sent only once the second connection is open: a message written to the
+			// first one is gone with it (delivery is at most once).
+			waitFor(t, 5*time.Second, "the second connection open", func() bool { return c.count("open") == 2 })
+			c.echo(t, "with a fresh token")
+			if first := c.of("close")[0].close; first.Code != client.CodeTokenExpired || !first.WillReconnect {
+				t.Fatalf("first close %+v, want 4100 with reconnect", first)
+			}
+			wantURIs := []string{"/api/v1/ws", "/api/v1/ws"}
+			wantHeaders := []string{"Bearer stale", "Bearer fresh"}
+			if inQuery {
+				wantURIs = []string{"/api/v1/ws?token=stale", "/api/v1/ws?token=fresh"}
+				wantHeaders = []string{"", ""}
+			}
+			if got := server.requestURIs(); !slices.Equal(got, wantURIs) {
+				t.Fatalf("requests %v, want %v", got, wantURIs)
+			}
+			if got := server.authorizationHeaders(); !slices.Equal(got, wantHeaders) {
+				t.Fatalf("Authorization headers %q, want %q", got, wantHeaders)
+			}
+			if calls.Load() != 2 {
+				t.Fatalf("Token called %d times, want 2", calls.Load())
+			}
+		})
 	}
 }
 

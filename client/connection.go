@@ -42,7 +42,8 @@ type connection struct {
 // connect dials one connection and serves it until it ends.
 func (c *Client) connect(ctx context.Context, token string) connectionResult {
 	dialContext, cancel := context.WithTimeout(ctx, c.options.ConnectTimeout)
-	conn, response, err := c.options.Dialer.DialContext(dialContext, c.connectionURL(token), c.options.Header)
+	address, header := c.upgradeRequest(token)
+	conn, response, err := c.options.Dialer.DialContext(dialContext, address, header)
 	cancel()
 	if response != nil && response.Body != nil {
 		_ = response.Body.Close()

@@ -19,6 +19,8 @@ type localServer struct {
 	*httptest.Server
 	mutex    sync.Mutex
 	requests []string
+	// authorizations holds each connection's Authorization header, "" for none.
+	authorizations []string
 }
 
 func startLocalServer(t *testing.T, behave func(conn *websocket.Conn, request *http.Request, index int)) *localServer {
@@ -36,6 +38,7 @@ func startLocalServer(t *testing.T, behave func(conn *websocket.Conn, request *h
 		defer conn.Close()
 		server.mutex.Lock()
 		server.requests = append(server.requests, request.URL.RequestURI())
+		server.authorizations = append(server.authorizations, request.Header.Get("Authorization"))
 		index := len(server.requests) - 1
 		server.mutex.Unlock()
 		behave(conn, request, index)
@@ -50,6 +53,13 @@ func startLocalServer(t *testing.T, behave func(conn *websocket.Conn, request *h
 // url returns the server's WebSocket endpoint.
 func (s *localServer) url() string {
 	return "ws" + strings.TrimPrefix(s.Server.URL, "http") + "/api/v1/ws"
+}
+
+// authorizationHeaders returns the Authorization header of every connection so far.
+func (s *localServer) authorizationHeaders() []string {
+	s.mutex.Lock()
+	defer s.mutex.Unlock()
+	return append([]string(nil), s.authorizations...)
 }
 
 // requestURIs returns the path and query of every connection so far.

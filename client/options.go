@@ -20,11 +20,16 @@ type Options struct {
 	URL string
 	// Header is sent with every upgrade request (e.g. Authorization). Default none.
 	Header http.Header
-	// Token, when set, returns the token added to the URL as query parameter "token".
-	// It is called before the first connection and after every close with a code in
-	// 4100-4199 (token expired); an error is reported to OnError and retried with
-	// backoff. Default nil: no token.
+	// Token, when set, returns the token sent with each upgrade request as
+	// "Authorization: Bearer <token>" (or as query parameter "token" with
+	// TokenInQuery). It is called before the first connection and after every close
+	// with a code in 4100-4199 (token expired); an error is reported to OnError and
+	// retried with backoff. Default nil: no token.
 	Token func(ctx context.Context) (string, error)
+	// TokenInQuery sends the token as query parameter "token" instead of the
+	// Authorization header, for a proxy that drops that header. Default false: URLs
+	// end up in access logs, headers do not.
+	TokenInQuery bool
 	// BaseDelay is the ceiling of the first reconnect delay; each further attempt
 	// doubles it. Default 500ms.
 	BaseDelay time.Duration
