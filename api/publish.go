@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/wsgate/wsgate/protocol"
 	"github.com/wsgate/wsgate/session"
 )
 
@@ -17,9 +18,6 @@ import (
 // WebSocket frame once however many connections receive it. Every endpoint acts on
 // this node's connections and answers how many it reached; in a cluster (Config.Cluster)
 // it then hands the request to the other nodes once and adds how many received it.
-
-// maxCloseTextSize is the most close-frame reason text RFC 6455 allows, in bytes.
-const maxCloseTextSize = 123
 
 // routePublish registers the publish endpoints, each behind the API key rule.
 func (a *API) routePublish() {
@@ -75,7 +73,7 @@ func (a *API) serveBroadcast(writer http.ResponseWriter, request *http.Request) 
 		}
 		exclude = append(exclude, id)
 	}
-	queued := a.hub.Broadcast(session.TextFrame(body.Message), exclude...)
+	queued := a.hub.Broadcast(protocol.TextFrame(body.Message), exclude...)
 	a.answerQueued(writer, queued, func() (int, error) {
 		return a.cluster.PublishBroadcast(request.Context(), body.Message, exclude)
 	})
@@ -89,7 +87,7 @@ func (a *API) serveSendToUser(writer http.ResponseWriter, request *http.Request)
 		return
 	}
 	userID := request.PathValue("user_id")
-	queued := a.hub.SendToUser(userID, session.TextFrame(body.Message))
+	queued := a.hub.SendToUser(userID, protocol.TextFrame(body.Message))
 	a.answerQueued(writer, queued, func() (int, error) {
 		return a.cluster.PublishToUser(request.Context(), userID, body.Message)
 	})
@@ -129,7 +127,7 @@ func (a *API) serveSendToConnection(writer http.ResponseWriter, request *http.Re
 		a.writeRelayed(writer, request, found, err, "queued")
 		return
 	}
-	if !a.hub.SendToConnection(id, session.TextFrame(body.Message)) {
+	if !a.hub.SendToConnection(id, protocol.TextFrame(body.Message)) {
 		writeConnectionNotFound(writer, request)
 		return
 	}
@@ -217,9 +215,9 @@ func (a *API) kickText(writer http.ResponseWriter, request *http.Request) (strin
 	if request.URL.Query().Has("reason") {
 		text = request.URL.Query().Get("reason")
 	}
-	if !utf8.ValidString(text) || len(text) > maxCloseTextSize {
+	if !utf8.ValidString(text) || len(text) > protocol.MaxCloseTextSize {
 		writeError(writer, http.StatusBadRequest, "invalid_reason",
-			"reason must be UTF-8 text of at most "+strconv.Itoa(maxCloseTextSize)+" bytes")
+			"reason must be UTF-8 text of at most "+strconv.Itoa(protocol.MaxCloseTextSize)+" bytes")
 		return "", false
 	}
 	if text == "" {

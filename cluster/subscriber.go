@@ -7,6 +7,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/wsgate/wsgate/protocol"
 	"github.com/wsgate/wsgate/session"
 )
 
@@ -100,11 +101,11 @@ func (n *Node) receive(message rueidis.PubSubMessage) {
 	n.counters.received.Add(1)
 	switch received.kind {
 	case kindBroadcast:
-		n.hub.Broadcast(session.TextFrame(received.body), received.exclude...)
+		n.hub.Broadcast(protocol.TextFrame(received.body), received.exclude...)
 	case kindUser:
-		n.hub.SendToUser(received.userID, session.TextFrame(received.body))
+		n.hub.SendToUser(received.userID, protocol.TextFrame(received.body))
 	case kindConnection:
-		if !n.hub.SendToConnection(received.connection, session.TextFrame(received.body)) {
+		if !n.hub.SendToConnection(received.connection, protocol.TextFrame(received.body)) {
 			n.counters.undeliverable.Add(1)
 		}
 	case kindKickConnection:

@@ -16,6 +16,7 @@ import (
 
 	"github.com/wsgate/wsgate/engine"
 	"github.com/wsgate/wsgate/gateway"
+	"github.com/wsgate/wsgate/protocol"
 	"github.com/wsgate/wsgate/session"
 )
 
@@ -193,7 +194,7 @@ func TestRateLimitDropsThenClosesFlooders(t *testing.T) {
 		switch {
 		case reply["type"] == "message":
 			echoes++
-		case reply["type"] == "error" && reply["code"] == session.ErrorRateLimited:
+		case reply["type"] == "error" && reply["code"] == protocol.ErrorRateLimited:
 			limited++
 		default:
 			t.Fatalf("unexpected reply %v", reply)

@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsgate/wsgate/gateway"
+	"github.com/wsgate/wsgate/protocol"
 	"github.com/wsgate/wsgate/session"
 )
 
@@ -142,14 +143,14 @@ func TestMalformedInputGetsErrorAndConnectionStays(t *testing.T) {
 	n := startNode(t, gateway.Config{})
 	conn := n.dial("")
 	cases := []struct{ input, code string }{
-		{`{"type":`, session.ErrorInvalidJSON},
-		{`not json`, session.ErrorInvalidJSON},
-		{`[1,2]`, session.ErrorNotObject},
-		{`"message"`, session.ErrorNotObject},
-		{`{"content":"x"}`, session.ErrorMissingType},
-		{`{"type":"teleport"}`, session.ErrorUnknownType},
-		{`{"type":7}`, session.ErrorInvalidFormat},
-		{`{"type":"message","content":}`, session.ErrorInvalidJSON},
+		{`{"type":`, protocol.ErrorInvalidJSON},
+		{`not json`, protocol.ErrorInvalidJSON},
+		{`[1,2]`, protocol.ErrorNotObject},
+		{`"message"`, protocol.ErrorNotObject},
+		{`{"content":"x"}`, protocol.ErrorMissingType},
+		{`{"type":"teleport"}`, protocol.ErrorUnknownType},
+		{`{"type":7}`, protocol.ErrorInvalidFormat},
+		{`{"type":"message","content":}`, protocol.ErrorInvalidJSON},
 	}
 	for _, test := range cases {
 		sendText(t, conn, test.input)
@@ -161,7 +162,7 @@ func TestMalformedInputGetsErrorAndConnectionStays(t *testing.T) {
 	if err := conn.WriteMessage(websocket.BinaryMessage, []byte{1, 2, 3}); err != nil {
 		t.Fatal(err)
 	}
-	if reply := readMessage(t, conn, readTimeout); reply["code"] != session.ErrorBinaryFrame {
+	if reply := readMessage(t, conn, readTimeout); reply["code"] != protocol.ErrorBinaryFrame {
 		t.Fatalf("binary frame: reply %v", reply)
 	}
 	send(t, conn, map[string]any{"type": "message", "content": "alive"})

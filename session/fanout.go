@@ -12,7 +12,7 @@ import (
 // pointers.
 var snapshotPool = sync.Pool{New: func() any { return new([]*Session) }}
 
-// Broadcast queues frame (see TextFrame) to every open connection except those in
+// Broadcast queues frame (see protocol.TextFrame) to every open connection except those in
 // exclude and returns how many it was queued for. The frame is encoded once by the
 // caller and shared by every queue. Shards are processed in parallel by up to
 // GOMAXPROCS goroutines (the caller is one of them); each shard is copied under its

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/wsgate/wsgate/internal/testsupport"
+	"github.com/wsgate/wsgate/protocol"
 )
 
 const benchmarkConnections = 15000
@@ -41,7 +42,7 @@ func BenchmarkBroadcast15000(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		before := writes.Load()
-		hub.Broadcast(contentFrame("broadcast", benchmarkContent))
+		hub.Broadcast(protocol.ContentFrame("broadcast", benchmarkContent))
 		for writes.Load()-before < benchmarkConnections {
 			// The flush workers are finishing; yield to them.
 			waitForWorkers()
@@ -64,7 +65,7 @@ func BenchmarkBroadcast15000Seed(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			_, _ = s.conn.Write(TextFrame(payload))
+			_, _ = s.conn.Write(protocol.TextFrame(payload))
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchmarkConnections, "ns/delivery")
@@ -75,14 +76,14 @@ func BenchmarkBroadcast15000Seed(b *testing.B) {
 // far fewer writes than deliveries (reported as writes/delivery).
 func BenchmarkBurstOfTenBroadcasts(b *testing.B) {
 	hub, _, writes, bytes := benchmarkHub(b)
-	frameSize := int64(len(contentFrame("broadcast", benchmarkContent)))
+	frameSize := int64(len(protocol.ContentFrame("broadcast", benchmarkContent)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	startWrites := writes.Load()
 	for range b.N {
 		before := bytes.Load()
 		for range 10 {
-			hub.Broadcast(contentFrame("broadcast", benchmarkContent))
+			hub.Broadcast(protocol.ContentFrame("broadcast", benchmarkContent))
 		}
 		for bytes.Load()-before < 10*benchmarkConnections*frameSize {
 			waitForWorkers()

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wsgate/wsgate/protocol"
 	"github.com/wsgate/wsgate/timerwheel"
 )
 
@@ -167,7 +168,7 @@ func NewHub(config Config) (*Hub, error) {
 		wheel:      wheel,
 		closeGrace: config.CloseGrace,
 		started:    time.Now(),
-		pingFrame:  TextFrame([]byte(`{"type":"ping"}`)),
+		pingFrame:  protocol.TextFrame([]byte(protocol.PingText)),
 	}
 	for index := range hub.shards {
 		hub.shards[index] = newShard()
@@ -336,7 +337,7 @@ func (h *Hub) PeerClosed(s *Session, code uint16) {
 	h.recordDisconnect(s, ReasonClientClose)
 	// Written at once, not queued: the transport closes the socket as soon as this
 	// returns, and the client is closing anyway, so queued data no longer matters.
-	s.write(closeFrame(code, ""))
+	s.write(protocol.CloseFrame(code, ""))
 }
 
 // Closed is called by the transport exactly once per session, after its socket

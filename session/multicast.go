@@ -20,7 +20,7 @@ type multicastBatches struct {
 // multicastPool recycles the batches, so a fan-out allocates O(1) after warm-up.
 var multicastPool = sync.Pool{New: func() any { return new(multicastBatches) }}
 
-// SendToSessions queues frame (see TextFrame) to every session of sessions that is
+// SendToSessions queues frame (see protocol.TextFrame) to every session of sessions that is
 // still open, except exclude (nil for none), and returns how many it was queued for:
 // the fan-out of a channel publication, sessions being the snapshot of the channel's
 // subscribers. As in Broadcast, the frame is encoded once by the caller and shared by

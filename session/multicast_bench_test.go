@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/wsgate/wsgate/channels"
+	"github.com/wsgate/wsgate/protocol"
 )
 
 // BenchmarkFanOut15000 compares, over the same 15,000 sessions of one hub in one
@@ -67,7 +68,7 @@ func BenchmarkFanOut15000(b *testing.B) {
 			cpuBefore := processCPUTime(b)
 			for b.Loop() {
 				before := writes.Load()
-				if queued := fanOut.queue(contentFrame("broadcast", benchmarkContent)); queued != benchmarkConnections {
+				if queued := fanOut.queue(protocol.ContentFrame("broadcast", benchmarkContent)); queued != benchmarkConnections {
 					b.Fatalf("queued %d, want %d", queued, benchmarkConnections)
 				}
 				for writes.Load()-before < benchmarkConnections {

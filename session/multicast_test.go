@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/wsgate/wsgate/internal/testsupport"
+	"github.com/wsgate/wsgate/protocol"
 )
 
 func TestSendToSessionsReachesTheListedOpenSessionsOnly(t *testing.T) {
@@ -24,7 +25,7 @@ func TestSendToSessionsReachesTheListedOpenSessionsOnly(t *testing.T) {
 	excluded, closed, unlisted := sessions[0], sessions[1], sessions[listed]
 	hub.Closed(closed, ReasonError)
 	before := hub.Counters().MessagesSent
-	frame := TextFrame([]byte(`{"type":"publication","channel":"news","data":1}`))
+	frame := protocol.TextFrame([]byte(`{"type":"publication","channel":"news","data":1}`))
 	if queued := hub.SendToSessions(frame, sessions[:listed], excluded); queued != listed-2 {
 		t.Fatalf("SendToSessions queued %d, want %d (all listed but the excluded and the closed)", queued, listed-2)
 	}
@@ -66,7 +67,7 @@ func TestSendToSessionsClosesASlowConsumer(t *testing.T) {
 		t.Fatal(err)
 	}
 	slow.unsent.Store(990) // the transport holds 990 bytes the socket did not take
-	frame := TextFrame(make([]byte, 50))
+	frame := protocol.TextFrame(make([]byte, 50))
 	if queued := hub.SendToSessions(frame, []*Session{slow, fast}, nil); queued != 1 {
 		t.Fatalf("queued %d, want 1 (the slow consumer is over its bound)", queued)
 	}
@@ -74,7 +75,7 @@ func TestSendToSessionsClosesASlowConsumer(t *testing.T) {
 		t.Fatalf("slow session's reason %v, fast session open %v: want slow_consumer and open", slow.Reason(), fast.Open())
 	}
 	waitUntil(t, "the close frame", func() bool { return len(slowConn.Writes()) == 1 })
-	if got := slowConn.Writes()[0]; !bytes.Equal(got, closeFrame(ReasonSlowConsumer.Code(), ReasonSlowConsumer.Text())) {
+	if got := slowConn.Writes()[0]; !bytes.Equal(got, protocol.CloseFrame(ReasonSlowConsumer.Code(), ReasonSlowConsumer.Text())) {
 		t.Fatalf("the slow consumer received %q, want only its close frame", got)
 	}
 	waitUntil(t, "the frame", func() bool { return len(fastConn.Writes()) == 1 })
@@ -82,7 +83,7 @@ func TestSendToSessionsClosesASlowConsumer(t *testing.T) {
 
 func TestSendToSessionsOfAnEmptyListDoesNothing(t *testing.T) {
 	hub := newTestHub(t, Config{})
-	if queued := hub.SendToSessions(TextFrame([]byte("x")), nil, nil); queued != 0 || hub.Counters().MessagesSent != 0 {
+	if queued := hub.SendToSessions(protocol.TextFrame([]byte("x")), nil, nil); queued != 0 || hub.Counters().MessagesSent != 0 {
 		t.Fatalf("an empty list queued %d and counted %d", queued, hub.Counters().MessagesSent)
 	}
 }
@@ -94,7 +95,7 @@ func TestSendToSessionsDeliversToSessionsOfAnotherHub(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if queued := hub.SendToSessions(TextFrame([]byte("x")), []*Session{s}, nil); queued != 1 {
+	if queued := hub.SendToSessions(protocol.TextFrame([]byte("x")), []*Session{s}, nil); queued != 1 {
 		t.Fatalf("queued %d, want 1", queued)
 	}
 	waitUntil(t, "the frame", func() bool { return len(conn.Writes()) == 1 })

@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wsgate/wsgate/protocol"
 	"github.com/wsgate/wsgate/timerwheel"
 )
 
@@ -87,7 +88,7 @@ func (s *Session) Touch() {
 	}
 }
 
-// Send queues an encoded frame (see TextFrame) for this connection and wakes its
+// Send queues an encoded frame (see protocol.TextFrame) for this connection and wakes its
 // flush worker; it never blocks on the client. It returns false when the session is
 // no longer open, or when the frame would take the connection's pending bytes over
 // Config.MaxPendingBytes: the session is then closed as a slow consumer (4001).
@@ -104,7 +105,7 @@ func (s *Session) Send(frame []byte) bool {
 
 // Pong answers a protocol-level ping with a pong carrying payload, in order with the
 // connection's other frames.
-func (s *Session) Pong(payload []byte) bool { return s.Send(pongControlFrame(payload)) }
+func (s *Session) Pong(payload []byte) bool { return s.Send(protocol.ControlPongFrame(payload)) }
 
 // Close starts a server-side close with reason: the session leaves the registry at
 // once (so limits and stats see it gone), the close frame is written, and the socket
@@ -139,7 +140,7 @@ func (s *Session) writeCloseAndArmGrace(code uint16, text string) {
 // sendClose queues a close frame behind everything already queued, whatever the
 // session's state and pending bytes.
 func (s *Session) sendClose(code uint16, text string) {
-	if _, schedule, _ := s.enqueue(closeFrame(code, text), true); schedule {
+	if _, schedule, _ := s.enqueue(protocol.CloseFrame(code, text), true); schedule {
 		s.shard.flusher.add(s)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/wsgate/wsgate/internal/testsupport"
+	"github.com/wsgate/wsgate/protocol"
 )
 
 // The registry unit tests run on testsupport.Conn; end-to-end behaviour over real
@@ -41,7 +42,7 @@ func TestQueuedFramesAreCoalescedIntoOneWrite(t *testing.T) {
 	}
 	var want []byte
 	for index := range 5 {
-		frame := TextFrame([]byte{'0' + byte(index)})
+		frame := protocol.TextFrame([]byte{'0' + byte(index)})
 		want = append(want, frame...)
 		if !s.Send(frame) {
 			t.Fatalf("send %d refused", index)
@@ -62,14 +63,14 @@ func TestPendingBytesOverTheBoundCloseASlowConsumer(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.unsent.Store(900) // the transport holds 900 bytes the socket did not take
-	if !s.Send(TextFrame(make([]byte, 50))) {
+	if !s.Send(protocol.TextFrame(make([]byte, 50))) {
 		t.Fatal("a send within the bound was refused")
 	}
 	waitUntil(t, "the flush", func() bool { return len(conn.Writes()) == 1 })
 	if pending := s.PendingBytes(); pending != 900+52 {
 		t.Fatalf("pending %d, want 952", pending)
 	}
-	if s.Send(TextFrame(make([]byte, 100))) {
+	if s.Send(protocol.TextFrame(make([]byte, 100))) {
 		t.Fatal("a send over the bound was accepted")
 	}
 	if s.Reason() != ReasonSlowConsumer || hub.ConnectionCount() != 0 {

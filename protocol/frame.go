@@ -1,12 +1,21 @@
-package session
+package protocol
 
 import "encoding/binary"
 
-// WebSocket opcodes used by the server (RFC 6455 section 5.2).
+// WebSocket opcodes the server writes (RFC 6455 section 5.2).
 const (
 	opcodeText  = 0x1
 	opcodeClose = 0x8
 	opcodePong  = 0xA
+)
+
+// Size limits of control frames (RFC 6455 section 5.5).
+const (
+	// MaxControlPayloadSize is the largest payload of a control frame, in bytes.
+	MaxControlPayloadSize = 125
+	// MaxCloseTextSize is the largest reason text of a close frame, in bytes: the
+	// control payload less the 2-byte close code.
+	MaxCloseTextSize = MaxControlPayloadSize - 2
 )
 
 // frameHeaderSize returns the size of an unmasked server frame header for a
@@ -40,9 +49,9 @@ func appendFrameHeader(buffer []byte, opcode byte, payloadLength int) []byte {
 	return buffer
 }
 
-// framePayload returns the payload of a frame built by appendFrameHeader: what
-// follows its 2, 4 or 10 byte header.
-func framePayload(frame []byte) []byte {
+// FramePayload returns the payload of a frame built by this package: what follows
+// its 2, 4 or 10 byte header. It shares frame's memory.
+func FramePayload(frame []byte) []byte {
 	switch frame[1] & 0x7f {
 	case 126:
 		return frame[4:]
@@ -60,14 +69,16 @@ func TextFrame(payload []byte) []byte {
 	return append(frame, payload...)
 }
 
-// closeFrame encodes a close frame with code and text; code 0 sends an empty body
-// (the answer to a client close that carried no status).
-func closeFrame(code uint16, text string) []byte {
+// CloseFrame encodes a close frame with code and text; text longer than
+// MaxCloseTextSize is cut to that many bytes, so callers pass valid UTF-8 of at
+// most that size. Code 0 sends an empty body (the answer to a client close that
+// carried no status).
+func CloseFrame(code uint16, text string) []byte {
 	if code == 0 {
 		return appendFrameHeader(nil, opcodeClose, 0)
 	}
-	if len(text) > 123 {
-		text = text[:123]
+	if len(text) > MaxCloseTextSize {
+		text = text[:MaxCloseTextSize]
 	}
 	frame := make([]byte, 0, 2+2+len(text))
 	frame = appendFrameHeader(frame, opcodeClose, 2+len(text))
@@ -75,10 +86,10 @@ func closeFrame(code uint16, text string) []byte {
 	return append(frame, text...)
 }
 
-// pongControlFrame encodes a protocol-level pong carrying payload (at most 125 bytes, as
-// RFC 6455 allows for control frames; longer payloads are cut).
-func pongControlFrame(payload []byte) []byte {
-	payload = payload[:min(len(payload), 125)]
+// ControlPongFrame encodes a protocol-level (control) pong carrying payload, the
+// answer to a control ping; a payload longer than MaxControlPayloadSize is cut.
+func ControlPongFrame(payload []byte) []byte {
+	payload = payload[:min(len(payload), MaxControlPayloadSize)]
 	frame := make([]byte, 0, 2+len(payload))
 	frame = appendFrameHeader(frame, opcodePong, len(payload))
 	return append(frame, payload...)

@@ -1,0 +1,47 @@
+package protocol
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// ContentFrame encodes {"type":messageType,"content":content} as a text frame, with
+// content copied raw, so a client's content reaches other clients byte for byte.
+func ContentFrame(messageType string, content []byte) []byte {
+	payloadLength := len(`{"type":"","content":}`) + len(messageType) + len(content)
+	frame := make([]byte, 0, frameHeaderSize(payloadLength)+payloadLength)
+	frame = appendFrameHeader(frame, opcodeText, payloadLength)
+	frame = append(frame, `{"type":"`...)
+	frame = append(frame, messageType...)
+	frame = append(frame, `","content":`...)
+	frame = append(frame, content...)
+	return append(frame, '}')
+}
+
+// Welcome is what the server tells a client that said hello.
+type Welcome struct {
+	// ConnectionID is the connection's id (a UUID), the one the publish API takes.
+	ConnectionID string
+	// UserID is the connection's user, "" for an anonymous connection (sent as null).
+	UserID string
+	// PingInterval and PingTimeout are the heartbeat's settings, zero when the
+	// heartbeat is off; they are sent in whole milliseconds.
+	PingInterval, PingTimeout time.Duration
+}
+
+// Frame encodes {"type":"welcome","connection_id":...,"user_id":...,
+// "ping_interval_ms":...,"ping_timeout_ms":...} as a text frame.
+func (w Welcome) Frame() []byte {
+	var userID any
+	if w.UserID != "" {
+		userID = w.UserID
+	}
+	payload, _ := json.Marshal(struct {
+		Type           string `json:"type"`
+		ConnectionID   string `json:"connection_id"`
+		UserID         any    `json:"user_id"`
+		PingIntervalMS int64  `json:"ping_interval_ms"`
+		PingTimeoutMS  int64  `json:"ping_timeout_ms"`
+	}{TypeWelcome, w.ConnectionID, userID, w.PingInterval.Milliseconds(), w.PingTimeout.Milliseconds()})
+	return TextFrame(payload)
+}
