@@ -1,36 +1,41 @@
 package client
 
-import "time"
+import (
+	"time"
 
-// Close codes of the wsgate protocol (docs/protocol.md, "Close codes").
+	"github.com/wsgate/wsgate/protocol"
+)
+
+// Close codes of the wsgate protocol (docs/protocol.md, "Close codes"), from the
+// protocol package's table.
 const (
 	// CodeNormal (1000): the client closed. Terminal.
-	CodeNormal = 1000
+	CodeNormal = protocol.CloseNormal
 	// CodeGoingAway (1001): the server is shutting down. Reconnect after a random short delay.
-	CodeGoingAway = 1001
+	CodeGoingAway = protocol.CloseGoingAway
 	// CodeAbnormal (1006): no close frame; the peer vanished or the transport failed. Back off.
-	CodeAbnormal = 1006
+	CodeAbnormal = protocol.CloseAbnormal
 	// CodeLimit (1008): the user already holds the per-user connection limit. Back off.
-	CodeLimit = 1008
+	CodeLimit = protocol.CloseLimit
 	// CodeTooBig (1009): a message exceeded the server's size limit. Back off.
-	CodeTooBig = 1009
+	CodeTooBig = protocol.CloseTooBig
 	// CodeInternal (1011): an unexpected server error. Back off.
-	CodeInternal = 1011
+	CodeInternal = protocol.CloseInternal
 	// CodeTryAgainLater (1013): the node is full. Back off.
-	CodeTryAgainLater = 1013
+	CodeTryAgainLater = protocol.CloseTryAgainLater
 	// CodeHeartbeatTimeout (4000): no frame within the ping timeout, sent by the server or
 	// detected by this client. Back off.
-	CodeHeartbeatTimeout = 4000
+	CodeHeartbeatTimeout = protocol.CloseHeartbeatTimeout
 	// CodeSlowConsumer (4001): the client did not read fast enough. Back off.
-	CodeSlowConsumer = 4001
+	CodeSlowConsumer = protocol.CloseSlowConsumer
 	// CodeRateLimited (4002): the client sent over its rate limit. Back off.
-	CodeRateLimited = 4002
+	CodeRateLimited = protocol.CloseRateLimited
 	// CodeTokenExpired (4100): the token expired. Get a fresh token, then reconnect.
-	CodeTokenExpired = 4100
+	CodeTokenExpired = protocol.CloseTokenExpired
 	// CodeUnauthorized (4401): missing or invalid credentials. Terminal.
-	CodeUnauthorized = 4401
+	CodeUnauthorized = protocol.CloseUnauthorized
 	// CodeKicked (4403): the backend disconnected the client on purpose. Terminal.
-	CodeKicked = 4403
+	CodeKicked = protocol.CloseKicked
 )
 
 // ClosePolicy is what a Client does after a connection ends with a close code.
@@ -62,16 +67,17 @@ func (p ClosePolicy) String() string {
 	}
 }
 
-// ClosePolicyOf returns the policy for a close code: 1000 and 4400-4499 stop,
-// 4100-4199 refresh the token, 1001 reconnects after a short random delay, and every
-// other code backs off. It is a pure function, safe for concurrent use.
+// ClosePolicyOf returns the policy for a close code, following the protocol
+// package's table (protocol.PolicyOf): 1000 and 4400-4499 stop, 4100-4199 refresh
+// the token, 1001 reconnects after a short random delay, and every other code backs
+// off. It is a pure function, safe for concurrent use.
 func ClosePolicyOf(code int) ClosePolicy {
-	switch {
-	case code == CodeNormal || (code >= 4400 && code <= 4499):
+	switch protocol.PolicyOf(code) {
+	case protocol.PolicyTerminal:
 		return PolicyStop
-	case code >= 4100 && code <= 4199:
+	case protocol.PolicyRefreshToken:
 		return PolicyRefreshToken
-	case code == CodeGoingAway:
+	case protocol.PolicyJitter:
 		return PolicyGoingAway
 	default:
 		return PolicyBackoff

@@ -3,6 +3,8 @@ package client
 import (
 	"testing"
 	"time"
+
+	"github.com/wsgate/wsgate/protocol"
 )
 
 func TestClosePolicyOfFollowsTheProtocolTable(t *testing.T) {
@@ -30,6 +32,39 @@ func TestClosePolicyOfFollowsTheProtocolTable(t *testing.T) {
 	for code, want := range table {
 		if got := ClosePolicyOf(code); got != want {
 			t.Errorf("ClosePolicyOf(%d) = %v, want %v", code, got, want)
+		}
+	}
+}
+
+// TestClosePolicyOfFollowsEveryCodeOfTheProtocolTable holds the client to the one
+// close-code table: every code in it, and both ends of every range.
+func TestClosePolicyOfFollowsEveryCodeOfTheProtocolTable(t *testing.T) {
+	want := map[protocol.ReconnectPolicy]ClosePolicy{
+		protocol.PolicyTerminal:     PolicyStop,
+		protocol.PolicyBackoff:      PolicyBackoff,
+		protocol.PolicyJitter:       PolicyGoingAway,
+		protocol.PolicyRefreshToken: PolicyRefreshToken,
+	}
+	named := map[int]bool{CodeNormal: true, CodeGoingAway: true, CodeAbnormal: true, CodeLimit: true, CodeTooBig: true,
+		CodeInternal: true, CodeTryAgainLater: true, CodeHeartbeatTimeout: true, CodeSlowConsumer: true,
+		CodeRateLimited: true, CodeTokenExpired: true, CodeUnauthorized: true, CodeKicked: true}
+	for _, entry := range protocol.CloseCodes() {
+		if got := ClosePolicyOf(int(entry.Code)); got != want[entry.Policy] {
+			t.Errorf("ClosePolicyOf(%d) = %v, want %v (%s in the table)", entry.Code, got, want[entry.Policy], entry.Policy)
+		}
+		if !named[int(entry.Code)] {
+			t.Errorf("close code %d (%s) has no Code constant", entry.Code, entry.Name)
+		}
+		delete(named, int(entry.Code))
+	}
+	if len(named) != 0 {
+		t.Errorf("Code constants %v are not in the protocol table", named)
+	}
+	for _, codeRange := range protocol.CloseCodeRanges() {
+		for _, code := range []int{int(codeRange.First), int(codeRange.Last)} {
+			if got := ClosePolicyOf(code); got != want[codeRange.Policy] {
+				t.Errorf("ClosePolicyOf(%d) = %v, want %v (range %d-%d)", code, got, want[codeRange.Policy], codeRange.First, codeRange.Last)
+			}
 		}
 	}
 }

@@ -1,14 +1,18 @@
 package session
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/wsgate/wsgate/protocol"
+)
 
 // CloseReason says why a connection ended or was refused. It is recorded on the
 // session, counted per reason and mapped to the WebSocket close code the client
-// sees (docs/protocol.md has the table). The zero value is ReasonNone.
+// sees, whose text and reconnect policy come from protocol's close-code table
+// (docs/protocol.md shows it). The zero value is ReasonNone.
 type CloseReason uint8
 
-// The close reasons. Codes 4000-4099 ask the client to reconnect with backoff,
-// 4100-4199 to reconnect after refreshing its credentials, 4400-4499 are terminal.
+// The close reasons; the reconnect policy of each code is protocol.PolicyOf's.
 const (
 	// ReasonNone means the session is still open.
 	ReasonNone CloseReason = iota
@@ -51,66 +55,53 @@ const (
 // ReasonCount is the number of CloseReason values, for arrays indexed by reason.
 const ReasonCount = int(reasonCount)
 
-// ReconnectPolicy tells a client what to do after a close code.
-type ReconnectPolicy uint8
-
-const (
-	// PolicyTerminal: do not reconnect.
-	PolicyTerminal ReconnectPolicy = iota
-	// PolicyBackoff: reconnect with exponential backoff and full jitter.
-	PolicyBackoff
-	// PolicyJitter: reconnect soon, after a random delay, so a restart does not cause a storm.
-	PolicyJitter
-	// PolicyRefreshToken: obtain a fresh token, then reconnect.
-	PolicyRefreshToken
-)
-
-// String returns the policy's name as used in docs/protocol.md.
-func (p ReconnectPolicy) String() string {
-	switch p {
-	case PolicyTerminal:
-		return "terminal"
-	case PolicyBackoff:
-		return "backoff"
-	case PolicyJitter:
-		return "jitter"
-	case PolicyRefreshToken:
-		return "refresh_token"
-	}
-	return fmt.Sprintf("policy(%d)", uint8(p))
-}
-
+// reasonInfo is what a reason shows: its name in logs and metrics, and the close
+// code and text it sends (zero and empty when it ends a connection without a close
+// frame).
 type reasonInfo struct {
-	name   string
-	code   uint16
-	text   string
-	policy ReconnectPolicy
+	name string
+	code uint16
+	text string
 }
 
+// reasons maps every reason onto protocol's close-code table, which holds the name,
+// the text and the reconnect policy a client follows; the reasons that end a
+// connection without any close code name themselves here.
 var reasons = [reasonCount]reasonInfo{
-	ReasonNone:             {"none", 0, "", PolicyTerminal},
-	ReasonClientClose:      {"client_close", 1000, "", PolicyTerminal},
-	ReasonError:            {"error", 1006, "", PolicyBackoff},
-	ReasonShutdown:         {"shutdown", 1001, "server shutting down", PolicyJitter},
-	ReasonLimit:            {"limit", 1008, "Connection limit reached", PolicyBackoff},
-	ReasonTooBig:           {"too_big", 1009, "message too big", PolicyBackoff},
-	ReasonInternal:         {"internal", 1011, "internal error", PolicyBackoff},
-	ReasonOverload:         {"overload", 1013, "try again later", PolicyBackoff},
-	ReasonHeartbeatTimeout: {"heartbeat_timeout", 4000, "heartbeat timeout", PolicyBackoff},
-	ReasonSlowConsumer:     {"slow_consumer", 4001, "slow consumer", PolicyBackoff},
-	ReasonRateLimited:      {"rate_limited", 4002, "rate limited", PolicyBackoff},
-	ReasonTokenExpired:     {"token_expired", 4100, "token expired", PolicyRefreshToken},
-	ReasonUnauthorized:     {"unauthorized", 4401, "unauthorized", PolicyTerminal},
-	ReasonKicked:           {"kicked", 4403, "kicked", PolicyTerminal},
-	ReasonHandshakeTimeout: {"handshake_timeout", 0, "", PolicyBackoff},
-	ReasonOrigin:           {"origin", 0, "", PolicyTerminal},
+	ReasonNone:             {name: "none"},
+	ReasonClientClose:      closeCode(protocol.CloseNormal),
+	ReasonError:            closeCode(protocol.CloseAbnormal),
+	ReasonShutdown:         closeCode(protocol.CloseGoingAway),
+	ReasonLimit:            closeCode(protocol.CloseLimit),
+	ReasonTooBig:           closeCode(protocol.CloseTooBig),
+	ReasonInternal:         closeCode(protocol.CloseInternal),
+	ReasonOverload:         closeCode(protocol.CloseTryAgainLater),
+	ReasonHeartbeatTimeout: closeCode(protocol.CloseHeartbeatTimeout),
+	ReasonSlowConsumer:     closeCode(protocol.CloseSlowConsumer),
+	ReasonRateLimited:      closeCode(protocol.CloseRateLimited),
+	ReasonTokenExpired:     closeCode(protocol.CloseTokenExpired),
+	ReasonUnauthorized:     closeCode(protocol.CloseUnauthorized),
+	ReasonKicked:           closeCode(protocol.CloseKicked),
+	ReasonHandshakeTimeout: {name: "handshake_timeout"},
+	ReasonOrigin:           {name: "origin"},
+}
+
+// closeCode returns the reasonInfo of a code of protocol's table; a code missing
+// there is a programming error, caught when the package initializes.
+func closeCode(code uint16) reasonInfo {
+	entry, found := protocol.LookupCloseCode(code)
+	if !found {
+		panic(fmt.Sprintf("session: close code %d is not in protocol's table", code))
+	}
+	return reasonInfo{name: entry.Name, code: entry.Code, text: entry.Text}
 }
 
 func (r CloseReason) info() reasonInfo {
 	if int(r) < len(reasons) {
 		return reasons[r]
 	}
-	return reasonInfo{name: fmt.Sprintf("reason(%d)", uint8(r)), code: 1011, text: "internal error", policy: PolicyBackoff}
+	return reasonInfo{name: fmt.Sprintf("reason(%d)", uint8(r)), code: reasons[ReasonInternal].code,
+		text: reasons[ReasonInternal].text}
 }
 
 // String returns the reason's snake_case name, used in logs and metric labels.
@@ -124,15 +115,3 @@ func (r CloseReason) Code() uint16 { return r.info().code }
 
 // Text returns the close frame's reason text, e.g. "Connection limit reached".
 func (r CloseReason) Text() string { return r.info().text }
-
-// Policy returns what a client should do after this close code.
-func (r CloseReason) Policy() ReconnectPolicy { return r.info().policy }
-
-// Reasons returns every reason except ReasonNone, in enum order; for docs and metrics.
-func Reasons() []CloseReason {
-	list := make([]CloseReason, 0, ReasonCount-1)
-	for reason := ReasonClientClose; reason < reasonCount; reason++ {
-		list = append(list, reason)
-	}
-	return list
-}

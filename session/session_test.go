@@ -164,37 +164,42 @@ func TestConnectionIDRoundTripsAsUUID(t *testing.T) {
 func TestCloseReasonsHaveDistinctNamesAndDocumentedCodes(t *testing.T) {
 	names := map[string]bool{}
 	codes := map[uint16]CloseReason{}
-	for _, reason := range Reasons() {
+	for reason := ReasonNone; reason < reasonCount; reason++ {
 		if names[reason.String()] {
 			t.Fatalf("duplicate name %s", reason)
 		}
 		names[reason.String()] = true
-		if code := reason.Code(); code >= 4000 {
+		if code := reason.Code(); code != 0 {
 			if previous, found := codes[code]; found {
 				t.Fatalf("%s and %s share code %d", previous, reason, code)
 			}
 			codes[code] = reason
 		}
 	}
-	checks := map[CloseReason]struct {
-		code   uint16
-		policy ReconnectPolicy
-	}{
-		ReasonLimit:            {1008, PolicyBackoff},
-		ReasonShutdown:         {1001, PolicyJitter},
-		ReasonHeartbeatTimeout: {4000, PolicyBackoff},
-		ReasonSlowConsumer:     {4001, PolicyBackoff},
-		ReasonTokenExpired:     {4100, PolicyRefreshToken},
-		ReasonUnauthorized:     {4401, PolicyTerminal},
-		ReasonKicked:           {4403, PolicyTerminal},
-	}
-	for reason, want := range checks {
-		if reason.Code() != want.code || reason.Policy() != want.policy {
-			t.Fatalf("%s: code %d policy %s, want %d %s", reason, reason.Code(), reason.Policy(), want.code, want.policy)
+	for _, entry := range protocol.CloseCodes() {
+		if reason, found := codes[entry.Code]; !found || reason.String() != entry.Name || reason.Text() != entry.Text {
+			t.Errorf("close code %d (%s) of protocol's table is sent by no reason of that name and text", entry.Code, entry.Name)
 		}
 	}
-	if CloseReason(200).String() != "reason(200)" {
-		t.Fatal("unknown reason has no fallback name")
+	checks := map[CloseReason]struct {
+		code   uint16
+		policy protocol.ReconnectPolicy
+	}{
+		ReasonLimit:            {1008, protocol.PolicyBackoff},
+		ReasonShutdown:         {1001, protocol.PolicyJitter},
+		ReasonHeartbeatTimeout: {4000, protocol.PolicyBackoff},
+		ReasonSlowConsumer:     {4001, protocol.PolicyBackoff},
+		ReasonTokenExpired:     {4100, protocol.PolicyRefreshToken},
+		ReasonUnauthorized:     {4401, protocol.PolicyTerminal},
+		ReasonKicked:           {4403, protocol.PolicyTerminal},
+	}
+	for reason, want := range checks {
+		if policy := protocol.PolicyOf(int(reason.Code())); reason.Code() != want.code || policy != want.policy {
+			t.Fatalf("%s: code %d policy %s, want %d %s", reason, reason.Code(), policy, want.code, want.policy)
+		}
+	}
+	if unknown := CloseReason(200); unknown.String() != "reason(200)" || unknown.Code() != 1011 {
+		t.Fatal("unknown reason has no fallback name or code")
 	}
 }
 

@@ -1,8 +1,45 @@
 // The close-code table of docs/protocol.md and the backoff formula, as pure functions.
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
 import { CloseCode, backoffDelay, closePolicy } from '../src/index.js';
+
+// The server's close-code table, generated from the Go source (protocol/closecodes.go)
+// into the repository's protocol/closecodes.json; found by walking up from this file.
+function readCloseCodes() {
+  for (let directory = dirname(fileURLToPath(import.meta.url)); ; directory = dirname(directory)) {
+    const candidate = join(directory, 'protocol', 'closecodes.json');
+    if (existsSync(candidate)) {
+      return JSON.parse(readFileSync(candidate, 'utf8'));
+    }
+    assert.notEqual(dirname(directory), directory, 'protocol/closecodes.json not found above the test');
+  }
+}
+
+// The protocol's policy names and this client's names for them.
+const policyNames = { terminal: 'stop', backoff: 'backoff', jitter: 'going-away', refresh_token: 'refresh' };
+
+test('every close code of the server\'s table maps to its policy, and CloseCode names exactly those codes', () => {
+  const table = readCloseCodes();
+  assert.deepEqual(Object.keys(policyNames).sort(), [...table.policies].sort(), 'policies of closecodes.json');
+  for (const { code, name, policy } of table.codes) {
+    assert.equal(closePolicy(code), policyNames[policy], `close code ${code} (${name})`);
+  }
+  for (const { first, last, policy } of table.ranges) {
+    for (const code of [first, last]) {
+      assert.equal(closePolicy(code), policyNames[policy], `close code ${code} (range ${first}-${last})`);
+    }
+  }
+  assert.equal(closePolicy(4500), policyNames[table.default_policy], 'a code outside the table and its ranges');
+  assert.deepEqual(
+    Object.values(CloseCode).sort((a, b) => a - b),
+    table.codes.map(({ code }) => code),
+    'CloseCode values and the table\'s codes',
+  );
+});
 
 test('every close code of the protocol maps to its policy', () => {
   const table = [
