@@ -7,19 +7,25 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/wsgate/wsgate/delivery"
 	"github.com/wsgate/wsgate/internal/buildinfo"
 	"github.com/wsgate/wsgate/session"
 )
 
 // Config configures the API. Zero values mean the documented defaults.
 type Config struct {
-	// Hub is the registry the endpoints read and act on. Required.
+	// Hub is the registry the stats and metrics endpoints read. Required.
 	Hub *session.Hub
+	// Publisher delivers what the publish API is asked to send or kick, on this node
+	// and, when it has a forwarder, on the other nodes of a cluster. Default: a
+	// publisher for Hub alone.
+	Publisher *delivery.Publisher
 	// Logger receives request errors. Default slog.Default().
 	Logger *slog.Logger
 	// APIKey, when set, must be presented as "Authorization: Bearer <key>" to the
@@ -30,8 +36,8 @@ type Config struct {
 	// session.Config.Observer so that they fill. Default: a fresh NewMetrics, whose
 	// histograms then stay empty.
 	Metrics *Metrics
-	// Cluster, when set, extends the publish API, stats and readiness to the other
-	// nodes of a cluster (see Cluster). Default nil: this node only.
+	// Cluster, when set, extends stats, readiness and metrics to the other nodes of
+	// a cluster (see Cluster). Default nil: this node only.
 	Cluster Cluster
 	// DisableProfiling removes Go's profiler (/debug/pprof/, see routeProfiling):
 	// its paths then answer 404. Default false: served behind the API key rule.
@@ -50,6 +56,7 @@ const DefaultMaxBodySize = 64 << 10
 // API is the HTTP handler for every non-WebSocket route. Safe for concurrent use.
 type API struct {
 	hub         *session.Hub
+	publisher   *delivery.Publisher
 	logger      *slog.Logger
 	routes      *router
 	access      access
@@ -65,20 +72,27 @@ func New(config Config) (*API, error) {
 	if config.Hub == nil {
 		return nil, errors.New("api: Config.Hub is required")
 	}
+	if config.Logger == nil {
+		config.Logger = slog.Default()
+	}
+	if config.Publisher == nil {
+		publisher, err := delivery.NewPublisher(delivery.Config{Hub: config.Hub, Logger: config.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("api: %w", err)
+		}
+		config.Publisher = publisher
+	}
 	if config.MaxBodySize < 0 {
 		return nil, errors.New("api: negative Config.MaxBodySize")
 	}
 	if config.MaxBodySize == 0 {
 		config.MaxBodySize = DefaultMaxBodySize
 	}
-	if config.Logger == nil {
-		config.Logger = slog.Default()
-	}
 	if config.Metrics == nil {
 		config.Metrics = NewMetrics()
 	}
 	metrics.ExposeMetadata(true)
-	a := &API{hub: config.Hub, logger: config.Logger, routes: newRouter(),
+	a := &API{hub: config.Hub, publisher: config.Publisher, logger: config.Logger, routes: newRouter(),
 		access: newAccess(config.APIKey), maxBodySize: config.MaxBodySize, metrics: config.Metrics,
 		cluster: config.Cluster}
 	a.routes.handle("GET", "/api/v1/ws/stats", a.access.protect(a.serveStats))

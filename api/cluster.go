@@ -3,38 +3,17 @@ package api
 import (
 	"context"
 	"net/http"
-
-	"github.com/wsgate/wsgate/session"
 )
 
-// Cluster is the cross-node half of the API when several nodes form one gateway
-// (package cluster implements it over Redis). The publish endpoints deliver to this
-// node's connections through the hub, then hand the request to the cluster once for
-// every other node; stats gain ?scope=cluster and readiness reports whether the
-// cluster is reachable. Implementations must be safe for concurrent use; their
-// methods return an error when the other nodes could not be reached.
+// Cluster is what stats, readiness and metrics need to know of a cluster of nodes
+// (package cluster implements it over Redis); delivery across nodes is the
+// publisher's (see Config.Publisher). Implementations must be safe for concurrent
+// use.
 type Cluster interface {
-	// Owns reports whether connection id was issued by this node.
-	Owns(id session.ConnectionID) bool
 	// Healthy reports whether the node currently reaches the other nodes.
 	Healthy() bool
-	// PublishBroadcast delivers payload to the other nodes' connections except
-	// exclude and returns how many nodes received it.
-	PublishBroadcast(ctx context.Context, payload []byte, exclude []session.ConnectionID) (int, error)
-	// PublishToUser delivers payload to userID's connections on other nodes and
-	// returns how many nodes received it.
-	PublishToUser(ctx context.Context, userID string, payload []byte) (int, error)
-	// PublishToConnection delivers payload to connection id of another node; false
-	// means no live node holds it.
-	PublishToConnection(ctx context.Context, id session.ConnectionID, payload []byte) (bool, error)
-	// KickConnection closes connection id of another node with 4403 and text; false
-	// means no live node holds it.
-	KickConnection(ctx context.Context, id session.ConnectionID, text string) (bool, error)
-	// KickUser closes userID's connections on other nodes with 4403 and text and
-	// returns how many nodes received the request.
-	KickUser(ctx context.Context, userID, text string) (int, error)
 	// Totals returns the live nodes (this one included), their connections and the
-	// sum of their users.
+	// sum of their users, or an error when the other nodes could not be reached.
 	Totals(ctx context.Context) (nodes, connections, users int, err error)
 	// EachCounter calls visit for every cluster counter, for /metrics: a snake_case
 	// name (exposed as wsgate_cluster_<name>_total), its help text and its value.

@@ -9,15 +9,16 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/wsgate/wsgate/delivery"
 	"github.com/wsgate/wsgate/protocol"
 	"github.com/wsgate/wsgate/session"
 )
 
 // The publish API lets a backend push to clients and disconnect them. A message is
 // any JSON object; it reaches clients byte for byte as given, encoded into a
-// WebSocket frame once however many connections receive it. Every endpoint acts on
-// this node's connections and answers how many it reached; in a cluster (Config.Cluster)
-// it then hands the request to the other nodes once and adds how many received it.
+// WebSocket frame once however many connections receive it. The handlers parse the
+// request, hand it to the publisher (package delivery), which acts on this node's
+// connections and, in a cluster, on the other nodes', and answer what it reached.
 
 // routePublish registers the publish endpoints, each behind the API key rule.
 func (a *API) routePublish() {
@@ -73,10 +74,8 @@ func (a *API) serveBroadcast(writer http.ResponseWriter, request *http.Request) 
 		}
 		exclude = append(exclude, id)
 	}
-	queued := a.hub.Broadcast(protocol.TextFrame(body.Message), exclude...)
-	a.answerQueued(writer, queued, func() (int, error) {
-		return a.cluster.PublishBroadcast(request.Context(), body.Message, exclude)
-	})
+	result := a.publisher.Broadcast(request.Context(), body.Message, exclude...)
+	a.writeCounted(writer, result, "queued")
 }
 
 // serveSendToUser answers POST /api/v1/users/{user_id}/send {"message":{...}}. A
@@ -86,27 +85,27 @@ func (a *API) serveSendToUser(writer http.ResponseWriter, request *http.Request)
 	if !a.readJSON(writer, request, &body, true) || !checkMessage(writer, body.Message) {
 		return
 	}
-	userID := request.PathValue("user_id")
-	queued := a.hub.SendToUser(userID, protocol.TextFrame(body.Message))
-	a.answerQueued(writer, queued, func() (int, error) {
-		return a.cluster.PublishToUser(request.Context(), userID, body.Message)
-	})
+	result := a.publisher.SendToUser(request.Context(), request.PathValue("user_id"), body.Message)
+	a.writeCounted(writer, result, "queued")
 }
 
-// answerQueued answers a publish already queued to queued local connections. In a
-// cluster it first hands the message to the other nodes with publish (called only
-// then) and reports how many nodes received it, or 503 when they could not be reached.
-func (a *API) answerQueued(writer http.ResponseWriter, queued int, publish func() (int, error)) {
-	if a.cluster == nil {
-		writeJSON(writer, http.StatusOK, queuedResponse{Queued: queued})
-		return
+// writeCounted answers a delivery to every connection of a kind (broadcast, send to
+// user, kick user): field ("queued" or "closed") counts this node's connections and,
+// in a cluster, "nodes" how many other nodes received it, or 503 when they could not
+// be reached (this node's connections did get it).
+func (a *API) writeCounted(writer http.ResponseWriter, result delivery.Result, field string) {
+	var nodes *int
+	if result.Forwarded {
+		nodes = &result.Nodes
 	}
-	nodes, err := publish()
-	if err != nil {
-		a.writeClusterUnavailable(writer, err, "queued", queued)
-		return
+	switch {
+	case result.Err != nil:
+		a.writeClusterUnavailable(writer, result.Err, field, result.Local)
+	case field == "closed":
+		writeJSON(writer, http.StatusOK, closedResponse{Closed: result.Local, Nodes: nodes})
+	default:
+		writeJSON(writer, http.StatusOK, queuedResponse{Queued: result.Local, Nodes: nodes})
 	}
-	writeJSON(writer, http.StatusOK, queuedResponse{Queued: queued, Nodes: &nodes})
 }
 
 // serveSendToConnection answers POST /api/v1/connections/{connection_id}/send
@@ -122,30 +121,7 @@ func (a *API) serveSendToConnection(writer http.ResponseWriter, request *http.Re
 	if !found {
 		return
 	}
-	if a.cluster != nil && !a.cluster.Owns(id) {
-		found, err := a.cluster.PublishToConnection(request.Context(), id, body.Message)
-		a.writeRelayed(writer, request, found, err, "queued")
-		return
-	}
-	if !a.hub.SendToConnection(id, protocol.TextFrame(body.Message)) {
-		writeConnectionNotFound(writer, request)
-		return
-	}
-	writeJSON(writer, http.StatusOK, queuedResponse{Queued: 1})
-}
-
-// writeRelayed answers a request for one connection of another node: field ("queued"
-// or "closed") is 0 here and nodes is 1 when its node received the request, 404 when
-// no live node holds it, 503 when Redis is unreachable.
-func (a *API) writeRelayed(writer http.ResponseWriter, request *http.Request, found bool, err error, field string) {
-	switch {
-	case err != nil:
-		a.writeClusterUnavailable(writer, err, field, 0)
-	case !found:
-		writeConnectionNotFound(writer, request)
-	default:
-		writeJSON(writer, http.StatusOK, map[string]int{field: 0, "nodes": 1})
-	}
+	a.answerConnection(writer, request, a.publisher.SendToConnection(request.Context(), id, body.Message), "queued")
 }
 
 // serveKickConnection answers DELETE /api/v1/connections/{connection_id}: the
@@ -161,20 +137,26 @@ func (a *API) serveKickConnection(writer http.ResponseWriter, request *http.Requ
 	if !found {
 		return
 	}
-	if a.cluster != nil && !a.cluster.Owns(id) {
-		found, err := a.cluster.KickConnection(request.Context(), id, text)
-		a.writeRelayed(writer, request, found, err, "closed")
-		return
-	}
-	connection := a.hub.Lookup(id)
-	if connection == nil {
+	a.answerConnection(writer, request, a.publisher.KickConnection(request.Context(), id, text), "closed")
+}
+
+// answerConnection answers a request for one connection: field ("queued" or
+// "closed") is 1 when it was open here; for another node's connection it is 0 and
+// nodes is 1 when its node received the request; 404 when no live node holds it;
+// 503 when Redis is unreachable.
+func (a *API) answerConnection(writer http.ResponseWriter, request *http.Request, result delivery.Result, field string) {
+	switch {
+	case result.Err != nil:
+		a.writeClusterUnavailable(writer, result.Err, field, result.Local)
+	case !result.Reached():
 		writeConnectionNotFound(writer, request)
-		return
+	case result.Forwarded:
+		writeJSON(writer, http.StatusOK, map[string]int{field: 0, "nodes": result.Nodes})
+	case field == "closed":
+		writeJSON(writer, http.StatusOK, closedResponse{Closed: result.Local})
+	default:
+		writeJSON(writer, http.StatusOK, queuedResponse{Queued: result.Local})
 	}
-	connection.CloseWithText(session.ReasonKicked, text)
-	a.logger.Info("connection kicked", "connection_id", id.String(), "user_id", connection.UserID(),
-		"remote_addr", connection.RemoteAddr())
-	writeJSON(writer, http.StatusOK, closedResponse{Closed: 1})
 }
 
 // serveKickUser answers DELETE /api/v1/users/{user_id}/connections: every
@@ -185,22 +167,8 @@ func (a *API) serveKickUser(writer http.ResponseWriter, request *http.Request) {
 	if !valid {
 		return
 	}
-	userID := request.PathValue("user_id")
-	connections := a.hub.UserSessions(userID)
-	for _, connection := range connections {
-		connection.CloseWithText(session.ReasonKicked, text)
-	}
-	a.logger.Info("user kicked", "user_id", userID, "connections", len(connections))
-	if a.cluster == nil {
-		writeJSON(writer, http.StatusOK, closedResponse{Closed: len(connections)})
-		return
-	}
-	nodes, err := a.cluster.KickUser(request.Context(), userID, text)
-	if err != nil {
-		a.writeClusterUnavailable(writer, err, "closed", len(connections))
-		return
-	}
-	writeJSON(writer, http.StatusOK, closedResponse{Closed: len(connections), Nodes: &nodes})
+	result := a.publisher.KickUser(request.Context(), request.PathValue("user_id"), text)
+	a.writeCounted(writer, result, "closed")
 }
 
 // kickText returns the close frame text for a disconnect: ?reason= or the body's

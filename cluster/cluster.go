@@ -1,9 +1,11 @@
 // Package cluster makes several wsgate nodes behave as one gateway through Redis:
 // broadcasts, sends to users and connections and kicks reach the right connections on
 // every node exactly once, per-user connection limits hold cluster-wide, and stats
-// cover every live node. It implements session.Admission and session.Relay for the
-// hub and the cross-node half of the publish API; docs/cluster.md describes the
-// design, what Redis holds and how failures behave.
+// cover every live node. A Node implements session.Admission for the hub,
+// delivery.Forwarder for the publisher (the cross-node half of every delivery) and
+// api.Cluster for stats; it hands what other nodes send to a Receiver (the
+// publisher's local half). docs/cluster.md describes the design, what Redis holds and
+// how failures behave.
 package cluster
 
 import (
@@ -59,10 +61,10 @@ const (
 	MinLease = 500 * time.Millisecond
 )
 
-// Node is this process's membership in a cluster. Create it with New, give its Tag,
-// itself as Admission and itself as Relay to the hub's session.Config, then Start it
-// with that hub; Close it after the hub shut down. Its methods are safe for
-// concurrent use.
+// Node is this process's membership in a cluster. Create it with New, give its Tag
+// and itself as Admission to the hub's session.Config and itself as the Forwarder of
+// the hub's delivery.Publisher, then Start it with that hub and publisher; Close it
+// after the hub shut down. Its methods are safe for concurrent use.
 type Node struct {
 	config Config
 	id     string
@@ -70,7 +72,10 @@ type Node struct {
 	keys   keys
 	logger *slog.Logger
 	client rueidis.Client
-	hub    *session.Hub
+	// hub gives the node's totals for its lease; receiver delivers what other nodes
+	// send. Both are set by Start.
+	hub      *session.Hub
+	receiver Receiver
 
 	admission admission
 	relay     relayQueue
@@ -193,13 +198,15 @@ func (n *Node) Tag() session.NodeTag { return n.tag }
 // Owns reports whether connection id was issued by this node.
 func (n *Node) Owns(id session.ConnectionID) bool { return id.NodeTag() == n.tag }
 
-// Start joins the cluster with hub, which delivers what other nodes send: it takes
-// the lease (waiting at most Config.Timeout for Redis), then subscribes to the
-// cluster's channels and starts publishing client broadcasts in the background. The
-// goroutines it starts (three) stop in Close. Only the first call has an effect.
-func (n *Node) Start(hub *session.Hub) {
+// Start joins the cluster with hub, whose totals the lease carries, and receiver,
+// which delivers what other nodes send to hub's connections: it takes the lease
+// (waiting at most Config.Timeout for Redis), then subscribes to the cluster's
+// channels and starts publishing client broadcasts in the background. The goroutines
+// it starts (three) stop in Close. Only the first call has an effect.
+func (n *Node) Start(hub *session.Hub, receiver Receiver) {
 	n.startOnce.Do(func() {
 		n.hub = hub
+		n.receiver = receiver
 		n.renew()
 		n.workers.Add(3)
 		go n.subscribeLoop()

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/rueidis"
 	"go.uber.org/goleak"
 
+	"github.com/wsgate/wsgate/delivery"
 	"github.com/wsgate/wsgate/internal/redistest"
 	"github.com/wsgate/wsgate/internal/tcpproxy"
 	"github.com/wsgate/wsgate/internal/testsupport"
@@ -47,7 +48,12 @@ func startNodeWithLease(t testing.TB, url string, lease time.Duration) *Node {
 	if err != nil {
 		t.Fatalf("NewHub: %v", err)
 	}
-	node.Start(hub)
+	publisher, err := delivery.NewPublisher(delivery.Config{Hub: hub, Forwarder: node,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatalf("NewPublisher: %v", err)
+	}
+	node.Start(hub, publisher)
 	t.Cleanup(func() {
 		hub.Shutdown(time.Second)
 		node.Close()

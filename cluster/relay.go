@@ -56,10 +56,10 @@ func (q *relayQueue) take() [][]byte {
 	return taken
 }
 
-// Broadcast implements session.Relay: it queues payload for publication on the
-// broadcast channel and returns at once. A payload that does not fit in
+// RelayBroadcast implements delivery.Forwarder for a client's broadcast: it queues
+// payload for publication on the broadcast channel and returns at once. A payload that does not fit in
 // Config.MaxRelayBytes is dropped and counted in Counters.RelayDropped.
-func (n *Node) Broadcast(payload []byte) {
+func (n *Node) RelayBroadcast(payload []byte) {
 	message := envelope{kind: kindBroadcast, origin: n.tag, body: payload}
 	if !n.relay.push(message.encode(make([]byte, 0, envelopeHeaderSize+lengthSize+len(payload)))) {
 		n.counters.relayDropped.Add(1)

@@ -9,8 +9,9 @@ import (
 	"github.com/wsgate/wsgate/session"
 )
 
-// The cross-node half of the publish API. The API delivers to this node's connections
-// itself and then calls one of these methods, which makes exactly one Redis call:
+// The cross-node half of every delivery (delivery.Forwarder). The publisher delivers
+// to this node's connections itself and then calls one of these methods, which makes
+// exactly one Redis call:
 //
 //	broadcast            PUBLISH broadcast                 every node receives it once
 //	send to user, kick   routeScript: PUBLISH to:<tag>     only the nodes holding the user

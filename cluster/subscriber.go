@@ -2,19 +2,17 @@ package cluster
 
 import (
 	"context"
-	"encoding/hex"
 	"time"
 
 	"github.com/redis/rueidis"
 
-	"github.com/wsgate/wsgate/protocol"
 	"github.com/wsgate/wsgate/session"
 )
 
 // The receiving side. Each node holds one dedicated Redis connection subscribed to
 // two channels: broadcast (every node) and to:<tag> (this node's sends and kicks).
-// Messages arrive in publication order on that one connection and are delivered to
-// the hub on the connection's reading goroutine, one after another, so messages from
+// Messages arrive in publication order on that one connection and are handed to the
+// node's Receiver on the connection's reading goroutine, one after another, so messages from
 // one source to one connection keep their order. Delivery only queues frames (the
 // hub never blocks on a client); while a delivery runs, Redis buffers what follows,
 // up to its client-output-buffer-limit for pub/sub clients, and then drops the
@@ -86,6 +84,27 @@ func (n *Node) subscribe() (bool, error) {
 	}
 }
 
+// Receiver delivers what other nodes send to this node's connections only, never
+// back to the cluster; package delivery's Publisher implements it, so each delivery
+// and each kick is written once for the API, the clients and the cluster. It is
+// called on the subscription's reading goroutine, one message after another, and
+// must not block on a client. A payload is the JSON text clients receive; it is
+// only valid during the call.
+type Receiver interface {
+	// BroadcastLocal queues payload to every open connection except exclude.
+	BroadcastLocal(payload []byte, exclude []session.ConnectionID) int
+	// SendToUserLocal queues payload to userID's open connections.
+	SendToUserLocal(userID string, payload []byte) int
+	// SendToConnectionLocal queues payload to connection id and reports whether it
+	// is open here.
+	SendToConnectionLocal(id session.ConnectionID, payload []byte) bool
+	// KickConnectionLocal closes connection id with 4403 and text and reports
+	// whether it was open here.
+	KickConnectionLocal(id session.ConnectionID, text string) bool
+	// KickUserLocal closes userID's connections with 4403 and text.
+	KickUserLocal(userID, text string) int
+}
+
 // receive handles one message from Redis. The node's own broadcasts come back on the
 // broadcast channel and are skipped: their origin delivered them locally already.
 func (n *Node) receive(message rueidis.PubSubMessage) {
@@ -99,29 +118,20 @@ func (n *Node) receive(message rueidis.PubSubMessage) {
 		return
 	}
 	n.counters.received.Add(1)
+	delivered := true
 	switch received.kind {
 	case kindBroadcast:
-		n.hub.Broadcast(protocol.TextFrame(received.body), received.exclude...)
+		n.receiver.BroadcastLocal(received.body, received.exclude)
 	case kindUser:
-		n.hub.SendToUser(received.userID, protocol.TextFrame(received.body))
+		n.receiver.SendToUserLocal(received.userID, received.body)
 	case kindConnection:
-		if !n.hub.SendToConnection(received.connection, protocol.TextFrame(received.body)) {
-			n.counters.undeliverable.Add(1)
-		}
+		delivered = n.receiver.SendToConnectionLocal(received.connection, received.body)
 	case kindKickConnection:
-		connection := n.hub.Lookup(received.connection)
-		if connection == nil {
-			n.counters.undeliverable.Add(1)
-			return
-		}
-		connection.CloseWithText(session.ReasonKicked, string(received.body))
-		n.logger.Info("connection kicked", "connection_id", received.connection.String(),
-			"user_id", connection.UserID(), "remote_addr", connection.RemoteAddr(), "from_node", hex.EncodeToString(received.origin[:]))
+		delivered = n.receiver.KickConnectionLocal(received.connection, string(received.body))
 	case kindKickUser:
-		connections := n.hub.UserSessions(received.userID)
-		for _, connection := range connections {
-			connection.CloseWithText(session.ReasonKicked, string(received.body))
-		}
-		n.logger.Info("user kicked", "user_id", received.userID, "connections", len(connections))
+		n.receiver.KickUserLocal(received.userID, string(received.body))
+	}
+	if !delivered {
+		n.counters.undeliverable.Add(1)
 	}
 }

@@ -1,6 +1,7 @@
-// Package gateway assembles a wsgate node: the session hub, the HTTP API and the nbio
-// engine, wired the way cmd/wsgate runs them. Tests and embedders start a whole node
-// with it.
+// Package gateway assembles a wsgate node: the session hub, the publisher that
+// delivers across the cluster, the HTTP API and the nbio engine, wired the way
+// cmd/wsgate runs them. Tests and embedders start a whole node with it; an embedding
+// program delivers to clients through Gateway.Publisher without going through HTTP.
 package gateway
 
 import (
@@ -15,6 +16,7 @@ import (
 	"github.com/wsgate/wsgate/api"
 	"github.com/wsgate/wsgate/auth"
 	"github.com/wsgate/wsgate/cluster"
+	"github.com/wsgate/wsgate/delivery"
 	"github.com/wsgate/wsgate/engine"
 	"github.com/wsgate/wsgate/session"
 )
@@ -58,7 +60,13 @@ type Config struct {
 
 // Gateway is one running node. Its methods are safe for concurrent use.
 type Gateway struct {
-	Hub    *session.Hub
+	// Hub is the node's registry of connections: stats, lookups, this node only.
+	Hub *session.Hub
+	// Publisher broadcasts, sends to users and connections, and kicks, on this node
+	// and, with Config.Cluster, on every node of the cluster: what the publish API
+	// does, for a Go program that embeds the gateway.
+	Publisher *delivery.Publisher
+	// Server is the listener and event loop.
 	Server *engine.Server
 	// Cluster is the node's membership in a cluster; nil without Config.Cluster.
 	Cluster *cluster.Node
@@ -83,7 +91,7 @@ func New(config Config) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	node, apiCluster, err := joinCluster(&config)
+	node, err := joinCluster(&config)
 	if err != nil {
 		return nil, err
 	}
@@ -95,8 +103,14 @@ func New(config Config) (*Gateway, error) {
 		closeCluster(node)
 		return nil, err
 	}
-	handler, err := api.New(api.Config{Hub: hub, Logger: config.Logger, APIKey: config.APIKey, Metrics: metrics,
-		Cluster: apiCluster, DisableProfiling: config.DisableProfiling})
+	publisher, apiCluster, err := newPublisher(hub, node, config.Logger)
+	if err != nil {
+		hub.Shutdown(0)
+		closeCluster(node)
+		return nil, err
+	}
+	handler, err := api.New(api.Config{Hub: hub, Publisher: publisher, Logger: config.Logger, APIKey: config.APIKey,
+		Metrics: metrics, Cluster: apiCluster, DisableProfiling: config.DisableProfiling})
 	if err != nil {
 		hub.Shutdown(0)
 		closeCluster(node)
@@ -112,27 +126,38 @@ func New(config Config) (*Gateway, error) {
 		closeCluster(node)
 		return nil, err
 	}
-	return &Gateway{Hub: hub, Server: server, Cluster: node}, nil
+	return &Gateway{Hub: hub, Publisher: publisher, Server: server, Cluster: node}, nil
 }
 
 // joinCluster creates the cluster node when config asks for one and sets the hub's
-// admission, relay and id tag to it; it returns the node (nil without Redis) and the
-// same node as the API's Cluster (a nil interface without Redis).
-func joinCluster(config *Config) (*cluster.Node, api.Cluster, error) {
+// admission, relay and id tag to it; it returns nil without Redis.
+func joinCluster(config *Config) (*cluster.Node, error) {
 	if config.Cluster.RedisURL == "" {
-		return nil, nil, nil
+		return nil, nil
 	}
 	if config.Cluster.Logger == nil {
 		config.Cluster.Logger = config.Logger
 	}
 	node, err := cluster.New(config.Cluster)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	config.Session.Admission = node
 	config.Session.Relay = node
 	config.Session.NodeTag = node.Tag()
-	return node, node, nil
+	return node, nil
+}
+
+// newPublisher returns the publisher for hub, forwarding to node when there is one,
+// and node as the API's Cluster (a nil interface without one: a nil *cluster.Node in
+// an interface would not compare equal to nil).
+func newPublisher(hub *session.Hub, node *cluster.Node, logger *slog.Logger) (*delivery.Publisher, api.Cluster, error) {
+	if node == nil {
+		publisher, err := delivery.NewPublisher(delivery.Config{Hub: hub, Logger: logger})
+		return publisher, nil, err
+	}
+	publisher, err := delivery.NewPublisher(delivery.Config{Hub: hub, Forwarder: node, Logger: logger})
+	return publisher, node, err
 }
 
 // closeCluster closes node unless it is nil.
@@ -145,7 +170,7 @@ func closeCluster(node *cluster.Node) {
 // Start joins the cluster, if configured, then binds the listener and starts serving.
 func (g *Gateway) Start() error {
 	if g.Cluster != nil {
-		g.Cluster.Start(g.Hub)
+		g.Cluster.Start(g.Hub, g.Publisher)
 	}
 	if err := g.Server.Start(); err != nil {
 		g.Hub.Shutdown(0)

@@ -28,9 +28,9 @@ type Admission interface {
 // it from the sending client's handler goroutine after the local fan-out.
 // Implementations must be safe for concurrent use.
 type Relay interface {
-	// Broadcast hands payload, the JSON text of a broadcast message without a frame
+	// RelayBroadcast hands payload, the JSON text of a broadcast message without a frame
 	// header, to the other nodes, whose connections all receive it. payload is never
 	// modified afterwards, so the relay may keep it. It must not block on the network;
 	// it drops (and counts) what it cannot pass on.
-	Broadcast(payload []byte)
+	RelayBroadcast(payload []byte)
 }

@@ -44,7 +44,7 @@ type fakeRelay struct {
 	payloads []string
 }
 
-func (f *fakeRelay) Broadcast(payload []byte) {
+func (f *fakeRelay) RelayBroadcast(payload []byte) {
 	f.mutex.Lock()
 	defer f.mutex.Unlock()
 	f.payloads = append(f.payloads, string(payload))

@@ -36,7 +36,7 @@ func (h *Hub) HandleText(s *Session, data []byte) {
 		frame := protocol.ContentFrame(protocol.TypeBroadcast, message.Content)
 		h.Broadcast(frame, s.id)
 		if h.config.Relay != nil {
-			h.config.Relay.Broadcast(protocol.FramePayload(frame))
+			h.config.Relay.RelayBroadcast(protocol.FramePayload(frame))
 		}
 	case protocol.TypePing:
 		h.reply(s, pongFrame)

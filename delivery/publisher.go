@@ -1,0 +1,202 @@
+// Package delivery is the one place where a message meets its recipients: the
+// Publisher broadcasts, sends to a user or to a connection, and kicks, first on this
+// node through the hub, then, in a cluster, on every other node through a Forwarder.
+// The publish API, the client-message path and a Go program embedding a gateway all
+// call it; messages arriving from other nodes come back through its
+// local half (the ...Local methods, cluster.Receiver), so each delivery and each kick
+// is written once.
+package delivery
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/wsgate/wsgate/protocol"
+	"github.com/wsgate/wsgate/session"
+)
+
+// Config configures a Publisher. Zero values mean the documented defaults.
+type Config struct {
+	// Hub is this node's registry of connections. Required.
+	Hub *session.Hub
+	// Forwarder, when set, carries every delivery to the other nodes of a cluster
+	// (package cluster implements it over Redis). Default nil: a single node.
+	Forwarder Forwarder
+	// Logger receives a line per kick. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Forwarder is the cross-node half of a delivery, called after this node's part.
+// Implementations must be safe for concurrent use. The methods that take a context
+// make at most one network round trip, bounded by it, and return how many other
+// nodes received the request, or an error when they could not be reached (nothing
+// was delivered beyond this node).
+type Forwarder interface {
+	// Owns reports whether connection id was issued by this node.
+	Owns(id session.ConnectionID) bool
+	// PublishBroadcast delivers payload to the other nodes' connections except
+	// exclude.
+	PublishBroadcast(ctx context.Context, payload []byte, exclude []session.ConnectionID) (int, error)
+	// PublishToUser delivers payload to userID's connections on the other nodes.
+	PublishToUser(ctx context.Context, userID string, payload []byte) (int, error)
+	// PublishToConnection delivers payload to connection id of another node; false
+	// means no live node holds it.
+	PublishToConnection(ctx context.Context, id session.ConnectionID, payload []byte) (bool, error)
+	// KickConnection closes connection id of another node with 4403 and text; false
+	// means no live node holds it.
+	KickConnection(ctx context.Context, id session.ConnectionID, text string) (bool, error)
+	// KickUser closes userID's connections on the other nodes with 4403 and text.
+	KickUser(ctx context.Context, userID, text string) (int, error)
+	// RelayBroadcast hands a client's broadcast to the other nodes and returns at
+	// once: it runs on the sending client's handler goroutine, so it must not wait
+	// for the network (it queues, and drops and counts what does not fit). payload
+	// is never modified afterwards, so it may be kept.
+	RelayBroadcast(payload []byte)
+}
+
+// Result is what one delivery reached.
+type Result struct {
+	// Local is the number of this node's connections the message was queued for, or
+	// that were closed (kicks).
+	Local int
+	// Forwarded reports whether the request was handed to the cluster: always with a
+	// Forwarder, except for a single connection that lives on this node.
+	Forwarded bool
+	// Nodes is the number of other nodes that received the request, when Forwarded
+	// and Err is nil (for a single connection: 1 when its node received it).
+	Nodes int
+	// Err is non-nil when the other nodes could not be reached: the delivery is
+	// degraded to this node's connections (Local). It wraps cluster.ErrUnavailable
+	// in a cluster over Redis.
+	Err error
+}
+
+// Reached reports whether the delivery reached a connection here or another node;
+// for a single connection, false means that no live node holds it (unless Err).
+func (r Result) Reached() bool { return r.Local > 0 || r.Nodes > 0 }
+
+// Publisher delivers messages and kicks on this node and, with a Forwarder, on
+// every node of the cluster. Messages are JSON text: each goes out as one text frame,
+// encoded once however many connections receive it, byte for byte as given (the
+// Publisher does not check it). Its methods are safe for concurrent use and never
+// block on a client; the cluster's part waits at most for one bounded round trip.
+type Publisher struct {
+	hub       *session.Hub
+	forwarder Forwarder
+	logger    *slog.Logger
+}
+
+// NewPublisher returns a Publisher for config.
+func NewPublisher(config Config) (*Publisher, error) {
+	if config.Hub == nil {
+		return nil, errors.New("delivery: Config.Hub is required")
+	}
+	if config.Logger == nil {
+		config.Logger = slog.Default()
+	}
+	return &Publisher{hub: config.Hub, forwarder: config.Forwarder, logger: config.Logger}, nil
+}
+
+// Broadcast queues payload to every open connection of the cluster except those in
+// exclude.
+func (p *Publisher) Broadcast(ctx context.Context, payload []byte, exclude ...session.ConnectionID) Result {
+	result := Result{Local: p.BroadcastLocal(payload, exclude)}
+	if p.forwarder != nil {
+		result.Forwarded = true
+		result.Nodes, result.Err = p.forwarder.PublishBroadcast(ctx, payload, exclude)
+	}
+	return result
+}
+
+// SendToUser queues payload to every open connection of userID in the cluster. A
+// user without connections is not an error: Local and Nodes are then 0.
+func (p *Publisher) SendToUser(ctx context.Context, userID string, payload []byte) Result {
+	result := Result{Local: p.SendToUserLocal(userID, payload)}
+	if p.forwarder != nil {
+		result.Forwarded = true
+		result.Nodes, result.Err = p.forwarder.PublishToUser(ctx, userID, payload)
+	}
+	return result
+}
+
+// SendToConnection queues payload to connection id, on this node or, in a cluster,
+// on the node that issued it (see Result.Reached).
+func (p *Publisher) SendToConnection(ctx context.Context, id session.ConnectionID, payload []byte) Result {
+	if p.forwarder != nil && !p.forwarder.Owns(id) {
+		found, err := p.forwarder.PublishToConnection(ctx, id, payload)
+		return Result{Forwarded: true, Nodes: count(found), Err: err}
+	}
+	return Result{Local: count(p.SendToConnectionLocal(id, payload))}
+}
+
+// KickConnection closes connection id with 4403 and text as the close reason, on this
+// node or on the node that issued it (see Result.Reached). text must be valid UTF-8
+// of at most protocol.MaxCloseTextSize bytes.
+func (p *Publisher) KickConnection(ctx context.Context, id session.ConnectionID, text string) Result {
+	if p.forwarder != nil && !p.forwarder.Owns(id) {
+		found, err := p.forwarder.KickConnection(ctx, id, text)
+		return Result{Forwarded: true, Nodes: count(found), Err: err}
+	}
+	return Result{Local: count(p.KickConnectionLocal(id, text))}
+}
+
+// KickUser closes every connection of userID in the cluster with 4403 and text (see
+// KickConnection).
+func (p *Publisher) KickUser(ctx context.Context, userID, text string) Result {
+	result := Result{Local: p.KickUserLocal(userID, text)}
+	if p.forwarder != nil {
+		result.Forwarded = true
+		result.Nodes, result.Err = p.forwarder.KickUser(ctx, userID, text)
+	}
+	return result
+}
+
+func count(found bool) int {
+	if found {
+		return 1
+	}
+	return 0
+}
+
+// BroadcastLocal queues payload to this node's open connections except exclude and
+// returns how many; it implements cluster.Receiver.
+func (p *Publisher) BroadcastLocal(payload []byte, exclude []session.ConnectionID) int {
+	return p.hub.Broadcast(protocol.TextFrame(payload), exclude...)
+}
+
+// SendToUserLocal queues payload to userID's open connections on this node and
+// returns how many; it implements cluster.Receiver.
+func (p *Publisher) SendToUserLocal(userID string, payload []byte) int {
+	return p.hub.SendToUser(userID, protocol.TextFrame(payload))
+}
+
+// SendToConnectionLocal queues payload to connection id of this node and reports
+// whether it is open here; it implements cluster.Receiver.
+func (p *Publisher) SendToConnectionLocal(id session.ConnectionID, payload []byte) bool {
+	return p.hub.SendToConnection(id, protocol.TextFrame(payload))
+}
+
+// KickConnectionLocal closes connection id of this node with 4403 and text and
+// reports whether it was open here; it implements cluster.Receiver.
+func (p *Publisher) KickConnectionLocal(id session.ConnectionID, text string) bool {
+	connection := p.hub.Lookup(id)
+	if connection == nil {
+		return false
+	}
+	connection.CloseWithText(session.ReasonKicked, text)
+	p.logger.Info("connection kicked", "connection_id", id.String(), "user_id", connection.UserID(),
+		"remote_addr", connection.RemoteAddr())
+	return true
+}
+
+// KickUserLocal closes userID's connections on this node with 4403 and text and
+// returns how many; it implements cluster.Receiver.
+func (p *Publisher) KickUserLocal(userID, text string) int {
+	connections := p.hub.UserSessions(userID)
+	for _, connection := range connections {
+		connection.CloseWithText(session.ReasonKicked, text)
+	}
+	p.logger.Info("user kicked", "user_id", userID, "connections", len(connections))
+	return len(connections)
+}

@@ -1,0 +1,54 @@
+package gateway_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/wsgate/wsgate/cluster"
+	"github.com/wsgate/wsgate/delivery"
+)
+
+// TestPublisherDeliversAcrossTheClusterWithoutHTTP drives Gateway.Publisher as a Go
+// program embedding a node does: each call reaches the connections of both nodes,
+// and answers what it reached here and on the other node.
+func TestPublisherDeliversAcrossTheClusterWithoutHTTP(t *testing.T) {
+	redis, nodes := startCluster(t, 2, 0)
+	publisher := nodes[0].Publisher
+	here, _ := nodes[0].dialWelcomed("ada")
+	there, thereID := nodes[1].dialWelcomed("bob")
+	ctx := context.Background()
+
+	result := publisher.Broadcast(ctx, []byte(`{"news":1}`))
+	if result != (delivery.Result{Local: 1, Forwarded: true, Nodes: 1}) {
+		t.Fatalf("broadcast: %+v, want one local connection and one other node", result)
+	}
+	receiveExactly(t, here, `{"news":1}`)
+	receiveExactly(t, there, `{"news":1}`)
+
+	if result := publisher.SendToUser(ctx, "bob", []byte(`{"to":"bob"}`)); result != (delivery.Result{Forwarded: true, Nodes: 1}) {
+		t.Fatalf("send to bob: %+v, want no local connection and one other node", result)
+	}
+	receiveExactly(t, there, `{"to":"bob"}`)
+
+	id := mustParse(t, thereID)
+	if result := publisher.SendToConnection(ctx, id, []byte(`{"to":"conn"}`)); !result.Reached() || result.Local != 0 {
+		t.Fatalf("send to bob's connection: %+v, want it reached on the other node", result)
+	}
+	receiveExactly(t, there, `{"to":"conn"}`)
+	if result := publisher.KickConnection(ctx, id, "moved"); !result.Reached() || !result.Forwarded {
+		t.Fatalf("kick of bob's connection: %+v, want it reached on the other node", result)
+	}
+	if code, text := readClose(t, there, readTimeout); code != 4403 || text != "moved" {
+		t.Fatalf("kicked connection closed with %d %q, want 4403 \"moved\"", code, text)
+	}
+	expectNoDuplicates(t, here)
+
+	redis.Kill()
+	waitFor(t, readTimeout, "the node to notice Redis is gone", func() bool { return !nodes[0].Cluster.Healthy() })
+	result = publisher.Broadcast(ctx, []byte(`{"news":2}`))
+	if result.Local != 1 || !errors.Is(result.Err, cluster.ErrUnavailable) || !result.Reached() {
+		t.Fatalf("broadcast without Redis: %+v, want the local connection and ErrUnavailable", result)
+	}
+	receiveExactly(t, here, `{"news":2}`)
+}
