@@ -9,10 +9,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsgate/wsgate/delivery"
 	"github.com/wsgate/wsgate/internal/buildinfo"
 	"github.com/wsgate/wsgate/internal/testsupport"
 	"github.com/wsgate/wsgate/session"
 )
+
+// newTransport returns the transport side of hub, as the engine holds it, for
+// opening sessions without sockets.
+func newTransport(tb testing.TB, hub *session.Hub) *session.Transport {
+	tb.Helper()
+	publisher, err := delivery.NewPublisher(delivery.Config{Hub: hub})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	transport, err := session.NewTransport(hub, publisher)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return transport
+}
 
 // apiWithSessions returns an API over a hub (heartbeat off) holding connections
 // sessions of distinct users, and the metrics it exposes.
@@ -25,9 +41,10 @@ func apiWithSessions(tb testing.TB, connections int) (*API, *Metrics) {
 	}
 	// The in-memory connections never report their close, so there is nothing to wait for.
 	tb.Cleanup(func() { hub.Shutdown(0) })
+	transport := newTransport(tb, hub)
 	for index := range connections {
-		if _, err := hub.Open(&testsupport.Conn{Discard: true}, fmt.Sprintf("user-%d", index)); err != nil {
-			tb.Fatalf("Open: %v", err)
+		if s := transport.Open(&testsupport.Conn{Discard: true}, fmt.Sprintf("user-%d", index), time.Time{}); !s.IsOpen() {
+			tb.Fatalf("Open: refused with %s", s.Reason())
 		}
 	}
 	handler, err := New(Config{Hub: hub, Metrics: metrics})
@@ -131,14 +148,15 @@ func TestRefusalsAndDisconnectsAreCountedByReason(t *testing.T) {
 		t.Fatalf("NewHub: %v", err)
 	}
 	t.Cleanup(func() { hub.Shutdown(0) })
-	kept, err := hub.Open(&testsupport.Conn{Discard: true}, "alice")
-	if err != nil {
-		t.Fatalf("Open: %v", err)
+	transport := newTransport(t, hub)
+	kept := transport.Open(&testsupport.Conn{Discard: true}, "alice", time.Time{})
+	if !kept.IsOpen() {
+		t.Fatalf("Open: refused with %s", kept.Reason())
 	}
-	if _, err := hub.Open(&testsupport.Conn{Discard: true}, "alice"); err == nil {
+	if transport.Open(&testsupport.Conn{Discard: true}, "alice", time.Time{}).IsOpen() {
 		t.Fatal("a second connection of alice was accepted over the limit of 1")
 	}
-	hub.Refuse(&testsupport.Conn{Discard: true}, session.ReasonUnauthorized)
+	transport.Refuse(&testsupport.Conn{Discard: true}, session.ReasonUnauthorized)
 	kept.Close(session.ReasonKicked)
 	handler, err := New(Config{Hub: hub, Metrics: metrics})
 	if err != nil {

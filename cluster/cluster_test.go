@@ -43,7 +43,7 @@ func startNodeWithLease(t testing.TB, url string, lease time.Duration) *Node {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	hub, err := session.NewHub(session.Config{NodeTag: node.Tag(), Admission: node, Relay: node,
+	hub, err := session.NewHub(session.Config{NodeTag: node.Tag(), Admission: node,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatalf("NewHub: %v", err)

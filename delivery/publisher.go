@@ -1,8 +1,8 @@
 // Package delivery is the one place where a message meets its recipients: the
 // Publisher broadcasts, sends to a user or to a connection, and kicks, first on this
 // node through the hub, then, in a cluster, on every other node through a Forwarder.
-// The publish API, the client-message path and a Go program embedding a gateway all
-// call it; messages arriving from other nodes come back through its
+// The publish API, the client-message path (messages.go, session.MessageHandler) and
+// a Go program embedding a gateway all call it; messages arriving from other nodes come back through its
 // local half (the ...Local methods, cluster.Receiver), so each delivery and each kick
 // is written once.
 package delivery

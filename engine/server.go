@@ -1,7 +1,7 @@
 // Package engine serves wsgate's WebSocket endpoint and HTTP API on an nbio epoll
 // event loop: a fixed number of goroutines however many connections are open. It is
-// the only package that imports nbio; it hands connections to session.Hub through
-// the session.Conn interface.
+// the only package that imports nbio; it hands connections and their frames to the
+// hub through session.Transport and writes through the session.Conn interface.
 package engine
 
 import (
@@ -53,7 +53,7 @@ type Config struct {
 	// Pollers is the number of epoll goroutines. Default GOMAXPROCS.
 	Pollers int
 	// Identify returns the user id for an upgrade request and when its credentials
-	// expire (the zero time: never; see session.Hub.OpenWithExpiry), or a refusal
+	// expire (the zero time: never; see session.Transport.Open), or a refusal
 	// reason (the upgrade is completed and closed at once with that reason's code,
 	// because a browser cannot read the HTTP status of a failed upgrade). Nil:
 	// anonymous.
@@ -93,9 +93,9 @@ var heapAllocator = mempool.NewSTD()
 // Server is a running WebSocket and HTTP server. Its methods are safe for
 // concurrent use.
 type Server struct {
-	config Config
-	hub    *session.Hub
-	logger *slog.Logger
+	config    Config
+	transport *session.Transport
+	logger    *slog.Logger
 	// engine and upgrader are built by Start once the listener is bound.
 	engine   *nbhttp.Engine
 	upgrader *websocket.Upgrader
@@ -110,8 +110,13 @@ type Server struct {
 	stopError  error
 }
 
-// New returns a Server for hub that is not listening yet; call Start.
-func New(config Config, hub *session.Hub) (*Server, error) {
+// New returns a Server for the hub behind transport that is not listening yet; call
+// Start.
+func New(config Config, transport *session.Transport) (*Server, error) {
+	if transport == nil {
+		return nil, errors.New("engine: a session.Transport is required")
+	}
+	hub := transport.Hub()
 	if config.MaxMessageSize < 0 || config.HandshakeTimeout < 0 ||
 		config.IdleTimeout < 0 || config.Pollers < 0 || config.SocketSendBuffer < 0 || config.MaxRequestSize < 0 {
 		return nil, errors.New("engine: negative value in Config")
@@ -146,9 +151,9 @@ func New(config Config, hub *session.Hub) (*Server, error) {
 	if config.Handler == nil {
 		config.Handler = http.NotFoundHandler()
 	}
-	server := &Server{config: config, hub: hub, logger: config.Logger}
+	server := &Server{config: config, transport: transport, logger: config.Logger}
 	server.handshakes = newHandshakeTracker(hub.Wheel(), config.HandshakeTimeout, func() {
-		hub.CountRefused(session.ReasonHandshakeTimeout)
+		transport.CountRefused(session.ReasonHandshakeTimeout)
 	})
 	return server, nil
 }
@@ -207,7 +212,7 @@ func (s *Server) newEngine() {
 		// The hub closes a connection as a slow consumer when its pending bytes pass
 		// MaxPendingBytes; nbio's own bound sits above that (one coalesced write more)
 		// as a backstop, so nbio never drops a connection the hub still counts as fine.
-		MaxWriteBufferSize:      s.hub.Config().MaxPendingBytes + max(s.config.MaxMessageSize, 64<<10) + 1024,
+		MaxWriteBufferSize:      s.transport.Hub().Config().MaxPendingBytes + max(s.config.MaxMessageSize, 64<<10) + 1024,
 		ReleaseWebsocketPayload: true,
 		BodyAllocator:           heapAllocator,
 		KeepaliveTime:           s.config.IdleTimeout,
@@ -221,7 +226,7 @@ func (s *Server) newEngine() {
 		// Runs under nbio's connection lock: only an atomic add, no writes.
 		if webSocket, ok := conn.Session().(*websocket.Conn); ok {
 			if connection := sessionOf(webSocket); connection != nil {
-				connection.Written(written)
+				s.transport.Written(connection, written)
 			}
 		}
 	})

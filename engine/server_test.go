@@ -11,12 +11,28 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsgate/wsgate/delivery"
 	"github.com/wsgate/wsgate/session"
 )
 
 // startTimeout bounds a Start or Stop in these tests; both take milliseconds, the
 // margin is for a loaded machine.
 const startTimeout = 5 * time.Second
+
+// newTransport returns the transport side of hub, with the publisher as its
+// message handler, as the gateway wires them.
+func newTransport(t *testing.T, hub *session.Hub) *session.Transport {
+	t.Helper()
+	publisher, err := delivery.NewPublisher(delivery.Config{Hub: hub})
+	if err != nil {
+		t.Fatalf("NewPublisher: %v", err)
+	}
+	transport, err := session.NewTransport(hub, publisher)
+	if err != nil {
+		t.Fatalf("NewTransport: %v", err)
+	}
+	return transport
+}
 
 // newServer returns a Server on addr for a fresh hub, both stopped when the test ends.
 func newServer(t *testing.T, addr string) *Server {
@@ -26,7 +42,7 @@ func newServer(t *testing.T, addr string) *Server {
 		t.Fatalf("NewHub: %v", err)
 	}
 	t.Cleanup(func() { hub.Shutdown(0) })
-	server, err := New(Config{Addr: addr, Pollers: 2, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, hub)
+	server, err := New(Config{Addr: addr, Pollers: 2, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, newTransport(t, hub))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -85,7 +101,7 @@ func TestAddrThatIsNotHostPortIsRefusedByNew(t *testing.T) {
 	}
 	defer hub.Shutdown(0)
 	for _, addr := range []string{"8080", "bogus", "127.0.0.1"} {
-		if _, err := New(Config{Addr: addr}, hub); err == nil || !strings.Contains(err.Error(), `"`+addr+`" is not host:port`) {
+		if _, err := New(Config{Addr: addr}, newTransport(t, hub)); err == nil || !strings.Contains(err.Error(), `"`+addr+`" is not host:port`) {
 			t.Errorf("New with Addr %q: %v, want an error naming the address", addr, err)
 		}
 	}

@@ -13,7 +13,7 @@ import (
 
 // newUpgrader configures nbio's upgrader: no keepalive runtime timer (liveness is the
 // hub's heartbeat on the timer wheel, about 185 bytes per connection saved), a
-// message size limit, and handlers that forward frames to the hub.
+// message size limit, and handlers that forward frames to the hub's transport side.
 func (s *Server) newUpgrader() *websocket.Upgrader {
 	upgrader := websocket.NewUpgrader()
 	upgrader.Engine = s.engine
@@ -27,20 +27,19 @@ func (s *Server) newUpgrader() *websocket.Upgrader {
 			return
 		}
 		if messageType == websocket.TextMessage {
-			s.hub.HandleText(connection, data)
+			s.transport.HandleText(connection, data)
 			return
 		}
-		s.hub.HandleBinary(connection, data)
+		s.transport.HandleBinary(connection, data)
 	})
 	upgrader.SetPingHandler(func(conn *websocket.Conn, data string) {
 		if connection := sessionOf(conn); connection != nil {
-			connection.Touch()
-			connection.Pong([]byte(data))
+			s.transport.HandlePing(connection, []byte(data))
 		}
 	})
 	upgrader.SetPongHandler(func(conn *websocket.Conn, _ string) {
 		if connection := sessionOf(conn); connection != nil {
-			connection.Touch()
+			s.transport.HandlePong(connection)
 		}
 	})
 	upgrader.SetCloseHandler(func(conn *websocket.Conn, code int, _ string) {
@@ -52,11 +51,11 @@ func (s *Server) newUpgrader() *websocket.Upgrader {
 		if code == 1005 {
 			echo = 0
 		}
-		s.hub.PeerClosed(connection, echo)
+		s.transport.PeerClosed(connection, echo)
 	})
 	upgrader.OnClose(func(conn *websocket.Conn, err error) {
 		if connection := sessionOf(conn); connection != nil {
-			s.hub.Closed(connection, closeReasonOf(err))
+			s.transport.Closed(connection, closeReasonOf(err))
 		}
 	})
 	return upgrader
@@ -72,7 +71,7 @@ func (s *Server) serveWebSocket(writer http.ResponseWriter, request *http.Reques
 	}
 	conn, err := s.upgrader.Upgrade(writer, request, nil)
 	if errors.Is(err, websocket.ErrUpgradeOriginNotAllowed) {
-		s.hub.CountRefused(session.ReasonOrigin)
+		s.transport.CountRefused(session.ReasonOrigin)
 		s.logger.Warn("connection refused", "reason", session.ReasonOrigin.String(),
 			"origin", request.Header.Get("Origin"), "remote_addr", request.RemoteAddr)
 		return
@@ -82,22 +81,21 @@ func (s *Server) serveWebSocket(writer http.ResponseWriter, request *http.Reques
 		return
 	}
 	if refusal != session.ReasonNone {
-		conn.SetSession(s.hub.Refuse(transport{conn}, refusal))
+		conn.SetSession(s.transport.Refuse(socket{conn}, refusal))
 		return
 	}
-	connection, _ := s.hub.OpenWithExpiry(transport{conn}, userID, expiresAt)
-	conn.SetSession(connection)
+	conn.SetSession(s.transport.Open(socket{conn}, userID, expiresAt))
 }
 
-// transport adapts an nbio WebSocket connection to session.Conn. Frames arrive
+// socket adapts an nbio WebSocket connection to session.Conn. Frames arrive
 // already encoded, so they go straight to the socket: nbio's own Write on a
 // WebSocket connection refuses raw bytes. Being one pointer, it is stored in the
 // interface without an allocation.
-type transport struct{ *websocket.Conn }
+type socket struct{ *websocket.Conn }
 
 // Write writes encoded frames to the socket; nbio queues what the kernel does not
 // take at once, up to the engine's write buffer bound.
-func (t transport) Write(frame []byte) (int, error) { return t.UnderlayerConn().Write(frame) }
+func (t socket) Write(frame []byte) (int, error) { return t.UnderlayerConn().Write(frame) }
 
 func sessionOf(conn *websocket.Conn) *session.Session {
 	connection, _ := conn.Session().(*session.Session)

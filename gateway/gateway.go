@@ -95,6 +95,9 @@ func New(config Config) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	config.Engine.Logger = config.Logger
+	config.Engine.Identify = identify
+	config.Engine.CheckOrigin = origins.Allow
 	// The hub reports fan-out and ping timings to the histograms the API exposes.
 	metrics := api.NewMetrics()
 	config.Session.Observer = metrics
@@ -103,34 +106,41 @@ func New(config Config) (*Gateway, error) {
 		closeCluster(node)
 		return nil, err
 	}
-	publisher, apiCluster, err := newPublisher(hub, node, config.Logger)
+	g, err := assemble(config, hub, node, metrics)
 	if err != nil {
 		hub.Shutdown(0)
 		closeCluster(node)
+		return nil, err
+	}
+	return g, nil
+}
+
+// assemble builds what serves hub: the publisher (forwarding to node, when there is
+// one), the API and the engine.
+func assemble(config Config, hub *session.Hub, node *cluster.Node, metrics *api.Metrics) (*Gateway, error) {
+	publisher, apiCluster, err := newPublisher(hub, node, config.Logger)
+	if err != nil {
 		return nil, err
 	}
 	handler, err := api.New(api.Config{Hub: hub, Publisher: publisher, Logger: config.Logger, APIKey: config.APIKey,
 		Metrics: metrics, Cluster: apiCluster, DisableProfiling: config.DisableProfiling})
 	if err != nil {
-		hub.Shutdown(0)
-		closeCluster(node)
 		return nil, err
 	}
 	config.Engine.Handler = handler
-	config.Engine.Logger = config.Logger
-	config.Engine.Identify = identify
-	config.Engine.CheckOrigin = origins.Allow
-	server, err := engine.New(config.Engine, hub)
+	transport, err := session.NewTransport(hub, publisher)
 	if err != nil {
-		hub.Shutdown(0)
-		closeCluster(node)
+		return nil, err
+	}
+	server, err := engine.New(config.Engine, transport)
+	if err != nil {
 		return nil, err
 	}
 	return &Gateway{Hub: hub, Publisher: publisher, Server: server, Cluster: node}, nil
 }
 
 // joinCluster creates the cluster node when config asks for one and sets the hub's
-// admission, relay and id tag to it; it returns nil without Redis.
+// admission and id tag to it; it returns nil without Redis.
 func joinCluster(config *Config) (*cluster.Node, error) {
 	if config.Cluster.RedisURL == "" {
 		return nil, nil
@@ -143,7 +153,6 @@ func joinCluster(config *Config) (*cluster.Node, error) {
 		return nil, err
 	}
 	config.Session.Admission = node
-	config.Session.Relay = node
 	config.Session.NodeTag = node.Tag()
 	return node, nil
 }

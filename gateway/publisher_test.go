@@ -3,10 +3,15 @@ package gateway_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/wsgate/wsgate/cluster"
 	"github.com/wsgate/wsgate/delivery"
+	"github.com/wsgate/wsgate/engine"
+	"github.com/wsgate/wsgate/gateway"
+	"github.com/wsgate/wsgate/internal/redistest"
 )
 
 // TestPublisherDeliversAcrossTheClusterWithoutHTTP drives Gateway.Publisher as a Go
@@ -51,4 +56,27 @@ func TestPublisherDeliversAcrossTheClusterWithoutHTTP(t *testing.T) {
 		t.Fatalf("broadcast without Redis: %+v, want the local connection and ErrUnavailable", result)
 	}
 	receiveExactly(t, here, `{"news":2}`)
+}
+
+// TestClientBroadcastsCrossNodesByteForByte sends client broadcasts whose frames have
+// a short, a 16-bit and a 64-bit length: the other node relays each as its JSON,
+// without the frame header, and its client receives the same bytes.
+func TestClientBroadcastsCrossNodesByteForByte(t *testing.T) {
+	redis := redistest.Start(t)
+	var nodes [2]*node
+	for index := range nodes {
+		nodes[index] = startNode(t, gateway.Config{
+			Engine:  engine.Config{MaxMessageSize: 128 << 10},
+			Cluster: cluster.Config{RedisURL: redis.URL(), Lease: clusterLease, Timeout: 500 * time.Millisecond},
+		})
+		waitFor(t, readTimeout, "the node to join the cluster", nodes[index].Cluster.Healthy)
+	}
+	sender, _ := nodes[0].dialWelcomed("")
+	receiver, _ := nodes[1].dialWelcomed("")
+	for _, size := range []int{3, 300, 70000} {
+		message := `{"type":"broadcast","content":"` + strings.Repeat("x", size) + `"}`
+		sendText(t, sender, message)
+		receiveExactly(t, receiver, message)
+	}
+	expectNothingPending(t, sender)
 }

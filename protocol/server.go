@@ -45,3 +45,17 @@ func (w Welcome) Frame() []byte {
 	}{TypeWelcome, w.ConnectionID, userID, w.PingInterval.Milliseconds(), w.PingTimeout.Milliseconds()})
 	return TextFrame(payload)
 }
+
+// Heartbeat frames, encoded once and shared by every connection.
+var (
+	pingFrame = TextFrame([]byte(PingText))
+	pongFrame = TextFrame([]byte(PongText))
+)
+
+// PingFrame returns the text frame of {"type":"ping"}, the server's heartbeat. The
+// frame is shared: callers must not modify it.
+func PingFrame() []byte { return pingFrame }
+
+// PongFrame returns the text frame of {"type":"pong"}, the answer to a ping. The
+// frame is shared: callers must not modify it.
+func PongFrame() []byte { return pongFrame }

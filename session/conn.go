@@ -13,10 +13,10 @@ type Conn interface {
 	// what the socket does not take at once is copied into the transport's own
 	// buffer, so frame may be shared by many connections and reused after Write
 	// returns. An error means the connection is gone or over its write buffer; the
-	// engine then reports the close through Hub.Closed.
+	// engine then reports the close through Transport.Closed.
 	Write(frame []byte) (int, error)
 	// Close closes the socket at once, dropping anything still queued. The engine
-	// reports the close through Hub.Closed afterwards.
+	// reports the close through Transport.Closed afterwards.
 	Close() error
 	// RemoteAddr returns the peer's address, for logs.
 	RemoteAddr() net.Addr

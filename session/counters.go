@@ -22,7 +22,7 @@ type Counters struct {
 	// Accepted counts connections that entered the registry.
 	Accepted uint64
 	// Refused counts connections refused at Open, by reason (limit, overload,
-	// shutdown; the transport adds unauthorized and others through CountRefused).
+	// shutdown; the transport adds unauthorized and others through Transport.CountRefused).
 	Refused [ReasonCount]uint64
 	// Disconnects counts registered connections that ended, by reason.
 	Disconnects [ReasonCount]uint64
@@ -56,10 +56,4 @@ func (h *Hub) Counters() Counters {
 	snapshot.Broadcasts = h.counters.broadcasts.Load()
 	snapshot.PingsSent = h.counters.pingsSent.Load()
 	return snapshot
-}
-
-// CountRefused records a connection the transport refused before it reached Open
-// (for example a bad token or origin).
-func (h *Hub) CountRefused(reason CloseReason) {
-	h.counters.refused[reason].Add(1)
 }

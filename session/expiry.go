@@ -19,17 +19,14 @@ type expiry struct {
 // already closing or closed session has no effect.
 func (e *expiry) OnTimer(time.Time) { e.session.Close(ReasonTokenExpired) }
 
-// OpenWithExpiry is Open for a connection whose credentials expire at expiresAt:
-// at that instant (rounded up to the next timer tick) the session is closed with
-// ReasonTokenExpired (4100 "token expired"). The zero time means no expiry, exactly
-// like Open. Safe for concurrent use.
-func (h *Hub) OpenWithExpiry(conn Conn, userID string, expiresAt time.Time) (*Session, error) {
-	s := h.newSession(conn, userID)
-	if !expiresAt.IsZero() {
-		s.expiry = &expiry{session: s}
-		s.expiry.timer.Init(s.expiry)
+// newExpiry gives s an expiry timer when its credentials expire at expiresAt (not
+// the zero time); called before s is registered.
+func newExpiry(s *Session, expiresAt time.Time) {
+	if expiresAt.IsZero() {
+		return
 	}
-	return s, h.admit(s, expiresAt)
+	s.expiry = &expiry{session: s}
+	s.expiry.timer.Init(s.expiry)
 }
 
 // armExpiry schedules the expiry of a session that just entered the registry. If the
@@ -41,7 +38,7 @@ func (h *Hub) armExpiry(s *Session, expiresAt time.Time) {
 		return
 	}
 	h.wheel.ScheduleAt(&s.expiry.timer, expiresAt)
-	if !s.Open() {
+	if !s.IsOpen() {
 		h.cancelExpiry(s)
 	}
 }

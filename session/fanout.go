@@ -104,7 +104,6 @@ func (h *Hub) SendToUser(userID string, frame []byte) int {
 			count++
 		}
 	}
-	h.countSent(int64(count), len(frame))
 	return count
 }
 
@@ -112,11 +111,7 @@ func (h *Hub) SendToUser(userID string, frame []byte) int {
 // there is no such open connection.
 func (h *Hub) SendToConnection(id ConnectionID, frame []byte) bool {
 	s := h.Lookup(id)
-	if s == nil || !s.Send(frame) {
-		return false
-	}
-	h.countSent(1, len(frame))
-	return true
+	return s != nil && s.Send(frame)
 }
 
 func (h *Hub) countSent(messages int64, frameSize int) {

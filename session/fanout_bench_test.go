@@ -22,11 +22,7 @@ func benchmarkHub(b *testing.B) (*Hub, []*Session, *atomic.Int64, *atomic.Int64)
 	traffic := &testsupport.Traffic{}
 	sessions := make([]*Session, benchmarkConnections)
 	for index := range sessions {
-		s, err := hub.Open(&testsupport.Conn{Discard: true, Traffic: traffic}, "")
-		if err != nil {
-			b.Fatal(err)
-		}
-		sessions[index] = s
+		sessions[index] = mustOpen(b, hub, &testsupport.Conn{Discard: true, Traffic: traffic}, "")
 	}
 	return hub, sessions, &traffic.Writes, &traffic.Bytes
 }

@@ -1,6 +1,10 @@
 package session
 
-import "time"
+import (
+	"time"
+
+	"github.com/wsgate/wsgate/protocol"
+)
 
 // The heartbeat costs one timer per connection and one or two wheel operations per
 // ping interval (send the ping; check the answer when the timeout is shorter than the
@@ -26,7 +30,7 @@ func (h *Hub) armHeartbeat(s *Session) {
 // socket would stay open until the next ping.
 func (h *Hub) scheduleHeartbeat(s *Session, delay time.Duration) {
 	h.wheel.Schedule(&s.timer, delay)
-	if !s.Open() {
+	if !s.IsOpen() {
 		h.wheel.Schedule(&s.timer, h.closeGrace)
 	}
 }
@@ -50,9 +54,8 @@ func (h *Hub) heartbeat(s *Session) {
 			s.unansweredSince = now
 		}
 		s.roundTripFrom.Store(now)
-		if s.Send(h.pingFrame) {
+		if s.Send(protocol.PingFrame()) {
 			h.counters.pingsSent.Add(1)
-			h.countSent(1, len(h.pingFrame))
 		}
 		s.nextPingAt = max(s.nextPingAt+int64(h.config.PingInterval), now+1)
 	}

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/wsgate/wsgate/protocol"
 	"github.com/wsgate/wsgate/timerwheel"
 )
 
@@ -64,9 +63,6 @@ type Config struct {
 	// enforces MaxConnectionsPerUser cluster-wide (see Admission). Default nil: one
 	// node, the limit holds per node.
 	Admission Admission
-	// Relay, when set, carries client-sent broadcasts to the other nodes of a cluster
-	// (see Relay). Default nil: broadcasts reach this node's connections only.
-	Relay Relay
 	// NodeTag, when not zero, starts every connection id this hub issues, so a cluster
 	// routes messages for a connection to its node by the id alone. Default zero:
 	// fully random ids.
@@ -86,14 +82,11 @@ const (
 	maxPendingBytesLimit = 1 << 30
 )
 
-// RefusedError is returned by Hub.Open when a connection is refused; Reason says why
-// and is the close code the client receives.
-type RefusedError struct{ Reason CloseReason }
-
-func (e *RefusedError) Error() string { return "connection refused: " + e.Reason.String() }
-
 // Hub is the registry of connections and users on this node, with limits, fan-out,
-// the heartbeat and statistics. All methods are safe for concurrent use.
+// the heartbeat and statistics. Its methods are the application's side: look up
+// connections, deliver frames to them, read counts, shut down. The transport opens
+// connections and feeds them frames through Transport (see NewTransport). All
+// methods are safe for concurrent use.
 type Hub struct {
 	config     Config
 	logger     *slog.Logger
@@ -168,7 +161,6 @@ func NewHub(config Config) (*Hub, error) {
 		wheel:      wheel,
 		closeGrace: config.CloseGrace,
 		started:    time.Now(),
-		pingFrame:  protocol.TextFrame([]byte(protocol.PingText)),
 	}
 	for index := range hub.shards {
 		hub.shards[index] = newShard()
@@ -201,40 +193,22 @@ func (h *Hub) shardFor(userID string, id ConnectionID) *shard {
 	return h.shards[key&h.shardMask]
 }
 
-// Open registers a new connection for userID ("" for anonymous). On success the
-// session is open and its heartbeat armed. When a limit refuses it, Open does what
-// Refuse does and returns the session with a *RefusedError: the caller must still
-// attach the session to the transport so that Closed is called for it.
-func (h *Hub) Open(conn Conn, userID string) (*Session, error) {
-	return h.OpenWithExpiry(conn, userID, time.Time{})
-}
-
 // admit registers s and arms its timers (expiresAt zero: no expiry), or refuses it
-// with a *RefusedError when a limit or the shutdown does.
-func (h *Hub) admit(s *Session, expiresAt time.Time) error {
+// when a limit or the shutdown does.
+func (h *Hub) admit(s *Session, expiresAt time.Time) {
 	reason := ReasonShutdown
 	if !h.shuttingDown.Load() {
 		reason = h.register(s)
 	}
 	if reason != ReasonNone {
 		h.refuse(s, reason)
-		return &RefusedError{Reason: reason}
+		return
 	}
 	h.counters.accepted.Add(1)
 	h.logger.Debug("connected", "connection_id", s.id.String(), "user_id", s.userID,
 		"remote_addr", s.RemoteAddr())
 	h.armHeartbeat(s)
 	h.armExpiry(s, expiresAt)
-	return nil
-}
-
-// Refuse closes an upgraded connection that must not be served (for example one
-// without valid credentials) with reason's close code, counts it, and returns its
-// session, which never enters the registry; attach it to the transport as with Open.
-func (h *Hub) Refuse(conn Conn, reason CloseReason) *Session {
-	s := h.newSession(conn, "")
-	h.refuse(s, reason)
-	return s
 }
 
 func (h *Hub) newSession(conn Conn, userID string) *Session {
@@ -323,47 +297,6 @@ func (h *Hub) recordDisconnect(s *Session, reason CloseReason) {
 	h.counters.disconnects[reason].Add(1)
 	h.logger.Debug("disconnected", "connection_id", s.id.String(), "user_id", s.userID,
 		"remote_addr", s.RemoteAddr(), "reason", reason.String())
-}
-
-// PeerClosed is called by the transport when the client sent a close frame with
-// code (0 when the frame carried no status). If the server had not started a close
-// itself, the session leaves the registry and the client's code is echoed, as RFC
-// 6455 asks; the transport closes the socket afterwards.
-func (h *Hub) PeerClosed(s *Session, code uint16) {
-	if !s.beginClose(ReasonClientClose) {
-		return
-	}
-	h.unregister(s)
-	h.recordDisconnect(s, ReasonClientClose)
-	// Written at once, not queued: the transport closes the socket as soon as this
-	// returns, and the client is closing anyway, so queued data no longer matters.
-	s.write(protocol.CloseFrame(code, ""))
-}
-
-// Closed is called by the transport exactly once per session, after its socket
-// closed. reason says what the transport saw (ReasonError for a vanished peer,
-// ReasonTooBig, ReasonSlowConsumer); it is ignored if the session was already closing.
-func (h *Hub) Closed(s *Session, reason CloseReason) {
-	for {
-		state := s.state.Load()
-		if state&0xff == stateClosed {
-			return
-		}
-		if state&0xff == stateOpen {
-			if !s.state.CompareAndSwap(state, stateClosed|uint32(reason)<<8) {
-				continue
-			}
-			h.unregister(s)
-			h.recordDisconnect(s, reason)
-			break
-		}
-		if s.state.CompareAndSwap(state, stateClosed|state&^0xff) {
-			break
-		}
-	}
-	h.wheel.Cancel(&s.timer)
-	h.cancelExpiry(s)
-	h.liveSessions.Add(-1)
 }
 
 // Lookup returns the open session with id, or nil.

@@ -1,36 +1,51 @@
-package session
+package session_test
 
 import (
 	"testing"
+	"time"
 
+	"github.com/wsgate/wsgate/delivery"
 	"github.com/wsgate/wsgate/internal/testsupport"
+	"github.com/wsgate/wsgate/session"
 )
 
 // chatContent is the content of the benchmarks' chat messages: about 60 bytes.
 const chatContent = `{"text":"a chat line of about sixty bytes of content","n":1}`
 
-// benchmarkMessages measures the inbound path of one client message: accounting and
-// the rate limit, the heartbeat fast path or the JSON decoder, the answer's encoding
-// and its queuing (the flush workers write it concurrently). peers other connections
-// receive what the sender broadcasts.
+// benchmarkMessages measures the inbound path of one client message as the engine
+// drives it: accounting and the rate limit, the heartbeat fast path or the
+// protocol's decoder and the publisher's dispatch, the answer's encoding and its
+// queuing (the flush workers write it concurrently). peers other connections receive
+// what the sender broadcasts.
 func benchmarkMessages(b *testing.B, text string, peers int) {
-	hub := newTestHub(b, Config{MaxPendingBytes: 1 << 30})
-	// The connections discard what is written (see benchmarkHub).
-	traffic := &testsupport.Traffic{}
-	for range peers {
-		if _, err := hub.Open(&testsupport.Conn{Discard: true, Traffic: traffic}, ""); err != nil {
-			b.Fatal(err)
-		}
-	}
-	sender, err := hub.Open(&testsupport.Conn{Discard: true, Traffic: traffic}, "")
+	hub, err := session.NewHub(session.Config{PingInterval: -1, MaxPendingBytes: 1 << 30})
 	if err != nil {
 		b.Fatal(err)
+	}
+	b.Cleanup(func() { hub.Shutdown(0) })
+	publisher, err := delivery.NewPublisher(delivery.Config{Hub: hub})
+	if err != nil {
+		b.Fatal(err)
+	}
+	transport, err := session.NewTransport(hub, publisher)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The connections discard what is written and count it, as in the fan-out
+	// benchmarks.
+	traffic := &testsupport.Traffic{}
+	for range peers {
+		transport.Open(&testsupport.Conn{Discard: true, Traffic: traffic}, "", time.Time{})
+	}
+	sender := transport.Open(&testsupport.Conn{Discard: true, Traffic: traffic}, "", time.Time{})
+	if !sender.IsOpen() || hub.ConnectionCount() != peers+1 {
+		b.Fatalf("%d connections open, want %d", hub.ConnectionCount(), peers+1)
 	}
 	data := []byte(text)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		hub.HandleText(sender, data)
+		transport.HandleText(sender, data)
 	}
 }
 

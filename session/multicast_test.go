@@ -16,14 +16,10 @@ func TestSendToSessionsReachesTheListedOpenSessionsOnly(t *testing.T) {
 	sessions := make([]*Session, len(conns))
 	for position := range conns {
 		conns[position] = &testsupport.Conn{}
-		s, err := hub.Open(conns[position], "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		sessions[position] = s
+		sessions[position] = mustOpen(t, hub, conns[position], "")
 	}
 	excluded, closed, unlisted := sessions[0], sessions[1], sessions[listed]
-	hub.Closed(closed, ReasonError)
+	testTransport(hub).Closed(closed, ReasonError)
 	before := hub.Counters().MessagesSent
 	frame := protocol.TextFrame([]byte(`{"type":"publication","channel":"news","data":1}`))
 	if queued := hub.SendToSessions(frame, sessions[:listed], excluded); queued != listed-2 {
@@ -58,21 +54,15 @@ func indexOf(sessions []*Session, target *Session) int {
 func TestSendToSessionsClosesASlowConsumer(t *testing.T) {
 	hub := newTestHub(t, Config{MaxPendingBytes: 1000})
 	slowConn, fastConn := &testsupport.Conn{}, &testsupport.Conn{}
-	slow, err := hub.Open(slowConn, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fast, err := hub.Open(fastConn, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	slow := mustOpen(t, hub, slowConn, "")
+	fast := mustOpen(t, hub, fastConn, "")
 	slow.unsent.Store(990) // the transport holds 990 bytes the socket did not take
 	frame := protocol.TextFrame(make([]byte, 50))
 	if queued := hub.SendToSessions(frame, []*Session{slow, fast}, nil); queued != 1 {
 		t.Fatalf("queued %d, want 1 (the slow consumer is over its bound)", queued)
 	}
-	if slow.Reason() != ReasonSlowConsumer || !fast.Open() {
-		t.Fatalf("slow session's reason %v, fast session open %v: want slow_consumer and open", slow.Reason(), fast.Open())
+	if slow.Reason() != ReasonSlowConsumer || !fast.IsOpen() {
+		t.Fatalf("slow session's reason %v, fast session open %v: want slow_consumer and open", slow.Reason(), fast.IsOpen())
 	}
 	waitUntil(t, "the close frame", func() bool { return len(slowConn.Writes()) == 1 })
 	if got := slowConn.Writes()[0]; !bytes.Equal(got, protocol.CloseFrame(ReasonSlowConsumer.Code(), ReasonSlowConsumer.Text())) {
@@ -91,10 +81,7 @@ func TestSendToSessionsOfAnEmptyListDoesNothing(t *testing.T) {
 func TestSendToSessionsDeliversToSessionsOfAnotherHub(t *testing.T) {
 	hub, other := newTestHub(t, Config{FlushWorkers: 1}), newTestHub(t, Config{FlushWorkers: 3})
 	conn := &testsupport.Conn{}
-	s, err := other.Open(conn, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustOpen(t, other, conn, "")
 	if queued := hub.SendToSessions(protocol.TextFrame([]byte("x")), []*Session{s}, nil); queued != 1 {
 		t.Fatalf("queued %d, want 1", queued)
 	}

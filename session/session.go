@@ -46,7 +46,7 @@ type Session struct {
 	roundTripFrom atomic.Int64
 	timer         timerwheel.Timer
 	// expiry closes the session when its credentials expire; nil when they do not
-	// (see OpenWithExpiry). Set before the session is registered, never changed.
+	// (see Transport.Open). Set before the session is registered, never changed.
 	expiry *expiry
 	// out is the outbound queue (writer.go); unsent counts bytes handed to the
 	// transport that the socket has not taken yet.
@@ -70,15 +70,15 @@ func (s *Session) RemoteAddr() string { return addressText(s.conn) }
 // ConnectedAt returns when the connection was accepted.
 func (s *Session) ConnectedAt() time.Time { return time.Unix(0, s.connectedAt) }
 
-// Open reports whether the session is still open (not closing or closed).
-func (s *Session) Open() bool { return s.state.Load()&0xff == stateOpen }
+// IsOpen reports whether the session is still open (not closing or closed).
+func (s *Session) IsOpen() bool { return s.state.Load()&0xff == stateOpen }
 
 // Reason returns why the session closed, or ReasonNone while it is open.
 func (s *Session) Reason() CloseReason { return CloseReason(s.state.Load() >> 8) }
 
-// Touch records that a frame arrived: any inbound frame proves the peer alive. The
+// touch records that a frame arrived: any inbound frame proves the peer alive. The
 // first frame after a heartbeat ping also reports the ping's round trip.
-func (s *Session) Touch() {
+func (s *Session) touch() {
 	now := s.hub.clock()
 	s.lastSeen.Store(now)
 	if s.roundTripFrom.Load() != 0 {
@@ -88,11 +88,22 @@ func (s *Session) Touch() {
 	}
 }
 
-// Send queues an encoded frame (see protocol.TextFrame) for this connection and wakes its
-// flush worker; it never blocks on the client. It returns false when the session is
-// no longer open, or when the frame would take the connection's pending bytes over
-// Config.MaxPendingBytes: the session is then closed as a slow consumer (4001).
+// Send queues an encoded frame (see protocol.TextFrame) for this connection, counts
+// it as sent (Counters.MessagesSent) and wakes its flush worker; it never blocks on
+// the client. frame may be shared with other connections and must not change
+// afterwards. It returns false when the session is no longer open, or when the frame
+// would take the connection's pending bytes over Config.MaxPendingBytes: the session
+// is then closed as a slow consumer (4001).
 func (s *Session) Send(frame []byte) bool {
+	if !s.queue(frame) {
+		return false
+	}
+	s.hub.countSent(1, len(frame))
+	return true
+}
+
+// queue is Send without counting, for control frames.
+func (s *Session) queue(frame []byte) bool {
 	queued, schedule, overflow := s.enqueue(frame, false)
 	if schedule {
 		s.shard.flusher.add(s)
@@ -102,10 +113,6 @@ func (s *Session) Send(frame []byte) bool {
 	}
 	return queued
 }
-
-// Pong answers a protocol-level ping with a pong carrying payload, in order with the
-// connection's other frames.
-func (s *Session) Pong(payload []byte) bool { return s.Send(protocol.ControlPongFrame(payload)) }
 
 // Close starts a server-side close with reason: the session leaves the registry at
 // once (so limits and stats see it gone), the close frame is written, and the socket

@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"sync"
 	"testing"
 	"time"
 	"unsafe"
@@ -27,6 +28,33 @@ func newTestHub(t testing.TB, config Config) *Hub {
 	return hub
 }
 
+// recordedMessages is the unit tests' MessageHandler: it records every message the
+// transport hands over.
+type recordedMessages struct {
+	mutex sync.Mutex
+	texts []string
+}
+
+func (m *recordedMessages) HandleMessage(_ *Session, text []byte) {
+	m.mutex.Lock()
+	defer m.mutex.Unlock()
+	m.texts = append(m.texts, string(text))
+}
+
+// testTransport returns the transport side of hub, as the engine holds it, with a
+// handler that records messages.
+func testTransport(hub *Hub) *Transport { return &Transport{hub: hub, messages: &recordedMessages{}} }
+
+// mustOpen opens a session as the engine does and fails the test if it is refused.
+func mustOpen(t testing.TB, hub *Hub, conn Conn, userID string) *Session {
+	t.Helper()
+	s := testTransport(hub).Open(conn, userID, time.Time{})
+	if !s.IsOpen() {
+		t.Fatalf("connection of %q refused: %s", userID, s.Reason())
+	}
+	return s
+}
+
 // waitUntil polls condition for up to 5 s (see testsupport.WaitFor).
 func waitUntil(t *testing.T, what string, condition func() bool) {
 	t.Helper()
@@ -36,10 +64,7 @@ func waitUntil(t *testing.T, what string, condition func() bool) {
 func TestQueuedFramesAreCoalescedIntoOneWrite(t *testing.T) {
 	hub := newTestHub(t, Config{WriteDelay: 50 * time.Millisecond, FlushWorkers: 1})
 	conn := &testsupport.Conn{}
-	s, err := hub.Open(conn, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustOpen(t, hub, conn, "")
 	var want []byte
 	for index := range 5 {
 		frame := protocol.TextFrame([]byte{'0' + byte(index)})
@@ -58,10 +83,7 @@ func TestQueuedFramesAreCoalescedIntoOneWrite(t *testing.T) {
 func TestPendingBytesOverTheBoundCloseASlowConsumer(t *testing.T) {
 	hub := newTestHub(t, Config{MaxPendingBytes: 1000})
 	conn := &testsupport.Conn{}
-	s, err := hub.Open(conn, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustOpen(t, hub, conn, "")
 	s.unsent.Store(900) // the transport holds 900 bytes the socket did not take
 	if !s.Send(protocol.TextFrame(make([]byte, 50))) {
 		t.Fatal("a send within the bound was refused")
@@ -77,7 +99,7 @@ func TestPendingBytesOverTheBoundCloseASlowConsumer(t *testing.T) {
 		t.Fatalf("reason %v, %d connections: want slow_consumer and none", s.Reason(), hub.ConnectionCount())
 	}
 	waitUntil(t, "the close frame", func() bool { return len(conn.Writes()) == 2 })
-	s.Written(952 + len(conn.Writes()[1]))
+	testTransport(hub).Written(s, 952+len(conn.Writes()[1]))
 	if s.PendingBytes() != 0 {
 		t.Fatalf("pending %d after everything was written", s.PendingBytes())
 	}
@@ -112,10 +134,7 @@ func TestTopUsersFollowsConnectsAndDisconnects(t *testing.T) {
 	sessions := map[string][]*Session{}
 	for user, count := range map[string]int{"a": 3, "b": 1, "c": 2, "d": 5} {
 		for range count {
-			s, err := hub.Open(&testsupport.Conn{}, user)
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := mustOpen(t, hub, &testsupport.Conn{}, user)
 			sessions[user] = append(sessions[user], s)
 		}
 	}
@@ -124,7 +143,7 @@ func TestTopUsersFollowsConnectsAndDisconnects(t *testing.T) {
 		t.Fatalf("top 2 = %v truncated %v", top, truncated)
 	}
 	for _, s := range sessions["d"][:4] {
-		hub.Closed(s, ReasonError)
+		testTransport(hub).Closed(s, ReasonError)
 	}
 	top, truncated = hub.TopUsers(10)
 	want := []UserConnections{{"a", 3}, {"c", 2}, {"b", 1}, {"d", 1}}
@@ -211,10 +230,7 @@ func TestFirstPingsAreSpreadOverTheInterval(t *testing.T) {
 	var quarters [4]int
 	for range sessions {
 		opened := hub.clock()
-		s, err := hub.Open(&testsupport.Conn{}, "")
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := mustOpen(t, hub, &testsupport.Conn{}, "")
 		phase := time.Duration(s.nextPingAt - opened)
 		if phase <= 0 || phase > interval+time.Second {
 			t.Fatalf("first ping %v after connect, want within (0, %v]", phase, interval)
@@ -234,10 +250,7 @@ func TestFirstPingsAreSpreadOverTheInterval(t *testing.T) {
 func TestLateHeartbeatArmingKeepsTheCloseGrace(t *testing.T) {
 	hub := newTestHub(t, Config{PingInterval: time.Hour, CloseGrace: 50 * time.Millisecond, TimerTick: 10 * time.Millisecond})
 	conn := &testsupport.Conn{}
-	s, err := hub.Open(conn, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustOpen(t, hub, conn, "")
 	s.Close(ReasonShutdown)
 	hub.armHeartbeat(s) // what Open's arming does when it runs after the close
 	waitUntil(t, "the socket closed by the grace", conn.Closed)

@@ -45,7 +45,7 @@ func (s *Session) enqueue(frame []byte, force bool) (queued, schedule, overflow 
 	s.out.queueMutex.Lock()
 	defer s.out.queueMutex.Unlock()
 	if !force {
-		if !s.Open() {
+		if !s.IsOpen() {
 			return false, false, false
 		}
 		if pending := int(s.out.queuedBytes) + int(s.unsent.Load()) + len(frame); pending > s.hub.config.MaxPendingBytes {
@@ -68,10 +68,6 @@ func (s *Session) enqueue(frame []byte, force bool) (queued, schedule, overflow 
 	s.out.scheduled = true
 	return true, true, false
 }
-
-// Written is called by the transport with the number of bytes it put on the socket
-// for this session, including bytes it had buffered earlier. Safe for concurrent use.
-func (s *Session) Written(bytes int) { s.unsent.Add(-int64(bytes)) }
 
 // PendingBytes returns the bytes queued for this connection that the socket has not
 // taken yet: the session's queue plus what the transport buffered.
@@ -176,7 +172,7 @@ func (f *flusher) flush(s *Session) {
 func (s *Session) write(bytes []byte) {
 	s.unsent.Add(int64(len(bytes)))
 	if written, err := s.conn.Write(bytes); err != nil {
-		// The transport closed the socket; Hub.Closed follows. Nothing it kept is unsent.
+		// The transport closed the socket; Transport.Closed follows. Nothing it kept is unsent.
 		s.unsent.Add(-int64(len(bytes) - max(written, 0)))
 	}
 }

@@ -2,10 +2,9 @@ package session
 
 import (
 	"errors"
-	"slices"
-	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wsgate/wsgate/internal/testsupport"
 )
@@ -38,30 +37,16 @@ func (f *fakeAdmission) calls() (acquired, released int) {
 	return len(f.acquired), len(f.released)
 }
 
-// fakeRelay records the payloads handed to it.
-type fakeRelay struct {
-	mutex    sync.Mutex
-	payloads []string
-}
-
-func (f *fakeRelay) RelayBroadcast(payload []byte) {
-	f.mutex.Lock()
-	defer f.mutex.Unlock()
-	f.payloads = append(f.payloads, string(payload))
-}
-
 func TestClusterAdmissionDecidesBeforeTheLocalLimit(t *testing.T) {
 	admission := &fakeAdmission{allow: false}
 	hub := newTestHub(t, Config{MaxConnectionsPerUser: 5, Admission: admission})
-	if _, err := hub.Open(&testsupport.Conn{}, "alice"); !isRefusal(err, ReasonLimit) {
-		t.Fatalf("Open with the cluster refusing: %v, want a limit refusal", err)
+	if s := testTransport(hub).Open(&testsupport.Conn{}, "alice", time.Time{}); s.Reason() != ReasonLimit {
+		t.Fatalf("Open with the cluster refusing: %s, want a limit refusal", s.Reason())
 	}
 	if hub.ConnectionCount() != 0 {
 		t.Fatal("a connection the cluster refused entered the registry")
 	}
-	if _, err := hub.Open(&testsupport.Conn{}, ""); err != nil {
-		t.Fatalf("anonymous connection: %v", err)
-	}
+	mustOpen(t, hub, &testsupport.Conn{}, "")
 	if acquired, _ := admission.calls(); acquired != 1 {
 		t.Fatalf("Acquire called %d times, want once (anonymous connections are not counted)", acquired)
 	}
@@ -71,12 +56,10 @@ func TestClusterAdmissionFailsOpenToTheLocalLimit(t *testing.T) {
 	admission := &fakeAdmission{err: errors.New("redis down")}
 	hub := newTestHub(t, Config{MaxConnectionsPerUser: 2, Admission: admission})
 	for range 2 {
-		if _, err := hub.Open(&testsupport.Conn{}, "bob"); err != nil {
-			t.Fatalf("Open with the cluster unavailable: %v, want the local limit to admit", err)
-		}
+		mustOpen(t, hub, &testsupport.Conn{}, "bob") // the cluster is unavailable: the local limit admits
 	}
-	if _, err := hub.Open(&testsupport.Conn{}, "bob"); !isRefusal(err, ReasonLimit) {
-		t.Fatalf("third connection: %v, want the local limit to refuse", err)
+	if s := testTransport(hub).Open(&testsupport.Conn{}, "bob", time.Time{}); s.Reason() != ReasonLimit {
+		t.Fatalf("third connection: %s, want the local limit to refuse", s.Reason())
 	}
 	if acquired, released := admission.calls(); acquired != 3 || released != 1 {
 		t.Fatalf("Acquire %d, Release %d times; want 3 and 1 (the locally refused one given back)", acquired, released)
@@ -86,40 +69,18 @@ func TestClusterAdmissionFailsOpenToTheLocalLimit(t *testing.T) {
 func TestClusterCountIsReleasedWhenTheConnectionLeaves(t *testing.T) {
 	admission := &fakeAdmission{allow: true}
 	hub := newTestHub(t, Config{Admission: admission})
-	s, err := hub.Open(&testsupport.Conn{}, "carol")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustOpen(t, hub, &testsupport.Conn{}, "carol")
 	s.Close(ReasonKicked)
-	hub.Closed(s, ReasonError)
+	testTransport(hub).Closed(s, ReasonError)
 	if _, released := admission.calls(); released != 1 {
 		t.Fatalf("Release called %d times, want once however many close paths run", released)
-	}
-}
-
-func TestClientBroadcastIsRelayedAsItsPayload(t *testing.T) {
-	relay := &fakeRelay{}
-	hub := newTestHub(t, Config{Relay: relay})
-	sender, _ := hub.Open(&testsupport.Conn{}, "")
-	// Short, 16-bit and 64-bit frame lengths: the payload must come without the header.
-	var want []string
-	for _, size := range []int{3, 300, 70000} {
-		message := `{"type":"broadcast","content":"` + strings.Repeat("x", size) + `"}`
-		want = append(want, message)
-		hub.HandleText(sender, []byte(message))
-	}
-	relay.mutex.Lock()
-	defer relay.mutex.Unlock()
-	if !slices.Equal(relay.payloads, want) {
-		t.Fatalf("relayed %d payloads, want the %d broadcasts' JSON without frame headers", len(relay.payloads), len(want))
 	}
 }
 
 func TestTaggedConnectionIDsCarryTheirNode(t *testing.T) {
 	tag := NodeTag{0xde, 0xad, 0xbe, 0xef, 0x01, 0x02}
 	hub := newTestHub(t, Config{NodeTag: tag})
-	s, _ := hub.Open(&testsupport.Conn{}, "")
-	id := s.ID()
+	id := mustOpen(t, hub, &testsupport.Conn{}, "").ID()
 	if id.NodeTag() != tag {
 		t.Fatalf("id %s does not start with the node's tag", id)
 	}
@@ -133,9 +94,4 @@ func TestTaggedConnectionIDsCarryTheirNode(t *testing.T) {
 	if untagged := NewTaggedConnectionID(NodeTag{}); untagged.NodeTag() == (NodeTag{}) {
 		t.Fatal("the zero tag must give a fully random id")
 	}
-}
-
-func isRefusal(err error, reason CloseReason) bool {
-	var refused *RefusedError
-	return errors.As(err, &refused) && refused.Reason == reason
 }

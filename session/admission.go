@@ -1,9 +1,8 @@
 package session
 
-// A hub that runs in a cluster of nodes (package cluster implements these over Redis)
-// asks the cluster before admitting a user's connection and hands client-sent
-// broadcasts to it. Neither interface is needed on a single node: leave
-// Config.Admission and Config.Relay nil.
+// A hub that runs in a cluster of nodes asks the cluster before admitting a user's
+// connection (package cluster implements Admission over Redis). A single node leaves
+// Config.Admission nil. Deliveries across nodes are package delivery's.
 
 // Admission keeps the per-user connection count of the whole cluster. The hub calls
 // Acquire before it registers a connection with a user id and Release after that
@@ -22,15 +21,4 @@ type Admission interface {
 	// (timer wheel, transport, API handlers), sometimes with no client waiting, so it
 	// must not block on the network.
 	Release(userID string)
-}
-
-// Relay carries what one node's clients broadcast to the other nodes. The hub calls
-// it from the sending client's handler goroutine after the local fan-out.
-// Implementations must be safe for concurrent use.
-type Relay interface {
-	// RelayBroadcast hands payload, the JSON text of a broadcast message without a frame
-	// header, to the other nodes, whose connections all receive it. payload is never
-	// modified afterwards, so the relay may keep it. It must not block on the network;
-	// it drops (and counts) what it cannot pass on.
-	RelayBroadcast(payload []byte)
 }

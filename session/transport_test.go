@@ -1,0 +1,70 @@
+package session
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/wsgate/wsgate/internal/testsupport"
+	"github.com/wsgate/wsgate/protocol"
+)
+
+// TestTransportAnswersTheHeartbeatAndHandsOnTheRest: the exact ping and pong never
+// reach the MessageHandler, every other text does, binary frames and control pings
+// are answered here, and only data answers count as messages sent.
+func TestTransportAnswersTheHeartbeatAndHandsOnTheRest(t *testing.T) {
+	hub := newTestHub(t, Config{})
+	messages := &recordedMessages{}
+	transport, err := NewTransport(hub, messages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &testsupport.Conn{}
+	s := transport.Open(conn, "", time.Time{})
+	transport.HandleText(s, []byte(protocol.PingText))
+	transport.HandleText(s, []byte(protocol.PongText))
+	transport.HandleText(s, []byte(`{ "type": "ping" }`))
+	transport.HandleText(s, []byte(`{"type":"message"}`))
+	transport.HandleBinary(s, []byte{1, 2})
+	transport.HandlePing(s, []byte("are you there"))
+	transport.HandlePong(s)
+	want := [][]byte{protocol.PongFrame(), protocol.ErrBinaryFrame.Frame(), protocol.ControlPongFrame([]byte("are you there"))}
+	waitUntil(t, "the answers", func() bool { return len(bytes.Join(conn.Writes(), nil)) >= len(bytes.Join(want, nil)) })
+	if got := bytes.Join(conn.Writes(), nil); !bytes.Equal(got, bytes.Join(want, nil)) {
+		t.Fatalf("written %q, want the pong, the binary error and the control pong %q", got, want)
+	}
+	messages.mutex.Lock()
+	defer messages.mutex.Unlock()
+	if !slices.Equal(messages.texts, []string{`{ "type": "ping" }`, `{"type":"message"}`}) {
+		t.Fatalf("handed on %q, want the two messages that are not the exact heartbeat", messages.texts)
+	}
+	if counters := hub.Counters(); counters.MessagesReceived != 5 || counters.MessagesSent != 2 {
+		t.Fatalf("received %d, sent %d; want 5 data messages in and 2 answers out (control frames do not count)",
+			counters.MessagesReceived, counters.MessagesSent)
+	}
+	if _, err := NewTransport(hub, nil); err == nil {
+		t.Fatal("NewTransport accepted a nil MessageHandler")
+	}
+}
+
+// TestRateLimitedMessagesNeverReachTheHandler: over the rate the client gets
+// rate_limited and the handler nothing.
+func TestRateLimitedMessagesNeverReachTheHandler(t *testing.T) {
+	hub := newTestHub(t, Config{MaxMessagesPerSecond: 1, MessageBurst: 1})
+	messages := &recordedMessages{}
+	transport := &Transport{hub: hub, messages: messages}
+	conn := &testsupport.Conn{}
+	s := transport.Open(conn, "", time.Time{})
+	transport.HandleText(s, []byte(`{"type":"message","content":1}`))
+	transport.HandleText(s, []byte(`{"type":"message","content":2}`))
+	waitUntil(t, "the rate_limited error", func() bool { return len(conn.Writes()) == 1 })
+	if got, want := conn.Writes()[0], protocol.ErrRateLimited.Frame(); !bytes.Equal(got, want) {
+		t.Fatalf("written %q, want %q", got, want)
+	}
+	messages.mutex.Lock()
+	defer messages.mutex.Unlock()
+	if len(messages.texts) != 1 || hub.Counters().MessagesDropped != 1 {
+		t.Fatalf("handed on %q, %d dropped; want the first message only", messages.texts, hub.Counters().MessagesDropped)
+	}
+}
