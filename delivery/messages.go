@@ -11,8 +11,8 @@ import (
 // and pong; answers here are queued to the sender, in order with its other frames.
 // Called on the sender's handler goroutine; text is only valid during the call.
 func (p *Publisher) HandleMessage(s *session.Session, text []byte) {
-	message, refusal := protocol.Decode(text)
-	if refusal != nil {
+	message, refusal, ok := protocol.Decode(text)
+	if !ok {
 		s.Send(refusal.Frame())
 		return
 	}

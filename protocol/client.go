@@ -49,17 +49,18 @@ type Message struct {
 // modified.
 var nullContent = json.RawMessage("null")
 
-// Decode parses one client text message. It returns the error to answer with when
-// data is not a JSON object with a "type" the protocol knows (nil otherwise); the
-// checks and their messages are those of docs/protocol.md. Message.Content is a copy:
-// data may be reused after Decode returns.
-func Decode(data []byte) (Message, *Error) {
+// Decode parses one client text message. ok is false when data is not a JSON object
+// with a "type" the protocol knows, and refusal is then the error to answer with;
+// the checks and their messages are those of docs/protocol.md. Message.Content is a
+// copy: data may be reused after Decode returns. Results are returned by value, so a
+// refusal costs no allocation beyond its message text.
+func Decode(data []byte) (message Message, refusal Error, ok bool) {
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		if !json.Valid(data) {
-			return Message{}, &Error{ErrorInvalidJSON, "message is not valid JSON"}
+			return Message{}, Error{ErrorInvalidJSON, "message is not valid JSON"}, false
 		}
-		return Message{}, &Error{ErrorNotObject, "message must be a JSON object"}
+		return Message{}, Error{ErrorNotObject, "message must be a JSON object"}, false
 	}
 	var inbound struct {
 		Type    *string         `json:"type"`
@@ -67,19 +68,19 @@ func Decode(data []byte) (Message, *Error) {
 	}
 	if err := json.Unmarshal(data, &inbound); err != nil {
 		if _, isTypeError := err.(*json.UnmarshalTypeError); isTypeError {
-			return Message{}, &Error{ErrorInvalidFormat, `"type" must be a string`}
+			return Message{}, Error{ErrorInvalidFormat, `"type" must be a string`}, false
 		}
-		return Message{}, &Error{ErrorInvalidJSON, "message is not valid JSON: " + err.Error()}
+		return Message{}, Error{ErrorInvalidJSON, "message is not valid JSON: " + err.Error()}, false
 	}
 	if inbound.Type == nil {
-		return Message{}, &Error{ErrorMissingType, `message has no "type"`}
+		return Message{}, Error{ErrorMissingType, `message has no "type"`}, false
 	}
 	if !clientTypes[*inbound.Type] {
-		return Message{}, UnknownType(*inbound.Type)
+		return Message{}, UnknownType(*inbound.Type), false
 	}
-	message := Message{Type: *inbound.Type, Content: inbound.Content}
+	message = Message{Type: *inbound.Type, Content: inbound.Content}
 	if message.Content == nil {
 		message.Content = nullContent
 	}
-	return message, nil
+	return message, Error{}, true
 }

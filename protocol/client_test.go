@@ -22,8 +22,8 @@ func TestDecodeAcceptsEveryClientMessageType(t *testing.T) {
 		{`{"type":"hello","extra":true}`, TypeHello, `null`},
 	} {
 		data := []byte(test.text)
-		message, refusal := Decode(data)
-		if refusal != nil || message.Type != test.messageType || string(message.Content) != test.content {
+		message, refusal, ok := Decode(data)
+		if !ok || message.Type != test.messageType || string(message.Content) != test.content {
 			t.Errorf("Decode(%s) = %q %s, %v; want %q %s", test.text, message.Type, message.Content, refusal,
 				test.messageType, test.content)
 			continue
@@ -54,8 +54,8 @@ func TestDecodeRefusesBadInputWithItsErrorCode(t *testing.T) {
 		{`{"type":"welcome"}`, `{"type":"error","code":"unknown_type","message":"unknown message type \"welcome\""}`},
 		{`{"type":"<b>"}`, `{"type":"error","code":"unknown_type","message":"unknown message type \"\u003cb\u003e\""}`},
 	} {
-		_, refusal := Decode([]byte(test.text))
-		if refusal == nil {
+		_, refusal, ok := Decode([]byte(test.text))
+		if ok {
 			t.Errorf("Decode(%s) accepted it", test.text)
 			continue
 		}
@@ -68,7 +68,7 @@ func TestDecodeRefusesBadInputWithItsErrorCode(t *testing.T) {
 // TestFixedErrorsAnswerWithTheirDocumentedText covers the errors that do not come
 // from decoding.
 func TestFixedErrorsAnswerWithTheirDocumentedText(t *testing.T) {
-	for refusal, answer := range map[*Error]string{
+	for refusal, answer := range map[Error]string{
 		ErrBinaryFrame: `{"type":"error","code":"binary_not_supported","message":"binary frames are not supported; send JSON text frames"}`,
 		ErrRateLimited: `{"type":"error","code":"rate_limited","message":"over the message rate limit; message dropped"}`,
 	} {

@@ -26,7 +26,7 @@ const (
 )
 
 // Error is one error answer: a code from the list above and a human-readable
-// message. It implements error. Values are immutable once built.
+// message. It implements error.
 type Error struct {
 	Code    string
 	Message string
@@ -35,22 +35,22 @@ type Error struct {
 // The errors whose message never varies.
 var (
 	// ErrBinaryFrame answers a binary frame.
-	ErrBinaryFrame = &Error{ErrorBinaryFrame, "binary frames are not supported; send JSON text frames"}
+	ErrBinaryFrame = Error{ErrorBinaryFrame, "binary frames are not supported; send JSON text frames"}
 	// ErrRateLimited answers a message dropped by the rate limit.
-	ErrRateLimited = &Error{ErrorRateLimited, "over the message rate limit; message dropped"}
+	ErrRateLimited = Error{ErrorRateLimited, "over the message rate limit; message dropped"}
 )
 
 // UnknownType returns the error for a message whose "type" is messageType, which
 // names no message of the protocol.
-func UnknownType(messageType string) *Error {
-	return &Error{ErrorUnknownType, "unknown message type " + strconv.Quote(messageType)}
+func UnknownType(messageType string) Error {
+	return Error{ErrorUnknownType, "unknown message type " + strconv.Quote(messageType)}
 }
 
 // Error returns "code: message".
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
+func (e Error) Error() string { return e.Code + ": " + e.Message }
 
 // Frame encodes {"type":"error","code":...,"message":...} as a text frame.
-func (e *Error) Frame() []byte {
+func (e Error) Frame() []byte {
 	payload, _ := json.Marshal(struct {
 		Type    string `json:"type"`
 		Code    string `json:"code"`
