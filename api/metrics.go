@@ -93,7 +93,7 @@ func (a *API) writeNodeFamilies(out *exposition) {
 	out.gauge("wsgate_users", "Users with at least one open connection on this node (anonymous connections count in wsgate_connections only).",
 		float64(a.hub.UserCount()))
 	out.gauge("wsgate_max_connections", "Connection cap of this node (-max-connections); 0 means no cap but the open-files limit.",
-		float64(a.hub.Config().MaxConnections))
+		float64(max(a.hub.Config().MaxConnections, 0)))
 	out.gauge("wsgate_start_time_seconds", "Unix time at which this node started, in seconds.",
 		float64(a.hub.Started().UnixMicro())/1e6)
 	out.counter("wsgate_connections_accepted_total", "Connections that entered the registry.", counters.Accepted)

@@ -98,23 +98,43 @@ type Node struct {
 	closeOnce sync.Once
 }
 
-// New validates config and connects to Redis. Redis may be down at that moment: the
-// node then starts degraded and joins when Redis answers. When Redis answers but
-// refuses the node for its configuration (a wrong password or user, a database
-// number out of range), New fails: no retry would succeed. Errors never show the
-// URL's password.
+// Validate reports the first field of config that New would refuse, by name: a
+// missing or unparsable RedisURL, a Lease under MinLease (0 means the default), a
+// negative Timeout or MaxRelayBytes.
+func (config Config) Validate() error {
+	switch {
+	case config.RedisURL == "":
+		return errors.New("cluster: Config.RedisURL is required")
+	case config.Lease != 0 && config.Lease < MinLease:
+		return fmt.Errorf("cluster: Config.Lease is %v; want 0 (the default, %v) or at least %v", config.Lease, DefaultLease, MinLease)
+	case config.Timeout < 0:
+		return fmt.Errorf("cluster: Config.Timeout is %v; want 0 (the default, %v) or more", config.Timeout, DefaultTimeout)
+	case config.MaxRelayBytes < 0:
+		return fmt.Errorf("cluster: Config.MaxRelayBytes is %d; want 0 (the default, %d) or more", config.MaxRelayBytes, DefaultMaxRelayBytes)
+	}
+	if _, err := rueidis.ParseURL(config.RedisURL); err != nil {
+		return urlError(config.RedisURL, err)
+	}
+	return nil
+}
+
+// urlError is the error for an unparsable Config.RedisURL; it never shows the URL's
+// password.
+func urlError(address string, err error) error {
+	return fmt.Errorf("cluster: Config.RedisURL %s: %w; want %s", redactedURL(address), withoutURL(err), urlForm)
+}
+
+// New validates config (see Validate) and connects to Redis. Redis may be down at
+// that moment: the node then starts degraded and joins when Redis answers. When
+// Redis answers but refuses the node for its configuration (a wrong password or
+// user, a database number out of range), New fails: no retry would succeed. Errors
+// never show the URL's password.
 func New(config Config) (*Node, error) {
-	if config.RedisURL == "" {
-		return nil, errors.New("cluster: Config.RedisURL is required")
+	if err := config.Validate(); err != nil {
+		return nil, err
 	}
 	if config.Lease == 0 {
 		config.Lease = DefaultLease
-	}
-	if config.Lease < MinLease {
-		return nil, fmt.Errorf("cluster: Config.Lease must be at least %v", MinLease)
-	}
-	if config.Timeout < 0 || config.MaxRelayBytes < 0 {
-		return nil, errors.New("cluster: negative value in Config")
 	}
 	if config.Timeout == 0 {
 		config.Timeout = DefaultTimeout
@@ -130,7 +150,7 @@ func New(config Config) (*Node, error) {
 	}
 	options, err := rueidis.ParseURL(config.RedisURL)
 	if err != nil {
-		return nil, fmt.Errorf("cluster: Config.RedisURL %s: %w; want %s", redactedURL(config.RedisURL), withoutURL(err), urlForm)
+		return nil, urlError(config.RedisURL, err)
 	}
 	options.ForceSingleClient = true
 	options.DisableCache = true

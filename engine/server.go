@@ -82,6 +82,27 @@ const (
 // (such as a "bearer.<token>" credential) is ever echoed back.
 const Subprotocol = "wsgate.v1"
 
+// Validate reports the first field of config that New would refuse, by name and
+// value: every number and duration must be 0 (its default) or positive.
+func (config Config) Validate() error {
+	for _, field := range []struct {
+		name  string
+		value int64
+	}{
+		{"MaxMessageSize", int64(config.MaxMessageSize)},
+		{"HandshakeTimeout", int64(config.HandshakeTimeout)},
+		{"IdleTimeout", int64(config.IdleTimeout)},
+		{"MaxRequestSize", int64(config.MaxRequestSize)},
+		{"SocketSendBuffer", int64(config.SocketSendBuffer)},
+		{"Pollers", int64(config.Pollers)},
+	} {
+		if field.value < 0 {
+			return fmt.Errorf("engine: Config.%s is negative (%d); want 0 (the default) or more", field.name, field.value)
+		}
+	}
+	return nil
+}
+
 // heapAllocator gives nbio plain heap buffers instead of its global recycling pool
 // (mempool.DefaultMemPool). In v1.6.8 a buffer of that pool can be handed out while
 // still in use: the tests saw a connection's parse buffer shrink under it
@@ -116,11 +137,10 @@ func New(config Config, transport *session.Transport) (*Server, error) {
 	if transport == nil {
 		return nil, errors.New("engine: a session.Transport is required")
 	}
-	hub := transport.Hub()
-	if config.MaxMessageSize < 0 || config.HandshakeTimeout < 0 ||
-		config.IdleTimeout < 0 || config.Pollers < 0 || config.SocketSendBuffer < 0 || config.MaxRequestSize < 0 {
-		return nil, errors.New("engine: negative value in Config")
+	if err := config.Validate(); err != nil {
+		return nil, err
 	}
+	hub := transport.Hub()
 	if config.Addr == "" {
 		config.Addr = DefaultAddr
 	}

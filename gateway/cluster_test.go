@@ -33,6 +33,9 @@ const duplicateWindow = 300 * time.Millisecond
 // redisURL, with a per-user limit (0: none), and waits until it has joined.
 func startClusterNode(t *testing.T, redisURL string, limit int) *node {
 	t.Helper()
+	if limit == 0 {
+		limit = session.Unlimited
+	}
 	n := startNode(t, gateway.Config{
 		InsecureUserID: true,
 		Session:        session.Config{MaxConnectionsPerUser: limit},

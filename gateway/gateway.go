@@ -77,6 +77,9 @@ type Gateway struct {
 
 // New builds a node; call Start to listen.
 func New(config Config) (*Gateway, error) {
+	if err := config.Validate(); err != nil {
+		return nil, err
+	}
 	if config.Logger == nil {
 		config.Logger = slog.Default()
 	}
@@ -210,20 +213,38 @@ func (g *Gateway) Shutdown(timeout time.Duration) int {
 	return g.cut
 }
 
+// Validate reports the first setting of config that New would refuse: it checks the
+// session, engine and (with a Redis URL) cluster configurations with their own
+// Validate, and the identity settings. Errors name the field.
+func (config Config) Validate() error {
+	if err := config.Session.Validate(); err != nil {
+		return err
+	}
+	if err := config.Engine.Validate(); err != nil {
+		return err
+	}
+	if config.Cluster.RedisURL != "" {
+		if err := config.Cluster.Validate(); err != nil {
+			return err
+		}
+	}
+	switch {
+	case !config.JWT.Enabled() && (config.JWT.Audience != "" || config.JWT.Issuer != ""):
+		return errors.New("gateway: Config.JWT: an audience or issuer needs a secret or public key")
+	case config.JWT.Enabled() && config.InsecureUserID:
+		return errors.New("gateway: Config.InsecureUserID cannot be combined with Config.JWT")
+	}
+	return nil
+}
+
 // identifier returns how upgrade requests are identified: by token, by the
 // insecure ?user_id=, or not at all (nil: anonymous).
 func identifier(config Config) (func(*http.Request) (string, time.Time, session.CloseReason), error) {
 	if !config.JWT.Enabled() {
-		if config.JWT.Audience != "" || config.JWT.Issuer != "" {
-			return nil, errors.New("gateway: a JWT audience or issuer needs a JWT secret or public key")
-		}
 		if config.InsecureUserID {
 			return userIDFromQuery, nil
 		}
 		return nil, nil
-	}
-	if config.InsecureUserID {
-		return nil, errors.New("gateway: the insecure ?user_id= identity cannot be combined with JWT")
 	}
 	verifier, err := auth.NewVerifier(config.JWT)
 	if err != nil {

@@ -1,12 +1,17 @@
 package gateway_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsgate/wsgate/auth"
+	"github.com/wsgate/wsgate/cluster"
+	"github.com/wsgate/wsgate/engine"
 	"github.com/wsgate/wsgate/gateway"
+	"github.com/wsgate/wsgate/session"
 )
 
 func TestShutdownClosesEveryConnectionWith1001(t *testing.T) {
@@ -50,5 +55,30 @@ func TestShutdownCutsClientsThatNeverAnswer(t *testing.T) {
 	n.Shutdown(10 * time.Second)
 	if took := time.Since(started); took > 5*time.Second {
 		t.Fatalf("shutdown took %v with an unresponsive client; the close grace is 2s", took)
+	}
+}
+
+// TestValidateNamesTheSettingOnce: every part's configuration is checked by that
+// part's Validate, reached through gateway.Config.Validate before anything starts.
+func TestValidateNamesTheSettingOnce(t *testing.T) {
+	for want, config := range map[string]gateway.Config{
+		"session: Config.MaxConnectionsPerUser is -2": {Session: session.Config{MaxConnectionsPerUser: -2}},
+		"session: Config.PingInterval is -2s":         {Session: session.Config{PingInterval: -2 * time.Second}},
+		"engine: Config.MaxMessageSize is negative":   {Engine: engine.Config{MaxMessageSize: -1}},
+		"cluster: Config.Lease is 100ms":              {Cluster: cluster.Config{RedisURL: "redis://127.0.0.1:1", Lease: 100 * time.Millisecond}},
+		"cluster: Config.RedisURL":                    {Cluster: cluster.Config{RedisURL: "http://not-redis"}},
+		"gateway: Config.JWT":                         {JWT: auth.Config{Issuer: "me"}},
+		"gateway: Config.InsecureUserID":              {InsecureUserID: true, JWT: auth.Config{Secret: make([]byte, 32)}},
+	} {
+		err := config.Validate()
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("Validate() = %v, want an error starting %q", err, want)
+		}
+		if _, err := gateway.New(config); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("New: %v, want the same error as Validate", err)
+		}
+	}
+	if err := (gateway.Config{Session: session.Config{MaxConnectionsPerUser: session.Unlimited, PingInterval: session.Off}}).Validate(); err != nil {
+		t.Errorf("Unlimited and Off refused: %v", err)
 	}
 }

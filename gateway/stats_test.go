@@ -14,7 +14,7 @@ import (
 )
 
 func TestStatsListsTopUsersAndTruncates(t *testing.T) {
-	n := startNode(t, gateway.Config{InsecureUserID: true, Session: session.Config{MaxConnectionsPerUser: 0}})
+	n := startNode(t, gateway.Config{InsecureUserID: true, Session: session.Config{MaxConnectionsPerUser: session.Unlimited}})
 	// user-k holds k connections, k = 1..6, plus two anonymous connections.
 	for users := 1; users <= 6; users++ {
 		for range users {

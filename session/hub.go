@@ -1,85 +1,15 @@
 package session
 
 import (
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
-	"math/bits"
 	"math/rand/v2"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/wsgate/wsgate/timerwheel"
-)
-
-// Config configures a Hub. Zero values mean the documented defaults.
-type Config struct {
-	// Shards is the number of registry shards, rounded up to a power of two.
-	// Default 64: enough that 2 to 64 cores rarely meet on one lock.
-	Shards int
-	// MaxConnectionsPerUser caps one user's connections on this node; 0 means
-	// unlimited. Anonymous connections are not counted per user.
-	MaxConnectionsPerUser int
-	// MaxConnections caps all connections on this node; 0 means unlimited (the
-	// process's open-files limit still applies).
-	MaxConnections int
-	// PingInterval is the time between two heartbeat pings to one connection.
-	// Default 30s; negative disables the heartbeat.
-	PingInterval time.Duration
-	// PingTimeout is how long after a ping the connection must have sent any frame.
-	// Default 10s.
-	PingTimeout time.Duration
-	// CloseGrace is how long a server-initiated close waits for the client's close
-	// frame before the socket is closed anyway. Default 2s.
-	CloseGrace time.Duration
-	// TimerTick is the timer wheel's resolution. Default 100ms.
-	TimerTick time.Duration
-	// Logger receives connection logs. Default slog.Default().
-	Logger *slog.Logger
-	// Observer receives fan-out and ping timings for metrics. Default: none.
-	Observer Observer
-	// MaxPendingBytes bounds the bytes queued for one connection that its socket has
-	// not taken; a send over it closes the connection as a slow consumer (4001).
-	// Default 1 MiB: at 1M connections the worst case is bounded by how many clients
-	// stall at once, never by how long they stall.
-	MaxPendingBytes int
-	// WriteDelay makes the flush workers linger this long after being woken, so that
-	// more frames for the same connection join one write. Default 0: write at once
-	// (frames still coalesce whenever the workers fall behind).
-	WriteDelay time.Duration
-	// FlushWorkers is the number of goroutines that write queued frames. Default
-	// GOMAXPROCS.
-	FlushWorkers int
-	// MaxMessagesPerSecond is the inbound rate limit per connection (token bucket,
-	// refilled on arrival, no timer); 0 means unlimited.
-	MaxMessagesPerSecond float64
-	// MessageBurst is the token bucket's size. Default: 2 x MaxMessagesPerSecond (at
-	// least 1).
-	MessageBurst int
-	// Admission, when set, counts users' connections across a cluster of nodes and
-	// enforces MaxConnectionsPerUser cluster-wide (see Admission). Default nil: one
-	// node, the limit holds per node.
-	Admission Admission
-	// NodeTag, when not zero, starts every connection id this hub issues, so a cluster
-	// routes messages for a connection to its node by the id alone. Default zero:
-	// fully random ids.
-	NodeTag NodeTag
-}
-
-// Defaults of Config, exported so flags and docs show the same values.
-const (
-	DefaultShards          = 64
-	DefaultPingInterval    = 30 * time.Second
-	DefaultPingTimeout     = 10 * time.Second
-	DefaultCloseGrace      = 2 * time.Second
-	DefaultTimerTick       = 100 * time.Millisecond
-	DefaultMaxPendingBytes = 1 << 20
-	// maxPendingBytesLimit bounds Config.MaxPendingBytes (1 GiB), so a connection's
-	// queued byte count fits 32 bits.
-	maxPendingBytesLimit = 1 << 30
 )
 
 // Hub is the registry of connections and users on this node, with limits, fan-out,
@@ -105,49 +35,16 @@ type Hub struct {
 	shuttingDown atomic.Bool
 	counters     counters
 	closeOnce    sync.Once
-	pingFrame    []byte
 	flushers     []*flusher
 }
 
-// NewHub returns a running Hub; call Shutdown to close it.
+// NewHub returns a running Hub for config (see Config.Validate); call Shutdown to
+// close it.
 func NewHub(config Config) (*Hub, error) {
-	if config.Shards < 0 || config.MaxConnectionsPerUser < 0 || config.MaxConnections < 0 ||
-		config.PingTimeout < 0 || config.CloseGrace < 0 || config.TimerTick < 0 ||
-		config.MaxPendingBytes < 0 || config.MaxPendingBytes > maxPendingBytesLimit || config.WriteDelay < 0 || config.FlushWorkers < 0 ||
-		config.MaxMessagesPerSecond < 0 || config.MessageBurst < 0 {
-		return nil, errors.New("session: Config value out of range (negative, or MaxPendingBytes over 1 GiB)")
+	if err := config.Validate(); err != nil {
+		return nil, err
 	}
-	if config.Shards == 0 {
-		config.Shards = DefaultShards
-	}
-	config.Shards = 1 << bits.Len(uint(config.Shards-1))
-	if config.PingInterval == 0 {
-		config.PingInterval = DefaultPingInterval
-	}
-	if config.PingTimeout == 0 {
-		config.PingTimeout = DefaultPingTimeout
-	}
-	if config.CloseGrace == 0 {
-		config.CloseGrace = DefaultCloseGrace
-	}
-	if config.MaxPendingBytes == 0 {
-		config.MaxPendingBytes = DefaultMaxPendingBytes
-	}
-	if config.FlushWorkers == 0 {
-		config.FlushWorkers = runtime.GOMAXPROCS(0)
-	}
-	if config.MaxMessagesPerSecond > 0 && config.MessageBurst == 0 {
-		config.MessageBurst = max(int(2*config.MaxMessagesPerSecond), 1)
-	}
-	if config.TimerTick == 0 {
-		config.TimerTick = DefaultTimerTick
-	}
-	if config.Logger == nil {
-		config.Logger = slog.Default()
-	}
-	if config.Observer == nil {
-		config.Observer = noObserver{}
-	}
+	config = config.withDefaults()
 	wheel, err := timerwheel.New(timerwheel.Config{Tick: config.TimerTick})
 	if err != nil {
 		return nil, fmt.Errorf("session: %w", err)
@@ -253,7 +150,7 @@ func (h *Hub) register(s *Session) CloseReason {
 	}
 	counted := h.config.Admission != nil && s.userID != ""
 	if counted {
-		allowed, err := h.config.Admission.Acquire(s.userID, h.config.MaxConnectionsPerUser)
+		allowed, err := h.config.Admission.Acquire(s.userID, max(h.config.MaxConnectionsPerUser, 0))
 		if err != nil {
 			h.logger.Debug("cluster admission unavailable, applying the node's limit", "user_id", s.userID,
 				"error", err.Error())

@@ -18,7 +18,8 @@ const chatContent = `{"text":"a chat line of about sixty bytes of content","n":1
 // queuing (the flush workers write it concurrently). peers other connections receive
 // what the sender broadcasts.
 func benchmarkMessages(b *testing.B, text string, peers int) {
-	hub, err := session.NewHub(session.Config{PingInterval: -1, MaxPendingBytes: 1 << 30})
+	hub, err := session.NewHub(session.Config{PingInterval: session.Off, MaxPendingBytes: 1 << 30,
+		MaxMessagesPerSecond: session.Unlimited})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -15,10 +15,12 @@ import (
 // sockets is tested in the gateway package.
 var _ Conn = (*testsupport.Conn)(nil)
 
+// newTestHub returns a hub for config, with the heartbeat off unless config sets
+// it, shut down when the test ends.
 func newTestHub(t testing.TB, config Config) *Hub {
 	t.Helper()
 	if config.PingInterval == 0 {
-		config.PingInterval = -1
+		config.PingInterval = Off
 	}
 	hub, err := NewHub(config)
 	if err != nil {

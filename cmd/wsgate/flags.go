@@ -65,7 +65,7 @@ func environmentName(name string) string {
 // environment variable named in its usage text.
 func defineFlags(flags *flag.FlagSet, parsed *options) {
 	flags.StringVar(&parsed.addr, "addr", engine.DefaultAddr, "TCP address to listen on, host:port (empty host = every interface)")
-	flags.IntVar(&parsed.maxConnectionsPerUser, "max-conns-per-user", 5,
+	flags.IntVar(&parsed.maxConnectionsPerUser, "max-conns-per-user", session.DefaultMaxConnectionsPerUser,
 		"connections one user may hold; more are closed with 1008 \"Connection limit reached\" (0 = unlimited)")
 	flags.IntVar(&parsed.maxConnections, "max-connections", 0,
 		"connections this node holds; more are closed with 1013 \"try again later\" (0 = only the open-files limit)")
@@ -89,7 +89,7 @@ func defineFlags(flags *flag.FlagSet, parsed *options) {
 		"SO_SNDBUF for client sockets in bytes (0 = kernel autotuning, up to megabytes per stalled client)")
 	flags.DurationVar(&parsed.writeDelay, "write-delay", 0,
 		"time the writers wait after new frames so that more frames share one write (0 = write at once)")
-	flags.Float64Var(&parsed.maxMessagesPerSecond, "max-messages-per-second", 100,
+	flags.Float64Var(&parsed.maxMessagesPerSecond, "max-messages-per-second", session.DefaultMaxMessagesPerSecond,
 		"inbound messages one connection may send per second; more get a rate_limited error (0 = unlimited)")
 	flags.IntVar(&parsed.messageBurst, "message-burst", 0,
 		"messages a connection may send at once above the rate (0 = twice the rate)")

@@ -73,7 +73,7 @@ func newLogger(parsed options, output io.Writer) *slog.Logger {
 func serve(ctx context.Context, parsed options, logger *slog.Logger) error {
 	pingInterval := parsed.pingInterval
 	if pingInterval == 0 {
-		pingInterval = -1
+		pingInterval = session.Off
 	}
 	jwtConfig, err := parsed.jwtConfig()
 	if err != nil {
@@ -81,13 +81,13 @@ func serve(ctx context.Context, parsed options, logger *slog.Logger) error {
 	}
 	node, err := gateway.New(gateway.Config{
 		Session: session.Config{
-			MaxConnectionsPerUser: parsed.maxConnectionsPerUser,
+			MaxConnectionsPerUser: unlimitedIfZero(parsed.maxConnectionsPerUser),
 			MaxConnections:        parsed.maxConnections,
 			PingInterval:          pingInterval,
 			PingTimeout:           parsed.pingTimeout,
 			MaxPendingBytes:       parsed.maxPendingBytes,
 			WriteDelay:            parsed.writeDelay,
-			MaxMessagesPerSecond:  parsed.maxMessagesPerSecond,
+			MaxMessagesPerSecond:  unlimitedIfZero(parsed.maxMessagesPerSecond),
 			MessageBurst:          parsed.messageBurst,
 		},
 		Engine: engine.Config{
@@ -134,4 +134,13 @@ func serve(ctx context.Context, parsed options, logger *slog.Logger) error {
 	cut := node.Shutdown(parsed.shutdownTimeout)
 	logger.Info("stopped", "connections_cut", cut, "took", time.Since(started).Round(time.Millisecond).String())
 	return nil
+}
+
+// unlimitedIfZero maps a flag's documented 0 ("unlimited") onto session.Unlimited:
+// in session.Config a zero value means the default instead.
+func unlimitedIfZero[T int | float64](value T) T {
+	if value == 0 {
+		return session.Unlimited
+	}
+	return value
 }

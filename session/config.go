@@ -1,0 +1,183 @@
+package session
+
+import (
+	"fmt"
+	"log/slog"
+	"math/bits"
+	"runtime"
+	"time"
+)
+
+// Config configures a Hub. A zero value means what the wsgate binary does without
+// flags (its defaults are these constants); Unlimited and Off say explicitly that a
+// limit or a feature is not wanted.
+type Config struct {
+	// Shards is the number of registry shards, rounded up to a power of two.
+	// Default 64: enough that 2 to 64 cores rarely meet on one lock.
+	Shards int
+	// MaxConnectionsPerUser caps one user's connections on this node (in a cluster
+	// with Admission, on all nodes together); more are refused with 1008. Default
+	// DefaultMaxConnectionsPerUser (5); Unlimited for no cap. Anonymous connections
+	// are not counted per user.
+	MaxConnectionsPerUser int
+	// MaxConnections caps all connections on this node; more are refused with 1013.
+	// Default (0) and Unlimited: no cap but the process's open-files limit.
+	MaxConnections int
+	// PingInterval is the time between two heartbeat pings to one connection.
+	// Default DefaultPingInterval (30s); Off disables the heartbeat.
+	PingInterval time.Duration
+	// PingTimeout is how long after a ping the connection must have sent any frame.
+	// Default DefaultPingTimeout (10s).
+	PingTimeout time.Duration
+	// CloseGrace is how long a server-initiated close waits for the client's close
+	// frame before the socket is closed anyway. Default 2s.
+	CloseGrace time.Duration
+	// TimerTick is the timer wheel's resolution. Default 100ms.
+	TimerTick time.Duration
+	// Logger receives connection logs. Default slog.Default().
+	Logger *slog.Logger
+	// Observer receives fan-out and ping timings for metrics. Default: none.
+	Observer Observer
+	// MaxPendingBytes bounds the bytes queued for one connection that its socket has
+	// not taken; a send over it closes the connection as a slow consumer (4001).
+	// Default DefaultMaxPendingBytes (1 MiB): at 1M connections the worst case is
+	// bounded by how many clients stall at once, never by how long they stall. At
+	// most 1 GiB; there is no unlimited.
+	MaxPendingBytes int
+	// WriteDelay makes the flush workers linger this long after being woken, so that
+	// more frames for the same connection join one write. Default 0: write at once
+	// (frames still coalesce whenever the workers fall behind).
+	WriteDelay time.Duration
+	// FlushWorkers is the number of goroutines that write queued frames. Default
+	// GOMAXPROCS.
+	FlushWorkers int
+	// MaxMessagesPerSecond is the inbound rate limit per connection (token bucket,
+	// refilled on arrival, no timer); over it a message is dropped with a
+	// rate_limited error. Default DefaultMaxMessagesPerSecond (100); Unlimited for
+	// no limit.
+	MaxMessagesPerSecond float64
+	// MessageBurst is the token bucket's size. Default: 2 x MaxMessagesPerSecond (at
+	// least 1).
+	MessageBurst int
+	// Admission, when set, counts users' connections across a cluster of nodes and
+	// enforces MaxConnectionsPerUser cluster-wide (see Admission). Default nil: one
+	// node, the limit holds per node.
+	Admission Admission
+	// NodeTag, when not zero, starts every connection id this hub issues, so a cluster
+	// routes messages for a connection to its node by the id alone. Default zero:
+	// fully random ids.
+	NodeTag NodeTag
+}
+
+// Unlimited, as a limit of Config, removes the limit; Off, as PingInterval, turns
+// the heartbeat off. Zero means the default instead.
+const (
+	Unlimited = -1
+	Off       = -1
+)
+
+// Defaults of Config, exported so flags and docs show the same values.
+const (
+	DefaultShards                = 64
+	DefaultMaxConnectionsPerUser = 5
+	DefaultMaxMessagesPerSecond  = 100
+	DefaultPingInterval          = 30 * time.Second
+	DefaultPingTimeout           = 10 * time.Second
+	DefaultCloseGrace            = 2 * time.Second
+	DefaultTimerTick             = 100 * time.Millisecond
+	DefaultMaxPendingBytes       = 1 << 20
+	// MaxPendingBytesLimit bounds Config.MaxPendingBytes (1 GiB), so a connection's
+	// queued byte count fits 32 bits.
+	MaxPendingBytesLimit = 1 << 30
+)
+
+// What Validate's errors say a field must be.
+const (
+	wantCount    = "0 (the default) or more"
+	wantLimit    = "0 (the default), a positive limit or Unlimited (-1)"
+	wantInterval = "0 (the default), a positive duration or Off (-1)"
+)
+
+// Validate reports the first field of config that NewHub would refuse, by name and
+// value: a negative value other than Unlimited or Off where those are allowed, or
+// MaxPendingBytes over MaxPendingBytesLimit.
+func (config Config) Validate() error {
+	switch {
+	case config.Shards < 0:
+		return fieldError("Shards", config.Shards, wantCount)
+	case config.MaxConnectionsPerUser < Unlimited:
+		return fieldError("MaxConnectionsPerUser", config.MaxConnectionsPerUser, wantLimit)
+	case config.MaxConnections < Unlimited:
+		return fieldError("MaxConnections", config.MaxConnections, wantLimit)
+	case config.PingInterval < 0 && config.PingInterval != Off:
+		return fieldError("PingInterval", config.PingInterval, wantInterval)
+	case config.PingTimeout < 0:
+		return fieldError("PingTimeout", config.PingTimeout, wantCount)
+	case config.CloseGrace < 0:
+		return fieldError("CloseGrace", config.CloseGrace, wantCount)
+	case config.TimerTick < 0:
+		return fieldError("TimerTick", config.TimerTick, wantCount)
+	case config.MaxPendingBytes < 0 || config.MaxPendingBytes > MaxPendingBytesLimit:
+		return fieldError("MaxPendingBytes", config.MaxPendingBytes, "0 (the default) up to 1 GiB")
+	case config.WriteDelay < 0:
+		return fieldError("WriteDelay", config.WriteDelay, wantCount)
+	case config.FlushWorkers < 0:
+		return fieldError("FlushWorkers", config.FlushWorkers, wantCount)
+	case config.MaxMessagesPerSecond < 0 && config.MaxMessagesPerSecond != Unlimited:
+		return fieldError("MaxMessagesPerSecond", config.MaxMessagesPerSecond, wantLimit)
+	case config.MessageBurst < 0:
+		return fieldError("MessageBurst", config.MessageBurst, wantCount)
+	}
+	return nil
+}
+
+func fieldError(name string, value any, want string) error {
+	return fmt.Errorf("session: Config.%s is %v; want %s", name, value, want)
+}
+
+// withDefaults returns config, which Validate accepted, with every zero value
+// replaced by its default and every "no limit" spelled Unlimited (so MaxConnections
+// 0 reads Unlimited in Hub.Config).
+func (config Config) withDefaults() Config {
+	if config.Shards == 0 {
+		config.Shards = DefaultShards
+	}
+	config.Shards = 1 << bits.Len(uint(config.Shards-1))
+	if config.MaxConnectionsPerUser == 0 {
+		config.MaxConnectionsPerUser = DefaultMaxConnectionsPerUser
+	}
+	if config.MaxConnections == 0 {
+		config.MaxConnections = Unlimited
+	}
+	if config.PingInterval == 0 {
+		config.PingInterval = DefaultPingInterval
+	}
+	if config.PingTimeout == 0 {
+		config.PingTimeout = DefaultPingTimeout
+	}
+	if config.CloseGrace == 0 {
+		config.CloseGrace = DefaultCloseGrace
+	}
+	if config.TimerTick == 0 {
+		config.TimerTick = DefaultTimerTick
+	}
+	if config.MaxPendingBytes == 0 {
+		config.MaxPendingBytes = DefaultMaxPendingBytes
+	}
+	if config.FlushWorkers == 0 {
+		config.FlushWorkers = runtime.GOMAXPROCS(0)
+	}
+	if config.MaxMessagesPerSecond == 0 {
+		config.MaxMessagesPerSecond = DefaultMaxMessagesPerSecond
+	}
+	if config.MaxMessagesPerSecond > 0 && config.MessageBurst == 0 {
+		config.MessageBurst = max(int(2*config.MaxMessagesPerSecond), 1)
+	}
+	if config.Logger == nil {
+		config.Logger = slog.Default()
+	}
+	if config.Observer == nil {
+		config.Observer = noObserver{}
+	}
+	return config
+}
