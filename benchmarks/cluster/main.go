@@ -108,7 +108,7 @@ func run(parsed options) error {
 func startGateway(redisURL string) (*gateway.Gateway, error) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	node, err := gateway.New(gateway.Config{
-		Session: session.Config{PingInterval: -1},
+		Session: session.Config{PingInterval: session.Off, MaxConnectionsPerUser: session.Unlimited, MaxMessagesPerSecond: session.Unlimited},
 		Engine:  engine.Config{Addr: "127.0.0.1:0"},
 		Cluster: cluster.Config{RedisURL: redisURL},
 		Logger:  quiet,
