@@ -129,10 +129,6 @@ func NewVerifier(config Config) (*Verifier, error) {
 	return verifier, nil
 }
 
-// Algorithm returns the one JWS algorithm the Verifier accepts: "HS256", "RS256"
-// or "ES256".
-func (v *Verifier) Algorithm() string { return v.algorithm }
-
 // Verify checks a connection token: its algorithm, signature, "exp", "nbf", the
 // configured audience and issuer, and that it has a "sub", and returns the holder's
 // identity with the grants of its "wsgate" claim. A token without "exp" is accepted

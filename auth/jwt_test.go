@@ -54,9 +54,6 @@ func newVerifier(t *testing.T, config Config) *Verifier {
 
 func TestVerifyHS256(t *testing.T) {
 	verifier := newVerifier(t, Config{Secret: testSecret, Audience: "app", Issuer: "backend"})
-	if verifier.Algorithm() != "HS256" {
-		t.Fatalf("algorithm %q, want HS256", verifier.Algorithm())
-	}
 	valid := claimsFor("alice", time.Hour)
 	valid.Audience = jwt.ClaimStrings{"other", "app"}
 	valid.Issuer = "backend"
@@ -146,9 +143,6 @@ func TestVerifyRS256(t *testing.T) {
 	}
 	publicPEM := publicKeyPEM(t, &key.PublicKey)
 	verifier := newVerifier(t, Config{PublicKeyPEM: publicPEM})
-	if verifier.Algorithm() != "RS256" {
-		t.Fatalf("algorithm %q, want RS256", verifier.Algorithm())
-	}
 	claims := claimsFor("carol", time.Hour)
 	if identity, err := verifier.Verify(sign(t, jwt.SigningMethodRS256, key, claims)); err != nil || identity.UserID != "carol" {
 		t.Fatalf("valid RS256 token: identity %+v, error %v", identity, err)
@@ -176,9 +170,6 @@ func TestVerifyES256(t *testing.T) {
 		t.Fatalf("GenerateKey: %v", err)
 	}
 	verifier := newVerifier(t, Config{PublicKeyPEM: publicKeyPEM(t, &key.PublicKey)})
-	if verifier.Algorithm() != "ES256" {
-		t.Fatalf("algorithm %q, want ES256", verifier.Algorithm())
-	}
 	claims := claimsFor("dave", time.Hour)
 	if identity, err := verifier.Verify(sign(t, jwt.SigningMethodES256, key, claims)); err != nil || identity.UserID != "dave" {
 		t.Fatalf("valid ES256 token: identity %+v, error %v", identity, err)

@@ -148,13 +148,6 @@ func (p *Proxy) Cut() {
 	}
 }
 
-// Connections returns how many connections are being forwarded.
-func (p *Proxy) Connections() int {
-	p.mutex.Lock()
-	defer p.mutex.Unlock()
-	return len(p.pairs)
-}
-
 // Close stops listening, cuts every connection and waits for the proxy's goroutines.
 func (p *Proxy) Close() error {
 	p.mutex.Lock()
