@@ -31,9 +31,13 @@ const (
 	PongText = `{"type":"pong"}`
 )
 
-// clientTypes are the types a client may send.
-var clientTypes = map[string]bool{
-	TypeMessage: true, TypeBroadcast: true, TypePing: true, TypePong: true, TypeHello: true,
+// isClientType reports whether a client may send messageType.
+func isClientType(messageType string) bool {
+	switch messageType {
+	case TypeMessage, TypeBroadcast, TypePing, TypePong, TypeHello:
+		return true
+	}
+	return false
 }
 
 // Message is a decoded client message.
@@ -75,7 +79,7 @@ func Decode(data []byte) (message Message, refusal Error, ok bool) {
 	if inbound.Type == nil {
 		return Message{}, Error{ErrorMissingType, `message has no "type"`}, false
 	}
-	if !clientTypes[*inbound.Type] {
+	if !isClientType(*inbound.Type) {
 		return Message{}, UnknownType(*inbound.Type), false
 	}
 	message = Message{Type: *inbound.Type, Content: inbound.Content}
