@@ -7,6 +7,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/wsgate/wsgate/api"
 	"github.com/wsgate/wsgate/auth"
+	"github.com/wsgate/wsgate/channels"
 	"github.com/wsgate/wsgate/cluster"
 	"github.com/wsgate/wsgate/delivery"
 	"github.com/wsgate/wsgate/engine"
@@ -54,6 +56,22 @@ type Config struct {
 	// (see package cluster; its Logger defaults to Logger). Default: no Redis, a
 	// single node.
 	Cluster cluster.Config
+	// Namespaces are the options of the channel namespaces the operator names (the
+	// configuration file's "namespaces" list); New validates them with
+	// channels.NewNamespaces and refuses invalid options or a name listed twice.
+	// Default empty: every namespace has channels.DefaultNamespaceOptions (subscribe
+	// anyone without JWT, a grant with it; client publish off).
+	Namespaces []channels.NamespaceOptions
+	// MaxSubscriptionsPerConnection caps the channels one connection may be
+	// subscribed to at once; a subscribe beyond it is refused with
+	// too_many_subscriptions. Default (0) channels.DefaultMaxSubscriptions (128); a
+	// negative value means unlimited.
+	MaxSubscriptionsPerConnection int
+	// EveryClientMayBroadcast lets every connection send the client broadcast
+	// message when JWT is configured. Default false: with JWT only a connection
+	// whose token's wsgate claim has "broadcast":true may, others get
+	// permission_denied. Without JWT every connection may, whatever this says.
+	EveryClientMayBroadcast bool
 	// Logger receives every log. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -70,6 +88,9 @@ type Gateway struct {
 	Server *engine.Server
 	// Cluster is the node's membership in a cluster; nil without Config.Cluster.
 	Cluster *cluster.Node
+
+	// namespaces are Config.Namespaces validated, with their defaults filled in.
+	namespaces *channels.Namespaces
 
 	shutdownOnce sync.Once
 	cut          int
@@ -94,6 +115,10 @@ func New(config Config) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
+	namespaces, err := channels.NewNamespaces(config.Namespaces, config.JWT.Enabled())
+	if err != nil {
+		return nil, fmt.Errorf("gateway: Config.Namespaces: %w", err)
+	}
 	node, err := joinCluster(&config)
 	if err != nil {
 		return nil, err
@@ -115,6 +140,7 @@ func New(config Config) (*Gateway, error) {
 		closeCluster(node)
 		return nil, err
 	}
+	g.namespaces = namespaces
 	return g, nil
 }
 
@@ -233,6 +259,9 @@ func (config Config) Validate() error {
 		return errors.New("gateway: Config.JWT: an audience or issuer needs a secret or public key")
 	case config.JWT.Enabled() && config.InsecureUserID:
 		return errors.New("gateway: Config.InsecureUserID cannot be combined with Config.JWT")
+	}
+	if _, err := channels.NewNamespaces(config.Namespaces, config.JWT.Enabled()); err != nil {
+		return fmt.Errorf("gateway: Config.Namespaces: %w", err)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsgate/wsgate/auth"
+	"github.com/wsgate/wsgate/channels"
 	"github.com/wsgate/wsgate/cluster"
 	"github.com/wsgate/wsgate/engine"
 	"github.com/wsgate/wsgate/gateway"
@@ -81,4 +82,41 @@ func TestValidateNamesTheSettingOnce(t *testing.T) {
 	if err := (gateway.Config{Session: session.Config{MaxConnectionsPerUser: session.Unlimited, PingInterval: session.Off}}).Validate(); err != nil {
 		t.Errorf("Unlimited and Off refused: %v", err)
 	}
+}
+
+// TestNewRefusesInvalidNamespaces: a library user gets the same startup error as the
+// binary's configuration file, naming the namespace and the option, before anything
+// listens.
+func TestNewRefusesInvalidNamespaces(t *testing.T) {
+	tests := map[string]struct {
+		namespaces []channels.NamespaceOptions
+		want       string
+	}{
+		"bad subscribe mode": {[]channels.NamespaceOptions{{Name: "chat", Subscribe: "everyone"}},
+			`gateway: Config.Namespaces: namespace "chat": subscribe: "everyone" is not one of anyone, authenticated, token`},
+		"negative max subscribers": {[]channels.NamespaceOptions{{Name: "news", MaxSubscribers: -1}},
+			`gateway: Config.Namespaces: namespace "news": max_subscribers: -1 is negative (0 means unlimited)`},
+		"listed twice": {[]channels.NamespaceOptions{{Name: "chat"}, {Name: "chat", Publish: channels.PublishSubscribers}},
+			`gateway: Config.Namespaces: namespace "chat": name: the namespace is listed twice`},
+	}
+	for name, test := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := gateway.New(gateway.Config{Namespaces: test.namespaces, Engine: engine.Config{Addr: "127.0.0.1:0"}})
+			if err == nil || err.Error() != test.want {
+				t.Fatalf("gateway.New: %v, want %q", err, test.want)
+			}
+		})
+	}
+}
+
+// TestNewAcceptsNamespacesInBothAuthenticationModes: valid options, a personal
+// namespace among them, start a node with and without JWT.
+func TestNewAcceptsNamespacesInBothAuthenticationModes(t *testing.T) {
+	namespaces := []channels.NamespaceOptions{
+		{Name: "chat", Subscribe: channels.SubscribeAuthenticated, Publish: channels.PublishSubscribers, MaxSubscribers: 100},
+		{Name: "inbox", Personal: true},
+		{Name: ""},
+	}
+	startNode(t, gateway.Config{Namespaces: namespaces, MaxSubscriptionsPerConnection: -1})
+	startNode(t, gateway.Config{Namespaces: namespaces, JWT: auth.Config{Secret: []byte(testJWTSecret)}, EveryClientMayBroadcast: true})
 }
