@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/auth"
+	"github.com/wsgate/wsgate/channels"
 	"github.com/wsgate/wsgate/cluster"
 	"github.com/wsgate/wsgate/engine"
 	"github.com/wsgate/wsgate/session"
@@ -43,6 +44,10 @@ type options struct {
 	redisURL              string
 	nodeID                string
 	clusterLease          time.Duration
+	// maxSubscriptionsPerConnection is -max-subscriptions-per-connection: 0 means
+	// unlimited, as for the other limits of the command line.
+	maxSubscriptionsPerConnection int
+	clientBroadcast               string
 	// printVersion is -version: print the build and exit, a command rather than a
 	// setting (no variable sets it).
 	printVersion bool
@@ -110,6 +115,10 @@ func defineFlags(flags *flag.FlagSet, parsed *options) {
 	flags.StringVar(&parsed.nodeID, "node-id", "", "this node's name in logs and in Redis (empty = random per process)")
 	flags.DurationVar(&parsed.clusterLease, "cluster-lease", cluster.DefaultLease,
 		"time a node that stops renewing its lease (crash, partition) keeps counting in Redis; renewed every third of it")
+	flags.IntVar(&parsed.maxSubscriptionsPerConnection, "max-subscriptions-per-connection", channels.DefaultMaxSubscriptions,
+		"channels one connection may be subscribed to at once; more get too_many_subscriptions (0 = unlimited)")
+	flags.StringVar(&parsed.clientBroadcast, "client-broadcast", broadcastByGrant,
+		"with JWT, who may send the client broadcast to every connection: grant (a token whose wsgate claim has \"broadcast\":true) or everyone; without JWT everyone may")
 	flags.BoolVar(&parsed.printVersion, "version", false, "print the version, commit and Go version, then exit")
 	flags.BoolVar(&parsed.healthcheck, "healthcheck", false,
 		"GET /healthz of the server listening on -addr over loopback, then exit 0 if it is healthy, else 1 (for container health checks)")
@@ -185,6 +194,25 @@ func parseOptions(arguments []string, lookup func(string) (string, bool), output
 	}
 	return parsed, parsed.validate(at)
 }
+
+// The values of -client-broadcast.
+const (
+	broadcastByGrant  = "grant"
+	broadcastEveryone = "everyone"
+)
+
+// subscriptionLimit maps -max-subscriptions-per-connection onto
+// gateway.Config.MaxSubscriptionsPerConnection, where 0 means the default and a
+// negative value unlimited.
+func (o options) subscriptionLimit() int {
+	if o.maxSubscriptionsPerConnection == 0 {
+		return -1
+	}
+	return o.maxSubscriptionsPerConnection
+}
+
+// everyClientMayBroadcast is -client-broadcast everyone.
+func (o options) everyClientMayBroadcast() bool { return o.clientBroadcast == broadcastEveryone }
 
 // origins splits -allowed-origins into its entries, without blanks.
 func (o options) origins() []string {

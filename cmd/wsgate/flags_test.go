@@ -45,6 +45,10 @@ func TestFlagErrorsNameTheFlagAndItsValue(t *testing.T) {
 		"port out of range":  {[]string{"-addr", ":65536"}, `wsgate: -addr ":65536": port "65536" is not a number from 0 to 65535` + "\n"},
 		"short secret": {[]string{"-jwt-secret", "not-secret-enough"},
 			"wsgate: -jwt-secret (value hidden): must be at least 32 bytes, it has 17\n"},
+		"negative subscription limit": {[]string{"-max-subscriptions-per-connection", "-1"},
+			"wsgate: -max-subscriptions-per-connection -1: must be 0 (unlimited) or more\n"},
+		"unknown broadcast rule": {[]string{"-client-broadcast", "nobody"},
+			`wsgate: -client-broadcast "nobody": must be grant or everyone` + "\n"},
 	}
 	for name, test := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -135,6 +139,38 @@ func TestHelpPrintsEveryFlagWithItsTypeAndVariable(t *testing.T) {
 		if !strings.Contains(output, want) {
 			t.Errorf("-h output lacks %q:\n%s", want, output)
 		}
+	}
+}
+
+// TestChannelFlagsMapOntoTheGatewayConfig: the command line's 0 means unlimited,
+// which gateway.Config spells as a negative limit (its 0 is the default, 128), and
+// -client-broadcast everyone lets every client broadcast.
+func TestChannelFlagsMapOntoTheGatewayConfig(t *testing.T) {
+	tests := map[string]struct {
+		arguments         []string
+		variables         map[string]string
+		wantLimit         int
+		wantEveryoneSends bool
+	}{
+		"defaults":            {nil, nil, 128, false},
+		"unlimited":           {[]string{"-max-subscriptions-per-connection", "0"}, nil, -1, false},
+		"a limit":             {[]string{"-max-subscriptions-per-connection", "10"}, nil, 10, false},
+		"limit variable":      {nil, map[string]string{"WSGATE_MAX_SUBSCRIPTIONS_PER_CONNECTION": "7"}, 7, false},
+		"everyone":            {[]string{"-client-broadcast", "everyone"}, nil, 128, true},
+		"everyone variable":   {nil, map[string]string{"WSGATE_CLIENT_BROADCAST": "everyone"}, 128, true},
+		"grant over variable": {[]string{"-client-broadcast", "grant"}, map[string]string{"WSGATE_CLIENT_BROADCAST": "everyone"}, 128, false},
+	}
+	for name, test := range tests {
+		t.Run(name, func(t *testing.T) {
+			parsed, err := parseOptions(test.arguments, environment(test.variables), io.Discard)
+			if err != nil {
+				t.Fatalf("parseOptions: %v", err)
+			}
+			if parsed.subscriptionLimit() != test.wantLimit || parsed.everyClientMayBroadcast() != test.wantEveryoneSends {
+				t.Fatalf("limit %d, every client may broadcast %v; want %d, %v",
+					parsed.subscriptionLimit(), parsed.everyClientMayBroadcast(), test.wantLimit, test.wantEveryoneSends)
+			}
+		})
 	}
 }
 

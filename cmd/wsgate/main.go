@@ -103,6 +103,10 @@ func serve(ctx context.Context, parsed options, logger *slog.Logger) error {
 		AllowedOrigins:   parsed.origins(),
 		Cluster:          cluster.Config{RedisURL: parsed.redisURL, NodeID: parsed.nodeID, Lease: parsed.clusterLease},
 		Logger:           logger,
+
+		// Channels: the flags' 0 ("unlimited") maps onto a negative limit.
+		MaxSubscriptionsPerConnection: parsed.subscriptionLimit(),
+		EveryClientMayBroadcast:       parsed.everyClientMayBroadcast(),
 	})
 	if err != nil {
 		return err

@@ -97,6 +97,10 @@ func (o options) validate(at sources) error {
 		return at.invalid("jwt-secret", fmt.Sprintf("must be at least %d bytes, it has %d", auth.MinimumSecretSize, len(o.jwtSecret)))
 	case o.clusterLease < cluster.MinLease:
 		return at.invalid("cluster-lease", fmt.Sprintf("must be at least %v", cluster.MinLease))
+	case o.maxSubscriptionsPerConnection < 0:
+		return at.invalid("max-subscriptions-per-connection", "must be 0 (unlimited) or more")
+	case o.clientBroadcast != broadcastByGrant && o.clientBroadcast != broadcastEveryone:
+		return at.invalid("client-broadcast", "must be grant or everyone")
 	}
 	if _, err := auth.NewOriginPolicy(auth.OriginConfig{Allowed: o.origins()}); err != nil {
 		return at.invalid("allowed-origins", err.Error())
