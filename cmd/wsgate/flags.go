@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -16,8 +17,12 @@ import (
 	"github.com/wsgate/wsgate/session"
 )
 
-// options are the binary's settings, from flags and WSGATE_* environment variables.
+// options are the binary's settings, from flags, WSGATE_* environment variables and
+// the -config file.
 type options struct {
+	// configFile is -config: the file read for the settings that neither a flag
+	// nor a variable gives.
+	configFile            string
 	addr                  string
 	maxConnectionsPerUser int
 	maxConnections        int
@@ -48,6 +53,8 @@ type options struct {
 	// unlimited, as for the other limits of the command line.
 	maxSubscriptionsPerConnection int
 	clientBroadcast               string
+	// namespaces come from the file's namespaces list only.
+	namespaces []channels.NamespaceOptions
 	// printVersion is -version: print the build and exit, a command rather than a
 	// setting (no variable sets it).
 	printVersion bool
@@ -69,6 +76,8 @@ func environmentName(name string) string {
 // defineFlags registers every flag on flags, each writing into parsed, with its
 // environment variable named in its usage text.
 func defineFlags(flags *flag.FlagSet, parsed *options) {
+	flags.StringVar(&parsed.configFile, "config", "",
+		"read settings from this YAML (or JSON) `FILE`: any flag under its name (ping-interval: 30s) and the channel namespaces; flags and variables win over it")
 	flags.StringVar(&parsed.addr, "addr", engine.DefaultAddr, "TCP address to listen on, host:port (empty host = every interface)")
 	flags.IntVar(&parsed.maxConnectionsPerUser, "max-conns-per-user", session.DefaultMaxConnectionsPerUser,
 		"connections one user may hold; more are closed with 1008 \"Connection limit reached\" (0 = unlimited)")
@@ -136,7 +145,8 @@ func printUsage(output io.Writer) {
 	defineFlags(flags, &options{})
 	flags.SetOutput(output)
 	fmt.Fprint(output, "Usage: wsgate [flags]\n\nwsgate is a WebSocket gateway. Every flag can also be set with the "+
-		"environment variable shown; the flag wins.\nA duration takes a unit: 500ms, 30s, 1m, 1h30m.\n\n")
+		"environment variable shown, or in the -config file\nunder its name; a flag wins over its variable, a variable over the file.\n"+
+		"A duration takes a unit: 500ms, 30s, 1m, 1h30m.\n\n")
 	flags.PrintDefaults()
 }
 
@@ -144,10 +154,12 @@ func printUsage(output io.Writer) {
 // wrong type, a stray argument); run adds a pointer to -h.
 type usageError struct{ error }
 
-// parseOptions reads flags from arguments and, for every flag not given there, the
-// WSGATE_<NAME> variable from lookup. The flag wins over the variable. -h prints the
-// usage to output and returns flag.ErrHelp; -version returns at once, unchecked. Every error names the one flag or
-// variable at fault and its value (secrets hidden); a command line that cannot be
+// parseOptions reads flags from arguments, for every flag not given there the
+// WSGATE_<NAME> variable from lookup, and for every flag given by neither the
+// -config file (-config or WSGATE_CONFIG names it). A flag wins over its variable, a
+// variable over the file. -h prints the usage to output and returns flag.ErrHelp;
+// -version returns at once, unchecked. Every error names the one flag, variable or
+// file line at fault and its value (secrets hidden); a command line that cannot be
 // parsed gives a usageError.
 func parseOptions(arguments []string, lookup func(string) (string, bool), output io.Writer) (options, error) {
 	var parsed options
@@ -175,7 +187,7 @@ func parseOptions(arguments []string, lookup func(string) (string, bool), output
 	if parsed.printVersion {
 		return parsed, nil
 	}
-	at := sources{flags: flags, fromEnvironment: map[string]bool{}}
+	at := sources{flags: flags, fromEnvironment: map[string]bool{}, fromFile: map[string]int{}}
 	given := map[string]bool{}
 	flags.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var environmentError error
@@ -192,8 +204,45 @@ func parseOptions(arguments []string, lookup func(string) (string, bool), output
 	if environmentError != nil {
 		return parsed, environmentError
 	}
-	return parsed, parsed.validate(at)
+	if parsed.configFile == "" {
+		return parsed, parsed.validate(at)
+	}
+	file, err := readConfigFile(parsed.configFile, at)
+	if err != nil {
+		return parsed, err
+	}
+	at.file = file.path
+	for _, setting := range file.settings {
+		if given[setting.name] || at.fromEnvironment[setting.name] {
+			continue
+		}
+		// parseConfigFile has parsed the text with a flag of the same type.
+		_ = setUnchecked(flags.Lookup(setting.name), setting.text)
+		at.fromFile[setting.name] = setting.line
+	}
+	parsed.namespaces = file.namespaceOptions()
+	if err := parsed.validate(at); err != nil {
+		return parsed, err
+	}
+	return parsed, file.checkNamespaces(parsed.authentication())
 }
+
+// readConfigFile reads and parses the -config file at path; an error reading it
+// names the flag or variable that gave the path.
+func readConfigFile(path string, at sources) (*configFile, error) {
+	content, err := os.ReadFile(path)
+	if err != nil {
+		var pathError *fs.PathError
+		if errors.As(err, &pathError) {
+			err = pathError.Err
+		}
+		return nil, at.invalid("config", err.Error())
+	}
+	return parseConfigFile(path, content)
+}
+
+// authentication reports whether clients authenticate with a JWT.
+func (o options) authentication() bool { return o.jwtSecret != "" || o.jwtPublicKey != "" }
 
 // The values of -client-broadcast.
 const (

@@ -135,7 +135,7 @@ func TestHelpPrintsEveryFlagWithItsTypeAndVariable(t *testing.T) {
 	}
 	for _, want := range []string{"Usage: wsgate [flags]", "-ping-interval duration", "-max-connections int",
 		"(env WSGATE_PING_INTERVAL)", "-insecure-user-id\n", "A duration takes a unit: 500ms, 30s, 1m, 1h30m.",
-		"rediss://... for TLS"} {
+		"rediss://... for TLS", "-config FILE", "(env WSGATE_CONFIG)", "in the -config file"} {
 		if !strings.Contains(output, want) {
 			t.Errorf("-h output lacks %q:\n%s", want, output)
 		}

@@ -105,6 +105,7 @@ func serve(ctx context.Context, parsed options, logger *slog.Logger) error {
 		Logger:           logger,
 
 		// Channels: the flags' 0 ("unlimited") maps onto a negative limit.
+		Namespaces:                    parsed.namespaces,
 		MaxSubscriptionsPerConnection: parsed.subscriptionLimit(),
 		EveryClientMayBroadcast:       parsed.everyClientMayBroadcast(),
 	})

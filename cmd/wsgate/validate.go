@@ -14,17 +14,21 @@ import (
 )
 
 // sources tells where each flag's value came from, so that an error names what the
-// user wrote: the flag, or the WSGATE_* variable.
+// user wrote: the flag, the WSGATE_* variable, or the key on a line of the file.
 type sources struct {
 	flags           *flag.FlagSet
 	fromEnvironment map[string]bool
+	// fromFile holds the line of each flag the -config file set; file is its path.
+	fromFile map[string]int
+	file     string
 }
 
 // hiddenValues are the flags whose value is a credential, never shown in an error.
 var hiddenValues = map[string]bool{"jwt-secret": true, "api-key": true}
 
 // invalid returns the error for the current value of flag name: `-name value:
-// problem`, or `WSGATE_NAME=value: problem` when the value came from the variable.
+// problem`, `WSGATE_NAME=value: problem` when the value came from the variable, or
+// `file:line: name: value: problem` when it came from the -config file.
 // Text values are quoted, credentials hidden, and a Redis URL's password masked.
 func (s sources) invalid(name, problem string) error {
 	f := s.flags.Lookup(name)
@@ -40,6 +44,9 @@ func (s sources) invalid(name, problem string) error {
 	}
 	if s.fromEnvironment[name] {
 		return fmt.Errorf("%s=%s: %s", environmentName(name), value, problem)
+	}
+	if line, fromFile := s.fromFile[name]; fromFile {
+		return fmt.Errorf("%s:%d: %s: %s: %s", s.file, line, name, value, problem)
 	}
 	return fmt.Errorf("-%s %s: %s", name, value, problem)
 }
