@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -242,6 +243,17 @@ func TestConfigFileInJSON(t *testing.T) {
 	}
 }
 
+// TestConfigFileFollowsAliases: a YAML alias stands for the value its anchor marks,
+// and a tag does not change how the flag reads the value.
+func TestConfigFileFollowsAliases(t *testing.T) {
+	path := writeConfig(t, "ping-timeout: &timeout 20s\nhandshake-timeout: *timeout\nmax-connections: !!str 7\n")
+	parsed, err := parseOptions([]string{"-config", path}, environment(nil), io.Discard)
+	if err != nil || parsed.pingTimeout != 20*time.Second || parsed.handshakeTimeout != 20*time.Second || parsed.maxConnections != 7 {
+		t.Fatalf("parseOptions: %v, ping timeout %v, handshake timeout %v, max connections %d; want 20s, 20s, 7",
+			err, parsed.pingTimeout, parsed.handshakeTimeout, parsed.maxConnections)
+	}
+}
+
 // TestConfigFileOfCommentsSetsNothing: an empty file, or one of comments only, is
 // valid and leaves every default.
 func TestConfigFileOfCommentsSetsNothing(t *testing.T) {
@@ -278,5 +290,70 @@ func TestNamespaceKeysAreTheOptionsYAMLTags(t *testing.T) {
 	slices.Sort(tags)
 	if keys := flagNames(namespaceFields(&channels.NamespaceOptions{})); keys != strings.Join(tags, ", ") {
 		t.Fatalf("the file reads %s; channels.NamespaceOptions has %s", keys, strings.Join(tags, ", "))
+	}
+}
+
+// TestTheExampleConfigFileStarts: wsgate.example.yaml, the file the documentation
+// shows (docs/configuration.md holds a copy), is valid with and without JWT and
+// starts a node, so it cannot go stale.
+func TestTheExampleConfigFileStarts(t *testing.T) {
+	const example = "../../wsgate.example.yaml"
+	content, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatalf("read %s: %v", example, err)
+	}
+	document, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil || !strings.Contains(string(document), "```yaml\n"+string(content)+"```\n") {
+		t.Errorf("docs/configuration.md (%v) does not show %s as it is", err, example)
+	}
+	for _, variables := range []map[string]string{nil, {"WSGATE_JWT_SECRET": flagSecret}} {
+		parsed, err := parseOptions([]string{"-config", example}, environment(variables), io.Discard)
+		if err != nil || len(parsed.namespaces) < 3 {
+			t.Fatalf("%s with %v: %v, %d namespaces; want it valid with several namespaces", example, variables, err, len(parsed.namespaces))
+		}
+		if code, output := runStopped(t, []string{"-config", example}, variables); code != 0 {
+			t.Fatalf("wsgate -config %s with %v: exit %d, output %q", example, variables, code, output)
+		}
+	}
+}
+
+// TestTheConfigurationDocumentNamesEveryKey: docs/configuration.md lists every key
+// the file takes.
+func TestTheConfigurationDocumentNamesEveryKey(t *testing.T) {
+	document, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatalf("read docs/configuration.md: %v", err)
+	}
+	keys := []string{namespacesKey}
+	flags := flag.NewFlagSet("wsgate", flag.ContinueOnError)
+	defineFlags(flags, &options{})
+	flags.VisitAll(func(f *flag.Flag) {
+		if settableInFile(f.Name) {
+			keys = append(keys, f.Name)
+		}
+	})
+	namespaceFields(&channels.NamespaceOptions{}).VisitAll(func(f *flag.Flag) { keys = append(keys, f.Name) })
+	for _, key := range keys {
+		if !strings.Contains(string(document), "`"+key+"`") {
+			t.Errorf("docs/configuration.md does not name `%s`", key)
+		}
+	}
+}
+
+// TestTheReadmeConfigExampleIsValid: the README's short example file loads.
+func TestTheReadmeConfigExampleIsValid(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatalf("read README.md: %v", err)
+	}
+	_, section, found := strings.Cut(string(readme), "### Configuration file\n")
+	_, example, hasBlock := strings.Cut(section, "```yaml\n")
+	example, _, closed := strings.Cut(example, "```")
+	if !found || !hasBlock || !closed {
+		t.Fatal("README.md has no yaml block under ### Configuration file")
+	}
+	parsed, err := parseOptions([]string{"-config", writeConfig(t, example)}, environment(nil), io.Discard)
+	if err != nil || len(parsed.namespaces) == 0 {
+		t.Fatalf("the README's example: %v, %d namespaces; want it valid with namespaces", err, len(parsed.namespaces))
 	}
 }

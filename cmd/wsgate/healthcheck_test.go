@@ -65,3 +65,14 @@ func TestHealthcheckFailsWithTheReason(t *testing.T) {
 		t.Fatalf("port 0: exit %d, stderr %q; want exit 1 explaining the port", code, stderr)
 	}
 }
+
+// TestHealthcheckReadsTheAddressFromTheConfigFile: the server's file, named by
+// WSGATE_CONFIG as a container would, gives -healthcheck the address too.
+func TestHealthcheckReadsTheAddressFromTheConfigFile(t *testing.T) {
+	_, port := startGateway(t, "127.0.0.1:0")
+	path := writeConfig(t, "addr: 127.0.0.1:"+port+"\n")
+	code, stdout, stderr := runHealthcheck(nil, map[string]string{"WSGATE_CONFIG": path})
+	if code != 0 || !strings.Contains(stdout, "http://127.0.0.1:"+port+"/healthz") {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want a healthy check of the file's address", code, stdout, stderr)
+	}
+}
