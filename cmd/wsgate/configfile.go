@@ -116,6 +116,20 @@ func parseConfigFile(path string, content []byte) (*configFile, error) {
 	return file, nil
 }
 
+// apply sets each flag of flags that neither the command line (given) nor a
+// variable (at.fromEnvironment) has set to the file's value, and records its line
+// in at.fromFile.
+func (file *configFile) apply(flags *flag.FlagSet, given map[string]bool, at sources) {
+	for _, setting := range file.settings {
+		if given[setting.name] || at.fromEnvironment[setting.name] {
+			continue
+		}
+		// parseConfigFile has parsed the text with a flag of the same type.
+		_ = setUnchecked(flags.Lookup(setting.name), setting.text)
+		at.fromFile[setting.name] = setting.line
+	}
+}
+
 // pair returns the key of the current pair of pairs as text and its value with
 // anchors, aliases and tags resolved. (The parser refuses a key given twice.)
 func (file *configFile) pair(pairs *ast.MapNodeIter) (string, ast.Node, error) {
@@ -332,6 +346,8 @@ func kindName(node ast.Node) string {
 		return "a mapping"
 	case *ast.NullNode:
 		return "no value"
+	case *ast.MergeKeyNode:
+		return "a merge key (<<)"
 	}
 	return "a " + node.Type().String()
 }

@@ -208,6 +208,7 @@ func TestConfigFileNamespaceErrorsNameTheLine(t *testing.T) {
 		"not a boolean":   {"namespaces:\n  - name: chat\n    personal: maybe\n", nil, `:3: namespaces: personal: "maybe": not true or false`},
 		"a list for text": {"namespaces:\n  - name: [chat]\n", nil, `:2: namespaces: name: a list, not text`},
 		"not a list":      {"namespaces:\n  name: chat\n", nil, ":2: namespaces: a mapping, not a list of namespaces (- name: ...)"},
+		"a merge key":     {"namespaces:\n  - <<: {name: chat}\n", nil, ":2: a key must be a name, not a merge key (<<)"},
 		"an entry of text": {"namespaces:\n  - chat\n", nil,
 			`:2: namespaces: an entry is a mapping (name: ..., subscribe: ...), not a single value ("chat")`},
 		"in JSON": {"{\n  \"namespaces\": [\n    {\"name\": \"chat\"},\n    {\"name\": \"news\", \"max_subscribers\": -5}\n  ]\n}\n", nil,

@@ -154,10 +154,10 @@ func printUsage(output io.Writer) {
 // wrong type, a stray argument); run adds a pointer to -h.
 type usageError struct{ error }
 
-// parseOptions reads flags from arguments, for every flag not given there the
-// WSGATE_<NAME> variable from lookup, and for every flag given by neither the
-// -config file (-config or WSGATE_CONFIG names it). A flag wins over its variable, a
-// variable over the file. -h prints the usage to output and returns flag.ErrHelp;
+// parseOptions reads flags from arguments; for every flag not given there, the
+// WSGATE_<NAME> variable from lookup; and for every flag given by neither, its key in
+// the -config file (named by -config or WSGATE_CONFIG). A flag wins over its
+// variable, a variable over the file. -h prints the usage to output and returns flag.ErrHelp;
 // -version returns at once, unchecked. Every error names the one flag, variable or
 // file line at fault and its value (secrets hidden); a command line that cannot be
 // parsed gives a usageError.
@@ -212,14 +212,7 @@ func parseOptions(arguments []string, lookup func(string) (string, bool), output
 		return parsed, err
 	}
 	at.file = file.path
-	for _, setting := range file.settings {
-		if given[setting.name] || at.fromEnvironment[setting.name] {
-			continue
-		}
-		// parseConfigFile has parsed the text with a flag of the same type.
-		_ = setUnchecked(flags.Lookup(setting.name), setting.text)
-		at.fromFile[setting.name] = setting.line
-	}
+	file.apply(flags, given, at)
 	parsed.namespaces = file.namespaceOptions()
 	if err := parsed.validate(at); err != nil {
 		return parsed, err
