@@ -1,81 +1,18 @@
 /**
  * A wsgate client for browsers and Node 20+: one WebSocket that reconnects with
  * exponential backoff and full jitter, follows the close-code policies of
- * docs/protocol.md, answers heartbeat pings, detects a dead server, and queues what is
- * sent while offline. No runtime dependencies.
+ * docs/protocol.md, answers heartbeat pings, detects a dead server, queues what is
+ * sent while offline, and keeps channel subscriptions across reconnects. No runtime
+ * dependencies.
  *
  * @module @wsgate/client
  */
 
-/**
- * Close codes of the wsgate protocol (docs/protocol.md, "Close codes").
- * @readonly
- * @enum {number}
- */
-export const CloseCode = Object.freeze({
-  /** The client closed; terminal. */
-  NORMAL: 1000,
-  /** The server is shutting down; reconnect after a random short delay. */
-  GOING_AWAY: 1001,
-  /** No close frame: the peer vanished or the transport failed; back off. */
-  ABNORMAL: 1006,
-  /** The user already holds the per-user connection limit; back off. */
-  LIMIT: 1008,
-  /** A message exceeded the server's size limit; back off. */
-  TOO_BIG: 1009,
-  /** An unexpected server error; back off. */
-  INTERNAL: 1011,
-  /** The node is full; back off. */
-  TRY_AGAIN_LATER: 1013,
-  /** No frame within the ping timeout (from the server, or detected by this client); back off. */
-  HEARTBEAT_TIMEOUT: 4000,
-  /** The client did not read fast enough; back off. */
-  SLOW_CONSUMER: 4001,
-  /** The client sent over its rate limit; back off. */
-  RATE_LIMITED: 4002,
-  /** The token expired; get a fresh one, then reconnect. */
-  TOKEN_EXPIRED: 4100,
-  /** Missing or invalid credentials; terminal. */
-  UNAUTHORIZED: 4401,
-  /** The backend disconnected the client on purpose; terminal. */
-  KICKED: 4403,
-});
+import { ChannelRouter } from './channels.js';
+import { CloseCode, backoffDelay, closePolicy } from './policy.js';
 
-/**
- * What the client does after a close code: `"stop"` (terminal), `"refresh"` (get a
- * fresh token, then reconnect with backoff), `"going-away"` (reconnect after a random
- * delay within `goingAwayDelay`) or `"backoff"` (reconnect with exponential backoff).
- *
- * @param {number} code a WebSocket close code
- * @returns {"stop" | "refresh" | "going-away" | "backoff"}
- */
-export function closePolicy(code) {
-  if (code === CloseCode.NORMAL || (code >= 4400 && code <= 4499)) {
-    return 'stop';
-  }
-  if (code >= 4100 && code <= 4199) {
-    return 'refresh';
-  }
-  if (code === CloseCode.GOING_AWAY) {
-    return 'going-away';
-  }
-  return 'backoff';
-}
-
-/**
- * The full-jitter backoff delay before reconnect attempt number `attempt` (1 for the
- * first reconnect): `random() * min(maxDelay, baseDelay * 2 ** (attempt - 1))`.
- *
- * @param {number} attempt the reconnect attempt, 1 or more
- * @param {number} baseDelay milliseconds
- * @param {number} maxDelay milliseconds
- * @param {() => number} random returns a number in [0, 1)
- * @returns {number} milliseconds
- */
-export function backoffDelay(attempt, baseDelay, maxDelay, random) {
-  const ceiling = Math.min(maxDelay, baseDelay * 2 ** Math.max(0, attempt - 1));
-  return random() * ceiling;
-}
+export { ChannelError, ChannelErrorCode, Subscription } from './channels.js';
+export { CloseCode, backoffDelay, closePolicy } from './policy.js';
 
 const OPEN = 1;
 const PONG = '{"type":"pong"}';
@@ -125,6 +62,19 @@ const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  * @property {Timers} [timers] clock; default the global setTimeout/clearTimeout
  * @property {EventTarget | null} [onlineTarget] receives `online` events (reconnect at once);
  *   default `globalThis` in browsers, none in Node
+ * @property {(channel: string) => string | Promise<string>} [getSubscriptionToken] returns a
+ *   subscription token for channel; called before every subscribe of a subscription that has
+ *   no `getToken` of its own (so after every reconnect); default none: subscribes carry no token
+ * @property {(publication: Publication) => void} [onPublication] receives the publications of
+ *   channels this client did not subscribe to itself: those the server subscribed the
+ *   connection to (see the `subscribed` event)
+ */
+
+/**
+ * @typedef {object} Publication
+ * @property {"publication"} type
+ * @property {string} channel
+ * @property {unknown} data the published JSON value
  */
 
 /**
@@ -163,7 +113,17 @@ const defaultTimers = {
  * - `close` ({@link CloseEventDetail}): a connection or connection attempt ended.
  * - `reconnecting` ({@link ReconnectingDetail}): a reconnect is scheduled.
  * - `overflow` ({ message }): `send` refused a message because the offline queue is full.
- * - `error` (an Error): a transport error, a failed `getToken`, or a message that is not JSON.
+ * - `error` (an Error): a transport error, a failed `getToken`, a message that is not JSON,
+ *   or a ChannelError for a refused `publish` (its `id` and `channel` say which).
+ * - `subscribed` (the server's message): the server subscribed this connection to a channel
+ *   by itself (the token's channels, the backend API); its publications go to
+ *   `onPublication`.
+ * - `unsubscribed` (the server's message, with `reason`): the server ended such a
+ *   subscription.
+ *
+ * Channel messages (`subscribed`, `unsubscribed`, `publication`, `published` and errors
+ * of channel requests) are handled by the client and its subscriptions and are not
+ * `message` events.
  *
  * Delivery is at most once: a message the socket accepted is lost if the connection
  * dies before the server reads it. A listener that throws does not disturb the client:
@@ -187,6 +147,7 @@ export class WsgateClient {
   #handles = { connect: null, stable: null, watchdog: null, retry: null };
   #onlineTarget = null;
   #onOnline = () => this.#reconnectNow();
+  #channels;
 
   /**
    * @param {ClientOptions} options
@@ -220,6 +181,15 @@ export class WsgateClient {
     };
     const browserLike = typeof globalThis.addEventListener === 'function' ? globalThis : null;
     this.#onlineTarget = options.onlineTarget === undefined ? browserLike : options.onlineTarget;
+    this.#channels = new ChannelRouter({
+      isOpen: () => this.#isOpen(),
+      write: (text) => this.#socket.send(text),
+      emit: (type, detail) => this.#emit(type, detail),
+      backoff: (attempt) => backoffDelay(attempt, this.#options.baseDelay, this.#options.maxDelay, this.#options.random),
+      timers: this.#timers,
+      getToken: this.#options.getSubscriptionToken,
+      onPublication: this.#options.onPublication,
+    });
   }
 
   /**
@@ -296,22 +266,93 @@ export class WsgateClient {
    */
   send(message) {
     const text = typeof message === 'string' ? message : JSON.stringify(message);
-    if (this.#state === 'open' && this.#socket?.readyState === OPEN) {
-      this.#socket.send(text);
+    if (this.#enqueue({ text, written: null, dropped: null })) {
+      return true;
+    }
+    this.#emit('overflow', { message });
+    return false;
+  }
+
+  /**
+   * Subscribes to channel, now or as soon as a connection is open, and again after
+   * every reconnect, until `unsubscribe()`. A refusal such as `permission_denied` ends
+   * this subscription only (state `"failed"`, an `error` event on it); `rate_limited`
+   * and `too_many_subscribers` are retried with backoff.
+   * @param {string} channel the channel name
+   * @param {(publication: Publication) => void} [handler] receives each publication; its
+   *   `data` is the published JSON value
+   * @param {{ getToken?: (channel: string) => string | Promise<string> }} [options] `getToken`
+   *   returns a subscription token; it is called before every subscribe (so a fresh token
+   *   after every reconnect); default the client's `getSubscriptionToken`, if any
+   * @returns {import('./channels.js').Subscription}
+   * @throws {Error} when this client is already subscribed to channel
+   */
+  subscribe(channel, handler, options) {
+    return this.#channels.subscribe(channel, handler, options);
+  }
+
+  /**
+   * Ends this client's subscription to channel (as `subscription.unsubscribe()` does),
+   * or the subscription the server made for this connection by itself.
+   * @param {string} channel
+   */
+  unsubscribe(channel) {
+    this.#channels.unsubscribe(channel);
+  }
+
+  /**
+   * Publishes data to channel: `{"type":"publish","channel":...,"data":...,"id":N}`.
+   * Like `send`, it goes out at once when a connection is open and otherwise waits in
+   * the offline queue. The promise resolves when the publication has been written to
+   * the socket (or when the server acknowledges it with `published`, if that comes
+   * first): the server answers a publish only when it refuses it, so a refusal (e.g.
+   * `publish_not_allowed`) arrives after that, as an `error` event carrying a
+   * ChannelError with the same `id` (`publish` has no way to know that id in advance:
+   * ids count up from 1 per client). The promise rejects when the offline queue is
+   * full, when data cannot be encoded as JSON, and when `close()` is called before the
+   * publication was written.
+   * @param {string} channel
+   * @param {unknown} data any JSON value
+   * @returns {Promise<void>}
+   */
+  publish(channel, data) {
+    return new Promise((resolve, reject) => {
+      if (typeof channel !== 'string' || channel === '') {
+        throw new TypeError('WsgateClient.publish: channel must be a non-empty string');
+      }
+      if (data === undefined) {
+        throw new TypeError('WsgateClient.publish: data must be a JSON value');
+      }
+      const text = JSON.stringify({ type: 'publish', channel, data, id: this.#channels.nextId() });
+      if (!this.#enqueue({ text, written: resolve, dropped: reject })) {
+        reject(new Error('WsgateClient.publish: the offline queue is full'));
+      }
+    });
+  }
+
+  // #enqueue writes entry at once when open, else queues it; false when the queue is full.
+  #enqueue(entry) {
+    if (this.#isOpen()) {
+      this.#socket.send(entry.text);
+      entry.written?.();
       return true;
     }
     if (this.#queue.length >= this.#options.queueSize) {
-      this.#emit('overflow', { message });
       return false;
     }
-    this.#queue.push(text);
+    this.#queue.push(entry);
     return true;
+  }
+
+  #isOpen() {
+    return this.#state === 'open' && this.#socket?.readyState === OPEN;
   }
 
   /**
    * Stops for good: closes the socket (with `code` and `reason`), cancels every timer
    * and pending reconnect, and removes the `online` listener. Queued messages are kept
-   * for a later `connect()`.
+   * for a later `connect()`, and so are subscriptions; queued publications are dropped
+   * and their promises rejected.
    * @param {number} [code=1000] 1000 or 3000-4999
    * @param {string} [reason="client closed"]
    */
@@ -320,6 +361,11 @@ export class WsgateClient {
       return;
     }
     this.#stop();
+    this.#channels.closed();
+    this.#queue = this.#queue.filter((entry) => {
+      entry.dropped?.(new Error('WsgateClient.publish: the client was closed before the publication was written'));
+      return entry.dropped === null;
+    });
     const socket = this.#socket;
     this.#socket = null;
     if (socket) {
@@ -416,10 +462,12 @@ export class WsgateClient {
     if (this.#options.hello) {
       socket.send(HELLO);
     }
+    this.#channels.opened();
     const queued = this.#queue;
     this.#queue = [];
-    for (const text of queued) {
-      socket.send(text);
+    for (const entry of queued) {
+      socket.send(entry.text);
+      entry.written?.();
     }
     this.#armWatchdog(socket);
     this.#schedule('stable', this.#options.stableAfter, () => {
@@ -450,6 +498,9 @@ export class WsgateClient {
       this.#heartbeatWindow = message.ping_interval_ms > 0 ? message.ping_interval_ms + message.ping_timeout_ms : 0;
       this.#armWatchdog(socket);
       this.#emit('welcome', message);
+      return;
+    }
+    if (this.#channels.handle(message)) {
       return;
     }
     this.#emit('message', message);
@@ -484,6 +535,7 @@ export class WsgateClient {
   #handleClose(code, reason) {
     this.#socket = null;
     this.#clearConnectionTimers();
+    this.#channels.closed();
     const policy = closePolicy(code);
     const willReconnect = policy !== 'stop';
     if (!willReconnect) {

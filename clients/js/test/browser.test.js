@@ -1,7 +1,9 @@
 // The client in headless Chromium (Debian's /usr/bin/chromium through playwright-core)
 // against a real wsgate behind the test proxy, which also serves the page so that page
 // and WebSocket share one origin: echo and broadcast, server kill and restart with the
-// offline queue, a frozen network, the `online` event, and close().
+// offline queue, a frozen network, the `online` event, and close(). Channels against a
+// server that speaks the channel protocol (support/channel-server.js); against a real
+// wsgate in channels-wsgate.test.js.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +12,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
 
+import { startChannelServer } from './support/channel-server.js';
 import { startProxy } from './support/proxy.js';
 import { PING_INTERVAL, PING_TIMEOUT, mintToken, startWsgate } from './support/wsgate.js';
 
@@ -20,10 +23,16 @@ const read = (relative) => readFileSync(new URL(relative, import.meta.url));
 const files = {
   '/index.html': { type: 'text/html', body: read('./support/page.html') },
   '/page-harness.js': { type: 'text/javascript', body: read('./support/page-harness.js') },
-  '/wsgate-client.js': { type: 'text/javascript', body: read('../src/index.js') },
+  // The package's modules, as a page without a bundler serves them.
+  '/wsgate/index.js': { type: 'text/javascript', body: read('../src/index.js') },
+  '/wsgate/channels.js': { type: 'text/javascript', body: read('../src/channels.js') },
+  '/wsgate/policy.js': { type: 'text/javascript', body: read('../src/policy.js') },
 };
 
 const setup = {};
+// tokenSource, when set, answers the page's requests to /subscription-token.
+let tokenSource = null;
+files['/subscription-token'] = (url) => (tokenSource ? { type: 'text/plain', body: tokenSource(url.searchParams.get('channel')) } : null);
 
 before(async () => {
   setup.gateway = await startWsgate();
@@ -192,4 +201,46 @@ test('close() in the page stops every attempt', async (t) => {
   const events = (await inPage('log', 'grace')).events;
   assert.equal(events.length, eventsAtClose, `events after close(): ${JSON.stringify(events.slice(eventsAtClose))}`);
   assert.deepEqual(events.at(-1).detail, { code: 1000, reason: 'client closed', willReconnect: false });
+});
+
+test('channels in the page: tokens from the backend, resubscription after a restart, a refusal stays with its subscription', async (t) => {
+  const channels = await startChannelServer({
+    subscribe: (channel, token) => (channel !== 'secret' && token?.startsWith(`${channel}-`) ? undefined : 'permission_denied'),
+  });
+  let minted = 0;
+  tokenSource = (channel) => `${channel}-${++minted}`;
+  setup.proxy.setTarget(channels.address);
+  t.after(async () => {
+    await inPage('closeAll');
+    tokenSource = null;
+    setup.proxy.setTarget(setup.gateway.address);
+    await channels.close();
+  });
+  await inPage('create', 'hana', fast);
+  await inPage('subscribe', 'hana', 'news', { tokenPath: '/subscription-token' });
+  await inPage('subscribe', 'hana', 'secret');
+  const subscribed = (count) => (value) => value.events.filter((event) => event.type === 'subscribed').length >= count;
+  await until(5000, 'news subscribed', subscribed(1), 'subscription', 'hana', 'news');
+  const secret = await until(5000, 'secret refused', (value) => value.state === 'failed', 'subscription', 'hana', 'secret');
+  assert.deepEqual(secret.events.map((event) => [event.type, event.detail.name, event.detail.code]), [['error', 'ChannelError', 'permission_denied']]);
+  channels.publish('news', { n: 1 });
+  await until(5000, 'the first publication', (value) => value.publications.length === 1, 'subscription', 'hana', 'news');
+
+  channels.closeAll(1001, 'server shutting down');
+  const news = await until(10000, 'news subscribed again', subscribed(2), 'subscription', 'hana', 'news');
+  assert.equal(news.state, 'subscribed');
+  channels.publish('news', { n: 2 });
+  const after = await until(5000, 'the second publication', (value) => value.publications.length === 2, 'subscription', 'hana', 'news');
+  assert.deepEqual(after.publications, [{ n: 1 }, { n: 2 }]);
+  // The subscribe without a token goes out at once, the other after its token.
+  assert.deepEqual(channels.requests('subscribe').map(({ channel, token, connection }) => [channel, token, connection]), [
+    ['secret', undefined, 0], ['news', 'news-1', 0], ['news', 'news-2', 1],
+  ]);
+
+  assert.equal(await inPage('publish', 'hana', 'news', 'from the page'), 'written');
+  const log = await until(5000, 'the refused publish', (value) => value.events.some((event) => event.type === 'error'), 'log', 'hana');
+  const refusal = log.events.find((event) => event.type === 'error').detail;
+  assert.deepEqual([refusal.name, refusal.code, refusal.channel, refusal.id], ['ChannelError', 'publish_not_allowed', 'news', channels.requests('publish')[0].id]);
+  assert.deepEqual(log.messages, [], 'channel messages are not message events');
+  assert.equal(setup.pageError, undefined);
 });

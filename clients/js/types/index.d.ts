@@ -82,6 +82,13 @@ export interface ClientOptions {
   timers?: Timers;
   /** Receives `online` events (reconnect at once). Default globalThis in browsers, none in Node. */
   onlineTarget?: EventTarget | null;
+  /**
+   * Returns a subscription token for a channel; called before every subscribe (so after every reconnect) of a
+   * subscription without a `getToken` of its own. Default none: subscribes carry no token.
+   */
+  getSubscriptionToken?: (channel: string) => string | Promise<string>;
+  /** Receives the publications of channels this client did not subscribe to itself (the server's own subscriptions). */
+  onPublication?: (publication: Publication) => void;
 }
 
 /** The state of a WsgateClient. */
@@ -119,15 +126,105 @@ export interface ServerMessage {
   [field: string]: unknown;
 }
 
+/** A publication: `data` is the published JSON value; fields the server adds later are kept. */
+export interface Publication {
+  type: 'publication';
+  channel: string;
+  data: unknown;
+  [field: string]: unknown;
+}
+
+/** The server's `subscribed` message; fields the server adds (position, recovery) are kept. */
+export interface SubscribedMessage {
+  type: 'subscribed';
+  channel: string;
+  id?: string | number;
+  [field: string]: unknown;
+}
+
+/** The server's `unsubscribed` message for a subscription it removed, with its reason. */
+export interface UnsubscribedMessage {
+  type: 'unsubscribed';
+  channel: string;
+  reason?: string;
+  [field: string]: unknown;
+}
+
+/** Error codes of channel requests (docs/protocol.md, "Channels"). */
+export declare const ChannelErrorCode: Readonly<{
+  INVALID_CHANNEL: 'invalid_channel';
+  PERMISSION_DENIED: 'permission_denied';
+  ALREADY_SUBSCRIBED: 'already_subscribed';
+  NOT_SUBSCRIBED: 'not_subscribed';
+  TOO_MANY_SUBSCRIPTIONS: 'too_many_subscriptions';
+  TOO_MANY_SUBSCRIBERS: 'too_many_subscribers';
+  PUBLISH_NOT_ALLOWED: 'publish_not_allowed';
+  RATE_LIMITED: 'rate_limited';
+}>;
+
+/** A channel request the server refused. */
+export declare class ChannelError extends Error {
+  constructor(answer: { code?: unknown; message?: unknown; channel?: unknown; id?: unknown });
+  readonly name: 'ChannelError';
+  /** The error code, e.g. `"permission_denied"`. */
+  readonly code: string;
+  /** The channel of the refused request. */
+  readonly channel: string | undefined;
+  /** The id of the refused request, as the client sent it. */
+  readonly id: string | number | undefined;
+  /** Whether the same request may succeed later (`rate_limited`, `too_many_subscribers`); a subscription then retries by itself. */
+  readonly temporary: boolean;
+}
+
+/** The state of a Subscription; `unsubscribed` and `failed` are final. */
+export type SubscriptionState = 'subscribing' | 'subscribed' | 'unsubscribed' | 'failed';
+
+/** Events of a Subscription and their details. */
+export interface SubscriptionEvents {
+  /** The server confirmed the subscription; again after every reconnect. */
+  subscribed: SubscribedMessage;
+  /** A ChannelError, or the error of the subscription's getToken; `state` says whether it retries. */
+  error: ChannelError | unknown;
+  /** The subscription ended: `reason` is the server's when it removed it, undefined after `unsubscribe()`. */
+  unsubscribed: { channel: string; reason: string | undefined };
+}
+
+/** Options of `WsgateClient.subscribe`. */
+export interface SubscribeOptions {
+  /** Returns a subscription token; called before every subscribe, so a fresh one after every reconnect. Default the client's `getSubscriptionToken`. */
+  getToken?: (channel: string) => string | Promise<string>;
+}
+
+/** A client's subscription to one channel, renewed after every reconnect until it ends. */
+export declare class Subscription {
+  private constructor();
+  /** The channel name. */
+  readonly channel: string;
+  /** The current state. */
+  readonly state: SubscriptionState;
+  /** Adds a listener; returns a function that removes it. */
+  on<K extends keyof SubscriptionEvents>(type: K, listener: (detail: SubscriptionEvents[K]) => void): () => void;
+  /** Removes a listener. */
+  off<K extends keyof SubscriptionEvents>(type: K, listener: (detail: SubscriptionEvents[K]) => void): void;
+  /** Ends the subscription at once (an `unsubscribed` event without reason follows); tells the server when it holds it. */
+  unsubscribe(): void;
+}
+
 /** Events of WsgateClient and their details. */
 export interface ClientEvents {
   open: undefined;
   welcome: Welcome;
+  /** Any server message except ping, welcome and channel messages. */
   message: ServerMessage;
   close: CloseDetail;
   reconnecting: ReconnectingDetail;
   overflow: { message: object | string };
+  /** A transport error, a failed getToken, a message that is not JSON, or a ChannelError for a refused publish. */
   error: unknown;
+  /** The server subscribed this connection to a channel by itself; its publications go to `onPublication`. */
+  subscribed: SubscribedMessage;
+  /** The server ended one of its own subscriptions of this connection. */
+  unsubscribed: UnsubscribedMessage;
 }
 
 /** A reconnecting wsgate connection. */
@@ -147,6 +244,19 @@ export declare class WsgateClient {
   connect(): void;
   /** Sends (or queues while offline) a message; false when the queue is full. */
   send(message: object | string): boolean;
-  /** Stops for good: closes the socket and cancels every timer. */
+  /**
+   * Subscribes to a channel, now or once connected, and again after every reconnect. A permanent refusal fails this
+   * subscription only. Throws when this client is subscribed to the channel already.
+   */
+  subscribe(channel: string, handler?: (publication: Publication) => void, options?: SubscribeOptions): Subscription;
+  /** Ends this client's subscription to the channel, or the server's own subscription of this connection to it. */
+  unsubscribe(channel: string): void;
+  /**
+   * Publishes a JSON value to a channel (queued while offline). Resolves once written to the socket (or acknowledged);
+   * a refusal arrives afterwards as an `error` event with a ChannelError carrying the publish's id. Rejects when the
+   * queue is full, data is not JSON, or `close()` comes before it was written.
+   */
+  publish(channel: string, data: unknown): Promise<void>;
+  /** Stops for good: closes the socket and cancels every timer; subscriptions are kept, queued publications rejected. */
   close(code?: number, reason?: string): void;
 }

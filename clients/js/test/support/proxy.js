@@ -7,7 +7,8 @@ import { createServer } from 'node:http';
 import { connect } from 'node:net';
 
 // startProxy listens on a free loopback port. files maps a path ("/index.html") to
-// { type, body }.
+// { type, body }, or to a function of the request's URL that returns one (a backend
+// endpoint, such as one that mints tokens).
 export async function startProxy(target, files = {}) {
   let currentTarget = target;
   let frozen = false;
@@ -15,7 +16,9 @@ export async function startProxy(target, files = {}) {
   const upgrades = [];
 
   const server = createServer((request, response) => {
-    const file = files[new URL(request.url, 'http://proxy').pathname];
+    const url = new URL(request.url, 'http://proxy');
+    const entry = files[url.pathname];
+    const file = typeof entry === 'function' ? entry(url) : entry;
     if (!file) {
       response.writeHead(404).end();
       return;

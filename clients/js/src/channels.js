@@ -1,0 +1,501 @@
+/**
+ * Channels for the wsgate client: subscriptions that survive reconnects, the routing
+ * of publications, and the matching of the server's answers to requests by id
+ * (docs/protocol.md, "Channels"). WsgateClient uses it; applications use the
+ * Subscription and ChannelError it exports.
+ *
+ * @module @wsgate/client/channels
+ */
+
+/**
+ * Error codes a channel request can get (docs/protocol.md, "Channels").
+ * @readonly
+ * @enum {string}
+ */
+export const ChannelErrorCode = Object.freeze({
+  INVALID_CHANNEL: 'invalid_channel',
+  PERMISSION_DENIED: 'permission_denied',
+  ALREADY_SUBSCRIBED: 'already_subscribed',
+  NOT_SUBSCRIBED: 'not_subscribed',
+  TOO_MANY_SUBSCRIPTIONS: 'too_many_subscriptions',
+  TOO_MANY_SUBSCRIBERS: 'too_many_subscribers',
+  PUBLISH_NOT_ALLOWED: 'publish_not_allowed',
+  RATE_LIMITED: 'rate_limited',
+});
+
+// TEMPORARY are the codes after which the same subscribe may succeed later: the
+// subscription tries again with backoff. Every other refusal ends the subscription.
+const TEMPORARY = new Set([ChannelErrorCode.RATE_LIMITED, ChannelErrorCode.TOO_MANY_SUBSCRIBERS]);
+
+/**
+ * A channel request the server refused: its `{"type":"error"}` answer.
+ */
+export class ChannelError extends Error {
+  /**
+   * @param {{ code?: unknown, message?: unknown, channel?: unknown, id?: unknown }} answer the server's error message
+   */
+  constructor(answer) {
+    super(typeof answer.message === 'string' ? answer.message : String(answer.code));
+    this.name = 'ChannelError';
+    /** The error code, e.g. `"permission_denied"` (see ChannelErrorCode). @type {string} */
+    this.code = String(answer.code);
+    /** The channel of the refused request. @type {string | undefined} */
+    this.channel = typeof answer.channel === 'string' ? answer.channel : undefined;
+    /** The id of the refused request, as the client sent it. @type {string | number | undefined} */
+    this.id = typeof answer.id === 'string' || typeof answer.id === 'number' ? answer.id : undefined;
+    /** Whether the same request may succeed later (a subscription then retries by itself). @type {boolean} */
+    this.temporary = TEMPORARY.has(this.code);
+  }
+}
+
+/**
+ * One channel a client wants to be subscribed to: created by `client.subscribe`. It is
+ * subscribed again after every reconnect until `unsubscribe()`, a permanent refusal, or
+ * the server's removal. Events (`on(type, listener)`):
+ * - `subscribed` (the server's `subscribed` message, with every field it carries): the
+ *   server confirmed the subscription; again after each reconnect.
+ * - `error` (a ChannelError, or the error of the subscription's `getToken`): a request
+ *   failed; `state` says whether it will be retried (`"subscribing"`) or not (`"failed"`).
+ * - `unsubscribed` ({ channel, reason }): the subscription ended: `reason` is the
+ *   server's when the server or the backend removed it, undefined after `unsubscribe()`.
+ */
+export class Subscription {
+  #channel;
+  #state = 'subscribing';
+  #listeners = new Map();
+  #leave;
+
+  /**
+   * Not called by applications: see `client.subscribe`.
+   * @param {string} channel
+   * @param {(subscription: Subscription) => void} leave ends the subscription in the router
+   * @param {(controls: { setState: (state: string) => void, emit: (type: string, detail: unknown) => void }) => void} bind
+   *   receives what the router uses to drive the subscription
+   */
+  constructor(channel, leave, bind) {
+    this.#channel = channel;
+    this.#leave = leave;
+    bind({
+      setState: (state) => {
+        this.#state = state;
+      },
+      emit: (type, detail) => emit(this.#listeners, type, detail),
+    });
+  }
+
+  /** The channel name. @type {string} */
+  get channel() {
+    return this.#channel;
+  }
+
+  /**
+   * `"subscribing"` (waiting for the server's confirmation, or for a connection),
+   * `"subscribed"`, `"unsubscribed"` (ended by `unsubscribe()` or by the server) or
+   * `"failed"` (refused for good, e.g. `permission_denied`). The last two are final.
+   * @type {"subscribing" | "subscribed" | "unsubscribed" | "failed"}
+   */
+  get state() {
+    return this.#state;
+  }
+
+  /**
+   * Adds a listener for event `type` (see the class description).
+   * @param {"subscribed" | "error" | "unsubscribed"} type
+   * @param {(detail: any) => void} listener
+   * @returns {() => void} a function that removes the listener
+   */
+  on(type, listener) {
+    if (!this.#listeners.has(type)) {
+      this.#listeners.set(type, new Set());
+    }
+    this.#listeners.get(type).add(listener);
+    return () => this.off(type, listener);
+  }
+
+  /**
+   * Removes a listener added with `on`.
+   * @param {string} type
+   * @param {(detail: any) => void} listener
+   */
+  off(type, listener) {
+    this.#listeners.get(type)?.delete(listener);
+  }
+
+  /**
+   * Ends the subscription: no publication reaches its handler any more, the server is
+   * told when it holds the subscription, and it is not renewed after reconnects. An
+   * `unsubscribed` event without reason follows at once. Does nothing when it has ended.
+   */
+  unsubscribe() {
+    this.#leave(this);
+  }
+}
+
+/**
+ * @typedef {object} RouterHooks
+ * @property {() => boolean} isOpen whether a connection is open
+ * @property {(text: string) => void} write sends a frame on the open connection
+ * @property {(type: string, detail: unknown) => void} emit emits a client event
+ * @property {(attempt: number) => number} backoff the delay before retry `attempt`, milliseconds
+ * @property {import('./index.js').Timers} timers the client's clock
+ * @property {((channel: string) => string | Promise<string>) | undefined} getToken the default
+ *   subscription token source
+ * @property {((publication: object) => void) | undefined} onPublication the catch-all handler
+ */
+
+/**
+ * ChannelRouter keeps a client's subscriptions and routes the channel messages of its
+ * connections. Internal to the client: WsgateClient tells it when a connection opens
+ * and closes and gives it every server message.
+ */
+export class ChannelRouter {
+  #hooks;
+  // #records maps a channel to the record of its active Subscription.
+  #records = new Map();
+  // #pending maps the id of a subscribe or unsubscribe sent on this connection to
+  // { kind, record, channel } until its answer arrives.
+  #pending = new Map();
+  // #leaving maps a channel to the id of its unsubscribe in flight: publications for it
+  // before the answer belong to the ended subscription and are dropped.
+  #leaving = new Map();
+  // #serverChannels holds the channels the server subscribed this connection to itself.
+  #serverChannels = new Set();
+  #nextId = 0;
+  // #connection counts connections, so a token that arrives after its connection
+  // closed is not used on the next one.
+  #connection = 0;
+
+  /** @param {RouterHooks} hooks */
+  constructor(hooks) {
+    this.#hooks = hooks;
+  }
+
+  /**
+   * Returns a fresh request id: a counter, unique within the client.
+   * @returns {number}
+   */
+  nextId() {
+    this.#nextId += 1;
+    return this.#nextId;
+  }
+
+  /**
+   * Creates a subscription to channel (see WsgateClient.subscribe).
+   * @param {string} channel
+   * @param {((publication: object) => void) | undefined} handler
+   * @param {{ getToken?: (channel: string) => string | Promise<string> }} options
+   * @returns {Subscription}
+   */
+  subscribe(channel, handler, options) {
+    if (typeof channel !== 'string' || channel === '') {
+      throw new TypeError('WsgateClient.subscribe: channel must be a non-empty string');
+    }
+    if (handler !== undefined && typeof handler !== 'function') {
+      throw new TypeError('WsgateClient.subscribe: handler must be a function');
+    }
+    if (this.#records.has(channel)) {
+      throw new Error(`WsgateClient.subscribe: already subscribed to ${channel}; unsubscribe first`);
+    }
+    // sent: a subscribe went out on this connection and was not refused, so the server
+    // may hold the subscription; busy: a token is being fetched or an answer is due.
+    const record = { channel, handler, getToken: options?.getToken, controls: null, sent: false, busy: false, attempt: 0, retry: null };
+    record.subscription = new Subscription(channel, (subscription) => this.#leave(subscription), (controls) => {
+      record.controls = controls;
+    });
+    this.#records.set(channel, record);
+    this.#serverChannels.delete(channel);
+    this.#request(record);
+    return record.subscription;
+  }
+
+  /**
+   * Ends this client's subscription to channel, or the subscription the server made
+   * for this connection.
+   * @param {string} channel
+   */
+  unsubscribe(channel) {
+    const record = this.#records.get(channel);
+    if (record) {
+      this.#leave(record.subscription);
+      return;
+    }
+    if (this.#serverChannels.delete(channel)) {
+      this.#sendUnsubscribe(channel);
+    }
+  }
+
+  /** Subscribes every active subscription on the connection that has just opened. */
+  opened() {
+    for (const record of this.#records.values()) {
+      this.#request(record);
+    }
+  }
+
+  /**
+   * Forgets what belonged to the connection that closed: answers still due, the
+   * server's own subscriptions, retries. Subscriptions wait for the next connection.
+   */
+  closed() {
+    this.#connection += 1;
+    this.#pending.clear();
+    this.#leaving.clear();
+    this.#serverChannels.clear();
+    for (const record of this.#records.values()) {
+      this.#cancelRetry(record);
+      record.sent = false;
+      record.busy = false;
+      record.controls.setState('subscribing');
+    }
+  }
+
+  /**
+   * Handles a server message if it belongs to channels.
+   * @param {any} message a decoded server message
+   * @returns {boolean} whether it was handled (otherwise it is an ordinary message)
+   */
+  handle(message) {
+    if (typeof message?.channel !== 'string' && !(message?.type === 'error' && this.#pending.has(message.id))) {
+      return false;
+    }
+    switch (message.type) {
+      case 'subscribed':
+        this.#onSubscribed(message);
+        return true;
+      case 'unsubscribed':
+        this.#onUnsubscribed(message);
+        return true;
+      case 'publication':
+        this.#onPublication(message);
+        return true;
+      case 'published':
+        return true;
+      case 'error':
+        this.#onError(message);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  #onSubscribed(message) {
+    const request = this.#answered(message.id);
+    const record = this.#records.get(message.channel);
+    if (record && (request === undefined || request.record === record)) {
+      if (request !== undefined) {
+        record.busy = false;
+      }
+      record.sent = true;
+      this.#confirm(record, message);
+      return;
+    }
+    if (request !== undefined) {
+      // The answer to a subscribe whose subscription has ended since: its unsubscribe
+      // is on the way.
+      return;
+    }
+    this.#serverChannels.add(message.channel);
+    this.#hooks.emit('subscribed', message);
+  }
+
+  #onUnsubscribed(message) {
+    const request = this.#answered(message.id);
+    if (request !== undefined) {
+      this.#doneLeaving(message.channel, message.id);
+      return;
+    }
+    if (this.#leaving.has(message.channel)) {
+      return;
+    }
+    const record = this.#records.get(message.channel);
+    if (record) {
+      this.#end(record, 'unsubscribed', { channel: message.channel, reason: message.reason });
+      return;
+    }
+    if (this.#serverChannels.delete(message.channel)) {
+      this.#hooks.emit('unsubscribed', message);
+    }
+  }
+
+  #onPublication(message) {
+    if (this.#leaving.has(message.channel)) {
+      return;
+    }
+    const record = this.#records.get(message.channel);
+    const handler = record ? record.handler : this.#hooks.onPublication;
+    if (handler === undefined) {
+      return;
+    }
+    try {
+      handler(message);
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+
+  #onError(message) {
+    const request = this.#answered(message.id);
+    if (request === undefined) {
+      // A refused publish, or a request this client did not make through channels.
+      this.#hooks.emit('error', new ChannelError(message));
+      return;
+    }
+    if (request.kind === 'unsubscribe') {
+      this.#doneLeaving(request.channel, message.id);
+      return;
+    }
+    const { record } = request;
+    if (this.#records.get(record.channel) !== record) {
+      return;
+    }
+    record.busy = false;
+    if (message.code === ChannelErrorCode.ALREADY_SUBSCRIBED) {
+      record.sent = true;
+      this.#confirm(record, { type: 'subscribed', channel: record.channel });
+      return;
+    }
+    record.sent = false;
+    const error = new ChannelError(message);
+    if (error.temporary) {
+      record.controls.emit('error', error);
+      this.#scheduleRetry(record);
+      return;
+    }
+    this.#end(record, 'failed', null);
+    record.controls.emit('error', error);
+  }
+
+  // #answered removes and returns the request that id answers, if it is one of ours.
+  #answered(id) {
+    const request = this.#pending.get(id);
+    if (request !== undefined) {
+      this.#pending.delete(id);
+    }
+    return request;
+  }
+
+  #confirm(record, message) {
+    record.attempt = 0;
+    if (record.subscription.state === 'subscribed') {
+      return;
+    }
+    record.controls.setState('subscribed');
+    record.controls.emit('subscribed', message);
+  }
+
+  // #request subscribes record on the open connection unless a subscribe is on its
+  // way or done: with a fresh token first when it has a token source.
+  #request(record) {
+    if (!this.#hooks.isOpen() || record.busy || record.sent || record.retry !== null) {
+      return;
+    }
+    const getToken = record.getToken ?? this.#hooks.getToken;
+    if (getToken === undefined) {
+      this.#sendSubscribe(record, undefined);
+      return;
+    }
+    record.busy = true;
+    const connection = this.#connection;
+    const current = () => connection === this.#connection && this.#records.get(record.channel) === record;
+    Promise.resolve()
+      .then(() => getToken(record.channel))
+      .then(
+        (token) => {
+          if (current()) {
+            record.busy = false;
+            // The server may have subscribed the connection meanwhile by itself.
+            if (!record.sent) {
+              this.#sendSubscribe(record, token);
+            }
+          }
+        },
+        (error) => {
+          if (current()) {
+            record.busy = false;
+            record.controls.emit('error', error);
+            this.#scheduleRetry(record);
+          }
+        },
+      );
+  }
+
+  #sendSubscribe(record, token) {
+    const id = this.nextId();
+    this.#pending.set(id, { kind: 'subscribe', record });
+    record.busy = true;
+    record.sent = true;
+    const message = { type: 'subscribe', channel: record.channel, id };
+    if (token !== undefined) {
+      message.token = token;
+    }
+    this.#hooks.write(JSON.stringify(message));
+  }
+
+  #sendUnsubscribe(channel) {
+    if (!this.#hooks.isOpen()) {
+      return;
+    }
+    const id = this.nextId();
+    this.#pending.set(id, { kind: 'unsubscribe', channel });
+    this.#leaving.set(channel, id);
+    this.#hooks.write(JSON.stringify({ type: 'unsubscribe', channel, id }));
+  }
+
+  #doneLeaving(channel, id) {
+    if (this.#leaving.get(channel) === id) {
+      this.#leaving.delete(channel);
+    }
+  }
+
+  #leave(subscription) {
+    const record = this.#records.get(subscription.channel);
+    if (record?.subscription !== subscription) {
+      return;
+    }
+    const held = record.sent;
+    this.#end(record, 'unsubscribed', { channel: record.channel, reason: undefined });
+    if (held) {
+      this.#sendUnsubscribe(record.channel);
+    }
+  }
+
+  // #end removes record for good with final state; with detail, it emits `unsubscribed`.
+  #end(record, state, detail) {
+    this.#records.delete(record.channel);
+    this.#cancelRetry(record);
+    record.controls.setState(state);
+    if (detail !== null) {
+      record.controls.emit('unsubscribed', detail);
+    }
+  }
+
+  #scheduleRetry(record) {
+    record.attempt += 1;
+    record.retry = this.#hooks.timers.setTimeout(() => {
+      record.retry = null;
+      this.#request(record);
+    }, this.#hooks.backoff(record.attempt));
+  }
+
+  #cancelRetry(record) {
+    if (record.retry !== null) {
+      this.#hooks.timers.clearTimeout(record.retry);
+      record.retry = null;
+    }
+  }
+}
+
+// emit calls every listener of type with detail; a listener that throws has its
+// exception rethrown from a microtask, where the platform reports it.
+function emit(listeners, type, detail) {
+  for (const listener of [...(listeners.get(type) ?? [])]) {
+    try {
+      listener(detail);
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+}
