@@ -74,9 +74,10 @@ export async function startWsgate(extraFlags = [], { jwt = false } = {}) {
 }
 
 // mintToken returns an HS256 JWT for userID signed with JWT_SECRET, valid for ten
-// minutes.
-export function mintToken(userID) {
+// minutes, with extra claims: { wsgate: {...} } for a connection token's grants,
+// { channel } for a subscription token.
+export function mintToken(userID, claims = {}) {
   const encode = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  const input = `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode({ sub: userID, exp: Math.floor(Date.now() / 1000) + 600 })}`;
+  const input = `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode({ sub: userID, exp: Math.floor(Date.now() / 1000) + 600, ...claims })}`;
   return `${input}.${createHmac('sha256', JWT_SECRET).update(input).digest('base64url')}`;
 }
