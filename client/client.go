@@ -27,8 +27,12 @@ var ErrAlreadyStarted = errors.New("client: Run already called")
 type Client struct {
 	options Options
 	queue   *queue
+	router  *router
 	state   atomic.Int32
 	started atomic.Bool
+	// done is closed by Close and when Run returns: the Client will not write again.
+	done     chan struct{}
+	doneOnce sync.Once
 
 	mutex  sync.Mutex
 	closed bool
@@ -42,7 +46,9 @@ func New(options Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{options: options, queue: newQueue(options.QueueSize)}, nil
+	c := &Client{options: options, queue: newQueue(options.QueueSize), done: make(chan struct{})}
+	c.router = newRouter(c)
+	return c, nil
 }
 
 // State returns the Client's current state.
@@ -63,6 +69,19 @@ func (c *Client) Send(value any) error {
 	if closed {
 		return ErrClosed
 	}
+	data, err := encodeJSON(value)
+	if err != nil {
+		return err
+	}
+	if !c.queue.push(&outgoing{data: data}) {
+		return ErrQueueFull
+	}
+	return nil
+}
+
+// encodeJSON encodes value as JSON; []byte and json.RawMessage are taken as encoded
+// JSON, checked, and copied.
+func encodeJSON(value any) ([]byte, error) {
 	var data []byte
 	switch typed := value.(type) {
 	case json.RawMessage:
@@ -70,20 +89,26 @@ func (c *Client) Send(value any) error {
 	case []byte:
 		data = append([]byte(nil), typed...)
 	default:
-		encoded, err := json.Marshal(value)
-		if err != nil {
-			return err
-		}
-		data = encoded
+		return json.Marshal(value)
 	}
 	if !json.Valid(data) {
-		return errors.New("client: Send: not valid JSON")
+		return nil, errors.New("client: not valid JSON")
 	}
-	if !c.queue.push(data) {
-		return ErrQueueFull
-	}
-	return nil
+	return data, nil
 }
+
+// isDone reports whether the Client was closed or Run has returned.
+func (c *Client) isDone() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// finish marks the Client done; later calls do nothing.
+func (c *Client) finish() { c.doneOnce.Do(func() { close(c.done) }) }
 
 // Close stops the Client: the open connection gets a 1000 close, no reconnect is made,
 // and Run returns ErrClosed. Close does not wait for Run to return. Later calls do
@@ -93,6 +118,7 @@ func (c *Client) Close() error {
 	c.closed = true
 	cancel := c.cancel
 	c.mutex.Unlock()
+	c.finish()
 	if cancel != nil {
 		cancel()
 	}
@@ -115,6 +141,7 @@ func (c *Client) Run(ctx context.Context) error {
 	if closed {
 		return ErrClosed
 	}
+	defer c.finish()
 	defer c.state.Store(int32(StateClosed))
 	attempt := 0
 	needToken := c.options.Token != nil

@@ -28,8 +28,9 @@ type connectionResult struct {
 	openFor time.Duration
 }
 
-// connection is one open WebSocket: Run's goroutine reads it, a writer goroutine
-// writes the queue to it.
+// connection is one open WebSocket: a reader goroutine reads it and hands the
+// messages to Run's goroutine, which calls the callbacks; a writer goroutine writes
+// the channel requests and the queue to it.
 type connection struct {
 	client     *Client
 	conn       *websocket.Conn
@@ -37,6 +38,29 @@ type connection struct {
 	// readerDone is closed when reading has ended; writerDone when the writer exited.
 	readerDone chan struct{}
 	writerDone chan struct{}
+	// inbound carries what the reader read to Run's goroutine; closed when reading
+	// ends, with the reason in closed.
+	inbound chan inboundMessage
+	closed  CloseEvent
+	// ctx ends with the connection; the router's token fetches and retries, counted
+	// in workers, stop with it. tasks carries their callbacks to Run's goroutine.
+	ctx     context.Context
+	cancel  context.CancelFunc
+	workers sync.WaitGroup
+	tasks   chan func()
+	// control holds channel requests for this connection only, written before the
+	// queue; controlReady wakes the writer for them.
+	controlMutex sync.Mutex
+	control      [][]byte
+	controlReady chan struct{}
+}
+
+// inboundMessage is a server message other than ping, or a report of a frame that is
+// not a message.
+type inboundMessage struct {
+	kind string
+	data []byte
+	err  error
 }
 
 // connect dials one connection and serves it until it ends.
@@ -52,35 +76,95 @@ func (c *Client) connect(ctx context.Context, token string) connectionResult {
 		return connectionResult{event: CloseEvent{Code: CodeAbnormal, Reason: "dial: " + err.Error(), Err: err}}
 	}
 	openedAt := c.options.Clock.Now()
-	link := &connection{client: c, conn: conn, readerDone: make(chan struct{}), writerDone: make(chan struct{})}
+	link := &connection{
+		client: c, conn: conn, readerDone: make(chan struct{}), writerDone: make(chan struct{}),
+		inbound: make(chan inboundMessage), tasks: make(chan func()), controlReady: make(chan struct{}, 1),
+	}
+	link.ctx, link.cancel = context.WithCancel(ctx)
 	event := link.serve(ctx)
 	return connectionResult{event: event, openFor: c.options.Clock.Now().Sub(openedAt)}
 }
 
-// serve says hello, starts the writer, reads until the connection ends, and returns
-// once the socket is closed and the writer has exited.
+// serve says hello, renews the subscriptions, starts the writer and the reader,
+// dispatches until the connection ends, and returns once the socket is closed and
+// every goroutine of the connection has exited.
 func (l *connection) serve(ctx context.Context) CloseEvent {
+	defer l.cancel()
 	if err := l.write(helloFrame); err != nil {
 		_ = l.conn.Close()
 		return CloseEvent{Code: CodeAbnormal, Reason: "hello: " + err.Error(), Err: err}
 	}
+	router := l.client.router
+	router.opened(l)
 	go l.writeLoop(ctx)
+	go l.readLoop()
 	l.client.state.Store(int32(StateOpen))
 	if l.client.options.OnOpen != nil {
 		l.client.options.OnOpen()
 	}
-	event := l.readLoop()
+	l.dispatch()
+	router.closed()
+	l.cancel()
+	l.workers.Wait()
 	close(l.readerDone)
 	_ = l.conn.Close()
 	<-l.writerDone
-	return event
+	return l.closed
 }
 
-// readLoop reads and dispatches messages until the connection ends; a silence longer
-// than the heartbeat window ends it with 4000.
-func (l *connection) readLoop() CloseEvent {
+// dispatch calls the callbacks of what the reader hands over and of the router's
+// tasks, on Run's goroutine, until reading ends.
+func (l *connection) dispatch() {
 	options := l.client.options
-	window := options.heartbeatWindow()
+	for {
+		select {
+		case task := <-l.tasks:
+			task()
+		case message, ok := <-l.inbound:
+			if !ok {
+				return
+			}
+			switch {
+			case message.err != nil:
+				l.client.report(message.err)
+			case message.kind == "welcome":
+				if options.OnWelcome != nil {
+					var welcome Welcome
+					_ = json.Unmarshal(message.data, &welcome)
+					options.OnWelcome(welcome)
+				}
+			case l.client.router.handle(l, message.kind, message.data):
+			case options.OnMessage != nil:
+				options.OnMessage(Message{Type: message.kind, Data: message.data})
+			}
+		}
+	}
+}
+
+// post runs task on Run's goroutine, unless the connection ends first.
+func (l *connection) post(task func()) {
+	select {
+	case l.tasks <- task:
+	case <-l.ctx.Done():
+	}
+}
+
+// pushControl queues a channel request for this connection.
+func (l *connection) pushControl(frame []byte) {
+	l.controlMutex.Lock()
+	l.control = append(l.control, frame)
+	l.controlMutex.Unlock()
+	select {
+	case l.controlReady <- struct{}{}:
+	default:
+	}
+}
+
+// readLoop reads messages until the connection ends, answers pings, and hands the rest
+// to Run's goroutine; a silence longer than the heartbeat window ends it with 4000.
+func (l *connection) readLoop() {
+	defer close(l.inbound)
+	window := l.client.options.heartbeatWindow()
 	for {
 		deadline := time.Time{}
 		if window > 0 {
@@ -89,19 +173,21 @@ func (l *connection) readLoop() CloseEvent {
 		_ = l.conn.SetReadDeadline(deadline)
 		kind, data, err := l.conn.ReadMessage()
 		if err != nil {
-			return l.closeEvent(err)
+			l.closed = l.closeEvent(err)
+			return
 		}
 		var envelope struct {
 			Type string `json:"type"`
 		}
 		if kind != websocket.TextMessage || json.Unmarshal(data, &envelope) != nil || envelope.Type == "" {
-			l.client.report(fmt.Errorf("client: server message is not a JSON object with a type: %.200q", data))
+			l.inbound <- inboundMessage{err: fmt.Errorf("client: server message is not a JSON object with a type: %.200q", data)}
 			continue
 		}
 		switch envelope.Type {
 		case "ping":
 			if err := l.write(pongFrame); err != nil {
-				return CloseEvent{Code: CodeAbnormal, Reason: "pong: " + err.Error(), Err: err}
+				l.closed = CloseEvent{Code: CodeAbnormal, Reason: "pong: " + err.Error(), Err: err}
+				return
 			}
 		case "welcome":
 			var welcome Welcome
@@ -110,13 +196,9 @@ func (l *connection) readLoop() CloseEvent {
 			if welcome.PingIntervalMS > 0 {
 				window = time.Duration(welcome.PingIntervalMS+welcome.PingTimeoutMS) * time.Millisecond
 			}
-			if options.OnWelcome != nil {
-				options.OnWelcome(welcome)
-			}
+			l.inbound <- inboundMessage{kind: envelope.Type, data: data}
 		default:
-			if options.OnMessage != nil {
-				options.OnMessage(Message{Type: envelope.Type, Data: data})
-			}
+			l.inbound <- inboundMessage{kind: envelope.Type, data: data}
 		}
 	}
 }
@@ -137,26 +219,38 @@ func (l *connection) closeEvent(err error) CloseEvent {
 	}
 }
 
-// writeLoop writes queued messages in order until the connection ends; when ctx ends
-// it makes the close handshake. A message whose write fails goes back to the front of
-// the queue and the connection is dropped.
+// writeLoop writes this connection's channel requests and the queued messages in
+// order until the connection ends; when ctx ends it makes the close handshake. A
+// message whose write fails goes back to the front of the queue and the connection is
+// dropped.
 func (l *connection) writeLoop(ctx context.Context) {
 	defer close(l.writerDone)
 	queue := l.client.queue
 	for {
 		for {
+			if err := l.writeControl(); err != nil {
+				_ = l.conn.Close()
+				return
+			}
 			item, ok := queue.pop()
 			if !ok {
 				break
 			}
-			if err := l.write(item); err != nil {
+			if !item.claim() {
+				continue
+			}
+			if err := l.write(item.data); err != nil {
 				queue.pushFront(item)
 				_ = l.conn.Close()
 				return
 			}
+			if item.written != nil {
+				close(item.written)
+			}
 		}
 		select {
 		case <-queue.ready:
+		case <-l.controlReady:
 		case <-l.readerDone:
 			return
 		case <-ctx.Done():
@@ -164,6 +258,20 @@ func (l *connection) writeLoop(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// writeControl writes the channel requests waiting for this connection.
+func (l *connection) writeControl() error {
+	l.controlMutex.Lock()
+	frames := l.control
+	l.control = nil
+	l.controlMutex.Unlock()
+	for _, frame := range frames {
+		if err := l.write(frame); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // closeHandshake sends a 1000 close and waits (at most closeWait) for the reader to

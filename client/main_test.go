@@ -128,6 +128,13 @@ func (r *recorder) of(kind string) []event {
 // count returns how many events of kind arrived.
 func (r *recorder) count(kind string) int { return len(r.of(kind)) }
 
+// messageCount returns how many messages OnMessage got.
+func (r *recorder) messageCount() int {
+	r.mutex.Lock()
+	defer r.mutex.Unlock()
+	return len(r.messages)
+}
+
 // contents returns the "content" of every message of type kind, in order.
 func (r *recorder) contents(t *testing.T, kind string) []any {
 	t.Helper()

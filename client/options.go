@@ -26,6 +26,12 @@ type Options struct {
 	// with a code in 4100-4199 (token expired); an error is reported to OnError and
 	// retried with backoff. Default nil: no token.
 	Token func(ctx context.Context) (string, error)
+	// SubscriptionToken, when set, returns the subscription token sent with each
+	// subscribe of a Subscription without a SubscribeOptions.Token of its own (so a
+	// fresh one after every reconnect); an error is reported to the subscription's
+	// OnError and retried with backoff. It runs on a goroutine of its own and should
+	// return when ctx ends. Default nil: subscribes carry no token.
+	SubscriptionToken func(ctx context.Context, channel string) (string, error)
 	// TokenInQuery sends the token as query parameter "token" instead of the
 	// Authorization header, for a proxy that drops that header. Default false: URLs
 	// end up in access logs, headers do not.
@@ -71,7 +77,10 @@ type Options struct {
 	OnOpen func()
 	// OnWelcome is called with the server's answer to hello.
 	OnWelcome func(Welcome)
-	// OnMessage is called for every server message except ping and welcome.
+	// OnMessage is called for every server message except ping, welcome and the
+	// messages of channels (subscribed, unsubscribed, publication, published, and
+	// errors of channel requests), which go to the callbacks below and to
+	// subscriptions.
 	OnMessage func(Message)
 	// OnClose is called whenever a connection or connection attempt ends.
 	OnClose func(CloseEvent)
@@ -79,8 +88,21 @@ type Options struct {
 	// after a stable connection, delay is the wait before it.
 	OnReconnecting func(attempt int, delay time.Duration)
 	// OnError is called for errors that do not end a connection attempt by themselves:
-	// a failing Token, or a server message that is not a JSON object with a type.
+	// a failing Token, a server message that is not a JSON object with a type, a
+	// *ChannelError for a refused Publish (its ID is the publish's), and the errors of
+	// subscriptions without an OnError of their own.
 	OnError func(error)
+	// OnSubscribed is called when the server subscribes the connection to a channel by
+	// itself (the token's channels, the backend API); its publications go to
+	// OnPublication. Subscriptions made with Subscribe have their own callback.
+	OnSubscribed func(Subscribed)
+	// OnUnsubscribed is called when the server ends one of its own subscriptions of the
+	// connection.
+	OnUnsubscribed func(Unsubscribed)
+	// OnPublication receives the publications of channels without a Subscription of
+	// this Client: those the server subscribed the connection to by itself. Default
+	// nil: they are dropped.
+	OnPublication func(Publication)
 }
 
 // Defaults of Options.

@@ -91,19 +91,28 @@ func TestBackoffDelayDoublesUpToTheCap(t *testing.T) {
 
 func TestQueueIsBoundedAndKeepsOrder(t *testing.T) {
 	q := newQueue(2)
-	if !q.push([]byte("1")) || !q.push([]byte("2")) {
+	if !q.push(&outgoing{data: []byte("1")}) || !q.push(&outgoing{data: []byte("2")}) {
 		t.Fatal("push into a queue with room failed")
 	}
-	if q.push([]byte("3")) {
+	if q.push(&outgoing{data: []byte("3")}) {
 		t.Fatal("push into a full queue succeeded")
 	}
 	first, _ := q.pop()
+	if !first.claim() {
+		t.Fatal("claim of a queued item failed")
+	}
 	q.pushFront(first)
 	var order []string
 	for item, ok := q.pop(); ok; item, ok = q.pop() {
-		order = append(order, string(item))
+		order = append(order, string(item.data))
 	}
 	if len(order) != 2 || order[0] != "1" || order[1] != "2" {
 		t.Fatalf("order %v, want [1 2]", order)
+	}
+	if !first.withdraw() {
+		t.Fatal("an item put back by pushFront could not be withdrawn")
+	}
+	if first.claim() {
+		t.Fatal("a withdrawn item was claimed")
 	}
 }

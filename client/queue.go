@@ -1,12 +1,39 @@
 package client
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
-// queue is the bounded FIFO of encoded messages waiting to be written. Its methods
-// are safe for concurrent use.
+// The states of an outgoing message.
+const (
+	outgoingQueued int32 = iota
+	outgoingWriting
+	outgoingWithdrawn
+)
+
+// outgoing is one encoded message waiting to be written. Its state moves from queued
+// to writing when the writer takes it (and back when the write fails), or from queued
+// to withdrawn when its sender gives up; whichever comes first wins, so a withdrawn
+// message is never written.
+type outgoing struct {
+	data []byte
+	// written, when not nil, is closed once the message has been written.
+	written chan struct{}
+	state   atomic.Int32
+}
+
+// claim moves a queued message to writing; false when it was withdrawn.
+func (o *outgoing) claim() bool { return o.state.CompareAndSwap(outgoingQueued, outgoingWriting) }
+
+// withdraw moves a queued message to withdrawn; false when the writer has it already.
+func (o *outgoing) withdraw() bool { return o.state.CompareAndSwap(outgoingQueued, outgoingWithdrawn) }
+
+// queue is the bounded FIFO of messages waiting to be written. Its methods are safe
+// for concurrent use.
 type queue struct {
 	mutex sync.Mutex
-	items [][]byte
+	items []*outgoing
 	limit int
 	// ready holds a token while items may be waiting, to wake the writer.
 	ready chan struct{}
@@ -17,7 +44,7 @@ func newQueue(limit int) *queue {
 }
 
 // push appends item; it reports false when the queue is full.
-func (q *queue) push(item []byte) bool {
+func (q *queue) push(item *outgoing) bool {
 	q.mutex.Lock()
 	if len(q.items) >= q.limit {
 		q.mutex.Unlock()
@@ -31,15 +58,16 @@ func (q *queue) push(item []byte) bool {
 
 // pushFront puts back an item that pop returned but that could not be written, so it
 // goes out first on the next connection.
-func (q *queue) pushFront(item []byte) {
+func (q *queue) pushFront(item *outgoing) {
+	item.state.Store(outgoingQueued)
 	q.mutex.Lock()
-	q.items = append([][]byte{item}, q.items...)
+	q.items = append([]*outgoing{item}, q.items...)
 	q.mutex.Unlock()
 	q.signal()
 }
 
 // pop removes and returns the oldest item.
-func (q *queue) pop() ([]byte, bool) {
+func (q *queue) pop() (*outgoing, bool) {
 	q.mutex.Lock()
 	defer q.mutex.Unlock()
 	if len(q.items) == 0 {

@@ -1,0 +1,247 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"sync/atomic"
+)
+
+// ErrAlreadySubscribed is returned by Subscribe when the Client has a subscription to
+// the channel already; Unsubscribe it first.
+var ErrAlreadySubscribed = errors.New("client: already subscribed to this channel")
+
+// The error codes of channel requests (docs/protocol.md, "Channels"): the Code of a
+// ChannelError.
+const (
+	ChannelInvalid              = "invalid_channel"
+	ChannelPermissionDenied     = "permission_denied"
+	ChannelAlreadySubscribed    = "already_subscribed"
+	ChannelNotSubscribed        = "not_subscribed"
+	ChannelTooManySubscriptions = "too_many_subscriptions"
+	ChannelTooManySubscribers   = "too_many_subscribers"
+	ChannelPublishNotAllowed    = "publish_not_allowed"
+	ChannelRateLimited          = "rate_limited"
+)
+
+// ChannelError is a channel request the server refused: its {"type":"error"} answer.
+type ChannelError struct {
+	// Code is the error code, one of the Channel constants or a newer one.
+	Code string
+	// Message is the server's human-readable explanation.
+	Message string
+	// Channel is the channel of the refused request.
+	Channel string
+	// ID is the request's id as the server echoed it (a JSON number or string), nil
+	// without one.
+	ID json.RawMessage
+}
+
+// Error describes the refusal, e.g. `client: channel "news": permission_denied (...)`.
+func (e *ChannelError) Error() string {
+	return "client: channel " + strconv.Quote(e.Channel) + ": " + e.Code + " (" + e.Message + ")"
+}
+
+// Temporary reports whether the same request may succeed later (rate_limited,
+// too_many_subscribers): a Subscription then retries by itself with backoff.
+func (e *ChannelError) Temporary() bool {
+	return e.Code == ChannelRateLimited || e.Code == ChannelTooManySubscribers
+}
+
+// Publication is one message published to a channel. It is a value; its slices are not
+// reused by the Client.
+type Publication struct {
+	// Channel is the channel it was published to.
+	Channel string
+	// Data is the published JSON value, as published.
+	Data json.RawMessage
+	// Raw is the whole server message, with any field the server adds.
+	Raw json.RawMessage
+}
+
+// Decode unmarshals the published value into target.
+func (p Publication) Decode(target any) error { return json.Unmarshal(p.Data, target) }
+
+// Subscribed is the server's confirmation of a subscription.
+type Subscribed struct {
+	// Channel is the subscribed channel.
+	Channel string
+	// Raw is the whole server message, with any field the server adds (a position, a
+	// recovery flag); nil when the server said already_subscribed instead.
+	Raw json.RawMessage
+}
+
+// Unsubscribed is the end of a subscription by the server or the backend.
+type Unsubscribed struct {
+	// Channel is the channel of the ended subscription.
+	Channel string
+	// Reason is the server's reason.
+	Reason string
+	// Raw is the whole server message.
+	Raw json.RawMessage
+}
+
+// SubscriptionState is where a Subscription is in its life. Read it with
+// Subscription.State.
+type SubscriptionState int32
+
+// The states of a Subscription. Unsubscribed and Failed are final.
+const (
+	// SubscriptionSubscribing: waiting for the server's confirmation, or for a
+	// connection (after every reconnect the subscription is renewed).
+	SubscriptionSubscribing SubscriptionState = iota
+	// SubscriptionSubscribed: the server confirmed it on the open connection.
+	SubscriptionSubscribed
+	// SubscriptionUnsubscribed: ended by Unsubscribe, or by the server.
+	SubscriptionUnsubscribed
+	// SubscriptionFailed: the server refused it for good (e.g. permission_denied).
+	SubscriptionFailed
+)
+
+// String returns "subscribing", "subscribed", "unsubscribed" or "failed".
+func (s SubscriptionState) String() string {
+	switch s {
+	case SubscriptionSubscribed:
+		return "subscribed"
+	case SubscriptionUnsubscribed:
+		return "unsubscribed"
+	case SubscriptionFailed:
+		return "failed"
+	default:
+		return "subscribing"
+	}
+}
+
+// SubscribeOptions configures one Subscription. Every field is optional. The callbacks
+// follow the rule of Options: called on Run's goroutine, one at a time.
+type SubscribeOptions struct {
+	// Token returns the subscription token sent with each subscribe of this
+	// subscription (so a fresh one after every reconnect); an error is reported to
+	// OnError and retried with backoff. Default Options.SubscriptionToken.
+	Token func(ctx context.Context, channel string) (string, error)
+	// OnSubscribed is called each time the server confirms the subscription: once per
+	// connection.
+	OnSubscribed func(Subscribed)
+	// OnUnsubscribed is called when the server or the backend ends the subscription
+	// (not after Unsubscribe).
+	OnUnsubscribed func(Unsubscribed)
+	// OnError is called with a *ChannelError when the server refuses the subscribe, or
+	// with the error of Token. After a temporary refusal (ChannelError.Temporary) or a
+	// Token error the subscription retries with backoff; after any other refusal it
+	// has failed (State returns SubscriptionFailed).
+	OnError func(error)
+}
+
+// Subscription is a Client's subscription to one channel, made by Client.Subscribe. Its
+// methods are safe for concurrent use.
+type Subscription struct {
+	router  *router
+	channel string
+	handler func(Publication)
+	options SubscribeOptions
+	state   atomic.Int32
+
+	// Guarded by router.mutex.
+	// sent: a subscribe went out on this connection and was not refused, so the
+	// server may hold the subscription; busy: a token is being fetched or an answer
+	// is due; attempt counts refusals in a row for the backoff; retry identifies the
+	// pending retry (incremented to cancel it).
+	sent, busy bool
+	attempt    int
+	retry      uint64
+	retrying   bool
+}
+
+// Channel returns the channel name.
+func (s *Subscription) Channel() string { return s.channel }
+
+// State returns the subscription's current state.
+func (s *Subscription) State() SubscriptionState { return SubscriptionState(s.state.Load()) }
+
+// Unsubscribe ends the subscription: its handler gets no publication any more, the
+// server is told when it holds the subscription, and it is not renewed after
+// reconnects. It does nothing when the subscription has ended already. It never
+// blocks on the network and calls no callback.
+func (s *Subscription) Unsubscribe() { s.router.leave(s) }
+
+// Subscribe subscribes to channel, now or as soon as a connection is open, and again
+// after every reconnect, until Unsubscribe. handler receives each publication, on
+// Run's goroutine like every callback. options, at most one, sets a token source and
+// callbacks for this subscription. A refusal such as permission_denied ends this
+// subscription only (see SubscribeOptions.OnError). Subscribe returns
+// ErrAlreadySubscribed when the Client has an active subscription to channel, and
+// ErrClosed after Close or once Run has returned.
+func (c *Client) Subscribe(channel string, handler func(Publication), options ...SubscribeOptions) (*Subscription, error) {
+	if channel == "" {
+		return nil, errors.New("client: Subscribe: empty channel name")
+	}
+	if handler == nil {
+		return nil, errors.New("client: Subscribe: nil handler")
+	}
+	if len(options) > 1 {
+		return nil, errors.New("client: Subscribe: more than one SubscribeOptions")
+	}
+	if c.isDone() {
+		return nil, ErrClosed
+	}
+	subscription := &Subscription{router: c.router, channel: channel, handler: handler}
+	if len(options) == 1 {
+		subscription.options = options[0]
+	}
+	if !c.router.add(subscription) {
+		return nil, ErrAlreadySubscribed
+	}
+	return subscription, nil
+}
+
+// Unsubscribe ends the Client's subscription to channel (as Subscription.Unsubscribe
+// does), or the subscription the server made for the open connection by itself. It
+// never blocks on the network.
+func (c *Client) Unsubscribe(channel string) { c.router.unsubscribe(channel) }
+
+// Publish publishes data to channel: {"type":"publish","channel":...,"data":...,"id":N}.
+// data is encoded as JSON ([]byte and json.RawMessage are taken as encoded JSON). The
+// publication waits in the send queue like a message of Send and goes out on the open
+// connection, or on the next one while offline. Publish returns once it has been
+// written to the socket: the server answers a publish only when it refuses it, so a
+// refusal (e.g. publish_not_allowed) arrives afterwards, as a *ChannelError with the
+// publish's id given to Options.OnError. It returns ErrQueueFull when the queue is
+// full, ErrClosed when the Client is closed or Run returns first, and ctx's error when
+// ctx ends first; with those two the publication is withdrawn, unless it was being
+// written at that moment.
+func (c *Client) Publish(ctx context.Context, channel string, data any) error {
+	if channel == "" {
+		return errors.New("client: Publish: empty channel name")
+	}
+	if c.isDone() {
+		return ErrClosed
+	}
+	encoded, err := encodeJSON(data)
+	if err != nil {
+		return err
+	}
+	name, _ := json.Marshal(channel)
+	frame := make([]byte, 0, len(encoded)+len(name)+64)
+	frame = append(frame, `{"type":"publish","channel":`...)
+	frame = append(frame, name...)
+	frame = append(frame, `,"data":`...)
+	frame = append(frame, encoded...)
+	frame = append(frame, `,"id":`...)
+	frame = strconv.AppendUint(frame, c.router.nextID(), 10)
+	frame = append(frame, '}')
+	item := &outgoing{data: frame, written: make(chan struct{})}
+	if !c.queue.push(item) {
+		return ErrQueueFull
+	}
+	select {
+	case <-item.written:
+		return nil
+	case <-ctx.Done():
+		item.withdraw()
+		return ctx.Err()
+	case <-c.done:
+		item.withdraw()
+		return ErrClosed
+	}
+}
