@@ -21,6 +21,16 @@
 // Delivery is at most once: a message written to a socket that dies before the server
 // reads it is lost. Messages that could not be written at all stay queued.
 //
+// Channels: Subscribe returns a Subscription that is made again on every connection,
+// each time with a fresh token from SubscribeOptions.Token or Options.SubscriptionToken;
+// a refusal ends that subscription only (temporary ones are retried with backoff).
+// Publish queues a publication and returns once it is written; the server answers a
+// publish only to refuse it, with a *ChannelError that reaches Options.OnError. The
+// server's own subscriptions (the token's channels, the backend API) are reported to
+// Options.OnSubscribed and their publications go to Options.OnPublication. Every
+// subscribe, unsubscribe and publish carries an id, a number counting up per Client,
+// and the server's answers are matched by it.
+//
 // Usage:
 //
 //	c, err := client.New(client.Options{
@@ -30,6 +40,8 @@
 //	if err != nil { ... }
 //	go func() { _ = c.Run(ctx) }()
 //	_ = c.Send(map[string]any{"type": "broadcast", "content": "hi"})
+//	news, err := c.Subscribe("news", func(p client.Publication) { log.Printf("news: %s", p.Data) })
 //	...
+//	news.Unsubscribe()
 //	_ = c.Close()
 package client

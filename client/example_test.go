@@ -56,3 +56,39 @@ func Example() {
 	// hello
 	// client: closed
 }
+
+// A client subscribes to a channel with a subscription token from its backend, and
+// publishes to another. (Not run: it needs a node with channels.)
+func ExampleClient_Subscribe() {
+	c, err := client.New(client.Options{
+		URL: "ws://127.0.0.1:8080/api/v1/ws",
+		SubscriptionToken: func(ctx context.Context, channel string) (string, error) {
+			return "a subscription token for " + channel + " from your backend", nil
+		},
+		OnError: func(err error) { fmt.Println(err) },
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	go func() { _ = c.Run(context.Background()) }()
+	defer c.Close()
+
+	news, err := c.Subscribe("news", func(p client.Publication) {
+		fmt.Printf("%s: %s\n", p.Channel, p.Data)
+	}, client.SubscribeOptions{
+		OnSubscribed: func(s client.Subscribed) { fmt.Println("subscribed to", s.Channel) },
+		OnError:      func(err error) { fmt.Println("news:", err) },
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer news.Unsubscribe()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Publish(ctx, "chat:lobby", map[string]string{"text": "hi"}); err != nil {
+		fmt.Println(err)
+	}
+}
