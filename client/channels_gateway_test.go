@@ -130,7 +130,7 @@ func backendPublish(t *testing.T, address, channel string, data any) int {
 	t.Helper()
 	status, answer := callAPI(t, address, http.MethodPost, "/api/v1/channels/"+url.PathEscape(channel)+"/publish", map[string]any{"data": data})
 	queued, ok := answer["queued"].(float64)
-	if status != http.StatusOK || !ok {
+	if status/100 != 2 || !ok {
 		t.Fatalf("publish to %s: %d %v", channel, status, answer)
 	}
 	return int(queued)
@@ -246,7 +246,7 @@ func TestGatewayPermissionsFromGrantsAndSubscriptionTokens(t *testing.T) {
 	}
 
 	status, answer := callAPI(t, address, http.MethodPost, "/api/v1/users/ada/unsubscribe", map[string]string{"channel": "private:1"})
-	if status != http.StatusOK {
+	if status/100 != 2 {
 		t.Fatalf("unsubscribe by user: %d %v", status, answer)
 	}
 	waitFor(t, 5*time.Second, "the backend's unsubscribe", func() bool { return privateSubscription.State() == client.SubscriptionUnsubscribed })

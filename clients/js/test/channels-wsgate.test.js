@@ -70,7 +70,7 @@ async function api(address, method, path, body) {
 // publish publishes data to channel through the backend API and returns its answer.
 async function publish(address, channel, data) {
   const { status, body } = await api(address, 'POST', `/api/v1/channels/${encodeURIComponent(channel)}/publish`, { data });
-  assert.equal(status, 200, `publish to ${channel}: ${JSON.stringify(body)}`);
+  assert.ok(status >= 200 && status < 300, `publish to ${channel}: ${status} ${JSON.stringify(body)}`);
   return body;
 }
 
@@ -171,7 +171,7 @@ test('permissions: the token\'s grants and channels, a subscription token per ch
   assert.deepEqual(listener.received, [{ text: 'hi bob' }]);
 
   const removed = await api(gateway.address, 'POST', '/api/v1/users/ada/unsubscribe', { channel: 'private:1' });
-  assert.equal(removed.status, 200, JSON.stringify(removed.body));
+  assert.ok(removed.status >= 200 && removed.status < 300, `unsubscribe by user: ${removed.status} ${JSON.stringify(removed.body)}`);
   await waitFor(() => privateChannel.subscription.state === 'unsubscribed', 5000, 'the backend\'s unsubscribe');
   const [{ reason }] = privateChannel.of('unsubscribed');
   assert.equal(typeof reason, 'string');
