@@ -22,6 +22,27 @@ const (
 	TypeWelcome = "welcome"
 	// TypeError (server to client) reports bad input; see Error.
 	TypeError = "error"
+	// TypeSubscribe ({"type":"subscribe","channel":C}, optionally "token" and
+	// "id") subscribes the connection to channel C.
+	TypeSubscribe = "subscribe"
+	// TypeUnsubscribe ({"type":"unsubscribe","channel":C}, optionally "id") ends
+	// the connection's subscription to C.
+	TypeUnsubscribe = "unsubscribe"
+	// TypePublish ({"type":"publish","channel":C,"data":X}, optionally "id")
+	// publishes X to C's subscribers.
+	TypePublish = "publish"
+	// TypeSubscribed (server to client) confirms a subscription; see
+	// ChannelAnswer.
+	TypeSubscribed = "subscribed"
+	// TypeUnsubscribed (server to client) confirms an unsubscribe, or says that the
+	// server or the backend removed a subscription (with a "reason").
+	TypeUnsubscribed = "unsubscribed"
+	// TypePublished (server to client) acknowledges a client's publish that carried
+	// an "id"; a publish without one is not acknowledged.
+	TypePublished = "published"
+	// TypePublication (server to client) carries data published to a channel the
+	// connection is subscribed to; see PublicationPayload.
+	TypePublication = "publication"
 )
 
 // The exact texts of the heartbeat messages. They are most of the traffic of an
@@ -31,10 +52,20 @@ const (
 	PongText = `{"type":"pong"}`
 )
 
+// isChannelType reports whether messageType names a channel operation, which has a
+// "channel" and may have an "id".
+func isChannelType(messageType string) bool {
+	switch messageType {
+	case TypeSubscribe, TypeUnsubscribe, TypePublish:
+		return true
+	}
+	return false
+}
+
 // isClientType reports whether a client may send messageType.
 func isClientType(messageType string) bool {
 	switch messageType {
-	case TypeMessage, TypeBroadcast, TypePing, TypePong, TypeHello:
+	case TypeMessage, TypeBroadcast, TypePing, TypePong, TypeHello, TypeSubscribe, TypeUnsubscribe, TypePublish:
 		return true
 	}
 	return false
@@ -47,6 +78,19 @@ type Message struct {
 	// Content is the raw JSON of "content", byte for byte as the client sent it, so
 	// it reaches other clients unchanged; the text null when the message has none.
 	Content json.RawMessage
+	// Channel is the "channel" of a subscribe, unsubscribe or publish; "" when the
+	// message has none (the receiver refuses an empty name). Decode refuses a
+	// channel operation whose "channel" is not a string.
+	Channel string
+	// Token is the "token" of a subscribe (a subscription token), "" without one.
+	Token string
+	// ID is the raw JSON of the "id" of a subscribe, unsubscribe or publish (a
+	// string or a number, as the client wrote it), echoed in the answer; nil
+	// without one.
+	ID json.RawMessage
+	// Data is the raw JSON of a publish's "data", byte for byte as the client sent
+	// it; the text null when the message has none.
+	Data json.RawMessage
 }
 
 // nullContent is Message.Content of a message without "content"; shared, never
@@ -62,22 +106,28 @@ func Decode(data []byte) (message Message, refusal Error, ok bool) {
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		if !json.Valid(data) {
-			return Message{}, Error{ErrorInvalidJSON, "message is not valid JSON"}, false
+			return Message{}, Error{Code: ErrorInvalidJSON, Message: "message is not valid JSON"}, false
 		}
-		return Message{}, Error{ErrorNotObject, "message must be a JSON object"}, false
+		return Message{}, Error{Code: ErrorNotObject, Message: "message must be a JSON object"}, false
 	}
 	var inbound struct {
 		Type    *string         `json:"type"`
 		Content json.RawMessage `json:"content"`
+		// The channel fields are decoded raw, so that a seed message carrying a field
+		// of one of these names, of any type, is accepted as before.
+		Channel json.RawMessage `json:"channel"`
+		Token   json.RawMessage `json:"token"`
+		ID      json.RawMessage `json:"id"`
+		Data    json.RawMessage `json:"data"`
 	}
 	if err := json.Unmarshal(data, &inbound); err != nil {
 		if _, isTypeError := err.(*json.UnmarshalTypeError); isTypeError {
-			return Message{}, Error{ErrorInvalidFormat, `"type" must be a string`}, false
+			return Message{}, Error{Code: ErrorInvalidFormat, Message: `"type" must be a string`}, false
 		}
-		return Message{}, Error{ErrorInvalidJSON, "message is not valid JSON: " + err.Error()}, false
+		return Message{}, Error{Code: ErrorInvalidJSON, Message: "message is not valid JSON: " + err.Error()}, false
 	}
 	if inbound.Type == nil {
-		return Message{}, Error{ErrorMissingType, `message has no "type"`}, false
+		return Message{}, Error{Code: ErrorMissingType, Message: `message has no "type"`}, false
 	}
 	if !isClientType(*inbound.Type) {
 		return Message{}, UnknownType(*inbound.Type), false
@@ -86,5 +136,45 @@ func Decode(data []byte) (message Message, refusal Error, ok bool) {
 	if message.Content == nil {
 		message.Content = nullContent
 	}
+	if isChannelType(message.Type) {
+		return decodeChannelFields(message, inbound.Channel, inbound.Token, inbound.ID, inbound.Data)
+	}
 	return message, Error{}, true
+}
+
+// decodeChannelFields fills the fields of a channel operation from their raw JSON:
+// "channel" and "token" must be strings (or absent), "id" a string or a number (or
+// absent). A refusal echoes the id when it is valid, and the channel when it is a
+// string.
+func decodeChannelFields(message Message, channel, token, id, data json.RawMessage) (Message, Error, bool) {
+	if id != nil && !isValidID(id) {
+		return Message{}, Error{Code: ErrorInvalidField, Message: `"id" must be a string or a number`}, false
+	}
+	message.ID = id
+	if !decodeOptionalString(channel, &message.Channel) {
+		return Message{}, Error{Code: ErrorInvalidChannel, Message: `"channel" must be a string`, ID: string(id)}, false
+	}
+	if !decodeOptionalString(token, &message.Token) {
+		return Message{}, Error{Code: ErrorInvalidField, Message: `"token" must be a string`, Channel: message.Channel,
+			ID: string(id)}, false
+	}
+	message.Data = data
+	if message.Data == nil {
+		message.Data = nullContent
+	}
+	return message, Error{}, true
+}
+
+// decodeOptionalString decodes raw, a JSON string or null (or nothing), into
+// target; it reports false for any other JSON value.
+func decodeOptionalString(raw json.RawMessage, target *string) bool {
+	if raw == nil || string(raw) == "null" {
+		return true
+	}
+	return raw[0] == '"' && json.Unmarshal(raw, target) == nil
+}
+
+// isValidID reports whether raw (valid JSON) is a string or a number.
+func isValidID(raw json.RawMessage) bool {
+	return raw[0] == '"' || raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9')
 }
