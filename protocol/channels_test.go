@@ -9,9 +9,9 @@ import (
 // and without their optional fields.
 func TestDecodeReadsTheChannelOperations(t *testing.T) {
 	for _, test := range []struct {
-		text                             string
+		text                            string
 		messageType, channel, token, id string
-		data                             string
+		data                            string
 	}{
 		{`{"type":"subscribe","channel":"news"}`, TypeSubscribe, "news", "", "", "null"},
 		{`{"type":"subscribe","channel":"chat:a/b#c","token":"t.k.n","id":"req-1"}`, TypeSubscribe, "chat:a/b#c", "t.k.n", `"req-1"`, "null"},
