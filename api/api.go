@@ -48,10 +48,12 @@ type Config struct {
 	MaxBodySize int64
 }
 
-// DefaultMaxBodySize is the default of Config.MaxBodySize: 64 KiB. The transport
-// buffers a whole request before the API key is checked, so the limit stays small
-// (see engine.Config.MaxRequestSize).
-const DefaultMaxBodySize = 64 << 10
+// DefaultMaxBodySize is the default of Config.MaxBodySize: 88 KiB, the engine's
+// default request limit (engine.DefaultMaxRequestSize, 96 KiB) less 8 KiB for the
+// request line and headers, so a batch publish carries as much as the transport
+// lets through. The transport buffers a whole request before the API key is
+// checked, so the limit stays small.
+const DefaultMaxBodySize = 88 << 10
 
 // API is the HTTP handler for every non-WebSocket route. Safe for concurrent use.
 type API struct {

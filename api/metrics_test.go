@@ -43,7 +43,7 @@ func apiWithSessions(tb testing.TB, connections int) (*API, *Metrics) {
 	tb.Cleanup(func() { hub.Shutdown(0) })
 	transport := newTransport(tb, hub)
 	for index := range connections {
-		if s := transport.Open(&testsupport.Conn{Discard: true}, fmt.Sprintf("user-%d", index), time.Time{}); !s.IsOpen() {
+		if s := transport.Open(&testsupport.Conn{Discard: true}, session.Identity{UserID: fmt.Sprintf("user-%d", index)}); !s.IsOpen() {
 			tb.Fatalf("Open: refused with %s", s.Reason())
 		}
 	}
@@ -149,11 +149,11 @@ func TestRefusalsAndDisconnectsAreCountedByReason(t *testing.T) {
 	}
 	t.Cleanup(func() { hub.Shutdown(0) })
 	transport := newTransport(t, hub)
-	kept := transport.Open(&testsupport.Conn{Discard: true}, "alice", time.Time{})
+	kept := transport.Open(&testsupport.Conn{Discard: true}, session.Identity{UserID: "alice"})
 	if !kept.IsOpen() {
 		t.Fatalf("Open: refused with %s", kept.Reason())
 	}
-	if transport.Open(&testsupport.Conn{Discard: true}, "alice", time.Time{}).IsOpen() {
+	if transport.Open(&testsupport.Conn{Discard: true}, session.Identity{UserID: "alice"}).IsOpen() {
 		t.Fatal("a second connection of alice was accepted over the limit of 1")
 	}
 	transport.Refuse(&testsupport.Conn{Discard: true}, session.ReasonUnauthorized)

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"github.com/wsgate/wsgate/channels"
 	"github.com/wsgate/wsgate/protocol"
 	"github.com/wsgate/wsgate/session"
 )
@@ -20,7 +21,18 @@ func (p *Publisher) HandleMessage(s *session.Session, text []byte) {
 	case protocol.TypeMessage:
 		s.Send(protocol.ContentFrame(protocol.TypeMessage, message.Content))
 	case protocol.TypeBroadcast:
+		if channels.BroadcastPermission(p.authentication, p.everyClientMayBroadcast, connectionOf(s)) != nil {
+			p.counters.broadcastRefusals.Add(1)
+			s.Send(broadcastRefusedFrame)
+			return
+		}
 		p.broadcastFrom(s, message.Content)
+	case protocol.TypeSubscribe:
+		p.subscribeFrom(s, message)
+	case protocol.TypeUnsubscribe:
+		p.unsubscribeFrom(s, message)
+	case protocol.TypePublish:
+		p.publishFrom(s, message)
 	case protocol.TypePing:
 		s.Send(protocol.PongFrame())
 	case protocol.TypePong:
@@ -31,6 +43,10 @@ func (p *Publisher) HandleMessage(s *session.Session, text []byte) {
 		s.Send(protocol.UnknownType(message.Type).Frame())
 	}
 }
+
+// broadcastRefusedFrame answers a client broadcast that its token does not allow.
+var broadcastRefusedFrame = protocol.Error{Code: protocol.ErrorPermissionDenied,
+	Message: "this connection may not broadcast: its token does not grant it"}.Frame()
 
 // broadcastFrom delivers a client's broadcast to every other connection: queued here
 // at once, and handed to the cluster without waiting for it (the sender's handler

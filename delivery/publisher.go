@@ -10,8 +10,10 @@ package delivery
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 
+	"github.com/wsgate/wsgate/channels"
 	"github.com/wsgate/wsgate/protocol"
 	"github.com/wsgate/wsgate/session"
 )
@@ -25,6 +27,57 @@ type Config struct {
 	Forwarder Forwarder
 	// Logger receives a line per kick. Default slog.Default().
 	Logger *slog.Logger
+	// Namespaces are the options of the channel namespaces (package channels).
+	// Default: channels.NewNamespaces(nil, Authentication), every namespace with
+	// the default options.
+	Namespaces *channels.Namespaces
+	// Authentication says whether clients authenticate with JWT. With it, the
+	// client "broadcast" message needs the token's grant or EveryClientMayBroadcast
+	// (channels.BroadcastPermission). Default false: anonymous mode, every client
+	// may broadcast, as in the seed.
+	Authentication bool
+	// EveryClientMayBroadcast lets every client broadcast under Authentication.
+	// Default false.
+	EveryClientMayBroadcast bool
+	// MaxSubscriptionsPerConnection caps one connection's subscriptions; beyond it a
+	// subscribe is refused with too_many_subscriptions. Default (0)
+	// channels.DefaultMaxSubscriptions (128); negative: unlimited.
+	MaxSubscriptionsPerConnection int
+	// VerifySubscription checks a subscription token a client sends with a
+	// subscribe: nil when token is valid for userID and channel (package auth's
+	// Verifier.VerifySubscription, without the expiry), or why not (the error's text
+	// is sent to the client, so it must not contain the token). It is called on the
+	// client's handler goroutine and must be safe for concurrent use. Default nil:
+	// tokens are ignored (no JWT is configured), and the namespaces and grants
+	// decide alone.
+	VerifySubscription func(token, userID, channel string) error
+}
+
+// ChannelForwarder is the cross-node half of channels, implemented by a Forwarder
+// that carries channels too (package cluster). NewPublisher takes it from
+// Config.Forwarder with a type assertion: a Forwarder without these methods keeps
+// channels on this node. Implementations must be safe for concurrent use.
+type ChannelForwarder interface {
+	// PublishToChannel delivers payload (a complete server message, the JSON of a
+	// {"type":"publication",...}; receivers frame it) to channel's subscribers on the
+	// other nodes and returns how many other nodes received it. One bounded round trip.
+	PublishToChannel(ctx context.Context, channel string, payload []byte) (int, error)
+	// RelayToChannel is PublishToChannel for a client's publication: it returns at
+	// once (queues; drops and counts what does not fit), like RelayBroadcast.
+	RelayToChannel(channel string, payload []byte)
+	// ChangeUserSubscription subscribes (subscribe true) or unsubscribes userID's
+	// connections on the other nodes to/from channel; reason is sent to the client in
+	// "unsubscribed" ("" when subscribing). Returns the other nodes reached.
+	ChangeUserSubscription(ctx context.Context, userID, channel string, subscribe bool, reason string) (int, error)
+	// ChangeConnectionSubscription does it for connection id of another node; false
+	// when no live node holds it.
+	ChangeConnectionSubscription(ctx context.Context, id session.ConnectionID, channel string, subscribe bool, reason string) (bool, error)
+	// ChannelInterest tells the cluster that this node's first subscriber of channel
+	// arrived (interested true) or its last left. It must return at once: the
+	// cluster subscribes and unsubscribes in Redis in batches in the background, and
+	// re-reads the truth through Publisher.HasLocalSubscribers when it acts (calls
+	// for one channel may arrive out of order).
+	ChannelInterest(channel string, interested bool)
 }
 
 // Forwarder is the cross-node half of a delivery, called after this node's part.
@@ -81,10 +134,23 @@ func (r Result) Reached() bool { return r.Local > 0 || r.Nodes > 0 }
 // encoded once however many connections receive it, byte for byte as given (the
 // Publisher does not check it). Its methods are safe for concurrent use and never
 // block on a client; the cluster's part waits at most for one bounded round trip.
+//
+// It also owns this node's channel index (channels.go): the client's subscribe,
+// unsubscribe and publish, the backend's publications and server-side
+// subscriptions, and their cross-node half through a ChannelForwarder.
 type Publisher struct {
 	hub       *session.Hub
 	forwarder Forwarder
-	logger    *slog.Logger
+	// channelForwarder is forwarder when it carries channels too, else nil.
+	channelForwarder ChannelForwarder
+	logger           *slog.Logger
+
+	index                   *channels.Index[*session.Session]
+	namespaces              *channels.Namespaces
+	authentication          bool
+	everyClientMayBroadcast bool
+	verifySubscription      func(token, userID, channel string) error
+	counters                channelCounters
 }
 
 // NewPublisher returns a Publisher for config.
@@ -95,7 +161,27 @@ func NewPublisher(config Config) (*Publisher, error) {
 	if config.Logger == nil {
 		config.Logger = slog.Default()
 	}
-	return &Publisher{hub: config.Hub, forwarder: config.Forwarder, logger: config.Logger}, nil
+	if config.Namespaces == nil {
+		namespaces, err := channels.NewNamespaces(nil, config.Authentication)
+		if err != nil {
+			return nil, fmt.Errorf("delivery: %w", err)
+		}
+		config.Namespaces = namespaces
+	}
+	p := &Publisher{hub: config.Hub, forwarder: config.Forwarder, logger: config.Logger,
+		namespaces: config.Namespaces, authentication: config.Authentication,
+		everyClientMayBroadcast: config.EveryClientMayBroadcast, verifySubscription: config.VerifySubscription}
+	indexConfig := channels.Config{MaxSubscriptions: config.MaxSubscriptionsPerConnection}
+	if channelForwarder, ok := config.Forwarder.(ChannelForwarder); ok {
+		p.channelForwarder = channelForwarder
+		indexConfig.Activity = channelForwarder.ChannelInterest
+	}
+	index, err := channels.NewIndex[*session.Session](indexConfig)
+	if err != nil {
+		return nil, fmt.Errorf("delivery: %w", err)
+	}
+	p.index = index
+	return p, nil
 }
 
 // Broadcast queues payload to every open connection of the cluster except those in

@@ -41,7 +41,7 @@ type Config struct {
 	// MaxRequestSize is the largest HTTP (API) request, headers and body, in bytes.
 	// nbio buffers a whole request before it is served, so a larger one is cut by
 	// closing the connection without an answer. Default 96 KiB: room for the API's
-	// own body limit (api.DefaultMaxBodySize, 64 KiB, answered with 413) plus
+	// own body limit (api.DefaultMaxBodySize, 88 KiB, answered with 413) plus
 	// headers. It also bounds what one WebSocket connection may buffer.
 	MaxRequestSize int
 	// SocketSendBuffer sets SO_SNDBUF on every accepted socket, in bytes. Default 0:
@@ -52,12 +52,11 @@ type Config struct {
 	SocketSendBuffer int
 	// Pollers is the number of epoll goroutines. Default GOMAXPROCS.
 	Pollers int
-	// Identify returns the user id for an upgrade request and when its credentials
-	// expire (the zero time: never; see session.Transport.Open), or a refusal
-	// reason (the upgrade is completed and closed at once with that reason's code,
-	// because a browser cannot read the HTTP status of a failed upgrade). Nil:
-	// anonymous.
-	Identify func(request *http.Request) (userID string, expiresAt time.Time, refusal session.CloseReason)
+	// Identify returns who an upgrade request is (user id, when its credentials
+	// expire, its channel grants: see session.Identity), or a refusal reason (the
+	// upgrade is completed and closed at once with that reason's code, because a
+	// browser cannot read the HTTP status of a failed upgrade). Nil: anonymous.
+	Identify func(request *http.Request) (identity session.Identity, refusal session.CloseReason)
 	// CheckOrigin reports whether an upgrade request's Origin is allowed. Nil: requests
 	// without Origin and same-origin requests only.
 	CheckOrigin func(request *http.Request) bool

@@ -3,7 +3,6 @@ package engine
 import (
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/lesismal/nbio"
 	"github.com/lesismal/nbio/nbhttp"
@@ -65,9 +64,9 @@ func (s *Server) newUpgrader() *websocket.Upgrader {
 // It runs on the connection's own executor, so no message of this connection is
 // handled before the session is attached.
 func (s *Server) serveWebSocket(writer http.ResponseWriter, request *http.Request) {
-	userID, expiresAt, refusal := "", time.Time{}, session.ReasonNone
+	identity, refusal := session.Identity{}, session.ReasonNone
 	if s.config.Identify != nil {
-		userID, expiresAt, refusal = s.config.Identify(request)
+		identity, refusal = s.config.Identify(request)
 	}
 	conn, err := s.upgrader.Upgrade(writer, request, nil)
 	if errors.Is(err, websocket.ErrUpgradeOriginNotAllowed) {
@@ -84,7 +83,7 @@ func (s *Server) serveWebSocket(writer http.ResponseWriter, request *http.Reques
 		conn.SetSession(s.transport.Refuse(socket{conn}, refusal))
 		return
 	}
-	conn.SetSession(s.transport.Open(socket{conn}, userID, expiresAt))
+	conn.SetSession(s.transport.Open(socket{conn}, identity))
 }
 
 // socket adapts an nbio WebSocket connection to session.Conn. Frames arrive

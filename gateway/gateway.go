@@ -89,9 +89,6 @@ type Gateway struct {
 	// Cluster is the node's membership in a cluster; nil without Config.Cluster.
 	Cluster *cluster.Node
 
-	// namespaces are Config.Namespaces validated, with their defaults filled in.
-	namespaces *channels.Namespaces
-
 	shutdownOnce sync.Once
 	cut          int
 }
@@ -107,7 +104,7 @@ func New(config Config) (*Gateway, error) {
 	if config.Session.Logger == nil {
 		config.Session.Logger = config.Logger
 	}
-	identify, err := identifier(config)
+	identify, verifier, err := identifier(config)
 	if err != nil {
 		return nil, err
 	}
@@ -134,25 +131,45 @@ func New(config Config) (*Gateway, error) {
 		closeCluster(node)
 		return nil, err
 	}
-	g, err := assemble(config, hub, node, metrics)
+	publisherConfig := delivery.Config{Hub: hub, Logger: config.Logger, Namespaces: namespaces,
+		Authentication: config.JWT.Enabled(), EveryClientMayBroadcast: config.EveryClientMayBroadcast,
+		MaxSubscriptionsPerConnection: config.MaxSubscriptionsPerConnection}
+	if verifier != nil {
+		publisherConfig.VerifySubscription = func(token, userID, channel string) error {
+			_, err := verifier.VerifySubscription(token, userID, channel)
+			return err
+		}
+	}
+	g, err := assemble(config, publisherConfig, node, metrics)
 	if err != nil {
 		hub.Shutdown(0)
 		closeCluster(node)
 		return nil, err
 	}
-	g.namespaces = namespaces
 	return g, nil
 }
 
-// assemble builds what serves hub: the publisher (forwarding to node, when there is
-// one), the API and the engine.
-func assemble(config Config, hub *session.Hub, node *cluster.Node, metrics *api.Metrics) (*Gateway, error) {
-	publisher, apiCluster, err := newPublisher(hub, node, config.Logger)
+// apiHeaderRoom is what the API's body limit leaves of the engine's request limit
+// for the request line and headers.
+const apiHeaderRoom = 8 << 10
+
+// assemble builds what serves the hub of publisherConfig: the publisher (forwarding
+// to node, when there is one), the API and the engine.
+func assemble(config Config, publisherConfig delivery.Config, node *cluster.Node, metrics *api.Metrics) (*Gateway, error) {
+	hub := publisherConfig.Hub
+	publisher, apiCluster, err := newPublisher(publisherConfig, node)
 	if err != nil {
 		return nil, err
 	}
+	// The API takes bodies as large as the engine's request limit leaves room for
+	// (api.DefaultMaxBodySize with the engine's default), so a batch publish carries
+	// as much as the transport lets through.
+	var maxBodySize int64
+	if config.Engine.MaxRequestSize > 0 {
+		maxBodySize = int64(max(config.Engine.MaxRequestSize-apiHeaderRoom, 1))
+	}
 	handler, err := api.New(api.Config{Hub: hub, Publisher: publisher, Logger: config.Logger, APIKey: config.APIKey,
-		Metrics: metrics, Cluster: apiCluster, DisableProfiling: config.DisableProfiling})
+		Metrics: metrics, Cluster: apiCluster, DisableProfiling: config.DisableProfiling, MaxBodySize: maxBodySize})
 	if err != nil {
 		return nil, err
 	}
@@ -186,15 +203,18 @@ func joinCluster(config *Config) (*cluster.Node, error) {
 	return node, nil
 }
 
-// newPublisher returns the publisher for hub, forwarding to node when there is one,
-// and node as the API's Cluster (a nil interface without one: a nil *cluster.Node in
-// an interface would not compare equal to nil).
-func newPublisher(hub *session.Hub, node *cluster.Node, logger *slog.Logger) (*delivery.Publisher, api.Cluster, error) {
+// newPublisher returns the publisher of config, forwarding to node when there is
+// one, and node as the API's Cluster (a nil interface without one: a nil
+// *cluster.Node in an interface would not compare equal to nil). The publisher
+// carries channels across nodes when node implements delivery.ChannelForwarder (it
+// checks by type assertion); until then channels stay on each node.
+func newPublisher(config delivery.Config, node *cluster.Node) (*delivery.Publisher, api.Cluster, error) {
 	if node == nil {
-		publisher, err := delivery.NewPublisher(delivery.Config{Hub: hub, Logger: logger})
+		publisher, err := delivery.NewPublisher(config)
 		return publisher, nil, err
 	}
-	publisher, err := delivery.NewPublisher(delivery.Config{Hub: hub, Forwarder: node, Logger: logger})
+	config.Forwarder = node
+	publisher, err := delivery.NewPublisher(config)
 	return publisher, node, err
 }
 
@@ -267,31 +287,58 @@ func (config Config) Validate() error {
 }
 
 // identifier returns how upgrade requests are identified: by token, by the
-// insecure ?user_id=, or not at all (nil: anonymous).
-func identifier(config Config) (func(*http.Request) (string, time.Time, session.CloseReason), error) {
+// insecure ?user_id=, or not at all (nil: anonymous); and the token verifier, nil
+// without JWT.
+func identifier(config Config) (func(*http.Request) (session.Identity, session.CloseReason), *auth.Verifier, error) {
 	if !config.JWT.Enabled() {
 		if config.InsecureUserID {
-			return userIDFromQuery, nil
+			return userIDFromQuery, nil, nil
 		}
-		return nil, nil
+		return nil, nil, nil
 	}
 	verifier, err := auth.NewVerifier(config.JWT)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	logger := config.Logger
-	return func(request *http.Request) (string, time.Time, session.CloseReason) {
+	return func(request *http.Request) (session.Identity, session.CloseReason) {
 		identity, err := verifier.Authenticate(request)
+		var grants *channels.Grants
+		if err == nil {
+			grants, err = compileGrants(identity.Grants)
+		}
 		if err != nil {
 			// The cause only: the token itself is a credential and never logged.
 			logger.Debug("token refused", "cause", err.Error(), "remote_addr", request.RemoteAddr)
-			return "", time.Time{}, session.ReasonUnauthorized
+			return session.Identity{}, session.ReasonUnauthorized
 		}
-		return identity.UserID, identity.ExpiresAt, session.ReasonNone
-	}, nil
+		result := session.Identity{UserID: identity.UserID, ExpiresAt: identity.ExpiresAt, Grants: grants}
+		if identity.Grants != nil {
+			result.Channels = identity.Grants.Channels
+		}
+		return result, session.ReasonNone
+	}, verifier, nil
+}
+
+// compileGrants turns a token's wsgate claim into the permissions a session keeps:
+// nil when the claim grants nothing (the common case costs no allocation), an error
+// naming the first pattern that is not one.
+func compileGrants(claim *auth.Grants) (*channels.Grants, error) {
+	if claim == nil || len(claim.Subscribe) == 0 && len(claim.Publish) == 0 && !claim.Broadcast {
+		return nil, nil
+	}
+	subscribe, err := channels.NewPatterns(claim.Subscribe)
+	if err != nil {
+		return nil, fmt.Errorf("wsgate claim, subscribe: %w", err)
+	}
+	publish, err := channels.NewPatterns(claim.Publish)
+	if err != nil {
+		return nil, fmt.Errorf("wsgate claim, publish: %w", err)
+	}
+	return &channels.Grants{Subscribe: subscribe, Publish: publish, Broadcast: claim.Broadcast}, nil
 }
 
 // userIDFromQuery trusts ?user_id= (see Config.InsecureUserID).
-func userIDFromQuery(request *http.Request) (string, time.Time, session.CloseReason) {
-	return request.URL.Query().Get("user_id"), time.Time{}, session.ReasonNone
+func userIDFromQuery(request *http.Request) (session.Identity, session.CloseReason) {
+	return session.Identity{UserID: request.URL.Query().Get("user_id")}, session.ReasonNone
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/wsgate/wsgate/internal/testsupport"
 )
@@ -40,7 +39,7 @@ func (f *fakeAdmission) calls() (acquired, released int) {
 func TestClusterAdmissionDecidesBeforeTheLocalLimit(t *testing.T) {
 	admission := &fakeAdmission{allow: false}
 	hub := newTestHub(t, Config{MaxConnectionsPerUser: 5, Admission: admission})
-	if s := testTransport(hub).Open(&testsupport.Conn{}, "alice", time.Time{}); s.Reason() != ReasonLimit {
+	if s := testTransport(hub).Open(&testsupport.Conn{}, Identity{UserID: "alice"}); s.Reason() != ReasonLimit {
 		t.Fatalf("Open with the cluster refusing: %s, want a limit refusal", s.Reason())
 	}
 	if hub.ConnectionCount() != 0 {
@@ -58,7 +57,7 @@ func TestClusterAdmissionFailsOpenToTheLocalLimit(t *testing.T) {
 	for range 2 {
 		mustOpen(t, hub, &testsupport.Conn{}, "bob") // the cluster is unavailable: the local limit admits
 	}
-	if s := testTransport(hub).Open(&testsupport.Conn{}, "bob", time.Time{}); s.Reason() != ReasonLimit {
+	if s := testTransport(hub).Open(&testsupport.Conn{}, Identity{UserID: "bob"}); s.Reason() != ReasonLimit {
 		t.Fatalf("third connection: %s, want the local limit to refuse", s.Reason())
 	}
 	if acquired, released := admission.calls(); acquired != 3 || released != 1 {

@@ -27,7 +27,7 @@ func TestZeroConfigMeansTheBinarysDefaults(t *testing.T) {
 	for range 5 {
 		mustOpen(t, hub, &testsupport.Conn{}, "ada")
 	}
-	if s := testTransport(hub).Open(&testsupport.Conn{}, "ada", time.Time{}); s.Reason() != ReasonLimit {
+	if s := testTransport(hub).Open(&testsupport.Conn{}, Identity{UserID: "ada"}); s.Reason() != ReasonLimit {
 		t.Fatalf("sixth connection of a user under the zero config: %s, want refused with limit", s.Reason())
 	}
 

@@ -91,21 +91,22 @@ func (h *Hub) shardFor(userID string, id ConnectionID) *shard {
 }
 
 // admit registers s and arms its timers (expiresAt zero: no expiry), or refuses it
-// when a limit or the shutdown does.
-func (h *Hub) admit(s *Session, expiresAt time.Time) {
+// when a limit or the shutdown does; it reports whether s was registered.
+func (h *Hub) admit(s *Session, expiresAt time.Time) bool {
 	reason := ReasonShutdown
 	if !h.shuttingDown.Load() {
 		reason = h.register(s)
 	}
 	if reason != ReasonNone {
 		h.refuse(s, reason)
-		return
+		return false
 	}
 	h.counters.accepted.Add(1)
 	h.logger.Debug("connected", "connection_id", s.id.String(), "user_id", s.userID,
 		"remote_addr", s.RemoteAddr())
 	h.armHeartbeat(s)
 	h.armExpiry(s, expiresAt)
+	return true
 }
 
 func (h *Hub) newSession(conn Conn, userID string) *Session {

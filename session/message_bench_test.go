@@ -2,7 +2,6 @@ package session_test
 
 import (
 	"testing"
-	"time"
 
 	"github.com/wsgate/wsgate/delivery"
 	"github.com/wsgate/wsgate/internal/testsupport"
@@ -36,9 +35,9 @@ func benchmarkMessages(b *testing.B, text string, peers int) {
 	// benchmarks.
 	traffic := &testsupport.Traffic{}
 	for range peers {
-		transport.Open(&testsupport.Conn{Discard: true, Traffic: traffic}, "", time.Time{})
+		transport.Open(&testsupport.Conn{Discard: true, Traffic: traffic}, session.Identity{})
 	}
-	sender := transport.Open(&testsupport.Conn{Discard: true, Traffic: traffic}, "", time.Time{})
+	sender := transport.Open(&testsupport.Conn{Discard: true, Traffic: traffic}, session.Identity{})
 	if !sender.IsOpen() || hub.ConnectionCount() != peers+1 {
 		b.Fatalf("%d connections open, want %d", hub.ConnectionCount(), peers+1)
 	}

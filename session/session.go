@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wsgate/wsgate/channels"
 	"github.com/wsgate/wsgate/protocol"
 	"github.com/wsgate/wsgate/timerwheel"
 )
@@ -17,9 +18,10 @@ const (
 )
 
 // Session is one accepted WebSocket connection in the registry. Its methods are
-// safe for concurrent use. A Session is 248 bytes (the 256-byte size class) on top of
-// the transport: at 1M connections that is 256 MB, so fields are kept few and small,
-// and rarely used state (expiry, rate limiter) is allocated only when used.
+// safe for concurrent use. A Session is 256 bytes (the 256-byte size class, full) on
+// top of the transport: at 1M connections that is 256 MB, so fields are kept few and
+// small, and rarely used state (expiry, rate limiter, grants) is allocated only when
+// used.
 type Session struct {
 	id          ConnectionID
 	userID      string
@@ -56,6 +58,9 @@ type Session struct {
 	// limit is set (idle connections pay a pointer), used only by the connection's
 	// own handler goroutine.
 	limiter *rateLimiter
+	// grants are the channel permissions of the connection's token (Identity.Grants),
+	// nil for most connections; set before the session is registered, never changed.
+	grants *channels.Grants
 }
 
 // ID returns the connection id.
@@ -63,6 +68,10 @@ func (s *Session) ID() ConnectionID { return s.id }
 
 // UserID returns the user id, or "" for an anonymous connection.
 func (s *Session) UserID() string { return s.userID }
+
+// Grants returns the channel permissions of the connection's token (see
+// Identity.Grants), nil when it has none. They are immutable.
+func (s *Session) Grants() *channels.Grants { return s.grants }
 
 // RemoteAddr returns the peer's address.
 func (s *Session) RemoteAddr() string { return addressText(s.conn) }

@@ -31,16 +31,33 @@ func newTestHub(t testing.TB, config Config) *Hub {
 }
 
 // recordedMessages is the unit tests' MessageHandler: it records every message the
-// transport hands over.
+// transport hands over, and the sessions it was told of.
 type recordedMessages struct {
-	mutex sync.Mutex
-	texts []string
+	mutex  sync.Mutex
+	texts  []string
+	opened map[*Session][]string
+	closed []*Session
 }
 
 func (m *recordedMessages) HandleMessage(_ *Session, text []byte) {
 	m.mutex.Lock()
 	defer m.mutex.Unlock()
 	m.texts = append(m.texts, string(text))
+}
+
+func (m *recordedMessages) SessionOpened(s *Session, channels []string) {
+	m.mutex.Lock()
+	defer m.mutex.Unlock()
+	if m.opened == nil {
+		m.opened = make(map[*Session][]string)
+	}
+	m.opened[s] = channels
+}
+
+func (m *recordedMessages) SessionClosed(s *Session) {
+	m.mutex.Lock()
+	defer m.mutex.Unlock()
+	m.closed = append(m.closed, s)
 }
 
 // testTransport returns the transport side of hub, as the engine holds it, with a
@@ -50,7 +67,7 @@ func testTransport(hub *Hub) *Transport { return &Transport{hub: hub, messages: 
 // mustOpen opens a session as the engine does and fails the test if it is refused.
 func mustOpen(t testing.TB, hub *Hub, conn Conn, userID string) *Session {
 	t.Helper()
-	s := testTransport(hub).Open(conn, userID, time.Time{})
+	s := testTransport(hub).Open(conn, Identity{UserID: userID})
 	if !s.IsOpen() {
 		t.Fatalf("connection of %q refused: %s", userID, s.Reason())
 	}

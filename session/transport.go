@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/wsgate/wsgate/channels"
 	"github.com/wsgate/wsgate/protocol"
 )
 
@@ -11,7 +12,9 @@ import (
 // answering (package delivery implements the protocol's messages). Before
 // HandleMessage runs, the transport has counted the message, applied the rate limit
 // and answered the heartbeat's exact {"type":"ping"} and {"type":"pong"} itself, so
-// new message types are added without touching this package.
+// new message types are added without touching this package. It also hears when a
+// session opens and when it closes, so that what it keeps per connection (channel
+// subscriptions) starts and ends with the connection.
 //
 // HandleMessage is called on the connection's own handler goroutine, one message
 // after another in arrival order, for an open session. text is only valid during
@@ -19,6 +22,33 @@ import (
 // block on the network: answers are queued with Session.Send.
 type MessageHandler interface {
 	HandleMessage(s *Session, text []byte)
+	// SessionOpened is called by Transport.Open once s entered the registry, on the
+	// goroutine that opened it, before any of its messages is handled, with the
+	// channels its credentials subscribe it to as it connects (Identity.Channels;
+	// nil for none). It is not called for a refused session.
+	SessionOpened(s *Session, channels []string)
+	// SessionClosed is called by Transport.Closed, exactly once for every session
+	// of the transport (opened or refused), after s left the open state for good:
+	// IsOpen is false by then, so whatever the handler releases here cannot be
+	// added back by a racing HandleMessage that checks IsOpen after adding.
+	SessionClosed(s *Session)
+}
+
+// Identity is who an upgraded connection is, as its transport established it (see
+// Transport.Open).
+type Identity struct {
+	// UserID is the connection's user, "" for an anonymous connection.
+	UserID string
+	// ExpiresAt is when its credentials expire (the zero time: never); at that
+	// instant, rounded up to the next timer tick, the session is closed with
+	// ReasonTokenExpired, 4100 "token expired".
+	ExpiresAt time.Time
+	// Grants are the channel permissions of its token (see Session.Grants); nil
+	// when it has none, as most connections, which then pay nothing for them.
+	Grants *channels.Grants
+	// Channels are the channels its token subscribes it to on connect, handed to
+	// MessageHandler.SessionOpened and not kept.
+	Channels []string
 }
 
 // Transport is the hub's side that a transport (package engine) calls for the
@@ -43,16 +73,18 @@ func NewTransport(hub *Hub, messages MessageHandler) (*Transport, error) {
 // Hub returns the hub this transport serves.
 func (t *Transport) Hub() *Hub { return t.hub }
 
-// Open registers a new connection for userID ("" for anonymous) whose credentials
-// expire at expiresAt (the zero time: never; at that instant, rounded up to the next
-// timer tick, the session is closed with ReasonTokenExpired, 4100 "token expired").
-// It always returns the session: attach it to the connection so that Closed is called
-// for it. When a limit or the shutdown refuses the connection, the session comes back
-// already closing, its close frame queued: IsOpen is false and Reason says why.
-func (t *Transport) Open(conn Conn, userID string, expiresAt time.Time) *Session {
-	s := t.hub.newSession(conn, userID)
-	newExpiry(s, expiresAt)
-	t.hub.admit(s, expiresAt)
+// Open registers a new connection with identity (see Identity) and, once it is in
+// the registry, tells the MessageHandler (SessionOpened). It always returns the
+// session: attach it to the connection so that Closed is called for it. When a limit
+// or the shutdown refuses the connection, the session comes back already closing,
+// its close frame queued: IsOpen is false and Reason says why.
+func (t *Transport) Open(conn Conn, identity Identity) *Session {
+	s := t.hub.newSession(conn, identity.UserID)
+	s.grants = identity.Grants
+	newExpiry(s, identity.ExpiresAt)
+	if t.hub.admit(s, identity.ExpiresAt) {
+		t.messages.SessionOpened(s, identity.Channels)
+	}
 	return s
 }
 
@@ -157,6 +189,7 @@ func (t *Transport) Closed(s *Session, reason CloseReason) {
 	}
 	h.wheel.Cancel(&s.timer)
 	h.cancelExpiry(s)
+	t.messages.SessionClosed(s)
 	h.liveSessions.Add(-1)
 }
 

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"slices"
 	"testing"
-	"time"
 
+	"github.com/wsgate/wsgate/channels"
 	"github.com/wsgate/wsgate/internal/testsupport"
 	"github.com/wsgate/wsgate/protocol"
 )
@@ -21,7 +21,7 @@ func TestTransportAnswersTheHeartbeatAndHandsOnTheRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn := &testsupport.Conn{}
-	s := transport.Open(conn, "", time.Time{})
+	s := transport.Open(conn, Identity{})
 	transport.HandleText(s, []byte(protocol.PingText))
 	transport.HandleText(s, []byte(protocol.PongText))
 	transport.HandleText(s, []byte(`{ "type": "ping" }`))
@@ -55,7 +55,7 @@ func TestRateLimitedMessagesNeverReachTheHandler(t *testing.T) {
 	messages := &recordedMessages{}
 	transport := &Transport{hub: hub, messages: messages}
 	conn := &testsupport.Conn{}
-	s := transport.Open(conn, "", time.Time{})
+	s := transport.Open(conn, Identity{})
 	transport.HandleText(s, []byte(`{"type":"message","content":1}`))
 	transport.HandleText(s, []byte(`{"type":"message","content":2}`))
 	waitUntil(t, "the rate_limited error", func() bool { return len(conn.Writes()) == 1 })
@@ -66,5 +66,34 @@ func TestRateLimitedMessagesNeverReachTheHandler(t *testing.T) {
 	defer messages.mutex.Unlock()
 	if len(messages.texts) != 1 || hub.Counters().MessagesDropped != 1 {
 		t.Fatalf("handed on %q, %d dropped; want the first message only", messages.texts, hub.Counters().MessagesDropped)
+	}
+}
+
+// TestTransportTellsTheHandlerOfOpenAndClose: an admitted session is announced with
+// its channels and its grants are kept; a refused one is not announced; both are
+// reported closed exactly once, after they left the open state.
+func TestTransportTellsTheHandlerOfOpenAndClose(t *testing.T) {
+	hub := newTestHub(t, Config{MaxConnectionsPerUser: 1})
+	messages := &recordedMessages{}
+	transport := &Transport{hub: hub, messages: messages}
+	grants := &channels.Grants{Broadcast: true}
+	admitted := transport.Open(&testsupport.Conn{}, Identity{UserID: "ada", Grants: grants, Channels: []string{"news"}})
+	refused := transport.Open(&testsupport.Conn{}, Identity{UserID: "ada"})
+	if !admitted.IsOpen() || refused.IsOpen() || admitted.Grants() != grants || refused.Grants() != nil {
+		t.Fatalf("admitted open %v with grants %p, refused open %v; want the first open with its grants",
+			admitted.IsOpen(), admitted.Grants(), refused.IsOpen())
+	}
+	messages.mutex.Lock()
+	if len(messages.opened) != 1 || !slices.Equal(messages.opened[admitted], []string{"news"}) {
+		t.Errorf("opened %v, want the admitted session with its channel", messages.opened)
+	}
+	messages.mutex.Unlock()
+	transport.Closed(admitted, ReasonError)
+	transport.Closed(admitted, ReasonError)
+	transport.Closed(refused, ReasonError)
+	messages.mutex.Lock()
+	defer messages.mutex.Unlock()
+	if !slices.Equal(messages.closed, []*Session{admitted, refused}) || admitted.IsOpen() {
+		t.Fatalf("closed %v, want each session once", messages.closed)
 	}
 }

@@ -1,0 +1,175 @@
+package delivery
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/wsgate/wsgate/channels"
+	"github.com/wsgate/wsgate/protocol"
+	"github.com/wsgate/wsgate/session"
+)
+
+// The client's side of channels: subscribe, unsubscribe and publish (HandleMessage
+// dispatches them here), the channels a token subscribes a connection to as it
+// connects, the cleanup when it closes, and the local fan-out of a publication.
+// Each runs on the connection's own handler goroutine, so the answers to one
+// connection's requests keep their order.
+
+// subscriberBuffers recycles the snapshots of a channel's subscribers that a
+// publication is queued to, so a fan-out allocates nothing after warm-up.
+var subscriberBuffers = sync.Pool{New: func() any { return new([]*session.Session) }}
+
+// connectionOf returns what a permission decision knows of s.
+func connectionOf(s *session.Session) channels.Connection {
+	return channels.Connection{UserID: s.UserID(), Grants: s.Grants()}
+}
+
+// refuse answers a channel operation with the error err (an *channels.Error; any
+// other error is answered as permission_denied with its text), echoing the channel
+// and the request's id, and returns the wire code.
+func refuse(s *session.Session, err error, channel string, id []byte) string {
+	refusal := &channels.Error{Code: channels.CodePermissionDenied, Message: err.Error()}
+	_ = errors.As(err, &refusal)
+	s.Send(protocol.Error{Code: refusal.Code, Message: refusal.Message, Channel: channel, ID: string(id)}.Frame())
+	return refusal.Code
+}
+
+// subscribeFrom handles a client's subscribe: the name, the subscription token if
+// any, the permission, the limits; it answers "subscribed" or an error.
+func (p *Publisher) subscribeFrom(s *session.Session, message protocol.Message) {
+	err := p.subscribeClient(s, message.Channel, message.Token)
+	switch {
+	case errors.Is(err, errClosed):
+		return
+	case err != nil:
+		p.counters.subscribeRefusals.add(refuse(s, err, message.Channel, message.ID))
+		return
+	}
+	s.Send(protocol.ChannelAnswer{Type: protocol.TypeSubscribed, Channel: message.Channel, ID: message.ID}.Frame())
+}
+
+// subscribeClient subscribes s to channel if the rules allow it, with token (a
+// subscription token, or "") as the client sent it.
+func (p *Publisher) subscribeClient(s *session.Session, channel, token string) error {
+	if err := channels.ValidateName(channel); err != nil {
+		return err
+	}
+	options := p.namespaces.Lookup(channel)
+	tokenChannel := ""
+	if token != "" && p.verifySubscription != nil {
+		if err := p.verifySubscription(token, s.UserID(), channel); err != nil {
+			return &channels.Error{Code: channels.CodePermissionDenied, Message: "subscription token refused: " + err.Error()}
+		}
+		tokenChannel = channel
+	}
+	if err := channels.SubscribePermission(options, connectionOf(s), channel, tokenChannel); err != nil {
+		return err
+	}
+	return p.subscribe(s, channel, options.MaxSubscribers)
+}
+
+// subscribe adds s to channel in the index, within maxSubscribers (0: unlimited).
+// A session that closed meanwhile may have been cleaned up already (SessionClosed),
+// so the subscription is taken back: it reports ErrClosed then.
+func (p *Publisher) subscribe(s *session.Session, channel string, maxSubscribers int) error {
+	if err := p.index.Subscribe(s, channel, maxSubscribers); err != nil {
+		return err
+	}
+	if !s.IsOpen() {
+		_ = p.index.Unsubscribe(s, channel)
+		return errClosed
+	}
+	return nil
+}
+
+// errClosed: the connection closed while it was being subscribed. Nothing is sent
+// to it any more, so its text is never seen.
+var errClosed = errors.New("the connection closed")
+
+// unsubscribeFrom handles a client's unsubscribe and answers "unsubscribed" or an
+// error.
+func (p *Publisher) unsubscribeFrom(s *session.Session, message protocol.Message) {
+	err := channels.ValidateName(message.Channel)
+	if err == nil {
+		err = p.index.Unsubscribe(s, message.Channel)
+	}
+	if err != nil {
+		p.counters.subscribeRefusals.add(refuse(s, err, message.Channel, message.ID))
+		return
+	}
+	s.Send(protocol.ChannelAnswer{Type: protocol.TypeUnsubscribed, Channel: message.Channel, ID: message.ID}.Frame())
+}
+
+// publishFrom handles a client's publish: the name and the permission, then the
+// publication to this node's subscribers (the publisher among them only when its
+// namespace says publisher_receives) and, in a cluster, to the other nodes without
+// waiting for them. A publish with an "id" is acknowledged with "published".
+func (p *Publisher) publishFrom(s *session.Session, message protocol.Message) {
+	channel := message.Channel
+	err := channels.ValidateName(channel)
+	var options channels.NamespaceOptions
+	if err == nil {
+		options = p.namespaces.Lookup(channel)
+		err = channels.PublishPermission(options, connectionOf(s), channel, p.index.Subscribed(s, channel))
+	}
+	if err != nil {
+		p.counters.publishRefusals.add(refuse(s, err, channel, message.ID))
+		return
+	}
+	p.counters.fromClients.Add(1)
+	payload := protocol.PublicationPayload(channel, message.Data)
+	exclude := s
+	if options.PublisherReceives {
+		exclude = nil
+	}
+	p.publishLocal(channel, payload, exclude)
+	if p.channelForwarder != nil {
+		p.channelForwarder.RelayToChannel(channel, payload)
+	}
+	if message.ID != nil {
+		s.Send(protocol.ChannelAnswer{Type: protocol.TypePublished, Channel: channel, ID: message.ID}.Frame())
+	}
+}
+
+// publishLocal queues payload, a publication, framed once, to channel's
+// subscribers on this node except exclude (nil: none) and returns how many.
+func (p *Publisher) publishLocal(channel string, payload []byte, exclude *session.Session) int {
+	buffer := subscriberBuffers.Get().(*[]*session.Session)
+	subscribers := p.index.Subscribers(channel, (*buffer)[:0])
+	delivered := 0
+	if len(subscribers) > 0 {
+		delivered = p.hub.SendToSessions(protocol.TextFrame(payload), subscribers, exclude)
+	}
+	clear(subscribers)
+	*buffer = subscribers[:0]
+	subscriberBuffers.Put(buffer)
+	p.counters.delivered.Add(uint64(delivered))
+	return delivered
+}
+
+// SessionOpened implements session.MessageHandler: it subscribes the new connection
+// to the channels its token lists (the "channels" of its wsgate claim), answering
+// "subscribed" for each, or an error for a channel that cannot be (an invalid name,
+// a limit). The token is the backend's word, so no permission is checked.
+func (p *Publisher) SessionOpened(s *session.Session, initial []string) {
+	for _, channel := range initial {
+		err := channels.ValidateName(channel)
+		if err == nil {
+			err = p.subscribe(s, channel, p.namespaces.Lookup(channel).MaxSubscribers)
+		}
+		switch {
+		case errors.Is(err, errClosed):
+			return
+		case err != nil:
+			p.counters.subscribeRefusals.add(refuse(s, err, channel, nil))
+		default:
+			s.Send(protocol.ChannelAnswer{Type: protocol.TypeSubscribed, Channel: channel}.Frame())
+		}
+	}
+}
+
+// SessionClosed implements session.MessageHandler: it removes every subscription of
+// the closed connection, in O(its subscriptions).
+func (p *Publisher) SessionClosed(s *session.Session) {
+	p.index.UnsubscribeAll(s, nil)
+}

@@ -1,0 +1,153 @@
+package delivery
+
+import (
+	"context"
+
+	"github.com/wsgate/wsgate/channels"
+	"github.com/wsgate/wsgate/protocol"
+	"github.com/wsgate/wsgate/session"
+)
+
+// The backend's side of channels: publications and server-side subscriptions, on
+// this node and, with a ChannelForwarder, on the others; the ...Local halves are
+// what other nodes' requests arrive at (cluster.Receiver); and the index's counts
+// for the API.
+
+// DefaultUnsubscribeReason is the "reason" of the "unsubscribed" a client receives
+// when the backend removed its subscription without giving one.
+const DefaultUnsubscribeReason = "unsubscribed by the server"
+
+// PublishToChannel publishes data (any JSON value, sent byte for byte as given;
+// the Publisher does not check it) to every subscriber of channel in the cluster:
+// the publication is encoded once, queued to this node's subscribers, then handed
+// to the other nodes. channel must be a valid name (channels.ValidateName): an
+// invalid name has no subscribers.
+func (p *Publisher) PublishToChannel(ctx context.Context, channel string, data []byte) Result {
+	p.counters.fromAPI.Add(1)
+	payload := protocol.PublicationPayload(channel, data)
+	result := Result{Local: p.publishLocal(channel, payload, nil)}
+	if p.channelForwarder != nil {
+		result.Forwarded = true
+		result.Nodes, result.Err = p.channelForwarder.PublishToChannel(ctx, channel, payload)
+	}
+	return result
+}
+
+// ChangeUserSubscription subscribes (subscribe true) or unsubscribes every
+// connection of userID in the cluster to or from channel. Each connection that
+// changes is told: "subscribed", or "unsubscribed" with reason
+// (DefaultUnsubscribeReason when empty). Result.Local counts this node's
+// connections that changed. A server-side subscribe is the backend's word: no
+// permission is checked, but the per-connection limit and the namespace's
+// max_subscribers hold (a connection at its limit is left out, silently).
+func (p *Publisher) ChangeUserSubscription(ctx context.Context, userID, channel string, subscribe bool, reason string) Result {
+	result := Result{Local: p.ChangeUserSubscriptionLocal(userID, channel, subscribe, reason)}
+	if p.channelForwarder != nil {
+		result.Forwarded = true
+		result.Nodes, result.Err = p.channelForwarder.ChangeUserSubscription(ctx, userID, channel, subscribe, reason)
+	}
+	return result
+}
+
+// ChangeConnectionSubscription is ChangeUserSubscription for connection id, on this
+// node or on the node that issued it (see Result.Reached: false when no live node
+// holds it). On this node, Local is 1 when the connection is open here, whether or
+// not its subscription changed.
+func (p *Publisher) ChangeConnectionSubscription(ctx context.Context, id session.ConnectionID, channel string, subscribe bool, reason string) Result {
+	if p.forwarder != nil && !p.forwarder.Owns(id) {
+		if p.channelForwarder == nil {
+			return Result{}
+		}
+		found, err := p.channelForwarder.ChangeConnectionSubscription(ctx, id, channel, subscribe, reason)
+		return Result{Forwarded: true, Nodes: count(found), Err: err}
+	}
+	return Result{Local: count(p.ChangeConnectionSubscriptionLocal(id, channel, subscribe, reason))}
+}
+
+// PublishToChannelLocal queues payload, a complete publication message, to
+// channel's subscribers on this node and returns how many; it implements
+// cluster.Receiver for publications from other nodes.
+func (p *Publisher) PublishToChannelLocal(channel string, payload []byte) int {
+	p.counters.fromCluster.Add(1)
+	return p.publishLocal(channel, payload, nil)
+}
+
+// ChangeUserSubscriptionLocal subscribes or unsubscribes userID's connections on
+// this node (see ChangeUserSubscription) and returns how many changed; it
+// implements cluster.Receiver.
+func (p *Publisher) ChangeUserSubscriptionLocal(userID, channel string, subscribe bool, reason string) int {
+	if channels.ValidateName(channel) != nil {
+		return 0
+	}
+	frame := p.changeFrame(channel, subscribe, reason)
+	changed := 0
+	for _, s := range p.hub.UserSessions(userID) {
+		if p.changeSubscription(s, channel, subscribe, frame) {
+			changed++
+		}
+	}
+	return changed
+}
+
+// ChangeConnectionSubscriptionLocal subscribes or unsubscribes connection id of
+// this node (see ChangeUserSubscription) and reports whether it is open here; it
+// implements cluster.Receiver.
+func (p *Publisher) ChangeConnectionSubscriptionLocal(id session.ConnectionID, channel string, subscribe bool, reason string) bool {
+	s := p.hub.Lookup(id)
+	if s == nil {
+		return false
+	}
+	if channels.ValidateName(channel) == nil {
+		p.changeSubscription(s, channel, subscribe, p.changeFrame(channel, subscribe, reason))
+	}
+	return true
+}
+
+// HasLocalSubscribers reports whether channel has a subscriber on this node now;
+// it implements cluster.Receiver, for the cluster to re-read the truth after
+// ChannelForwarder.ChannelInterest.
+func (p *Publisher) HasLocalSubscribers(channel string) bool {
+	_, found := p.index.Channel(channel)
+	return found
+}
+
+// changeFrame encodes what a connection whose subscription the server changed is
+// told, once for all of them.
+func (p *Publisher) changeFrame(channel string, subscribe bool, reason string) []byte {
+	if subscribe {
+		return protocol.ChannelAnswer{Type: protocol.TypeSubscribed, Channel: channel}.Frame()
+	}
+	if reason == "" {
+		reason = DefaultUnsubscribeReason
+	}
+	return protocol.ChannelAnswer{Type: protocol.TypeUnsubscribed, Channel: channel, Reason: reason}.Frame()
+}
+
+// changeSubscription subscribes or unsubscribes s to or from channel on the
+// server's behalf and sends it frame when that changed something.
+func (p *Publisher) changeSubscription(s *session.Session, channel string, subscribe bool, frame []byte) bool {
+	var err error
+	if subscribe {
+		err = p.subscribe(s, channel, p.namespaces.Lookup(channel).MaxSubscribers)
+	} else {
+		err = p.index.Unsubscribe(s, channel)
+	}
+	if err != nil {
+		return false
+	}
+	s.Send(frame)
+	return true
+}
+
+// ChannelCounts returns channel's subscriber and user counts on this node, and
+// whether it has subscribers here; O(1).
+func (p *Publisher) ChannelCounts(channel string) (channels.ChannelCounts, bool) {
+	return p.index.Channel(channel)
+}
+
+// TopChannels lists up to limit channels of this node whose names start with
+// prefix, most subscribers first, and whether more matched (see
+// channels.Index.TopChannels for the cost: O(result), never a scan).
+func (p *Publisher) TopChannels(prefix string, limit int) ([]channels.ChannelCounts, bool) {
+	return p.index.TopChannels(prefix, limit)
+}
