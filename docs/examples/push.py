@@ -34,8 +34,8 @@ import urllib.parse
 import urllib.request
 
 
-# MAX_BODY_SIZE is the largest request body wsgate's API accepts, in bytes (64 KiB).
-MAX_BODY_SIZE = 64 << 10
+# MAX_BODY_SIZE is the largest request body wsgate's API accepts, in bytes (88 KiB).
+MAX_BODY_SIZE = 88 << 10
 
 
 def _base64url(data: bytes) -> str:
