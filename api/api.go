@@ -1,6 +1,6 @@
 // Package api serves wsgate's HTTP endpoints beside the WebSocket: statistics
-// (stats.go), health, the backend publish API (publish.go) and Prometheus metrics
-// (metrics.go). All but health are behind an API key or, without one, a
+// (stats.go), health, the backend publish API (publish.go), channels (channels.go)
+// and Prometheus metrics (metrics.go). All but health are behind an API key or, without one, a
 // loopback-only rule (access.go).
 package api
 
@@ -105,6 +105,7 @@ func New(config Config) (*API, error) {
 	a.routes.handle("GET", "/healthz", serveHealth)
 	a.routes.handle("GET", "/readyz", a.serveReady)
 	a.routePublish()
+	a.routeChannels()
 	return a, nil
 }
 

@@ -33,6 +33,36 @@ func (p *Publisher) PublishToChannel(ctx context.Context, channel string, data [
 	return result
 }
 
+// ChannelPublication is one publication of a batch: data (any JSON value) for
+// channel (a valid name).
+type ChannelPublication struct {
+	Channel string
+	Data    []byte
+}
+
+// PublishBatch publishes each of publications as PublishToChannel does, in order,
+// and returns their results in the same order. Once the other nodes could not be
+// reached, the rest of the batch is delivered on this node only and carries that
+// error, so an outage costs one timeout per batch, not one per publication.
+func (p *Publisher) PublishBatch(ctx context.Context, publications []ChannelPublication) []Result {
+	results := make([]Result, len(publications))
+	var outage error
+	for position, publication := range publications {
+		p.counters.fromAPI.Add(1)
+		payload := protocol.PublicationPayload(publication.Channel, publication.Data)
+		result := Result{Local: p.publishLocal(publication.Channel, payload, nil)}
+		if p.channelForwarder != nil {
+			result.Forwarded = true
+			if outage == nil {
+				result.Nodes, outage = p.channelForwarder.PublishToChannel(ctx, publication.Channel, payload)
+			}
+			result.Err = outage
+		}
+		results[position] = result
+	}
+	return results
+}
+
 // ChangeUserSubscription subscribes (subscribe true) or unsubscribes every
 // connection of userID in the cluster to or from channel. Each connection that
 // changes is told: "subscribed", or "unsubscribed" with reason
