@@ -95,6 +95,23 @@ func (e *exposition) countersByReason(name, help string, counts *[session.Reason
 	})
 }
 
+// countersByLabel writes a counter family with one sample per value of values, in
+// order, labelled label="<value>" with the count from counts. The values are
+// constants of wsgate (sources, wire codes), never names of channels or users.
+func (e *exposition) countersByLabel(name, help, label string, values []string, counts map[string]uint64) {
+	e.family(name, "counter", help)
+	for _, value := range values {
+		e.buffer.WriteString(name)
+		e.buffer.WriteByte('{')
+		e.buffer.WriteString(label)
+		e.buffer.WriteString(`="`)
+		e.buffer.WriteString(value)
+		e.buffer.WriteString(`"} `)
+		e.buffer.Write(strconv.AppendUint(e.buffer.AvailableBuffer(), counts[value], 10))
+		e.buffer.WriteByte('\n')
+	}
+}
+
 // histogram writes h's family: its own HELP and TYPE lines, then the buckets, sum
 // and count from VictoriaMetrics/metrics without the library's comment lines (it
 // writes HELP without text, and only when metadata is enabled process-wide).

@@ -6,6 +6,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/wsgate/wsgate/delivery"
 	"github.com/wsgate/wsgate/internal/buildinfo"
 )
 
@@ -123,6 +124,30 @@ func (a *API) writeNodeFamilies(out *exposition) {
 	out.histogram(a.metrics.broadcastDuration)
 	out.counter("wsgate_pings_sent_total", "Heartbeat pings sent.", counters.PingsSent)
 	out.histogram(a.metrics.pingRoundTrip)
+	a.writeChannelFamilies(out)
 	out.gauge("wsgate_timers_pending", "Timers pending on the node's timer wheel (heartbeats, close graces, token expiries, handshake timeouts).",
 		float64(a.hub.Wheel().Pending()))
+}
+
+// publicationSources are the label values of wsgate_publications_received_total.
+var publicationSources = []string{"client", "api", "cluster"}
+
+// writeChannelFamilies writes the channel families: the index's counts and the
+// publisher's counters, O(index shards); no label carries a channel name.
+func (a *API) writeChannelFamilies(out *exposition) {
+	stats := a.publisher.ChannelStats()
+	out.gauge("wsgate_channels", "Channels with at least one subscriber on this node.", float64(stats.Channels))
+	out.gauge("wsgate_subscriptions", "Subscriptions (connection and channel pairs) on this node.", float64(stats.Subscriptions))
+	out.countersByLabel("wsgate_publications_received_total",
+		"Channel publications this node received, by source: its clients' publish, the backend (API), other nodes.",
+		"source", publicationSources, map[string]uint64{"client": stats.PublicationsFromClients,
+			"api": stats.PublicationsFromAPI, "cluster": stats.PublicationsFromCluster})
+	out.counter("wsgate_publications_delivered_total",
+		"Publication frames queued to this node's subscribers (one per subscriber and publication).", stats.PublicationsDelivered)
+	out.countersByLabel("wsgate_subscribe_refusals_total",
+		"Client subscribes and unsubscribes refused, by wire error code.", "reason", delivery.RefusalCodes[:], stats.SubscribeRefusals)
+	out.countersByLabel("wsgate_publish_refusals_total",
+		"Client publishes refused, by wire error code.", "reason", delivery.RefusalCodes[:], stats.PublishRefusals)
+	out.counter("wsgate_broadcast_refusals_total",
+		"Client broadcasts refused with permission_denied (authentication without the broadcast grant).", stats.BroadcastRefusals)
 }

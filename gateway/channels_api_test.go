@@ -205,3 +205,39 @@ func TestChannelListingByPrefixAndLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsCountChannels: the channel families are exported from the first
+// scrape, move with subscriptions, publications and refusals, and carry no channel
+// name.
+func TestMetricsCountChannels(t *testing.T) {
+	n := startNode(t, gateway.Config{})
+	before := n.scrapeMetrics("")
+	conn := n.dial("")
+	subscribeTo(t, conn, "secret-name-a")
+	subscribeTo(t, conn, "secret-name-b")
+	expectRefusal(t, request(t, conn, map[string]any{"type": "subscribe", "channel": "secret-name-a"}), "already_subscribed", "secret-name-a", nil)
+	expectRefusal(t, request(t, conn, map[string]any{"type": "publish", "channel": "secret-name-a", "data": 1}), "publish_not_allowed", "secret-name-a", nil)
+	n.publishAPI("secret-name-a", "1")
+	readMessage(t, conn, readTimeout)
+	after := n.scrapeMetrics("")
+	for series, want := range map[string]float64{
+		`wsgate_channels`:      2,
+		`wsgate_subscriptions`: 2,
+		`wsgate_publications_received_total{source="api"}`:             1,
+		`wsgate_publications_received_total{source="client"}`:          0,
+		`wsgate_publications_received_total{source="cluster"}`:         0,
+		`wsgate_publications_delivered_total`:                          1,
+		`wsgate_subscribe_refusals_total{reason="already_subscribed"}`: 1,
+		`wsgate_subscribe_refusals_total{reason="permission_denied"}`:  0,
+		`wsgate_publish_refusals_total{reason="publish_not_allowed"}`:  1,
+		`wsgate_broadcast_refusals_total`:                              0,
+	} {
+		if got, start := after.value(t, series), before.value(t, series); start != 0 || got != want {
+			t.Errorf("%s went from %v to %v, want from 0 to %v", series, start, got, want)
+		}
+	}
+	if _, body := n.getText("/metrics", ""); strings.Contains(body, "secret-name") {
+		t.Fatal("a channel name appears in /metrics")
+	}
+	checkOperationsGuideListsEveryFamily(t, after.families)
+}

@@ -69,7 +69,7 @@ var buildLabels = map[string]bool{"version": true, "commit": true, "go_version":
 // checkConventions fails the test unless every wsgate_ family has a HELP text and a
 // TYPE, counters end in _total and nothing else does, histograms have _sum and
 // _count, wsgate_ labels are only reason and le (and the build's on the one
-// wsgate_build_info series), no label value anywhere looks like
+// wsgate_build_info series, source on wsgate_publications_received_total), no label value anywhere looks like
 // a connection id or names a test user, and the Go runtime and process families
 // are present.
 func checkConventions(t *testing.T, families map[string]*metricFamily) {
@@ -87,7 +87,8 @@ func checkConventions(t *testing.T, families map[string]*metricFamily) {
 					}
 				}
 				if strings.HasPrefix(name, "wsgate_") && label != "reason" && !(label == "le" && family.kind == "histogram") &&
-					!(name == "wsgate_build_info" && buildLabels[label]) {
+					!(name == "wsgate_build_info" && buildLabels[label]) &&
+					!(name == "wsgate_publications_received_total" && label == "source") {
 					t.Fatalf("%s: unexpected label %s", sample.series(), label)
 				}
 			}
