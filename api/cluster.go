@@ -18,6 +18,9 @@ type Cluster interface {
 	// EachCounter calls visit for every cluster counter, for /metrics: a snake_case
 	// name (exposed as wsgate_cluster_<name>_total), its help text and its value.
 	EachCounter(visit func(name, help string, value uint64))
+	// EachGauge calls visit for every cluster gauge, for /metrics: a snake_case name
+	// (exposed as wsgate_cluster_<name>), its help text and its value.
+	EachGauge(visit func(name, help string, value float64))
 }
 
 // clusterStatsResponse answers GET /api/v1/ws/stats?scope=cluster.

@@ -107,6 +107,9 @@ func (a *API) writeNodeFamilies(out *exposition) {
 		a.cluster.EachCounter(func(name, help string, value uint64) {
 			out.counter("wsgate_cluster_"+name+"_total", help, value)
 		})
+		a.cluster.EachGauge(func(name, help string, value float64) {
+			out.gauge("wsgate_cluster_"+name, help, value)
+		})
 	}
 	out.countersByReason("wsgate_connections_refused_total",
 		"Connections refused, by reason: limit (1008), overload (1013), unauthorized (4401), origin (HTTP 403), handshake_timeout, shutdown (1001).",

@@ -1,7 +1,8 @@
 // Package cluster makes several wsgate nodes behave as one gateway through Redis:
-// broadcasts, sends to users and connections and kicks reach the right connections on
-// every node exactly once, per-user connection limits hold cluster-wide, and stats
-// cover every live node. A Node implements session.Admission for the hub,
+// broadcasts, channel publications, sends to users and connections, server-side
+// subscriptions and kicks reach the right connections on every node exactly once,
+// a node receives only the channels its connections subscribe to, per-user
+// connection limits hold cluster-wide, and stats cover every live node. A Node implements session.Admission for the hub,
 // delivery.Forwarder for the publisher (the cross-node half of every delivery) and
 // api.Cluster for stats; it hands what other nodes send to a Receiver (the
 // publisher's local half). docs/cluster.md describes the design, what Redis holds and
@@ -43,9 +44,11 @@ type Config struct {
 	// Prefix starts every Redis key and channel, so several clusters can share one
 	// Redis. Default "wsgate:".
 	Prefix string
-	// MaxRelayBytes bounds the client broadcasts waiting to be published, in bytes
-	// (each broadcast's JSON plus a 12-byte header); a broadcast that does not fit is
-	// dropped and counted in Counters.RelayDropped. Default 8 MiB.
+	// MaxRelayBytes bounds the client broadcasts and channel publications waiting to
+	// be published, in bytes (each one's JSON plus a header of 12 bytes and, for a
+	// publication, the channel's name, plus the name of its Redis channel); what does
+	// not fit is dropped and counted in Counters.RelayDropped or
+	// Counters.ChannelRelayDropped. Default 8 MiB.
 	MaxRelayBytes int
 	// Logger receives the cluster's logs. Default slog.Default().
 	Logger *slog.Logger
@@ -79,6 +82,7 @@ type Node struct {
 
 	admission admission
 	relay     relayQueue
+	interest  interest
 	counters  counters
 	// reachable says whether the last Redis call reached Redis; subscribed whether
 	// the node currently receives the cluster's channels.
@@ -193,6 +197,7 @@ func New(config Config) (*Node, error) {
 	}
 	n.admission.init()
 	n.relay.init(config.MaxRelayBytes)
+	n.interest.init()
 	n.reachable.Store(err == nil)
 	n.rewriteAll.Store(true)
 	if err != nil {
@@ -221,7 +226,8 @@ func (n *Node) Owns(id session.ConnectionID) bool { return id.NodeTag() == n.tag
 // Start joins the cluster with hub, whose totals the lease carries, and receiver,
 // which delivers what other nodes send to hub's connections: it takes the lease
 // (waiting at most Config.Timeout for Redis), then subscribes to the cluster's
-// channels and starts publishing client broadcasts in the background. The goroutines
+// channels and to the channels with local subscribers, and starts publishing
+// client broadcasts and publications in the background. The goroutines
 // it starts (three) stop in Close. Only the first call has an effect.
 func (n *Node) Start(hub *session.Hub, receiver Receiver) {
 	n.startOnce.Do(func() {

@@ -38,8 +38,24 @@ func startNode(t testing.TB, url string) *Node {
 // startNodeWithLease is startNode with a lease of its own.
 func startNodeWithLease(t testing.TB, url string, lease time.Duration) *Node {
 	t.Helper()
-	node, err := New(Config{RedisURL: url, Lease: lease, Timeout: 500 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	node, receiver := newNode(t, Config{RedisURL: url, Lease: lease})
+	node.Start(receiver.hub, receiver)
+	return node
+}
+
+// newNode creates a node for config (with the test's lease, timeout and a silent
+// logger where config leaves them zero), its own empty hub and a recorder as its
+// Receiver, without starting it; it closes them when the test ends.
+func newNode(t testing.TB, config Config) (*Node, *recorder) {
+	t.Helper()
+	if config.Lease == 0 {
+		config.Lease = testLease
+	}
+	if config.Timeout == 0 {
+		config.Timeout = 500 * time.Millisecond
+	}
+	config.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	node, err := New(config)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -53,12 +69,11 @@ func startNodeWithLease(t testing.TB, url string, lease time.Duration) *Node {
 	if err != nil {
 		t.Fatalf("NewPublisher: %v", err)
 	}
-	node.Start(hub, publisher)
 	t.Cleanup(func() {
 		hub.Shutdown(time.Second)
 		node.Close()
 	})
-	return node
+	return node, newRecorder(node, hub, publisher)
 }
 
 // crash stops a node's goroutines without leaving the cluster, as if its process

@@ -13,10 +13,15 @@ type counters struct {
 	admissionFallbacks atomic.Uint64
 	subscriptionLosses atomic.Uint64
 	redisErrors        atomic.Uint64
+
+	channelPublished    atomic.Uint64
+	channelReceived     atomic.Uint64
+	channelRelayDropped atomic.Uint64
+	channelBatches      atomic.Uint64
 }
 
 // Counters is a snapshot of a node's cluster totals since it started, for metrics
-// and tests. Every field only grows.
+// and tests. Every field only grows, except ChannelSubscriptions, a gauge.
 type Counters struct {
 	// Published counts envelopes published to Redis: one per API request that had to
 	// reach other nodes and one per client broadcast.
@@ -43,6 +48,23 @@ type Counters struct {
 	// RedisErrors counts Redis calls that failed to reach Redis (refused, reset,
 	// timed out).
 	RedisErrors uint64
+	// ChannelPublished counts channel publications published to Redis, from the API
+	// and from clients (they count in Published too).
+	ChannelPublished uint64
+	// ChannelReceived counts channel publications from other nodes delivered to
+	// this node's subscribers (they count in Received too).
+	ChannelReceived uint64
+	// ChannelRelayDropped counts client publications to channels dropped before
+	// publication because the relay queue held Config.MaxRelayBytes (they reached
+	// this node's subscribers only).
+	ChannelRelayDropped uint64
+	// ChannelBatches counts the SUBSCRIBE and UNSUBSCRIBE commands that changed the
+	// channels this node receives, each for up to 1,000 channels.
+	ChannelBatches uint64
+	// ChannelSubscriptions is the number of channels this node receives from Redis
+	// now (those with local subscribers, once Redis confirmed them); 0 while the
+	// subscription connection is down.
+	ChannelSubscriptions uint64
 }
 
 // Counters returns a snapshot of the node's cluster totals. Safe for concurrent use;
@@ -58,6 +80,12 @@ func (n *Node) Counters() Counters {
 		AdmissionFallbacks: n.counters.admissionFallbacks.Load(),
 		SubscriptionLosses: n.counters.subscriptionLosses.Load(),
 		RedisErrors:        n.counters.redisErrors.Load(),
+
+		ChannelPublished:     n.counters.channelPublished.Load(),
+		ChannelReceived:      n.counters.channelReceived.Load(),
+		ChannelRelayDropped:  n.counters.channelRelayDropped.Load(),
+		ChannelBatches:       n.counters.channelBatches.Load(),
+		ChannelSubscriptions: uint64(n.interest.confirmedCount()),
 	}
 }
 
@@ -74,4 +102,17 @@ func (n *Node) EachCounter(visit func(name, help string, value uint64)) {
 	visit("admission_fallbacks", "Connects admitted on this node's limit alone because Redis could not decide.", snapshot.AdmissionFallbacks)
 	visit("subscription_losses", "Times the subscription to the cluster's channels broke (resubscribed automatically).", snapshot.SubscriptionLosses)
 	visit("redis_errors", "Redis calls that failed to reach Redis.", snapshot.RedisErrors)
+	visit("channel_published", "Channel publications published to Redis (also counted in published).", snapshot.ChannelPublished)
+	visit("channel_received", "Channel publications from other nodes delivered here (also counted in received).", snapshot.ChannelReceived)
+	visit("channel_relay_dropped", "Client publications to channels dropped before publication because the relay queue was full.",
+		snapshot.ChannelRelayDropped)
+	visit("channel_batches", "SUBSCRIBE and UNSUBSCRIBE commands that changed the channels this node receives from Redis.",
+		snapshot.ChannelBatches)
+}
+
+// EachGauge calls visit with every gauge's snake_case name, help text and value,
+// for the /metrics endpoint (api.Cluster). Safe for concurrent use.
+func (n *Node) EachGauge(visit func(name, help string, value float64)) {
+	visit("channel_subscriptions", "Channels this node receives from Redis now (those with local subscribers).",
+		float64(n.interest.confirmedCount()))
 }

@@ -18,13 +18,27 @@ import (
 //	  broadcast        uint32 count, count x 16-byte excluded connection ids, payload
 //	  user, kick user  uint32 length, user id, payload (kick: close reason text)
 //	  connection, kick 16-byte connection id, payload (kick: close reason text)
+//	  channel          uint32 length, channel name, payload
+//	  user subscription
+//	                   uint32 length, user id, uint32 length, channel name,
+//	                   byte subscribe (1) or unsubscribe (0), reason text
+//	  connection subscription
+//	                   16-byte connection id, uint32 length, channel name,
+//	                   byte subscribe (1) or unsubscribe (0), reason text
+//
+// A channel publication names its channel itself, so a receiver never parses the
+// Redis channel's name.
 type envelope struct {
 	kind       kind
 	origin     session.NodeTag
 	exclude    []session.ConnectionID
 	userID     string
 	connection session.ConnectionID
-	// body is the JSON payload, or the close reason text of a kick.
+	channel    string
+	// subscribe says whether a subscription change subscribes (true) or unsubscribes.
+	subscribe bool
+	// body is the JSON payload, the close reason text of a kick, or the reason text
+	// of a subscription change.
 	body []byte
 }
 
@@ -38,6 +52,9 @@ const (
 	kindConnection
 	kindKickConnection
 	kindKickUser
+	kindChannel
+	kindUserSubscription
+	kindConnectionSubscription
 )
 
 const (
@@ -50,8 +67,9 @@ const (
 // errMalformed is returned by decodeEnvelope for bytes no node wrote.
 var errMalformed = errors.New("cluster: malformed envelope")
 
-// encode appends the envelope to buffer. The API's request size limit keeps user
-// ids and exclude lists far below the uint32 lengths.
+// encode appends the envelope to buffer. The API's request size limit and the
+// channel name limit keep user ids, channel names and exclude lists far below the
+// uint32 lengths.
 func (e *envelope) encode(buffer []byte) []byte {
 	buffer = append(buffer, envelopeVersion, byte(e.kind))
 	buffer = append(buffer, e.origin[:]...)
@@ -62,12 +80,59 @@ func (e *envelope) encode(buffer []byte) []byte {
 			buffer = append(buffer, id[:]...)
 		}
 	case kindUser, kindKickUser:
-		buffer = binary.BigEndian.AppendUint32(buffer, uint32(len(e.userID)))
-		buffer = append(buffer, e.userID...)
+		buffer = appendText(buffer, e.userID)
 	case kindConnection, kindKickConnection:
 		buffer = append(buffer, e.connection[:]...)
+	case kindChannel:
+		buffer = appendText(buffer, e.channel)
+	case kindUserSubscription:
+		buffer = appendText(buffer, e.userID)
+		buffer = appendSubscription(buffer, e.channel, e.subscribe)
+	case kindConnectionSubscription:
+		buffer = append(buffer, e.connection[:]...)
+		buffer = appendSubscription(buffer, e.channel, e.subscribe)
 	}
 	return append(buffer, e.body...)
+}
+
+// appendText appends text with its uint32 length before it.
+func appendText(buffer []byte, text string) []byte {
+	buffer = binary.BigEndian.AppendUint32(buffer, uint32(len(text)))
+	return append(buffer, text...)
+}
+
+// appendSubscription appends a subscription change's channel and direction.
+func appendSubscription(buffer []byte, channel string, subscribe bool) []byte {
+	buffer = appendText(buffer, channel)
+	if subscribe {
+		return append(buffer, 1)
+	}
+	return append(buffer, 0)
+}
+
+// readText reads what appendText wrote and returns the rest of data.
+func readText(data []byte) (string, []byte, error) {
+	if len(data) < lengthSize {
+		return "", nil, errMalformed
+	}
+	length := int(binary.BigEndian.Uint32(data))
+	data = data[lengthSize:]
+	if length > len(data) {
+		return "", nil, errMalformed
+	}
+	return string(data[:length]), data[length:], nil
+}
+
+// readSubscription reads what appendSubscription wrote and returns the rest of data.
+func readSubscription(data []byte) (channel string, subscribe bool, rest []byte, err error) {
+	channel, data, err = readText(data)
+	if err != nil {
+		return "", false, nil, err
+	}
+	if len(data) < 1 || data[0] > 1 {
+		return "", false, nil, errMalformed
+	}
+	return channel, data[0] == 1, data[1:], nil
 }
 
 // decodeEnvelope parses data; the envelope's body and exclude list share data's
@@ -80,6 +145,7 @@ func decodeEnvelope(data []byte) (envelope, error) {
 	e.kind = kind(data[1])
 	copy(e.origin[:], data[2:envelopeHeaderSize])
 	rest := data[envelopeHeaderSize:]
+	var err error
 	switch e.kind {
 	case kindBroadcast:
 		if len(rest) < lengthSize {
@@ -96,22 +162,34 @@ func decodeEnvelope(data []byte) (envelope, error) {
 		}
 		rest = rest[count*connectionIDSize:]
 	case kindUser, kindKickUser:
-		if len(rest) < lengthSize {
-			return e, errMalformed
+		if e.userID, rest, err = readText(rest); err != nil {
+			return e, err
 		}
-		length := int(binary.BigEndian.Uint32(rest))
-		rest = rest[lengthSize:]
-		if length > len(rest) {
-			return e, errMalformed
-		}
-		e.userID = string(rest[:length])
-		rest = rest[length:]
 	case kindConnection, kindKickConnection:
 		if len(rest) < connectionIDSize {
 			return e, errMalformed
 		}
 		copy(e.connection[:], rest)
 		rest = rest[connectionIDSize:]
+	case kindChannel:
+		if e.channel, rest, err = readText(rest); err != nil {
+			return e, err
+		}
+	case kindUserSubscription:
+		if e.userID, rest, err = readText(rest); err != nil {
+			return e, err
+		}
+		if e.channel, e.subscribe, rest, err = readSubscription(rest); err != nil {
+			return e, err
+		}
+	case kindConnectionSubscription:
+		if len(rest) < connectionIDSize {
+			return e, errMalformed
+		}
+		copy(e.connection[:], rest)
+		if e.channel, e.subscribe, rest, err = readSubscription(rest[connectionIDSize:]); err != nil {
+			return e, err
+		}
 	default:
 		return e, errMalformed
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/wsgate/wsgate/session"
@@ -21,6 +22,11 @@ func TestEnvelopesSurviveEncodingByteForByte(t *testing.T) {
 		{kind: kindConnection, origin: origin, connection: target, body: []byte(`{"n":1}`)},
 		{kind: kindKickConnection, origin: origin, connection: target, body: []byte("logged out")},
 		{kind: kindKickUser, origin: origin, userID: "bob", body: []byte{}},
+		{kind: kindChannel, origin: origin, channel: "chat:room/1#é%", body: []byte(`{"type":"publication"}`)},
+		{kind: kindUserSubscription, origin: origin, userID: "alice", channel: "news", subscribe: true, body: []byte{}},
+		{kind: kindUserSubscription, origin: origin, userID: "", channel: "", subscribe: false, body: []byte("banned")},
+		{kind: kindConnectionSubscription, origin: origin, connection: target, channel: "news", subscribe: true, body: []byte{}},
+		{kind: kindConnectionSubscription, origin: origin, connection: target, channel: "x", body: []byte("moderated")},
 	}
 	for _, original := range cases {
 		decoded, err := decodeEnvelope(original.encode(nil))
@@ -36,17 +42,27 @@ func TestEnvelopesSurviveEncodingByteForByte(t *testing.T) {
 func TestDecodingRefusesWhatNoNodeWrote(t *testing.T) {
 	valid := (&envelope{kind: kindUser, userID: "alice", body: []byte(`{}`)}).encode(nil)
 	broadcast := (&envelope{kind: kindBroadcast, exclude: []session.ConnectionID{{}}, body: []byte(`{}`)}).encode(nil)
+	publication := (&envelope{kind: kindChannel, channel: "news", body: []byte(`{}`)}).encode(nil)
+	userChange := (&envelope{kind: kindUserSubscription, userID: "alice", channel: "news", subscribe: true}).encode(nil)
+	connectionChange := (&envelope{kind: kindConnectionSubscription, channel: "news"}).encode(nil)
+	badDirection := slices.Clone(userChange)
+	badDirection[len(badDirection)-1] = 2
 	cases := map[string][]byte{
-		"empty":               nil,
-		"short header":        valid[:envelopeHeaderSize-1],
-		"wrong version":       append([]byte{9}, valid[1:]...),
-		"unknown kind":        append([]byte{envelopeVersion, 99}, valid[2:]...),
-		"cut user length":     valid[:envelopeHeaderSize+2],
-		"user id past end":    valid[:envelopeHeaderSize+lengthSize+3],
-		"cut exclude list":    broadcast[:envelopeHeaderSize+lengthSize+5],
-		"cut connection id":   (&envelope{kind: kindConnection}).encode(nil)[:envelopeHeaderSize+10],
-		"huge exclude count":  append(append([]byte{envelopeVersion, byte(kindBroadcast)}, make([]byte, 6)...), 0xff, 0xff, 0xff, 0xff),
-		"huge user id length": append(append([]byte{envelopeVersion, byte(kindUser)}, make([]byte, 6)...), 0x7f, 0xff, 0xff, 0xff),
+		"empty":                 nil,
+		"short header":          valid[:envelopeHeaderSize-1],
+		"wrong version":         append([]byte{9}, valid[1:]...),
+		"unknown kind":          append([]byte{envelopeVersion, 99}, valid[2:]...),
+		"cut user length":       valid[:envelopeHeaderSize+2],
+		"user id past end":      valid[:envelopeHeaderSize+lengthSize+3],
+		"cut exclude list":      broadcast[:envelopeHeaderSize+lengthSize+5],
+		"cut connection id":     (&envelope{kind: kindConnection}).encode(nil)[:envelopeHeaderSize+10],
+		"huge exclude count":    append(append([]byte{envelopeVersion, byte(kindBroadcast)}, make([]byte, 6)...), 0xff, 0xff, 0xff, 0xff),
+		"huge user id length":   append(append([]byte{envelopeVersion, byte(kindUser)}, make([]byte, 6)...), 0x7f, 0xff, 0xff, 0xff),
+		"channel past end":      publication[:envelopeHeaderSize+lengthSize+2],
+		"cut channel length":    userChange[:envelopeHeaderSize+lengthSize+len("alice")+2],
+		"no direction":          userChange[:len(userChange)-1],
+		"direction 2":           badDirection,
+		"cut connection change": connectionChange[:envelopeHeaderSize+connectionIDSize+lengthSize+2],
 	}
 	for name, data := range cases {
 		if _, err := decodeEnvelope(data); !errors.Is(err, errMalformed) {
@@ -61,16 +77,19 @@ func TestDecodingRefusesWhatNoNodeWrote(t *testing.T) {
 func TestRelayQueueIsBoundedInBytes(t *testing.T) {
 	var queue relayQueue
 	queue.init(100)
-	if !queue.push(make([]byte, 60)) || !queue.push(make([]byte, 40)) {
+	if !queue.push("a", make([]byte, 59)) || !queue.push("bc", make([]byte, 38)) {
 		t.Fatal("envelopes within the bound were refused")
 	}
-	if queue.push(make([]byte, 1)) {
+	if queue.push("", make([]byte, 1)) {
 		t.Fatal("an envelope over the bound was queued")
 	}
-	if taken := queue.take(); len(taken) != 2 || len(taken[0]) != 60 {
+	if taken := queue.take(); len(taken) != 2 || taken[0].redisChannel != "a" || len(taken[0].encoded) != 59 {
 		t.Fatalf("take returned %d envelopes, want the 2 queued in order", len(taken))
 	}
-	if !queue.push(make([]byte, 100)) {
+	if !queue.push("", make([]byte, 100)) {
 		t.Fatal("the queue did not free its bytes on take")
+	}
+	if queue.push("x", make([]byte, 0)) {
+		t.Fatal("a channel name over the bound was queued: names count against it")
 	}
 }

@@ -16,7 +16,9 @@ import (
 //	node:<tag>:users  set: users for whom the node holds a count (cleanup after a crash)
 //	user:<user>       hash {<tag>: connections}: the user's connections per node
 //	broadcast         channel: broadcasts, every node subscribes
-//	to:<tag>          channel: sends and kicks for one node's connections
+//	to:<tag>          channel: sends, kicks and subscription changes for one node's connections
+//	ch:<channel>      channel: publications to a wsgate channel; the nodes with local
+//	                  subscribers of it subscribe
 //
 // The scripts build the keys of other nodes from the prefix, so they need one Redis
 // primary (standalone or behind Sentinel), not Redis Cluster.
@@ -30,19 +32,34 @@ type keys struct {
 	nodeUsers string
 	broadcast string
 	inbox     string
+	// channelPrefix starts the Redis channel of every wsgate channel.
+	channelPrefix string
 }
 
 func newKeys(prefix string, tag session.NodeTag) keys {
 	text := hex.EncodeToString(tag[:])
 	return keys{
-		prefix:    prefix,
-		tag:       text,
-		lease:     prefix + "node:" + text,
-		nodes:     prefix + "nodes",
-		nodeUsers: prefix + "node:" + text + ":users",
-		broadcast: prefix + "broadcast",
-		inbox:     inboxChannel(prefix, tag),
+		prefix:        prefix,
+		tag:           text,
+		lease:         prefix + "node:" + text,
+		nodes:         prefix + "nodes",
+		nodeUsers:     prefix + "node:" + text + ":users",
+		broadcast:     prefix + "broadcast",
+		inbox:         inboxChannel(prefix, tag),
+		channelPrefix: prefix + "ch:",
 	}
+}
+
+// channel returns the Redis channel of a wsgate channel.
+func (k keys) channel(name string) string { return k.channelPrefix + name }
+
+// channels returns the Redis channels of wsgate channels.
+func (k keys) channels(names []string) []string {
+	redisChannels := make([]string, len(names))
+	for index, name := range names {
+		redisChannels[index] = k.channel(name)
+	}
+	return redisChannels
 }
 
 // user returns the key of userID's per-node counts.

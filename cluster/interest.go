@@ -1,0 +1,173 @@
+package cluster
+
+import (
+	"sync"
+	"time"
+)
+
+// Channel subscriptions in Redis. A node receives a channel's publications through
+// the Redis channel ch:<channel>, subscribed on its subscription connection (the
+// one of broadcast and to:<tag>) only while the channel has a subscriber on this
+// node. ChannelInterest runs on client handler goroutines when a channel's first
+// local subscriber arrives or its last leaves, so it only marks the channel as
+// changed, in a set. The subscription goroutine takes the marked channels
+// channelBatchDelay after the first mark (at once when channelBatchSize are marked),
+// asks the Receiver which of them have local subscribers now, and sends one
+// SUBSCRIBE and one UNSUBSCRIBE for the whole batch. Reading the truth when acting
+// makes the order of the calls for one channel irrelevant: a subscribe and an
+// unsubscribe racing on two handlers end in whatever the channel's state is when
+// the batch runs. After the connection breaks, the next one subscribes every
+// channel this node wants again, in batches.
+
+// channelBatchDelay is how long the subscription goroutine collects channel changes
+// before it acts: short next to a human's wait for a first message, long enough that
+// a burst of subscribes (a reconnect storm, a page subscribing to ten channels)
+// becomes a few commands.
+const channelBatchDelay = 10 * time.Millisecond
+
+// channelBatchSize is how many marked channels make the goroutine act before
+// channelBatchDelay, and the most channels one SUBSCRIBE or UNSUBSCRIBE names.
+const channelBatchSize = 1000
+
+// interest tracks which channels this node receives from Redis. Safe for
+// concurrent use as stated per field.
+type interest struct {
+	// pendingMutex guards pending, the channels marked since the last batch: a set,
+	// so a channel subscribed and unsubscribed a thousand times in one batch costs
+	// one entry.
+	pendingMutex sync.Mutex
+	pending      map[string]struct{}
+	// wake signals that pending became non-empty, full that it reached
+	// channelBatchSize. Both hold at most one signal.
+	wake chan struct{}
+	full chan struct{}
+
+	// wanted holds the channels with local subscribers as of their last check: what
+	// every new subscription connection subscribes. Only the subscription goroutine
+	// uses it.
+	wanted map[string]struct{}
+
+	// confirmedMutex guards confirmed, the channels Redis confirmed on the current
+	// subscription connection, and generation, which numbers the connections so
+	// that late confirmations of a closed one are ignored.
+	confirmedMutex sync.RWMutex
+	confirmed      map[string]struct{}
+	generation     uint64
+}
+
+func (i *interest) init() {
+	i.pending = make(map[string]struct{})
+	i.wake = make(chan struct{}, 1)
+	i.full = make(chan struct{}, 1)
+	i.wanted = make(map[string]struct{})
+	i.confirmed = make(map[string]struct{})
+}
+
+// mark records that channel's local subscribers changed. It never blocks on
+// anything but the set's mutex.
+func (i *interest) mark(channel string) {
+	i.pendingMutex.Lock()
+	if _, marked := i.pending[channel]; marked {
+		i.pendingMutex.Unlock()
+		return
+	}
+	i.pending[channel] = struct{}{}
+	count := len(i.pending)
+	i.pendingMutex.Unlock()
+	switch count {
+	case 1:
+		signal(i.wake)
+	case channelBatchSize:
+		signal(i.full)
+	}
+}
+
+// signal sends on a channel of capacity one unless a signal is waiting already.
+func signal(channel chan struct{}) {
+	select {
+	case channel <- struct{}{}:
+	default:
+	}
+}
+
+// take removes and returns the marked channels.
+func (i *interest) take() map[string]struct{} {
+	i.pendingMutex.Lock()
+	defer i.pendingMutex.Unlock()
+	if len(i.pending) == 0 {
+		return nil
+	}
+	taken := i.pending
+	i.pending = make(map[string]struct{})
+	return taken
+}
+
+// decide brings wanted up to date for the changed channels, asking hasSubscribers
+// for each, and returns the channels that became wanted and those that no longer
+// are. Only the subscription goroutine calls it.
+func (i *interest) decide(changed map[string]struct{}, hasSubscribers func(string) bool) (subscribe, unsubscribe []string) {
+	for channel := range changed {
+		_, wanted := i.wanted[channel]
+		switch has := hasSubscribers(channel); {
+		case has && !wanted:
+			i.wanted[channel] = struct{}{}
+			subscribe = append(subscribe, channel)
+		case !has && wanted:
+			delete(i.wanted, channel)
+			unsubscribe = append(unsubscribe, channel)
+		}
+	}
+	return subscribe, unsubscribe
+}
+
+// everyWanted returns the channels a new subscription connection must subscribe.
+// Only the subscription goroutine calls it.
+func (i *interest) everyWanted() []string {
+	channels := make([]string, 0, len(i.wanted))
+	for channel := range i.wanted {
+		channels = append(channels, channel)
+	}
+	return channels
+}
+
+// reset forgets the confirmations of the previous subscription connection and
+// returns the number of the next one.
+func (i *interest) reset() uint64 {
+	i.confirmedMutex.Lock()
+	defer i.confirmedMutex.Unlock()
+	i.generation++
+	// A new map rather than clear: a map keeps its peak size.
+	i.confirmed = make(map[string]struct{})
+	return i.generation
+}
+
+// confirm records Redis's confirmation of a subscribe (subscribed true) or an
+// unsubscribe of channel on connection generation.
+func (i *interest) confirm(generation uint64, channel string, subscribed bool) {
+	i.confirmedMutex.Lock()
+	defer i.confirmedMutex.Unlock()
+	if generation != i.generation {
+		return
+	}
+	if subscribed {
+		i.confirmed[channel] = struct{}{}
+	} else {
+		delete(i.confirmed, channel)
+	}
+}
+
+// isConfirmed reports whether Redis confirmed channel on the current connection.
+func (i *interest) isConfirmed(channel string) bool {
+	i.confirmedMutex.RLock()
+	defer i.confirmedMutex.RUnlock()
+	_, confirmed := i.confirmed[channel]
+	return confirmed
+}
+
+// confirmedCount returns how many channels Redis confirmed on the current
+// connection.
+func (i *interest) confirmedCount() int {
+	i.confirmedMutex.RLock()
+	defer i.confirmedMutex.RUnlock()
+	return len(i.confirmed)
+}
