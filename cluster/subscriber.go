@@ -119,6 +119,7 @@ func (n *Node) confirmSubscription(generation uint64, event rueidis.PubSubSubscr
 			n.requestRenewal()
 		}
 	case n.keys.broadcast:
+		// Confirmed together with the inbox, which stands for both.
 	default:
 		if channel, ok := strings.CutPrefix(event.Channel, n.keys.channelPrefix); ok {
 			n.interest.confirm(generation, channel, event.Kind == "subscribe")
