@@ -328,15 +328,3 @@ func (n *Node) requestRenewal() {
 	default:
 	}
 }
-
-// wait sleeps for duration and reports false if the node was closed meanwhile.
-func (n *Node) wait(duration time.Duration) bool {
-	timer := time.NewTimer(duration)
-	defer timer.Stop()
-	select {
-	case <-n.stop:
-		return false
-	case <-timer.C:
-		return true
-	}
-}
