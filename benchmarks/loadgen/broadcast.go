@@ -13,8 +13,10 @@ import (
 // Broadcast phases: receivers drop deliveries of another phase, so a late broadcast
 // of one scenario is never counted in the next.
 const (
-	phaseFanout = 1
-	phaseRate   = 2
+	phaseFanout        = 1
+	phaseRate          = 2
+	phaseChannelFanout = 3
+	phaseChannelRate   = 4
 )
 
 // prepareBroadcasts opens the connections a broadcast scenario needs and returns how
@@ -55,11 +57,20 @@ func (b *bench) fanout() (*result.Fanout, error) {
 	if err != nil {
 		return nil, err
 	}
+	frameBytes := len(wrap(broadcastContent(phaseFanout, 0, time.Now().UnixNano())))
+	return b.fanoutRounds(phaseFanout, open, frameBytes, send.send)
+}
+
+// fanoutRounds sends -broadcasts contents with send one at a time, each awaited on
+// every one of open connections (up to -await) and followed by a -gap pause, and
+// summarises the deliveries; frameBytes is the size of the frame each connection
+// receives.
+func (b *bench) fanoutRounds(phaseNumber int, open int64, frameBytes int, send func(content []byte) error) (*result.Fanout, error) {
 	count := b.options.broadcasts
-	b.fleet.Begin(phaseFanout, count)
+	b.fleet.Begin(phaseNumber, count, 1)
 	start := b.mark()
 	for sequence := range count {
-		if err := send.send(broadcastContent(phaseFanout, sequence, time.Now().UnixNano())); err != nil {
+		if err := send(broadcastContent(phaseNumber, sequence, time.Now().UnixNano())); err != nil {
 			return nil, fmt.Errorf("broadcast %d: %w", sequence, err)
 		}
 		b.fleet.Await(sequence, b.options.await)
@@ -78,7 +89,7 @@ func (b *bench) fanout() (*result.Fanout, error) {
 	return &result.Fanout{
 		Broadcasts:   count,
 		Connections:  int(open),
-		PayloadBytes: len(wrap(broadcastContent(phaseFanout, 0, time.Now().UnixNano()))),
+		PayloadBytes: frameBytes,
 		Expected:     expected,
 		Received:     received,
 		Lost:         max(expected-received, 0),
@@ -100,7 +111,7 @@ func (b *bench) sustained() (*result.Rate, error) {
 	}
 	count := max(int(math.Round(b.options.rate*b.options.duration.Seconds())), 1)
 	interval := time.Duration(float64(time.Second) / b.options.rate)
-	b.fleet.Begin(phaseRate, count)
+	b.fleet.Begin(phaseRate, count, 1)
 	start := b.mark()
 	first := time.Now()
 	for sequence := range count {

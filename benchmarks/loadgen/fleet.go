@@ -13,15 +13,20 @@ import (
 type Fleet interface {
 	// Grow dials until the fleet holds target open connections.
 	Grow(target int) GrowReport
-	// Begin starts a broadcast phase of sequences numbered broadcasts: counts and
-	// latencies of the previous phase are dropped.
-	Begin(phase, sequences int)
-	// Await waits until every open connection has broadcast sequence of the current
-	// phase, or timeout, and returns how many received it.
+	// Begin starts a broadcast phase of sequences numbered broadcasts, each
+	// delivered copies times to every connection (once for a broadcast, once per
+	// subscribed channel for a round of publications): counts and latencies of the
+	// previous phase are dropped.
+	Begin(phase, sequences, copies int)
+	// Await waits until every open connection has every copy of broadcast sequence of
+	// the current phase, or timeout, and returns how many were received.
 	Await(sequence int, timeout time.Duration) int64
-	// AwaitAll waits until every open connection has every broadcast of the current
-	// phase, or timeout, and returns how many deliveries were received.
+	// AwaitAll waits until every open connection has every copy of every broadcast of
+	// the current phase, or timeout, and returns how many deliveries were received.
 	AwaitAll(timeout time.Duration) int64
+	// Subscribe subscribes every open connection to its channels of plan and waits
+	// up to timeout for the server's answers.
+	Subscribe(plan subscriptionPlan, timeout time.Duration) SubscribeReport
 	// Echo keeps one {"type":"message"} in flight on each of up to connections
 	// connections for duration, then waits for the answers still in flight.
 	Echo(connections int, duration time.Duration)
@@ -61,6 +66,8 @@ type Snapshot struct {
 	Closed      int64              `json:"closed"`
 	Pings       int64              `json:"pings"`
 	Stale       int64              `json:"stale"`
+	Subscribed  int64              `json:"subscribed"`
+	Refused     int64              `json:"refused"`
 	Received    []int64            `json:"received"`
 	Slowest     []int64            `json:"slowest_ns"`
 	LastReceipt int64              `json:"last_receipt_ns"`
@@ -79,6 +86,8 @@ func (s Snapshot) merge(other Snapshot) Snapshot {
 		Closed:      s.Closed + other.Closed,
 		Pings:       s.Pings + other.Pings,
 		Stale:       s.Stale + other.Stale,
+		Subscribed:  s.Subscribed + other.Subscribed,
+		Refused:     s.Refused + other.Refused,
 		Received:    make([]int64, max(len(s.Received), len(other.Received))),
 		Slowest:     make([]int64, max(len(s.Slowest), len(other.Slowest))),
 		LastReceipt: max(s.LastReceipt, other.LastReceipt),

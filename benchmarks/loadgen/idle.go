@@ -15,19 +15,7 @@ func (b *bench) idle() *result.Idle {
 	idle := &result.Idle{}
 	for _, step := range b.options.steps {
 		b.fleet.Grow(step)
-		settled, elapsed, stable := b.settle()
-		idle.Samples = append(idle.Samples, result.Sample{
-			Connections:       int(b.fleet.Snapshot().Open),
-			ServerConnections: settled.serverConnections,
-			RSS:               settled.rss,
-			Heap:              settled.heap,
-			Goroutines:        settled.goroutines,
-			Threads:           settled.threads,
-			KernelTCPBuffers:  settled.tcpBuffers,
-			KernelTCPSockets:  settled.tcpSlab,
-			Settle:            elapsed.Seconds(),
-			Stable:            stable,
-		})
+		idle.Samples = append(idle.Samples, b.sample())
 	}
 	snapshot := b.fleet.Snapshot()
 	idle.PingsAnswered = snapshot.Pings
@@ -52,6 +40,23 @@ func (b *bench) idle() *result.Idle {
 		idle.KernelSocketsPerConn = &value
 	}
 	return idle
+}
+
+// sample settles the server and returns its reading with the fleet's size.
+func (b *bench) sample() result.Sample {
+	settled, elapsed, stable := b.settle()
+	return result.Sample{
+		Connections:       int(b.fleet.Snapshot().Open),
+		ServerConnections: settled.serverConnections,
+		RSS:               settled.rss,
+		Heap:              settled.heap,
+		Goroutines:        settled.goroutines,
+		Threads:           settled.threads,
+		KernelTCPBuffers:  settled.tcpBuffers,
+		KernelTCPSockets:  settled.tcpSlab,
+		Settle:            elapsed.Seconds(),
+		Stable:            stable,
+	}
 }
 
 // settle reads the server once a second until it is steady (after at least

@@ -37,8 +37,12 @@ type localFleet struct {
 	closed atomic.Int64
 	pings  atomic.Int64
 	stale  atomic.Int64
-	phase  atomic.Pointer[phase]
-	echo   atomic.Pointer[echoRun]
+	// subscribed and refused count the server's answers to subscribes:
+	// {"type":"subscribed"} and {"type":"error"}.
+	subscribed atomic.Int64
+	refused    atomic.Int64
+	phase      atomic.Pointer[phase]
+	echo       atomic.Pointer[echoRun]
 }
 
 // newLocalFleet starts a client engine; connections come with Grow.
@@ -58,7 +62,7 @@ func newLocalFleet(config localConfig) (*localFleet, error) {
 		fleet.open.Add(-1)
 		fleet.closed.Add(1)
 	})
-	fleet.phase.Store(newPhase(0, 0))
+	fleet.phase.Store(newPhase(0, 0, 1))
 	fleet.echo.Store(&echoRun{})
 	if err := fleet.engine.Start(); err != nil {
 		return nil, err
@@ -109,8 +113,8 @@ func (f *localFleet) Grow(target int) GrowReport {
 }
 
 // Begin replaces the phase counters.
-func (f *localFleet) Begin(phaseNumber, sequences int) {
-	f.phase.Store(newPhase(phaseNumber, sequences))
+func (f *localFleet) Begin(phaseNumber, sequences, copies int) {
+	f.phase.Store(newPhase(phaseNumber, sequences, copies))
 }
 
 // Await polls the sequence's delivery count every millisecond.
@@ -122,7 +126,7 @@ func (f *localFleet) Await(sequence int, timeout time.Duration) int64 {
 	deadline := time.Now().Add(timeout)
 	for {
 		received := current.received[sequence].Load()
-		if received >= f.open.Load() || time.Now().After(deadline) {
+		if received >= f.open.Load()*current.copies || time.Now().After(deadline) {
 			return received
 		}
 		time.Sleep(time.Millisecond)
@@ -135,7 +139,7 @@ func (f *localFleet) AwaitAll(timeout time.Duration) int64 {
 	deadline := time.Now().Add(timeout)
 	for {
 		delivered := current.delivered.Load()
-		if delivered >= f.open.Load()*int64(len(current.received)) || time.Now().After(deadline) {
+		if delivered >= f.open.Load()*current.copies*int64(len(current.received)) || time.Now().After(deadline) {
 			return delivered
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -174,6 +178,8 @@ func (f *localFleet) Snapshot() Snapshot {
 		Closed:      f.closed.Load(),
 		Pings:       f.pings.Load(),
 		Stale:       f.stale.Load(),
+		Subscribed:  f.subscribed.Load(),
+		Refused:     f.refused.Load(),
 		Received:    make([]int64, len(current.received)),
 		Slowest:     make([]int64, len(current.slowest)),
 		LastReceipt: current.lastReceipt.Load(),
@@ -210,7 +216,7 @@ func (f *localFleet) send(message []byte) error {
 	return f.connections[0].WriteMessage(websocket.TextMessage, message)
 }
 
-// onMessage answers the heartbeat, counts broadcasts and keeps echoes going. It runs
+// onMessage answers the heartbeat, counts answers to subscribes and broadcasts and keeps echoes going. It runs
 // on a poller goroutine, so it only does byte searches and atomic additions.
 func (f *localFleet) onMessage(conn *websocket.Conn, _ websocket.MessageType, data []byte) {
 	now := time.Now().UnixNano()
@@ -229,6 +235,14 @@ func (f *localFleet) onMessage(conn *websocket.Conn, _ websocket.MessageType, da
 			}
 		}
 		run.inFlight.Add(-1)
+		return
+	}
+	if bytes.Contains(data, typeSubscribed) {
+		f.subscribed.Add(1)
+		return
+	}
+	if bytes.Contains(data, typeError) {
+		f.refused.Add(1)
 		return
 	}
 	sequence, ok := numberAfter(data, keySeq)
@@ -250,9 +264,11 @@ type echoRun struct {
 	latency    stats.Histogram
 }
 
-// phase counts the deliveries of one broadcast phase.
+// phase counts the deliveries of one broadcast phase; each broadcast reaches every
+// connection copies times.
 type phase struct {
 	number      int
+	copies      int64
 	received    []atomic.Int64
 	slowest     []atomic.Int64
 	delivered   atomic.Int64
@@ -260,8 +276,8 @@ type phase struct {
 	latency     stats.Histogram
 }
 
-func newPhase(number, sequences int) *phase {
-	return &phase{number: number, received: make([]atomic.Int64, sequences), slowest: make([]atomic.Int64, sequences)}
+func newPhase(number, sequences, copies int) *phase {
+	return &phase{number: number, copies: int64(copies), received: make([]atomic.Int64, sequences), slowest: make([]atomic.Int64, sequences)}
 }
 
 // receive counts one delivery; it reports false for a broadcast of another phase.

@@ -1,7 +1,9 @@
 // Command loadgen is wsgate's load generator: it opens many WebSocket connections to
 // a server that speaks the seed's protocol (wsgate, benchmarks/baseline or
 // benchmarks/bare) and measures memory per idle connection, connect rate, broadcast
-// fan-out latency, sustained delivery and echo round trips. `loadgen -h` lists the
+// fan-out latency, sustained delivery and echo round trips, and against wsgate its
+// channels: fan-out through one channel, publications across many channels at a
+// rate, and the memory of a subscription. `loadgen -h` lists the
 // flags; benchmarks/README.md explains the method.
 //
 // It is built on nbio's client: one nbio engine per process whose pollers run the
@@ -94,14 +96,16 @@ func writeJSON(path string, run *result.Run) error {
 	return os.WriteFile(path, append(data, '\n'), 0o644)
 }
 
-// bench is one invocation: the fleet, the probe of the server, the trigger (made
-// when a broadcast scenario first needs it) and the result being filled in.
+// bench is one invocation: the fleet, the probe of the server, the trigger and the
+// channel publisher (each made when a scenario first needs it) and the result being
+// filled in.
 type bench struct {
-	options options
-	fleet   Fleet
-	probe   *probe
-	trigger trigger
-	run     *result.Run
+	options   options
+	fleet     Fleet
+	probe     *probe
+	trigger   trigger
+	publisher *publisher
+	run       *result.Run
 }
 
 func newBench(options options, arguments []string) (*bench, error) {
@@ -160,6 +164,12 @@ func (b *bench) runScenarios() error {
 			b.run.Rate, err = b.sustained()
 		case "echo":
 			b.run.Echo, err = b.echo()
+		case "channel-fanout":
+			b.run.ChannelFanout, err = b.channelFanout()
+		case "channels-rate":
+			b.run.ChannelRate, err = b.channelRate()
+		case "subscriptions":
+			b.run.Subscription, err = b.subscriptionMemory()
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
@@ -171,6 +181,9 @@ func (b *bench) runScenarios() error {
 func (b *bench) close() {
 	if b.trigger != nil {
 		b.trigger.close()
+	}
+	if b.publisher != nil {
+		b.publisher.close()
 	}
 	b.fleet.Close()
 }

@@ -10,11 +10,15 @@ import (
 // every message on the generator's single core.
 var (
 	typePing = []byte(`"type":"ping"`)
-	pong     = []byte(`{"type":"pong"}`)
-	keyEcho  = []byte(`"echo":`)
-	keyPhase = []byte(`"phase":`)
-	keySeq   = []byte(`"seq":`)
-	keySent  = []byte(`"sent":`)
+	// typeSubscribed and typeError are the answers to a subscribe; the load
+	// generator sends nothing else that the server could answer with an error.
+	typeSubscribed = []byte(`"type":"subscribed"`)
+	typeError      = []byte(`"type":"error"`)
+	pong           = []byte(`{"type":"pong"}`)
+	keyEcho        = []byte(`"echo":`)
+	keyPhase       = []byte(`"phase":`)
+	keySeq         = []byte(`"seq":`)
+	keySent        = []byte(`"sent":`)
 )
 
 // payloadBytes is the size a broadcast's content is padded to, so that the
@@ -70,4 +74,23 @@ func wrap(content []byte) []byte {
 	message = append(message, `{"type":"broadcast","content":`...)
 	message = append(message, content...)
 	return append(message, '}')
+}
+
+// subscribeMessage returns {"type":"subscribe","channel":channel}.
+func subscribeMessage(channel string) []byte {
+	message := make([]byte, 0, len(channel)+36)
+	message = append(message, `{"type":"subscribe","channel":"`...)
+	message = append(message, channel...)
+	return append(message, `"}`...)
+}
+
+// publicationFrame returns {"type":"publication","channel":channel,"data":content},
+// the frame a subscriber receives for a publication.
+func publicationFrame(channel string, content []byte) []byte {
+	frame := make([]byte, 0, len(channel)+len(content)+48)
+	frame = append(frame, `{"type":"publication","channel":"`...)
+	frame = append(frame, channel...)
+	frame = append(frame, `","data":`...)
+	frame = append(frame, content...)
+	return append(frame, '}')
 }

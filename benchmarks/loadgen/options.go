@@ -14,7 +14,7 @@ import (
 )
 
 // scenarioNames are the scenarios in the order they may be given.
-var scenarioNames = []string{"idle", "connect", "fanout", "rate", "echo"}
+var scenarioNames = []string{"idle", "connect", "fanout", "rate", "echo", "channel-fanout", "channels-rate", "subscriptions"}
 
 // connectionsPerProcess is how many connections one process holds before -procs
 // spreads them: the open-file limit of this machine is 20,000 per process.
@@ -22,33 +22,38 @@ const connectionsPerProcess = 18000
 
 // options are the command line of the load generator.
 type options struct {
-	url             string
-	target          *url.URL
-	base            string
-	debugBase       string
-	connections     int
-	scenarios       []string
-	steps           []int
-	serverName      string
-	serverPID       int
-	gcPath          string
-	processes       int
-	sources         int
-	concurrency     int
-	dialTimeout     time.Duration
-	trigger         string
-	broadcasts      int
-	gap             time.Duration
-	await           time.Duration
-	rate            float64
-	duration        time.Duration
-	drain           time.Duration
-	echoConnections int
-	echoDuration    time.Duration
-	settleMin       time.Duration
-	settleMax       time.Duration
-	jsonPath        string
-	worker          bool
+	url                  string
+	target               *url.URL
+	base                 string
+	debugBase            string
+	connections          int
+	scenarios            []string
+	steps                []int
+	serverName           string
+	serverPID            int
+	gcPath               string
+	processes            int
+	sources              int
+	concurrency          int
+	dialTimeout          time.Duration
+	trigger              string
+	broadcasts           int
+	gap                  time.Duration
+	await                time.Duration
+	rate                 float64
+	duration             time.Duration
+	drain                time.Duration
+	echoConnections      int
+	channels             int
+	channelSubscriptions int
+	publishRate          float64
+	publishBatch         int
+	subscribeTimeout     time.Duration
+	echoDuration         time.Duration
+	settleMin            time.Duration
+	settleMax            time.Duration
+	jsonPath             string
+	worker               bool
 }
 
 // parseOptions reads the command line; flag.ErrHelp means -h was given.
@@ -80,11 +85,17 @@ func parseOptions(arguments []string, output io.Writer) (options, error) {
 	flags.DurationVar(&o.echoDuration, "echo-duration", 5*time.Second, "echo: how long to echo")
 	flags.DurationVar(&o.settleMin, "settle-min", 6*time.Second, "idle: shortest settle at each step (at least one heartbeat interval)")
 	flags.DurationVar(&o.settleMax, "settle-max", 30*time.Second, "idle: longest settle at each step")
+	flags.IntVar(&o.channels, "channels", 1000, "channels-rate, subscriptions: channels the connections subscribe to")
+	flags.IntVar(&o.channelSubscriptions, "channel-subs", 10, "channels-rate, subscriptions: channels per connection, connection i in channels (i*channel-subs+k) mod channels")
+	flags.Float64Var(&o.publishRate, "publish-rate", 1000, "channels-rate: publications per second, spread over the channels in turn")
+	flags.IntVar(&o.publishBatch, "publish-batch", 250, "channels-rate: publications per POST /api/v1/publish (at most 1,000)")
+	flags.DurationVar(&o.subscribeTimeout, "subscribe-timeout", 30*time.Second, "channel scenarios: longest wait for the answers to the subscribes")
 	flags.StringVar(&o.jsonPath, "json", "", "also write the result as JSON to this file")
 	flags.BoolVar(&o.worker, "worker", false, "internal: serve connections for a parent load generator over stdin/stdout")
 	flags.Usage = func() {
 		fmt.Fprintln(output, "loadgen opens many WebSocket connections to a wsgate-compatible server and measures memory")
-		fmt.Fprintln(output, "per connection, connect rate, broadcast fan-out, sustained delivery and echo.")
+		fmt.Fprintln(output, "per connection, connect rate, broadcast fan-out, sustained delivery and echo, and wsgate's")
+		fmt.Fprintln(output, "channels: fan-out through a channel, publications across channels, memory per subscription.")
 		fmt.Fprintln(output, "\nUsage: loadgen [flags]")
 		flags.PrintDefaults()
 	}
@@ -112,6 +123,9 @@ func parseOptions(arguments []string, output io.Writer) (options, error) {
 	}
 	if o.connections < 1 || o.concurrency < 1 || o.broadcasts < 1 || o.rate <= 0 || o.sources < 0 || o.sources > 250 {
 		return o, errors.New("-n, -concurrency, -broadcasts and -rate must be positive, -sources 0 to 250")
+	}
+	if o.channelSubscriptions < 1 || o.channels < o.channelSubscriptions || o.publishRate <= 0 || o.publishBatch < 1 || o.publishBatch > 1000 {
+		return o, errors.New("-channel-subs must be positive and at most -channels, -publish-rate positive, -publish-batch 1 to 1000")
 	}
 	if o.steps, err = parseSteps(steps, o.connections); err != nil {
 		return o, err

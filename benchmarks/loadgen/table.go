@@ -50,6 +50,40 @@ func printRun(output io.Writer, run *result.Run) {
 		fmt.Fprintf(output, "\necho: %d connections for %.0f s: %d round trips = %.0f/s; latency %s; %s\n",
 			echo.Connections, echo.Duration, echo.RoundTrips, echo.PerSecond, latency(echo.Latency), cpu(echo.CPU))
 	}
+	printChannels(output, run)
+}
+
+// printChannels writes the channel scenarios of a run.
+func printChannels(output io.Writer, run *result.Run) {
+	if fanout := run.ChannelFanout; fanout != nil {
+		fmt.Fprintf(output, "\nchannel-fanout: %d publications of %d bytes to %d subscribers: latency %s; time to the last connection %s; lost %d of %d, stale %d; %s\n",
+			fanout.Broadcasts, fanout.PayloadBytes, fanout.Connections, latency(fanout.Latency), latency(fanout.Last),
+			fanout.Lost, fanout.Expected, fanout.Stale, cpu(fanout.CPU))
+		if run.Fanout != nil && run.Fanout.Last.P50 > 0 && run.Fanout.Last.P99 > 0 {
+			fmt.Fprintf(output, "channel-fanout over fanout, time to the last connection: p50 %.2fx, p99 %.2fx\n",
+				fanout.Last.P50/run.Fanout.Last.P50, fanout.Last.P99/run.Fanout.Last.P99)
+		}
+	}
+	if rate := run.ChannelRate; rate != nil {
+		perDelivery := "unknown"
+		if rate.ServerCPUPerDelivery != nil {
+			perDelivery = fmt.Sprintf("%.2f us", *rate.ServerCPUPerDelivery*1e6)
+		}
+		fmt.Fprintf(output, "\nchannels-rate: %s; %d publications at %.0f/s in batches of %d over %.1f s (%d rounds): %d delivered = %.0f/s, lost %d of %d, stale %d; latency %s; server CPU per delivery %s; %s\n",
+			subscriptions(rate.Subscriptions), rate.Published, rate.PublicationsPerSec, rate.Batch, rate.Duration, rate.Rounds,
+			rate.Delivered, rate.DeliveredPerSecond, rate.Lost, rate.Expected, rate.Stale, latency(rate.Latency), perDelivery, cpu(rate.CPU))
+	}
+	if memory := run.Subscription; memory != nil {
+		fmt.Fprintf(output, "\nsubscriptions: %s; RSS %.1f -> %.1f MiB, Go heap %s -> %s MiB; per subscription: RSS %.0f B, Go heap %s; %s\n",
+			subscriptions(memory.Subscriptions), mebibytes(memory.Before.RSS), mebibytes(memory.After.RSS),
+			optionalMiB(memory.Before.Heap), optionalMiB(memory.After.Heap), memory.RSSPerSubscription,
+			optionalBytes(memory.HeapPerSubscription), cpu(memory.CPU))
+	}
+}
+
+func subscriptions(s result.Subscriptions) string {
+	return fmt.Sprintf("%d subscribes (%d per connection, %d channels) confirmed %d, refused %d in %.1f s",
+		s.Requested, s.PerConnection, s.Channels, s.Confirmed, s.Refused, s.Seconds)
 }
 
 func latency(l result.Latency) string {

@@ -16,23 +16,26 @@ import (
 // command is one request from the parent to a worker, one JSON object per line on
 // the worker's standard input.
 type command struct {
-	Operation   string        `json:"op"`
-	Target      int           `json:"target,omitempty"`
-	Phase       int           `json:"phase,omitempty"`
-	Sequences   int           `json:"sequences,omitempty"`
-	Sequence    int           `json:"sequence,omitempty"`
-	Timeout     time.Duration `json:"timeout,omitempty"`
-	Connections int           `json:"connections,omitempty"`
-	Duration    time.Duration `json:"duration,omitempty"`
+	Operation   string            `json:"op"`
+	Target      int               `json:"target,omitempty"`
+	Phase       int               `json:"phase,omitempty"`
+	Sequences   int               `json:"sequences,omitempty"`
+	Sequence    int               `json:"sequence,omitempty"`
+	Timeout     time.Duration     `json:"timeout,omitempty"`
+	Connections int               `json:"connections,omitempty"`
+	Duration    time.Duration     `json:"duration,omitempty"`
+	Copies      int               `json:"copies,omitempty"`
+	Plan        *subscriptionPlan `json:"plan,omitempty"`
 }
 
 // answer is a worker's reply to a command, one JSON object per line on its standard
 // output.
 type answer struct {
-	Grow     GrowReport `json:"grow"`
-	Count    int64      `json:"count"`
-	Snapshot Snapshot   `json:"snapshot"`
-	CPU      float64    `json:"cpu_s"`
+	Grow      GrowReport      `json:"grow"`
+	Subscribe SubscribeReport `json:"subscribe"`
+	Count     int64           `json:"count"`
+	Snapshot  Snapshot        `json:"snapshot"`
+	CPU       float64         `json:"cpu_s"`
 }
 
 // serveWorker runs a localFleet for the parent: it executes commands from input and
@@ -54,11 +57,16 @@ func serveWorker(fleet *localFleet, input io.Reader, output io.Writer) error {
 		case "grow":
 			reply.Grow = fleet.Grow(request.Target)
 		case "begin":
-			fleet.Begin(request.Phase, request.Sequences)
+			fleet.Begin(request.Phase, request.Sequences, request.Copies)
 		case "await":
 			reply.Count = fleet.Await(request.Sequence, request.Timeout)
 		case "await-all":
 			reply.Count = fleet.AwaitAll(request.Timeout)
+		case "subscribe":
+			if request.Plan == nil {
+				return errors.New("worker: subscribe without a plan")
+			}
+			reply.Subscribe = fleet.Subscribe(*request.Plan, request.Timeout)
 		case "echo":
 			fleet.Echo(request.Connections, request.Duration)
 		case "snapshot":
@@ -171,8 +179,30 @@ func (p *processFleet) Grow(target int) GrowReport {
 }
 
 // Begin starts the phase on every worker.
-func (p *processFleet) Begin(phaseNumber, sequences int) {
-	p.all(func(int) command { return command{Operation: "begin", Phase: phaseNumber, Sequences: sequences} })
+func (p *processFleet) Begin(phaseNumber, sequences, copies int) {
+	p.all(func(int) command {
+		return command{Operation: "begin", Phase: phaseNumber, Sequences: sequences, Copies: copies}
+	})
+}
+
+// Subscribe numbers the connections across the workers in worker order, as one
+// fleet would, so the channels of a connection do not depend on -procs.
+func (p *processFleet) Subscribe(plan subscriptionPlan, timeout time.Duration) SubscribeReport {
+	firsts := make([]int, len(p.workers))
+	next := plan.First
+	for index, reply := range p.all(func(int) command { return command{Operation: "snapshot"} }) {
+		firsts[index] = next
+		next += int(reply.Snapshot.Open)
+	}
+	var report SubscribeReport
+	for _, reply := range p.all(func(index int) command {
+		share := plan
+		share.First = firsts[index]
+		return command{Operation: "subscribe", Plan: &share, Timeout: timeout}
+	}) {
+		report = report.merge(reply.Subscribe)
+	}
+	return report
 }
 
 // Await waits on every worker and adds up the deliveries.

@@ -23,6 +23,11 @@ type Run struct {
 	Fanout      *Fanout   `json:"fanout,omitempty"`
 	Rate        *Rate     `json:"rate,omitempty"`
 	Echo        *Echo     `json:"echo,omitempty"`
+	// ChannelFanout is Fanout with each broadcast a publication to one channel
+	// every connection is subscribed to, published through the API.
+	ChannelFanout *Fanout             `json:"channel_fanout,omitempty"`
+	ChannelRate   *ChannelRate        `json:"channels_rate,omitempty"`
+	Subscription  *SubscriptionMemory `json:"subscription_memory,omitempty"`
 }
 
 // Server describes the server under test as the load generator saw it.
