@@ -57,7 +57,12 @@ func (b *bench) fanout() (*result.Fanout, error) {
 	if err != nil {
 		return nil, err
 	}
-	frameBytes := len(wrap(broadcastContent(phaseFanout, 0, time.Now().UnixNano())))
+	// The API delivers its message as it is; the seed's client broadcast arrives
+	// wrapped in {"type":"broadcast","content":...}.
+	frameBytes := len(broadcastContent(phaseFanout, 0, time.Now().UnixNano()))
+	if b.options.trigger == "client" {
+		frameBytes = len(wrap(broadcastContent(phaseFanout, 0, time.Now().UnixNano())))
+	}
 	return b.fanoutRounds(phaseFanout, open, frameBytes, send.send)
 }
 
