@@ -10,11 +10,12 @@ import (
 
 // subscriptionPlan is a deterministic assignment of channels to connections:
 // connection number i (counted across every process of the fleet from First)
-// subscribes to channels (i*PerConnection+k) mod Channels for k below PerConnection,
-// named Prefix followed by the number. The assignments run through the channels in
-// turn, so when connections times PerConnection is a multiple of Channels every
-// channel gets the same number of subscribers (15,000 connections in 10 of 1,000
-// channels: 150 each).
+// subscribes to channels (i + k*Channels/PerConnection) mod Channels for k below
+// PerConnection, named Prefix followed by the number. When the connection count is
+// a multiple of Channels every channel gets the same number of subscribers (15,000
+// connections in 10 of 1,000 channels: 150 each), and a connection's channels are
+// Channels/PerConnection apart, so a batch of that many consecutive channels
+// publishes exactly once to every connection, as one broadcast does.
 type subscriptionPlan struct {
 	Prefix        string `json:"prefix"`
 	Channels      int    `json:"channels"`
@@ -24,7 +25,7 @@ type subscriptionPlan struct {
 
 // channel returns the name of the k-th channel of connection number connection.
 func (p subscriptionPlan) channel(connection, k int) string {
-	return p.name((connection*p.PerConnection + k) % p.Channels)
+	return p.name((connection + k*(p.Channels/p.PerConnection)) % p.Channels)
 }
 
 // name returns the name of channel number number.

@@ -24,7 +24,7 @@ func TestSubscriptionPlanSpreadsConnectionsEvenly(t *testing.T) {
 			t.Fatalf("%s has %d subscribers, want 150", channel, count)
 		}
 	}
-	if plan.channel(0, 0) != "rate-0" || plan.channel(100, 3) != "rate-3" || plan.channel(1, 9) != "rate-19" {
+	if plan.channel(0, 0) != "rate-0" || plan.channel(100, 3) != "rate-400" || plan.channel(1, 9) != "rate-901" {
 		t.Errorf("channels %s %s %s", plan.channel(0, 0), plan.channel(100, 3), plan.channel(1, 9))
 	}
 }

@@ -2,7 +2,8 @@ package result
 
 // Subscriptions is what the channels of the subscription scenarios were: each
 // connection subscribed to PerConnection of Channels channels (connection i, its k-th
-// channel: number (i*PerConnection+k) mod Channels), and how the server answered.
+// channel: number (i+k*Channels/PerConnection) mod Channels), and how the server
+// answered.
 type Subscriptions struct {
 	Channels      int     `json:"channels"`
 	PerConnection int     `json:"per_connection"`
