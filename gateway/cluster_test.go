@@ -36,11 +36,17 @@ func startClusterNode(t *testing.T, redisURL string, limit int) *node {
 	if limit == 0 {
 		limit = session.Unlimited
 	}
-	n := startNode(t, gateway.Config{
-		InsecureUserID: true,
-		Session:        session.Config{MaxConnectionsPerUser: limit},
-		Cluster:        cluster.Config{RedisURL: redisURL, Lease: clusterLease, Timeout: 500 * time.Millisecond},
-	})
+	return startClusterNodeWith(t, redisURL, gateway.Config{Session: session.Config{MaxConnectionsPerUser: limit}})
+}
+
+// startClusterNodeWith starts a node with config, user ids from the query and the
+// cluster's settings, joined through the Redis at redisURL, and waits until it has
+// joined.
+func startClusterNodeWith(t *testing.T, redisURL string, config gateway.Config) *node {
+	t.Helper()
+	config.InsecureUserID = true
+	config.Cluster = cluster.Config{RedisURL: redisURL, Lease: clusterLease, Timeout: 500 * time.Millisecond}
+	n := startNode(t, config)
 	waitFor(t, readTimeout, "the node to join the cluster", n.Cluster.Healthy)
 	return n
 }
