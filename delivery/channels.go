@@ -123,8 +123,8 @@ func (p *Publisher) publishFrom(s *session.Session, message protocol.Message) {
 		exclude = nil
 	}
 	p.publishLocal(channel, payload, exclude)
-	if p.channelForwarder != nil {
-		p.channelForwarder.RelayToChannel(channel, payload)
+	if p.forwarder != nil {
+		p.forwarder.RelayToChannel(channel, payload)
 	}
 	if message.ID != nil {
 		s.Send(protocol.ChannelAnswer{Type: protocol.TypePublished, Channel: channel, ID: message.ID}.Frame())

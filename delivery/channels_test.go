@@ -17,10 +17,10 @@ import (
 	"github.com/wsgate/wsgate/session"
 )
 
-// channelCluster is a Forwarder and ChannelForwarder that records what the
-// Publisher hands to the cluster, standing in for package cluster's node (tested
-// against the Publisher over real Redis on its own branch): it checks the delivery
-// side of the contract, which calls are made and with what.
+// channelCluster is a Forwarder that records what the
+// Publisher hands to the cluster, standing in for package cluster's node (the two
+// together over real Redis: gateway/cluster_channels_test.go): it checks which
+// calls the delivery side makes and with what.
 type channelCluster struct {
 	mutex     sync.Mutex
 	calls     []string
@@ -89,11 +89,11 @@ func openSession(t *testing.T, hub *session.Hub, publisher *delivery.Publisher, 
 	return transport, s, conn
 }
 
-// TestChannelForwarderContract: the first subscriber and the last leaving tell the
+// TestForwarderCarriesChannels: the first subscriber and the last leaving tell the
 // cluster; a client's publication is relayed, the backend's published with the
 // same payload the local subscribers got; user subscriptions go everywhere; a batch
 // stops forwarding after the first failure.
-func TestChannelForwarderContract(t *testing.T) {
+func TestForwarderCarriesChannels(t *testing.T) {
 	hub := newHub(t)
 	forwarder := &channelCluster{}
 	namespaces, err := channels.NewNamespaces([]channels.NamespaceOptions{{Name: "chat", Publish: channels.PublishSubscribers}}, false)

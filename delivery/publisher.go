@@ -53,33 +53,6 @@ type Config struct {
 	VerifySubscription func(token, userID, channel string) error
 }
 
-// ChannelForwarder is the cross-node half of channels, implemented by a Forwarder
-// that carries channels too (package cluster). NewPublisher takes it from
-// Config.Forwarder with a type assertion: a Forwarder without these methods keeps
-// channels on this node. Implementations must be safe for concurrent use.
-type ChannelForwarder interface {
-	// PublishToChannel delivers payload (a complete server message, the JSON of a
-	// {"type":"publication",...}; receivers frame it) to channel's subscribers on the
-	// other nodes and returns how many other nodes received it. One bounded round trip.
-	PublishToChannel(ctx context.Context, channel string, payload []byte) (int, error)
-	// RelayToChannel is PublishToChannel for a client's publication: it returns at
-	// once (queues; drops and counts what does not fit), like RelayBroadcast.
-	RelayToChannel(channel string, payload []byte)
-	// ChangeUserSubscription subscribes (subscribe true) or unsubscribes userID's
-	// connections on the other nodes to/from channel; reason is sent to the client in
-	// "unsubscribed" ("" when subscribing). Returns the other nodes reached.
-	ChangeUserSubscription(ctx context.Context, userID, channel string, subscribe bool, reason string) (int, error)
-	// ChangeConnectionSubscription does it for connection id of another node; false
-	// when no live node holds it.
-	ChangeConnectionSubscription(ctx context.Context, id session.ConnectionID, channel string, subscribe bool, reason string) (bool, error)
-	// ChannelInterest tells the cluster that this node's first subscriber of channel
-	// arrived (interested true) or its last left. It must return at once: the
-	// cluster subscribes and unsubscribes in Redis in batches in the background, and
-	// re-reads the truth through Publisher.HasLocalSubscribers when it acts (calls
-	// for one channel may arrive out of order).
-	ChannelInterest(channel string, interested bool)
-}
-
 // Forwarder is the cross-node half of a delivery, called after this node's part.
 // Implementations must be safe for concurrent use. The methods that take a context
 // make at most one network round trip, bounded by it, and return how many other
@@ -106,6 +79,29 @@ type Forwarder interface {
 	// for the network (it queues, and drops and counts what does not fit). payload
 	// is never modified afterwards, so it may be kept.
 	RelayBroadcast(payload []byte)
+
+	// The cross-node half of channels.
+
+	// PublishToChannel delivers payload (a complete server message, the JSON of a
+	// {"type":"publication",...}; receivers frame it) to channel's subscribers on the
+	// other nodes and returns how many other nodes received it. One bounded round trip.
+	PublishToChannel(ctx context.Context, channel string, payload []byte) (int, error)
+	// RelayToChannel is PublishToChannel for a client's publication: it returns at
+	// once (queues; drops and counts what does not fit), like RelayBroadcast.
+	RelayToChannel(channel string, payload []byte)
+	// ChangeUserSubscription subscribes (subscribe true) or unsubscribes userID's
+	// connections on the other nodes to/from channel; reason is sent to the client in
+	// "unsubscribed" ("" when subscribing). Returns the other nodes reached.
+	ChangeUserSubscription(ctx context.Context, userID, channel string, subscribe bool, reason string) (int, error)
+	// ChangeConnectionSubscription does it for connection id of another node; false
+	// when no live node holds it.
+	ChangeConnectionSubscription(ctx context.Context, id session.ConnectionID, channel string, subscribe bool, reason string) (bool, error)
+	// ChannelInterest tells the cluster that this node's first subscriber of channel
+	// arrived (interested true) or its last left. It must return at once: the
+	// cluster subscribes and unsubscribes in Redis in batches in the background, and
+	// re-reads the truth through Publisher.HasLocalSubscribers when it acts (calls
+	// for one channel may arrive out of order).
+	ChannelInterest(channel string, interested bool)
 }
 
 // Result is what one delivery reached.
@@ -137,13 +133,11 @@ func (r Result) Reached() bool { return r.Local > 0 || r.Nodes > 0 }
 //
 // It also owns this node's channel index (channels.go): the client's subscribe,
 // unsubscribe and publish, the backend's publications and server-side
-// subscriptions, and their cross-node half through a ChannelForwarder.
+// subscriptions, and their cross-node half through the Forwarder.
 type Publisher struct {
 	hub       *session.Hub
 	forwarder Forwarder
-	// channelForwarder is forwarder when it carries channels too, else nil.
-	channelForwarder ChannelForwarder
-	logger           *slog.Logger
+	logger    *slog.Logger
 
 	index                   *channels.Index[*session.Session]
 	namespaces              *channels.Namespaces
@@ -172,9 +166,8 @@ func NewPublisher(config Config) (*Publisher, error) {
 		namespaces: config.Namespaces, authentication: config.Authentication,
 		everyClientMayBroadcast: config.EveryClientMayBroadcast, verifySubscription: config.VerifySubscription}
 	indexConfig := channels.Config{MaxSubscriptions: config.MaxSubscriptionsPerConnection}
-	if channelForwarder, ok := config.Forwarder.(ChannelForwarder); ok {
-		p.channelForwarder = channelForwarder
-		indexConfig.Activity = channelForwarder.ChannelInterest
+	if config.Forwarder != nil {
+		indexConfig.Activity = config.Forwarder.ChannelInterest
 	}
 	index, err := channels.NewIndex[*session.Session](indexConfig)
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 )
 
 // The backend's side of channels: publications and server-side subscriptions, on
-// this node and, with a ChannelForwarder, on the others; the ...Local halves are
+// this node and, with a Forwarder, on the others; the ...Local halves are
 // what other nodes' requests arrive at (cluster.Receiver); and the index's counts
 // for the API.
 
@@ -26,9 +26,9 @@ func (p *Publisher) PublishToChannel(ctx context.Context, channel string, data [
 	p.counters.fromAPI.Add(1)
 	payload := protocol.PublicationPayload(channel, data)
 	result := Result{Local: p.publishLocal(channel, payload, nil)}
-	if p.channelForwarder != nil {
+	if p.forwarder != nil {
 		result.Forwarded = true
-		result.Nodes, result.Err = p.channelForwarder.PublishToChannel(ctx, channel, payload)
+		result.Nodes, result.Err = p.forwarder.PublishToChannel(ctx, channel, payload)
 	}
 	return result
 }
@@ -51,10 +51,10 @@ func (p *Publisher) PublishBatch(ctx context.Context, publications []ChannelPubl
 		p.counters.fromAPI.Add(1)
 		payload := protocol.PublicationPayload(publication.Channel, publication.Data)
 		result := Result{Local: p.publishLocal(publication.Channel, payload, nil)}
-		if p.channelForwarder != nil {
+		if p.forwarder != nil {
 			result.Forwarded = true
 			if outage == nil {
-				result.Nodes, outage = p.channelForwarder.PublishToChannel(ctx, publication.Channel, payload)
+				result.Nodes, outage = p.forwarder.PublishToChannel(ctx, publication.Channel, payload)
 			}
 			result.Err = outage
 		}
@@ -72,9 +72,9 @@ func (p *Publisher) PublishBatch(ctx context.Context, publications []ChannelPubl
 // max_subscribers hold (a connection at its limit is left out, silently).
 func (p *Publisher) ChangeUserSubscription(ctx context.Context, userID, channel string, subscribe bool, reason string) Result {
 	result := Result{Local: p.ChangeUserSubscriptionLocal(userID, channel, subscribe, reason)}
-	if p.channelForwarder != nil {
+	if p.forwarder != nil {
 		result.Forwarded = true
-		result.Nodes, result.Err = p.channelForwarder.ChangeUserSubscription(ctx, userID, channel, subscribe, reason)
+		result.Nodes, result.Err = p.forwarder.ChangeUserSubscription(ctx, userID, channel, subscribe, reason)
 	}
 	return result
 }
@@ -85,10 +85,7 @@ func (p *Publisher) ChangeUserSubscription(ctx context.Context, userID, channel 
 // not its subscription changed.
 func (p *Publisher) ChangeConnectionSubscription(ctx context.Context, id session.ConnectionID, channel string, subscribe bool, reason string) Result {
 	if p.forwarder != nil && !p.forwarder.Owns(id) {
-		if p.channelForwarder == nil {
-			return Result{}
-		}
-		found, err := p.channelForwarder.ChangeConnectionSubscription(ctx, id, channel, subscribe, reason)
+		found, err := p.forwarder.ChangeConnectionSubscription(ctx, id, channel, subscribe, reason)
 		return Result{Forwarded: true, Nodes: count(found), Err: err}
 	}
 	return Result{Local: count(p.ChangeConnectionSubscriptionLocal(id, channel, subscribe, reason))}
@@ -135,7 +132,7 @@ func (p *Publisher) ChangeConnectionSubscriptionLocal(id session.ConnectionID, c
 
 // HasLocalSubscribers reports whether channel has a subscriber on this node now;
 // it implements cluster.Receiver, for the cluster to re-read the truth after
-// ChannelForwarder.ChannelInterest.
+// Forwarder.ChannelInterest.
 func (p *Publisher) HasLocalSubscribers(channel string) bool {
 	_, found := p.index.Channel(channel)
 	return found

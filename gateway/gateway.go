@@ -205,9 +205,7 @@ func joinCluster(config *Config) (*cluster.Node, error) {
 
 // newPublisher returns the publisher of config, forwarding to node when there is
 // one, and node as the API's Cluster (a nil interface without one: a nil
-// *cluster.Node in an interface would not compare equal to nil). The publisher
-// carries channels across nodes when node implements delivery.ChannelForwarder (it
-// checks by type assertion); until then channels stay on each node.
+// *cluster.Node in an interface would not compare equal to nil).
 func newPublisher(config delivery.Config, node *cluster.Node) (*delivery.Publisher, api.Cluster, error) {
 	if node == nil {
 		publisher, err := delivery.NewPublisher(config)
