@@ -204,9 +204,10 @@ func (c *Client) Unsubscribe(channel string) { c.router.unsubscribe(channel) }
 // data is encoded as JSON ([]byte and json.RawMessage are taken as encoded JSON). The
 // publication waits in the send queue like a message of Send and goes out on the open
 // connection, or on the next one while offline. Publish returns once it has been
-// written to the socket: the server answers a publish only when it refuses it, so a
-// refusal (e.g. publish_not_allowed) arrives afterwards, as a *ChannelError with the
-// publish's id given to Options.OnError. It returns ErrQueueFull when the queue is
+// written to the socket, without waiting for the server: the server answers the
+// publish (it carries an id) with "published", which the Client drops, or with a
+// refusal (e.g. publish_not_allowed), which arrives afterwards as a *ChannelError
+// with the publish's id given to Options.OnError. It returns ErrQueueFull when the queue is
 // full, ErrClosed when the Client is closed or Run returns first, and ctx's error when
 // ctx ends first; with those two the publication is withdrawn, unless it was being
 // written at that moment.

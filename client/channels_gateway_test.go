@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/gorilla/websocket"
 
 	"github.com/wsgate/wsgate/auth"
 	"github.com/wsgate/wsgate/client"
@@ -26,16 +25,13 @@ import (
 // Channels against a real node: subscribe, backend publications, unsubscribe and
 // nothing after; permissions from the token's grants and from subscription tokens;
 // the server's own subscriptions; client publish; a new node on the same address
-// during a subscription. Every test skips itself while the node answers a subscribe
-// with unknown_type (the server side of channels is not merged yet), so they run by
-// themselves once it is.
+// during a subscription.
 
 // channelsSecret signs the tokens of the JWT nodes of these tests.
 const channelsSecret = "client-channel-tests-0123456789abcdef"
 
 // startChannelNode starts a node on address ("127.0.0.1:0" for a free port) that
-// trusts ?user_id=, or with jwt requires tokens signed with channelsSecret. It skips
-// t when the node does not know channels yet.
+// trusts ?user_id=, or with jwt requires tokens signed with channelsSecret.
 func startChannelNode(t *testing.T, address string, jwt bool) *gateway.Gateway {
 	t.Helper()
 	config := gateway.Config{InsecureUserID: !jwt}
@@ -43,46 +39,7 @@ func startChannelNode(t *testing.T, address string, jwt bool) *gateway.Gateway {
 		config.JWT = auth.Config{Secret: []byte(channelsSecret)}
 	}
 	config.Engine.Addr = address
-	node := testnode.Start(t, config)
-	header := http.Header{}
-	if jwt {
-		header.Set("Authorization", "Bearer "+channelToken(t, "probe", nil))
-	}
-	skipWithoutChannels(t, node.Addr().String(), header)
-	return node
-}
-
-// skipWithoutChannels subscribes a raw connection to the node at address and skips t
-// when the answer is unknown_type.
-func skipWithoutChannels(t *testing.T, address string, header http.Header) {
-	t.Helper()
-	conn, response, err := websocket.DefaultDialer.Dial(testsupport.WebSocketURL(address, nil), header)
-	if response != nil && response.Body != nil {
-		_ = response.Body.Close()
-	}
-	if err != nil {
-		t.Fatalf("dial %s: %v", address, err)
-	}
-	defer conn.Close()
-	if err := conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"subscribe","channel":"probe","id":1}`)); err != nil {
-		t.Fatalf("write subscribe: %v", err)
-	}
-	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		_, data, err := conn.ReadMessage()
-		if err != nil {
-			t.Fatalf("no answer to a subscribe: %v", err)
-		}
-		var answer struct{ Type, Code string }
-		_ = json.Unmarshal(data, &answer)
-		if answer.Type == "ping" {
-			continue
-		}
-		if answer.Type == "error" && answer.Code == "unknown_type" {
-			t.Skip("the server side of channels is not merged yet: wsgate answered unknown_type to subscribe")
-		}
-		return
-	}
+	return testnode.Start(t, config)
 }
 
 // channelToken returns an HS256 token for user signed with channelsSecret, valid for

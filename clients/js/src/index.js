@@ -304,9 +304,9 @@ export class WsgateClient {
    * Publishes data to channel: `{"type":"publish","channel":...,"data":...,"id":N}`.
    * Like `send`, it goes out at once when a connection is open and otherwise waits in
    * the offline queue. The promise resolves when the publication has been written to
-   * the socket (or when the server acknowledges it with `published`, if that comes
-   * first): the server answers a publish only when it refuses it, so a refusal (e.g.
-   * `publish_not_allowed`) arrives after that, as an `error` event carrying a
+   * the socket, without waiting for the server: the server answers the publish (it
+   * carries an id) with `published`, which the client drops, or with a refusal (e.g.
+   * `publish_not_allowed`), which arrives after that as an `error` event carrying a
    * ChannelError with the same `id` (`publish` has no way to know that id in advance:
    * ids count up from 1 per client). The promise rejects when the offline queue is
    * full, when data cannot be encoded as JSON, and when `close()` is called before the

@@ -3,9 +3,6 @@
 // connection token's grants and from subscription tokens; the server's own
 // subscriptions; client publish; and a server restart on the same port during a
 // subscription, after which the client subscribes again with a fresh token.
-//
-// Every test skips itself while wsgate answers a subscribe with unknown_type (the
-// server side of channels is not merged yet), so they run by themselves once it is.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import WebSocket from 'ws';
@@ -17,36 +14,6 @@ import { nextEvent, record, waitFor } from './support/wait.js';
 import { mintToken, startWsgate } from './support/wsgate.js';
 
 const fast = { WebSocket, baseDelay: 50, maxDelay: 400, stableAfter: 1000, goingAwayDelay: 100, connectTimeout: 1000 };
-
-// serverAnswer subscribes a raw connection to a fresh wsgate and returns the answer.
-async function serverAnswer() {
-  const gateway = await startWsgate();
-  const socket = new WebSocket(`ws://${gateway.address}/api/v1/ws`);
-  try {
-    await new Promise((resolve, reject) => {
-      socket.once('open', resolve);
-      socket.once('error', reject);
-    });
-    const answered = new Promise((resolve) => {
-      socket.on('message', (data) => {
-        const message = JSON.parse(data.toString());
-        if (message.type !== 'ping') {
-          resolve(message);
-        }
-      });
-    });
-    socket.send(JSON.stringify({ type: 'subscribe', channel: 'probe', id: 1 }));
-    return await Promise.race([answered, new Promise((resolve, reject) => setTimeout(() => reject(new Error('wsgate did not answer a subscribe within 5 s')), 5000))]);
-  } finally {
-    socket.terminate();
-    await gateway.stop();
-  }
-}
-
-const probe = await serverAnswer();
-const skip = probe.type === 'error' && probe.code === 'unknown_type'
-  ? 'the server side of channels is not merged yet: wsgate answered unknown_type to subscribe'
-  : false;
 
 // gatewayFor starts wsgate (startWsgate's flags and options) and stops it when the
 // test ends; a test that restarts it replaces setup.gateway.
@@ -102,7 +69,7 @@ function subscribe(client, channel, options) {
   return { subscription, received, of: (type) => events.filter((event) => event.type === type).map((event) => event.detail) };
 }
 
-test('subscribe, backend publications, unsubscribe and nothing after; two channels stay apart', { skip }, async (t) => {
+test('subscribe, backend publications, unsubscribe and nothing after; two channels stay apart', async (t) => {
   const { gateway } = await gatewayFor(t);
   const caught = [];
   const { client, of } = startClient(t, `ws://${gateway.address}/api/v1/ws?user_id=ann`, { onPublication: (publication) => caught.push(publication) });
@@ -128,7 +95,7 @@ test('subscribe, backend publications, unsubscribe and nothing after; two channe
   assert.deepEqual(of('message'), []);
 });
 
-test('a publish the namespace does not allow comes back as an error event with its id', { skip }, async (t) => {
+test('a publish the namespace does not allow comes back as an error event with its id', async (t) => {
   const { gateway } = await gatewayFor(t);
   const { client, of } = startClient(t, `ws://${gateway.address}/api/v1/ws?user_id=ann`);
   await nextEvent(client, 'open', 5000);
@@ -142,7 +109,7 @@ test('a publish the namespace does not allow comes back as an error event with i
   assert.equal(client.state, 'open');
 });
 
-test('permissions: the token\'s grants and channels, a subscription token per channel, a refusal per subscription', { skip }, async (t) => {
+test('permissions: the token\'s grants and channels, a subscription token per channel, a refusal per subscription', async (t) => {
   const { gateway } = await gatewayFor(t, [], { jwt: true });
   const url = `ws://${gateway.address}/api/v1/ws`;
   const grants = { subscribe: ['chat:*'], publish: ['chat:*'], channels: ['user:ada'] };
@@ -178,7 +145,7 @@ test('permissions: the token\'s grants and channels, a subscription token per ch
   assert.deepEqual(ada.of('error'), []);
 });
 
-test('server restarted on the same port during a subscription: subscribed again with a fresh token, publications flow', { skip }, async (t) => {
+test('server restarted on the same port during a subscription: subscribed again with a fresh token, publications flow', async (t) => {
   const setup = await gatewayFor(t, [], { jwt: true });
   const address = setup.gateway.address;
   let minted = 0;
@@ -206,7 +173,7 @@ test('server restarted on the same port during a subscription: subscribed again 
   assert.deepEqual(news.of('error'), []);
 });
 
-test('in Chromium: subscribe with a token from the backend, publications, a restart on the same port', { skip }, async (t) => {
+test('in Chromium: subscribe with a token from the backend, publications, a restart on the same port', async (t) => {
   const setup = await gatewayFor(t, [], { jwt: true });
   const address = setup.gateway.address;
   let minted = 0;

@@ -252,8 +252,8 @@ export declare class WsgateClient {
   /** Ends this client's subscription to the channel, or the server's own subscription of this connection to it. */
   unsubscribe(channel: string): void;
   /**
-   * Publishes a JSON value to a channel (queued while offline). Resolves once written to the socket (or acknowledged);
-   * a refusal arrives afterwards as an `error` event with a ChannelError carrying the publish's id. Rejects when the
+   * Publishes a JSON value to a channel (queued while offline). Resolves once written to the socket, without waiting for
+   * the server's `published` (which the client drops); a refusal arrives afterwards as an `error` event with a ChannelError carrying the publish's id. Rejects when the
    * queue is full, data is not JSON, or `close()` comes before it was written.
    */
   publish(channel: string, data: unknown): Promise<void>;
