@@ -226,15 +226,16 @@ type channelEntry struct {
 }
 
 // checkNodeScope answers 400 scope_unsupported, and returns false, for a ?scope=
-// other than "node" (the default): the cluster-wide channel listing is not
-// available yet.
+// other than "node" (the default): the listing is this node's, because a
+// cluster-wide one would need every node's counts (Redis holds no subscriber
+// counts, only which nodes subscribe).
 func checkNodeScope(writer http.ResponseWriter, request *http.Request) bool {
 	switch request.URL.Query().Get("scope") {
 	case "", "node":
 		return true
 	}
 	writeError(writer, http.StatusBadRequest, "scope_unsupported",
-		`channel figures are this node's: scope must be "node" (the default)`)
+		`the channel listing is this node's: scope must be "node" (the default)`)
 	return false
 }
 
@@ -267,9 +268,14 @@ func (a *API) serveChannelList(writer http.ResponseWriter, request *http.Request
 
 // serveChannel answers GET /api/v1/channels/{channel}:
 // {"channel":...,"subscribers":N,"users":M} on this node, zeros for a channel
-// without subscribers; O(1).
+// without subscribers; O(1). ?scope=cluster answers {"channel":...,"scope":
+// "cluster","nodes":K}, the live nodes with subscribers of it (serveChannelNodes).
 func (a *API) serveChannel(writer http.ResponseWriter, request *http.Request) {
-	if !checkNodeScope(writer, request) {
+	scope := request.URL.Query().Get("scope")
+	switch scope {
+	case "", "node", "cluster":
+	default:
+		writeError(writer, http.StatusBadRequest, "invalid_scope", `scope must be "node" or "cluster"`)
 		return
 	}
 	channel := request.PathValue("channel")
@@ -278,5 +284,35 @@ func (a *API) serveChannel(writer http.ResponseWriter, request *http.Request) {
 		return
 	}
 	counts, _ := a.publisher.ChannelCounts(channel)
+	if scope == "cluster" {
+		a.serveChannelNodes(writer, request, channel, counts.Subscribers)
+		return
+	}
 	writeJSON(writer, http.StatusOK, map[string]any{"channel": channel, "subscribers": counts.Subscribers, "users": counts.Users})
+}
+
+// serveChannelNodes answers GET /api/v1/channels/{channel}?scope=cluster with how
+// many live nodes have subscribers of channel, from one Redis call: Redis knows
+// which nodes subscribe to a channel, not how many subscribers each has, so the
+// answer counts nodes only. A single node is a cluster of one. When Redis cannot be
+// reached it answers 503 with this node's subscriber count (local).
+func (a *API) serveChannelNodes(writer http.ResponseWriter, request *http.Request, channel string, local int) {
+	if a.cluster == nil {
+		nodes := 0
+		if local > 0 {
+			nodes = 1
+		}
+		writeJSON(writer, http.StatusOK, map[string]any{"channel": channel, "scope": "cluster", "nodes": nodes})
+		return
+	}
+	nodes, err := a.cluster.ChannelNodes(request.Context(), channel)
+	if err != nil {
+		a.logger.Debug("channel nodes unavailable", "error", err.Error())
+		writeJSON(writer, http.StatusServiceUnavailable, map[string]any{
+			"error": "cluster_unavailable", "message": "Redis is unreachable: the count below is this node's",
+			"cluster": "unavailable", "scope": "node", "channel": channel, "subscribers": local,
+		})
+		return
+	}
+	writeJSON(writer, http.StatusOK, map[string]any{"channel": channel, "scope": "cluster", "nodes": nodes})
 }

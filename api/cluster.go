@@ -15,6 +15,9 @@ type Cluster interface {
 	// Totals returns the live nodes (this one included), their connections and the
 	// sum of their users, or an error when the other nodes could not be reached.
 	Totals(ctx context.Context) (nodes, connections, users int, err error)
+	// ChannelNodes returns how many live nodes, this one included, have subscribers
+	// of channel, or an error when the other nodes could not be reached.
+	ChannelNodes(ctx context.Context, channel string) (int, error)
 	// EachCounter calls visit for every cluster counter, for /metrics: a snake_case
 	// name (exposed as wsgate_cluster_<name>_total), its help text and its value.
 	EachCounter(visit func(name, help string, value uint64))

@@ -198,10 +198,17 @@ func TestChannelListingByPrefixAndLimit(t *testing.T) {
 	if got := fmt.Sprint(listing.Channels); got != "[{room:big 3} {room:mid 2} {other 1}]" || listing.Truncated {
 		t.Fatalf("listing %s, truncated %v", got, listing.Truncated)
 	}
-	for _, query := range []string{"?limit=0", "?limit=x", "?limit=10001", "?scope=cluster"} {
+	for _, path := range []string{"?limit=0", "?limit=x", "?limit=10001", "?scope=cluster", "/other?scope=galaxy"} {
 		var refusal map[string]any
-		if status := getJSON(t, n.httpURL("/api/v1/channels"+query), &refusal); status != http.StatusBadRequest || refusal["error"] == nil {
-			t.Errorf("%s: status %d, body %v; want 400", query, status, refusal)
+		if status := getJSON(t, n.httpURL("/api/v1/channels"+path), &refusal); status != http.StatusBadRequest || refusal["error"] == nil {
+			t.Errorf("%s: status %d, body %v; want 400", path, status, refusal)
+		}
+	}
+	for channel, nodes := range map[string]float64{"room:big": 1, "nobody": 0} {
+		var body map[string]any
+		if status := getJSON(t, n.httpURL("/api/v1/channels/"+channel+"?scope=cluster"), &body); status != http.StatusOK ||
+			body["channel"] != channel || body["scope"] != "cluster" || body["nodes"] != nodes || len(body) != 3 {
+			t.Errorf("%s in a cluster of one: status %d, body %v, want %v nodes", channel, status, body, nodes)
 		}
 	}
 }

@@ -155,6 +155,11 @@ func TestClusterNodeReceivesOnlyTheChannelsItsClientsSubscribe(t *testing.T) {
 
 	subscribeTo(t, idle, "quiet")
 	waitForReceivingNodes(t, inspector, "quiet", 2, map[*node]uint64{nodes[0]: 1, nodes[2]: 1})
+	var counted map[string]any
+	if status := getJSON(t, nodes[1].httpURL("/api/v1/channels/quiet?scope=cluster"), &counted); status != http.StatusOK ||
+		counted["nodes"] != float64(2) || counted["scope"] != "cluster" {
+		t.Fatalf("cluster scope of the channel through a node without subscribers: status %d, body %v, want 2 nodes", status, counted)
+	}
 	if got := request(t, idle, map[string]any{"type": "unsubscribe", "channel": "quiet"}); got["type"] != "unsubscribed" {
 		t.Fatalf("unsubscribe: got %v", got)
 	}
@@ -239,6 +244,11 @@ func TestClusterChannelsDuringARedisOutage(t *testing.T) {
 		t.Fatalf("batch during the outage: status %d, body %v, want its item to carry cluster_unavailable with queued 2", status, body)
 	}
 	receiveExactly(t, first, publication("chat:live", `"batch"`))
+	var counted map[string]any
+	if status := getJSON(t, nodes[0].httpURL("/api/v1/channels/chat%3Alive?scope=cluster"), &counted); status != http.StatusServiceUnavailable ||
+		counted["error"] != "cluster_unavailable" || counted["scope"] != "node" || counted["subscribers"] != float64(2) {
+		t.Fatalf("cluster scope of a channel during the outage: status %d, body %v, want 503 with this node's 2 subscribers", status, counted)
+	}
 	receiveExactly(t, second, publication("chat:live", `"batch"`))
 	send(t, first, map[string]any{"type": "publish", "channel": "chat:live", "data": "local"})
 	receiveExactly(t, second, publication("chat:live", `"local"`))
