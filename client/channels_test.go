@@ -199,12 +199,25 @@ func TestEveryReconnectSubscribesAgainWithAFreshToken(t *testing.T) {
 		return "permission_denied"
 	}})
 	var running atomic.Int32
-	c := startClient(t, channelOptions(server.url()))
+	// The subscription's state as each connection closed, read in OnClose: the client
+	// reconnects 20 ms later, so a test polling for the close could find it
+	// subscribed again already.
+	var subscription atomic.Pointer[client.Subscription]
+	var statesAtClose sync.Map // round -> client.SubscriptionState
+	var closes atomic.Int32
+	options := channelOptions(server.url())
+	options.OnClose = func(client.CloseEvent) {
+		round := int(closes.Add(1))
+		if s := subscription.Load(); s != nil {
+			statesAtClose.Store(round, s.State())
+		}
+	}
+	c := startClient(t, options)
 	var minted atomic.Int32
 	news := newChannelLog(t, &running)
-	subscription := mustSubscribe(t, c, "news", news, func(_ context.Context, channel string) (string, error) {
+	subscription.Store(mustSubscribe(t, c, "news", news, func(_ context.Context, channel string) (string, error) {
 		return fmt.Sprintf("%s-%d", channel, minted.Add(1)), nil
-	})
+	}))
 	for round, code := range []int{client.CodeGoingAway, client.CodeHeartbeatTimeout, 0} {
 		waitFor(t, 5*time.Second, fmt.Sprintf("subscribed on connection %d", round+1), func() bool { return news.count("subscribed") == round+1 })
 		server.publish("news", round+1)
@@ -212,8 +225,8 @@ func TestEveryReconnectSubscribesAgainWithAFreshToken(t *testing.T) {
 		if code != 0 {
 			server.closeAll(code, "bye")
 			waitFor(t, 5*time.Second, "the close", func() bool { return c.count("close") == round+1 })
-			if state := subscription.State(); state != client.SubscriptionSubscribing {
-				t.Fatalf("state %v while reconnecting, want subscribing", state)
+			if state, _ := statesAtClose.Load(round + 1); state != client.SubscriptionSubscribing {
+				t.Fatalf("state %v as the connection closed, want subscribing", state)
 			}
 		}
 	}

@@ -95,11 +95,19 @@ func (r *recorder) add(e event) {
 	r.events = append(r.events, e)
 }
 
-// wire sets the callbacks of options to record into r.
+// wire sets the callbacks of options to record into r. An OnClose options already
+// has runs first, before the close is recorded, so a test that waits for the
+// recorded close finds what it saw.
 func (r *recorder) wire(options client.Options) client.Options {
 	options.OnOpen = func() { r.add(event{kind: "open"}) }
 	options.OnWelcome = func(welcome client.Welcome) { r.add(event{kind: "welcome", welcome: welcome}) }
-	options.OnClose = func(close client.CloseEvent) { r.add(event{kind: "close", close: close}) }
+	onClose := options.OnClose
+	options.OnClose = func(close client.CloseEvent) {
+		if onClose != nil {
+			onClose(close)
+		}
+		r.add(event{kind: "close", close: close})
+	}
 	options.OnReconnecting = func(attempt int, delay time.Duration) {
 		r.add(event{kind: "reconnecting", attempt: attempt, delay: delay})
 	}
