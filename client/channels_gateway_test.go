@@ -166,8 +166,11 @@ func TestGatewayPermissionsFromGrantsAndSubscriptionTokens(t *testing.T) {
 		t.Fatalf("the server subscribed ada to %q", channel)
 	}
 
-	room, private, forbidden, stolen, listener := newChannelLog(t, &running), newChannelLog(t, &running),
-		newChannelLog(t, &running), newChannelLog(t, &running), newChannelLog(t, &running)
+	room, private, forbidden, stolen := newChannelLog(t, &running), newChannelLog(t, &running),
+		newChannelLog(t, &running), newChannelLog(t, &running)
+	// bob is another Client: its callbacks may run while ada's do.
+	var bobRunning atomic.Int32
+	listener := newChannelLog(t, &bobRunning)
 	mustSubscribe(t, ada, "chat:room", room, nil)
 	privateSubscription := mustSubscribe(t, ada, "private:1", private, func(_ context.Context, channel string) (string, error) {
 		return channelToken(t, "ada", jwt.MapClaims{"channel": channel}), nil
