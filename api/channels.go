@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wsgate/wsgate/channels"
+	"github.com/wsgate/wsgate/cluster"
 	"github.com/wsgate/wsgate/delivery"
 )
 
@@ -225,26 +226,36 @@ type channelEntry struct {
 	Subscribers int    `json:"subscribers"`
 }
 
-// checkNodeScope answers 400 scope_unsupported, and returns false, for a ?scope=
-// other than "node" (the default): the listing is this node's, because a
-// cluster-wide one would need every node's counts (Redis holds no subscriber
-// counts, only which nodes subscribe).
-func checkNodeScope(writer http.ResponseWriter, request *http.Request) bool {
-	switch request.URL.Query().Get("scope") {
+// readScope returns the ?scope= of a channel endpoint, "node" (the default) or
+// "cluster"; it answers 400 invalid_scope itself for anything else.
+func readScope(writer http.ResponseWriter, request *http.Request) (scope string, valid bool) {
+	switch scope := request.URL.Query().Get("scope"); scope {
 	case "", "node":
-		return true
+		return "node", true
+	case "cluster":
+		return scope, true
 	}
-	writeError(writer, http.StatusBadRequest, "scope_unsupported",
-		`the channel listing is this node's: scope must be "node" (the default)`)
-	return false
+	writeError(writer, http.StatusBadRequest, "invalid_scope", `scope must be "node" or "cluster"`)
+	return "", false
+}
+
+// channelEntries converts counts to the listing's entries.
+func channelEntries(counts []channels.ChannelCounts) []channelEntry {
+	entries := make([]channelEntry, len(counts))
+	for position, entry := range counts {
+		entries[position] = channelEntry{Channel: entry.Channel, Subscribers: entry.Subscribers}
+	}
+	return entries
 }
 
 // serveChannelList answers GET /api/v1/channels?prefix=&limit=: this node's
 // channels whose names start with prefix, most subscribers first,
 // {"channels":[{"channel":...,"subscribers":N},...],"truncated":bool}, in
-// O(result) whatever the number of channels.
+// O(result) whatever the number of channels. ?scope=cluster sums the counts of
+// every live node (writeClusterChannels).
 func (a *API) serveChannelList(writer http.ResponseWriter, request *http.Request) {
-	if !checkNodeScope(writer, request) {
+	scope, valid := readScope(writer, request)
+	if !valid {
 		return
 	}
 	query := request.URL.Query()
@@ -258,24 +269,27 @@ func (a *API) serveChannelList(writer http.ResponseWriter, request *http.Request
 		}
 		limit = parsed
 	}
-	top, truncated := a.publisher.TopChannels(query.Get("prefix"), limit)
-	entries := make([]channelEntry, len(top))
-	for position, counts := range top {
-		entries[position] = channelEntry{Channel: counts.Channel, Subscribers: counts.Subscribers}
+	prefix := query.Get("prefix")
+	top, truncated := a.publisher.TopChannels(prefix, limit)
+	answer := map[string]any{"channels": channelEntries(top), "truncated": truncated}
+	if scope == "cluster" {
+		a.writeClusterChannels(writer, answer, func() (cluster.ChannelAnswer, error) {
+			return a.cluster.TopChannels(request.Context(), prefix, limit)
+		}, func(merged cluster.ChannelAnswer) {
+			answer["channels"], answer["truncated"] = channelEntries(merged.Channels), merged.Truncated
+		})
+		return
 	}
-	writeJSON(writer, http.StatusOK, map[string]any{"channels": entries, "truncated": truncated})
+	writeJSON(writer, http.StatusOK, answer)
 }
 
 // serveChannel answers GET /api/v1/channels/{channel}:
 // {"channel":...,"subscribers":N,"users":M} on this node, zeros for a channel
-// without subscribers; O(1). ?scope=cluster answers {"channel":...,"scope":
-// "cluster","nodes":K}, the live nodes with subscribers of it (serveChannelNodes).
+// without subscribers; O(1). ?scope=cluster sums the counts of every live node
+// (writeClusterChannels).
 func (a *API) serveChannel(writer http.ResponseWriter, request *http.Request) {
-	scope := request.URL.Query().Get("scope")
-	switch scope {
-	case "", "node", "cluster":
-	default:
-		writeError(writer, http.StatusBadRequest, "invalid_scope", `scope must be "node" or "cluster"`)
+	scope, valid := readScope(writer, request)
+	if !valid {
 		return
 	}
 	channel := request.PathValue("channel")
@@ -284,35 +298,47 @@ func (a *API) serveChannel(writer http.ResponseWriter, request *http.Request) {
 		return
 	}
 	counts, _ := a.publisher.ChannelCounts(channel)
+	answer := map[string]any{"channel": channel, "subscribers": counts.Subscribers, "users": counts.Users}
 	if scope == "cluster" {
-		a.serveChannelNodes(writer, request, channel, counts.Subscribers)
-		return
-	}
-	writeJSON(writer, http.StatusOK, map[string]any{"channel": channel, "subscribers": counts.Subscribers, "users": counts.Users})
-}
-
-// serveChannelNodes answers GET /api/v1/channels/{channel}?scope=cluster with how
-// many live nodes have subscribers of channel, from one Redis call: Redis knows
-// which nodes subscribe to a channel, not how many subscribers each has, so the
-// answer counts nodes only. A single node is a cluster of one. When Redis cannot be
-// reached it answers 503 with this node's subscriber count (local).
-func (a *API) serveChannelNodes(writer http.ResponseWriter, request *http.Request, channel string, local int) {
-	if a.cluster == nil {
-		nodes := 0
-		if local > 0 {
-			nodes = 1
-		}
-		writeJSON(writer, http.StatusOK, map[string]any{"channel": channel, "scope": "cluster", "nodes": nodes})
-		return
-	}
-	nodes, err := a.cluster.ChannelNodes(request.Context(), channel)
-	if err != nil {
-		a.logger.Debug("channel nodes unavailable", "error", err.Error())
-		writeJSON(writer, http.StatusServiceUnavailable, map[string]any{
-			"error": "cluster_unavailable", "message": "Redis is unreachable: the count below is this node's",
-			"cluster": "unavailable", "scope": "node", "channel": channel, "subscribers": local,
+		a.writeClusterChannels(writer, answer, func() (cluster.ChannelAnswer, error) {
+			return a.cluster.ChannelCounts(request.Context(), channel)
+		}, func(merged cluster.ChannelAnswer) {
+			answer["subscribers"], answer["users"] = merged.Channels[0].Subscribers, merged.Channels[0].Users
 		})
 		return
 	}
-	writeJSON(writer, http.StatusOK, map[string]any{"channel": channel, "scope": "cluster", "nodes": nodes})
+	writeJSON(writer, http.StatusOK, answer)
+}
+
+// writeClusterChannels answers a channel endpoint's ?scope=cluster. answer holds
+// this node's figures; when the node is clustered, ask gathers every live node's
+// (see cluster.Node.ChannelCounts and TopChannels: one query to all nodes, each
+// answering in O(its answer), for at most the cluster's Timeout) and merge puts
+// them in answer. It adds "scope":"cluster", "nodes" (the nodes that answered, this
+// one included) and, when live nodes did not answer in time, "partial":true and
+// "missing" (how many). A single node is a cluster of one. When Redis cannot be
+// reached it answers 503 cluster_unavailable with this node's figures and
+// "scope":"node".
+func (a *API) writeClusterChannels(writer http.ResponseWriter, answer map[string]any,
+	ask func() (cluster.ChannelAnswer, error), merge func(cluster.ChannelAnswer)) {
+	answer["scope"], answer["nodes"] = "cluster", 1
+	if a.cluster == nil {
+		writeJSON(writer, http.StatusOK, answer)
+		return
+	}
+	merged, err := ask()
+	if err != nil {
+		a.logger.Debug("cluster channel counts unavailable", "error", err.Error())
+		delete(answer, "nodes")
+		answer["scope"], answer["error"], answer["cluster"] = "node", "cluster_unavailable", "unavailable"
+		answer["message"] = "Redis is unreachable: the counts below are this node's"
+		writeJSON(writer, http.StatusServiceUnavailable, answer)
+		return
+	}
+	merge(merged)
+	answer["nodes"] = merged.Nodes
+	if merged.Missing > 0 {
+		answer["partial"], answer["missing"] = true, merged.Missing
+	}
+	writeJSON(writer, http.StatusOK, answer)
 }

@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"net/http"
+
+	"github.com/wsgate/wsgate/cluster"
 )
 
 // Cluster is what stats, readiness and metrics need to know of a cluster of nodes
@@ -15,9 +17,13 @@ type Cluster interface {
 	// Totals returns the live nodes (this one included), their connections and the
 	// sum of their users, or an error when the other nodes could not be reached.
 	Totals(ctx context.Context) (nodes, connections, users int, err error)
-	// ChannelNodes returns how many live nodes, this one included, have subscribers
-	// of channel, or an error when the other nodes could not be reached.
-	ChannelNodes(ctx context.Context, channel string) (int, error)
+	// ChannelCounts returns channel's counts summed over the live nodes that
+	// answered, or an error when the other nodes could not be reached.
+	ChannelCounts(ctx context.Context, channel string) (cluster.ChannelAnswer, error)
+	// TopChannels lists up to limit channels whose names start with prefix by
+	// subscribers summed over the live nodes that answered, or an error when the
+	// other nodes could not be reached.
+	TopChannels(ctx context.Context, prefix string, limit int) (cluster.ChannelAnswer, error)
 	// EachCounter calls visit for every cluster counter, for /metrics: a snake_case
 	// name (exposed as wsgate_cluster_<name>_total), its help text and its value.
 	EachCounter(visit func(name, help string, value uint64))

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"errors"
 
 	"github.com/wsgate/wsgate/session"
 )
@@ -62,25 +61,4 @@ func (n *Node) ChangeConnectionSubscription(ctx context.Context, id session.Conn
 // in any order and interested is only a hint.
 func (n *Node) ChannelInterest(channel string, interested bool) {
 	n.interest.mark(channel)
-}
-
-// ChannelNodes returns how many nodes, this one included, receive channel's
-// publications: the nodes with subscribers of it, as Redis counts the
-// subscriptions of its Redis channel (PUBSUB NUMSUB). One bounded round trip. A
-// node is counted from its batched SUBSCRIBE (about channelBatchDelay, 10 ms, after
-// its first subscriber) until its UNSUBSCRIBE, and not while its subscription
-// connection is down.
-func (n *Node) ChannelNodes(ctx context.Context, channel string) (int, error) {
-	if !n.available() {
-		return 0, errors.Join(ErrUnavailable, errOutage)
-	}
-	redisChannel := n.keys.channel(channel)
-	ctx, cancel := n.call(ctx)
-	counts, err := n.client.Do(ctx, n.client.B().PubsubNumsub().Channel(redisChannel).Build()).AsIntMap()
-	cancel()
-	n.observe(err)
-	if err != nil {
-		return 0, errors.Join(ErrUnavailable, err)
-	}
-	return int(counts[redisChannel]), nil
 }

@@ -83,6 +83,7 @@ type Node struct {
 	admission admission
 	relay     relayQueue
 	interest  interest
+	queries   queries
 	counters  counters
 	// reachable says whether the last Redis call reached Redis; subscribed whether
 	// the node currently receives the cluster's channels.
@@ -198,6 +199,7 @@ func New(config Config) (*Node, error) {
 	n.admission.init()
 	n.relay.init(config.MaxRelayBytes)
 	n.interest.init()
+	n.queries.init()
 	n.reachable.Store(err == nil)
 	n.rewriteAll.Store(true)
 	if err != nil {
@@ -227,17 +229,21 @@ func (n *Node) Owns(id session.ConnectionID) bool { return id.NodeTag() == n.tag
 // which delivers what other nodes send to hub's connections: it takes the lease
 // (waiting at most Config.Timeout for Redis), then subscribes to the cluster's
 // channels and to the channels with local subscribers, and starts publishing
-// client broadcasts and publications in the background. The goroutines
-// it starts (three) stop in Close. Only the first call has an effect.
+// client broadcasts and publications in the background, and answering other
+// nodes' channel queries (query.go). The goroutines it starts (three, plus
+// queryWorkers) stop in Close. Only the first call has an effect.
 func (n *Node) Start(hub *session.Hub, receiver Receiver) {
 	n.startOnce.Do(func() {
 		n.hub = hub
 		n.receiver = receiver
 		n.renew()
-		n.workers.Add(3)
+		n.workers.Add(3 + queryWorkers)
 		go n.subscribeLoop()
 		go n.maintainLoop()
 		go n.relayLoop()
+		for range queryWorkers {
+			go n.answerLoop()
+		}
 	})
 }
 

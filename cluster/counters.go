@@ -18,6 +18,7 @@ type counters struct {
 	channelReceived     atomic.Uint64
 	channelRelayDropped atomic.Uint64
 	channelBatches      atomic.Uint64
+	queriesDropped      atomic.Uint64
 }
 
 // Counters is a snapshot of a node's cluster totals since it started, for metrics
@@ -61,6 +62,10 @@ type Counters struct {
 	// ChannelBatches counts the SUBSCRIBE and UNSUBSCRIBE commands that changed the
 	// channels this node receives, each for up to 1,000 channels.
 	ChannelBatches uint64
+	// QueriesDropped counts other nodes' channel queries dropped unanswered because
+	// queryQueueSize (64) queries already waited for a worker; their askers report
+	// this node missing.
+	QueriesDropped uint64
 	// ChannelSubscriptions is the number of channels this node receives from Redis
 	// now (those with local subscribers, once Redis confirmed them); 0 while the
 	// subscription connection is down.
@@ -85,6 +90,7 @@ func (n *Node) Counters() Counters {
 		ChannelReceived:      n.counters.channelReceived.Load(),
 		ChannelRelayDropped:  n.counters.channelRelayDropped.Load(),
 		ChannelBatches:       n.counters.channelBatches.Load(),
+		QueriesDropped:       n.counters.queriesDropped.Load(),
 		ChannelSubscriptions: uint64(n.interest.confirmedCount()),
 	}
 }
@@ -108,6 +114,8 @@ func (n *Node) EachCounter(visit func(name, help string, value uint64)) {
 		snapshot.ChannelRelayDropped)
 	visit("channel_batches", "SUBSCRIBE and UNSUBSCRIBE commands that changed the channels this node receives from Redis.",
 		snapshot.ChannelBatches)
+	visit("queries_dropped", "Other nodes' channel queries dropped unanswered because the query queue was full.",
+		snapshot.QueriesDropped)
 }
 
 // EachGauge calls visit with every gauge's snake_case name, help text and value,

@@ -35,6 +35,11 @@ type envelope struct {
 	userID     string
 	connection session.ConnectionID
 	channel    string
+	// query identifies a channel query among its origin's; limit is a listing
+	// query's limit, 0 for a query of the one channel named by channel (a listing's
+	// prefix otherwise).
+	query uint64
+	limit uint32
 	// subscribe says whether a subscription change subscribes (true) or unsubscribes.
 	subscribe bool
 	// body is the JSON payload, the close reason text of a kick, or the reason text
@@ -55,6 +60,8 @@ const (
 	kindChannel
 	kindUserSubscription
 	kindConnectionSubscription
+	kindChannelQuery
+	kindQueryReply
 )
 
 const (
@@ -62,6 +69,7 @@ const (
 	envelopeHeaderSize = 2 + session.NodeTagSize
 	connectionIDSize   = len(session.ConnectionID{})
 	lengthSize         = 4
+	queryIDSize        = 8
 )
 
 // errMalformed is returned by decodeEnvelope for bytes no node wrote.
@@ -91,6 +99,12 @@ func (e *envelope) encode(buffer []byte) []byte {
 	case kindConnectionSubscription:
 		buffer = append(buffer, e.connection[:]...)
 		buffer = appendSubscription(buffer, e.channel, e.subscribe)
+	case kindChannelQuery:
+		buffer = binary.BigEndian.AppendUint64(buffer, e.query)
+		buffer = binary.BigEndian.AppendUint32(buffer, e.limit)
+		buffer = appendText(buffer, e.channel)
+	case kindQueryReply:
+		buffer = binary.BigEndian.AppendUint64(buffer, e.query)
 	}
 	return append(buffer, e.body...)
 }
@@ -190,6 +204,21 @@ func decodeEnvelope(data []byte) (envelope, error) {
 		if e.channel, e.subscribe, rest, err = readSubscription(rest[connectionIDSize:]); err != nil {
 			return e, err
 		}
+	case kindChannelQuery:
+		if len(rest) < queryIDSize+lengthSize {
+			return e, errMalformed
+		}
+		e.query = binary.BigEndian.Uint64(rest)
+		e.limit = binary.BigEndian.Uint32(rest[queryIDSize:])
+		if e.channel, rest, err = readText(rest[queryIDSize+lengthSize:]); err != nil {
+			return e, err
+		}
+	case kindQueryReply:
+		if len(rest) < queryIDSize {
+			return e, errMalformed
+		}
+		e.query = binary.BigEndian.Uint64(rest)
+		rest = rest[queryIDSize:]
 	default:
 		return e, errMalformed
 	}

@@ -27,6 +27,9 @@ func TestEnvelopesSurviveEncodingByteForByte(t *testing.T) {
 		{kind: kindUserSubscription, origin: origin, userID: "", channel: "", subscribe: false, body: []byte("banned")},
 		{kind: kindConnectionSubscription, origin: origin, connection: target, channel: "news", subscribe: true, body: []byte{}},
 		{kind: kindConnectionSubscription, origin: origin, connection: target, channel: "x", body: []byte("moderated")},
+		{kind: kindChannelQuery, origin: origin, query: 1<<40 + 7, channel: "chat:room/1#é%", body: []byte{}},
+		{kind: kindChannelQuery, origin: origin, query: 2, limit: 10000, channel: "", body: []byte{}},
+		{kind: kindQueryReply, origin: origin, query: 1<<63 + 1, body: []byte(`{"channels":[]}`)},
 	}
 	for _, original := range cases {
 		decoded, err := decodeEnvelope(original.encode(nil))
@@ -45,6 +48,7 @@ func TestDecodingRefusesWhatNoNodeWrote(t *testing.T) {
 	publication := (&envelope{kind: kindChannel, channel: "news", body: []byte(`{}`)}).encode(nil)
 	userChange := (&envelope{kind: kindUserSubscription, userID: "alice", channel: "news", subscribe: true}).encode(nil)
 	connectionChange := (&envelope{kind: kindConnectionSubscription, channel: "news"}).encode(nil)
+	query := (&envelope{kind: kindChannelQuery, query: 1, limit: 5, channel: "news"}).encode(nil)
 	badDirection := slices.Clone(userChange)
 	badDirection[len(badDirection)-1] = 2
 	cases := map[string][]byte{
@@ -63,6 +67,9 @@ func TestDecodingRefusesWhatNoNodeWrote(t *testing.T) {
 		"no direction":          userChange[:len(userChange)-1],
 		"direction 2":           badDirection,
 		"cut connection change": connectionChange[:envelopeHeaderSize+connectionIDSize+lengthSize+2],
+		"cut query limit":       query[:envelopeHeaderSize+queryIDSize+2],
+		"query prefix past end": query[:len(query)-1],
+		"cut reply id":          (&envelope{kind: kindQueryReply, query: 1}).encode(nil)[:envelopeHeaderSize+queryIDSize-1],
 	}
 	for name, data := range cases {
 		if _, err := decodeEnvelope(data); !errors.Is(err, errMalformed) {

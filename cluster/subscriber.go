@@ -7,6 +7,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/wsgate/wsgate/channels"
 	"github.com/wsgate/wsgate/session"
 )
 
@@ -225,11 +226,20 @@ type Receiver interface {
 	// Unlike the others it is called on the subscription goroutine, when the node
 	// decides which channels to receive.
 	HasLocalSubscribers(channel string) bool
+	// ChannelCounts returns channel's subscriber and user counts on this node and
+	// whether it has subscribers here. Like TopChannels it answers channel queries
+	// (query.go): it is called on a query worker or an API request's goroutine,
+	// never the subscription goroutine, and must cost O(its answer).
+	ChannelCounts(channel string) (channels.ChannelCounts, bool)
+	// TopChannels lists up to limit channels of this node whose names start with
+	// prefix, most subscribers first (then by name), and whether more matched.
+	TopChannels(prefix string, limit int) ([]channels.ChannelCounts, bool)
 }
 
 // receive handles one message from Redis. The node's own broadcasts and channel
 // publications come back on their channels and are skipped: their origin delivered
-// them locally already.
+// them locally already. Channel queries and their replies only pass through here:
+// a query is queued for a worker, a reply handed to its waiting query.
 func (n *Node) receive(message rueidis.PubSubMessage) {
 	received, err := decodeEnvelope([]byte(message.Message))
 	if err != nil {
@@ -261,6 +271,10 @@ func (n *Node) receive(message rueidis.PubSubMessage) {
 	case kindConnectionSubscription:
 		delivered = n.receiver.ChangeConnectionSubscriptionLocal(received.connection, received.channel, received.subscribe,
 			string(received.body))
+	case kindChannelQuery:
+		n.receiveQuery(received)
+	case kindQueryReply:
+		n.queries.deliver(received.query, received.body)
 	}
 	if !delivered {
 		n.counters.undeliverable.Add(1)

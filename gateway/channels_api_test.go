@@ -170,7 +170,8 @@ func TestChannelNamesTravelEscapedInPaths(t *testing.T) {
 }
 
 // TestChannelListingByPrefixAndLimit: top by subscribers, a prefix, a limit with
-// truncation, and the refused scope and limits.
+// truncation, the refused scopes and limits, and ?scope=cluster on a node without
+// a cluster (a cluster of one).
 func TestChannelListingByPrefixAndLimit(t *testing.T) {
 	n := startNode(t, gateway.Config{})
 	conns := []*websocket.Conn{n.dial(""), n.dial(""), n.dial("")}
@@ -198,17 +199,23 @@ func TestChannelListingByPrefixAndLimit(t *testing.T) {
 	if got := fmt.Sprint(listing.Channels); got != "[{room:big 3} {room:mid 2} {other 1}]" || listing.Truncated {
 		t.Fatalf("listing %s, truncated %v", got, listing.Truncated)
 	}
-	for _, path := range []string{"?limit=0", "?limit=x", "?limit=10001", "?scope=cluster", "/other?scope=galaxy"} {
+	for _, path := range []string{"?limit=0", "?limit=x", "?limit=10001", "?scope=galaxy", "/other?scope=galaxy"} {
 		var refusal map[string]any
 		if status := getJSON(t, n.httpURL("/api/v1/channels"+path), &refusal); status != http.StatusBadRequest || refusal["error"] == nil {
 			t.Errorf("%s: status %d, body %v; want 400", path, status, refusal)
 		}
 	}
-	for channel, nodes := range map[string]float64{"room:big": 1, "nobody": 0} {
+	var clusterListing map[string]any
+	if status := getJSON(t, n.httpURL("/api/v1/channels?prefix=room:&limit=1&scope=cluster"), &clusterListing); status != http.StatusOK ||
+		fmt.Sprint(clusterListing) != "map[channels:[map[channel:room:big subscribers:3]] nodes:1 scope:cluster truncated:true]" {
+		t.Errorf("listing in a cluster of one: status %d, body %v", status, clusterListing)
+	}
+	for channel, subscribers := range map[string]float64{"room:big": 3, "nobody": 0} {
 		var body map[string]any
 		if status := getJSON(t, n.httpURL("/api/v1/channels/"+channel+"?scope=cluster"), &body); status != http.StatusOK ||
-			body["channel"] != channel || body["scope"] != "cluster" || body["nodes"] != nodes || len(body) != 3 {
-			t.Errorf("%s in a cluster of one: status %d, body %v, want %v nodes", channel, status, body, nodes)
+			body["channel"] != channel || body["scope"] != "cluster" || body["nodes"] != float64(1) ||
+			body["subscribers"] != subscribers || len(body) != 5 {
+			t.Errorf("%s in a cluster of one: status %d, body %v, want %v subscribers on 1 node", channel, status, body, subscribers)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/redis/rueidis"
@@ -14,6 +15,7 @@ import (
 	"github.com/wsgate/wsgate/cluster"
 	"github.com/wsgate/wsgate/gateway"
 	"github.com/wsgate/wsgate/internal/redistest"
+	"github.com/wsgate/wsgate/internal/tcpproxy"
 )
 
 // startChannelCluster starts count nodes joined through redis, where clients may
@@ -157,8 +159,9 @@ func TestClusterNodeReceivesOnlyTheChannelsItsClientsSubscribe(t *testing.T) {
 	waitForReceivingNodes(t, inspector, "quiet", 2, map[*node]uint64{nodes[0]: 1, nodes[2]: 1})
 	var counted map[string]any
 	if status := getJSON(t, nodes[1].httpURL("/api/v1/channels/quiet?scope=cluster"), &counted); status != http.StatusOK ||
-		counted["nodes"] != float64(2) || counted["scope"] != "cluster" {
-		t.Fatalf("cluster scope of the channel through a node without subscribers: status %d, body %v, want 2 nodes", status, counted)
+		counted["nodes"] != float64(3) || counted["scope"] != "cluster" || counted["subscribers"] != float64(2) {
+		t.Fatalf("cluster scope of the channel through a node without subscribers: status %d, body %v, want 2 subscribers on 3 nodes",
+			status, counted)
 	}
 	if got := request(t, idle, map[string]any{"type": "unsubscribe", "channel": "quiet"}); got["type"] != "unsubscribed" {
 		t.Fatalf("unsubscribe: got %v", got)
@@ -249,6 +252,11 @@ func TestClusterChannelsDuringARedisOutage(t *testing.T) {
 		counted["error"] != "cluster_unavailable" || counted["scope"] != "node" || counted["subscribers"] != float64(2) {
 		t.Fatalf("cluster scope of a channel during the outage: status %d, body %v, want 503 with this node's 2 subscribers", status, counted)
 	}
+	if status := getJSON(t, nodes[0].httpURL("/api/v1/channels?scope=cluster"), &counted); status != http.StatusServiceUnavailable ||
+		counted["error"] != "cluster_unavailable" || counted["scope"] != "node" || counted["nodes"] != nil ||
+		fmt.Sprint(counted["channels"]) != "[map[channel:chat:live subscribers:2]]" {
+		t.Fatalf("cluster listing during the outage: status %d, body %v, want 503 with this node's chat:live of 2", status, counted)
+	}
 	receiveExactly(t, second, publication("chat:live", `"batch"`))
 	send(t, first, map[string]any{"type": "publish", "channel": "chat:live", "data": "local"})
 	receiveExactly(t, second, publication("chat:live", `"local"`))
@@ -271,4 +279,104 @@ func TestClusterChannelsDuringARedisOutage(t *testing.T) {
 	}
 	receiveExactly(t, late, publication("chat:later", `"later"`))
 	expectNoDuplicates(t, first, second, remote, late)
+}
+
+// channelCounts returns n's GET /api/v1/channels{path}'s status and body.
+func (n *node) channelCounts(path string) (int, map[string]any) {
+	n.t.Helper()
+	var body map[string]any
+	status := getJSON(n.t, n.httpURL("/api/v1/channels"+path), &body)
+	return status, body
+}
+
+func TestClusterChannelCountsSumEveryNode(t *testing.T) {
+	redis := redistest.Start(t)
+	nodes, _ := startChannelCluster(t, redis, 3)
+	subscriptions := []struct {
+		node     int
+		user     string
+		channels []string
+	}{
+		{0, "alice", []string{"chat:a"}}, {0, "alice", []string{"chat:a"}}, {0, "bob", []string{"chat:b"}},
+		{1, "carol", []string{"chat:a", "chat:b"}},
+		{2, "alice", []string{"chat:a"}}, {2, "dave", []string{"chat:c"}},
+	}
+	for _, subscription := range subscriptions {
+		conn, _ := nodes[subscription.node].dialWelcomed(subscription.user)
+		for _, channel := range subscription.channels {
+			subscribeTo(t, conn, channel)
+		}
+	}
+	for index, n := range nodes {
+		status, body := n.channelCounts("/chat%3Aa?scope=cluster")
+		// alice has connections on two nodes: users are summed per node.
+		if status != http.StatusOK || fmt.Sprint(body) != "map[channel:chat:a nodes:3 scope:cluster subscribers:4 users:3]" {
+			t.Fatalf("chat:a through node %d: status %d, body %v, want 4 subscribers and 3 users on 3 nodes", index, status, body)
+		}
+	}
+	if status, body := nodes[1].channelCounts("/nobody?scope=cluster"); status != http.StatusOK ||
+		fmt.Sprint(body) != "map[channel:nobody nodes:3 scope:cluster subscribers:0 users:0]" {
+		t.Fatalf("a channel without subscribers: status %d, body %v", status, body)
+	}
+	status, body := nodes[2].channelCounts("?prefix=chat:&scope=cluster")
+	if status != http.StatusOK || fmt.Sprint(body) !=
+		"map[channels:[map[channel:chat:a subscribers:4] map[channel:chat:b subscribers:2] map[channel:chat:c subscribers:1]] "+
+			"nodes:3 scope:cluster truncated:false]" {
+		t.Fatalf("listing: status %d, body %v, want chat:a 4, chat:b 2, chat:c 1 from 3 nodes", status, body)
+	}
+	status, body = nodes[1].channelCounts("?prefix=chat:b&scope=cluster")
+	if status != http.StatusOK || fmt.Sprint(body) != "map[channels:[map[channel:chat:b subscribers:2]] nodes:3 scope:cluster truncated:false]" {
+		t.Fatalf("listing of prefix chat:b: status %d, body %v, want chat:b 2 from 3 nodes", status, body)
+	}
+	// Every node's top 2 holds chat:a; only the merged list exceeds the limit.
+	status, body = nodes[0].channelCounts("?limit=2&scope=cluster")
+	if status != http.StatusOK || fmt.Sprint(body) !=
+		"map[channels:[map[channel:chat:a subscribers:4] map[channel:chat:b subscribers:2]] nodes:3 scope:cluster truncated:true]" {
+		t.Fatalf("listing with limit 2: status %d, body %v, want chat:a 4, chat:b 2, truncated", status, body)
+	}
+}
+
+func TestClusterChannelCountsArePartialWithoutADeadNode(t *testing.T) {
+	redis := redistest.Start(t)
+	proxy, err := tcpproxy.Start(redis.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proxy.Close() })
+	nodes, _ := startChannelCluster(t, redis, 2)
+	doomed := startClusterNodeWith(t, "redis://"+proxy.Addr()+"/0", gateway.Config{})
+	for _, n := range append(nodes, doomed) {
+		conn, _ := n.dialWelcomed("")
+		subscribeTo(t, conn, "chat:a")
+	}
+	if status, body := nodes[0].channelCounts("/chat%3Aa?scope=cluster"); status != http.StatusOK ||
+		body["subscribers"] != float64(3) || body["nodes"] != float64(3) || body["partial"] != nil {
+		t.Fatalf("before the crash: status %d, body %v, want 3 subscribers on 3 nodes", status, body)
+	}
+
+	_ = proxy.Close() // the doomed node loses Redis for good; its lease lives on for up to clusterLease
+	var status int
+	var body map[string]any
+	waitFor(t, readTimeout, "an answer missing the crashed node", func() bool {
+		status, body = nodes[1].channelCounts("/chat%3Aa?scope=cluster")
+		return body["partial"] == true
+	})
+	if status != http.StatusOK || fmt.Sprint(body) != "map[channel:chat:a missing:1 nodes:2 partial:true scope:cluster subscribers:2 users:0]" {
+		t.Fatalf("after the crash: status %d, body %v, want 2 subscribers from 2 nodes, 1 missing", status, body)
+	}
+	waitFor(t, readTimeout, "a listing missing the crashed node", func() bool {
+		status, body = nodes[0].channelCounts("?scope=cluster")
+		return body["partial"] == true
+	})
+	if status != http.StatusOK || fmt.Sprint(body) !=
+		"map[channels:[map[channel:chat:a subscribers:2]] missing:1 nodes:2 partial:true scope:cluster truncated:false]" {
+		t.Fatalf("listing after the crash: status %d, body %v, want chat:a 2 from 2 nodes, 1 missing", status, body)
+	}
+	waitFor(t, clusterLease+2*time.Second, "the crashed node's lease to expire", func() bool {
+		status, body = nodes[0].channelCounts("/chat%3Aa?scope=cluster")
+		return body["partial"] == nil
+	})
+	if status != http.StatusOK || body["nodes"] != float64(2) || body["subscribers"] != float64(2) {
+		t.Fatalf("after the lease expired: status %d, body %v, want 2 subscribers on 2 nodes, complete", status, body)
+	}
 }
