@@ -7,7 +7,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/wsgate/wsgate/channels"
-	"github.com/wsgate/wsgate/cluster"
 	"github.com/wsgate/wsgate/delivery"
 )
 
@@ -273,9 +272,9 @@ func (a *API) serveChannelList(writer http.ResponseWriter, request *http.Request
 	top, truncated := a.publisher.TopChannels(prefix, limit)
 	answer := map[string]any{"channels": channelEntries(top), "truncated": truncated}
 	if scope == "cluster" {
-		a.writeClusterChannels(writer, answer, func() (cluster.ChannelAnswer, error) {
+		a.writeClusterChannels(writer, answer, func() (channels.MergedCounts, error) {
 			return a.cluster.TopChannels(request.Context(), prefix, limit)
-		}, func(merged cluster.ChannelAnswer) {
+		}, func(merged channels.MergedCounts) {
 			answer["channels"], answer["truncated"] = channelEntries(merged.Channels), merged.Truncated
 		})
 		return
@@ -300,9 +299,9 @@ func (a *API) serveChannel(writer http.ResponseWriter, request *http.Request) {
 	counts, _ := a.publisher.ChannelCounts(channel)
 	answer := map[string]any{"channel": channel, "subscribers": counts.Subscribers, "users": counts.Users}
 	if scope == "cluster" {
-		a.writeClusterChannels(writer, answer, func() (cluster.ChannelAnswer, error) {
+		a.writeClusterChannels(writer, answer, func() (channels.MergedCounts, error) {
 			return a.cluster.ChannelCounts(request.Context(), channel)
-		}, func(merged cluster.ChannelAnswer) {
+		}, func(merged channels.MergedCounts) {
 			answer["subscribers"], answer["users"] = merged.Channels[0].Subscribers, merged.Channels[0].Users
 		})
 		return
@@ -320,7 +319,7 @@ func (a *API) serveChannel(writer http.ResponseWriter, request *http.Request) {
 // reached it answers 503 cluster_unavailable with this node's figures and
 // "scope":"node".
 func (a *API) writeClusterChannels(writer http.ResponseWriter, answer map[string]any,
-	ask func() (cluster.ChannelAnswer, error), merge func(cluster.ChannelAnswer)) {
+	ask func() (channels.MergedCounts, error), merge func(channels.MergedCounts)) {
 	answer["scope"], answer["nodes"] = "cluster", 1
 	if a.cluster == nil {
 		writeJSON(writer, http.StatusOK, answer)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/wsgate/wsgate/cluster"
+	"github.com/wsgate/wsgate/channels"
 )
 
 // Cluster is what stats, readiness and metrics need to know of a cluster of nodes
@@ -19,11 +19,11 @@ type Cluster interface {
 	Totals(ctx context.Context) (nodes, connections, users int, err error)
 	// ChannelCounts returns channel's counts summed over the live nodes that
 	// answered, or an error when the other nodes could not be reached.
-	ChannelCounts(ctx context.Context, channel string) (cluster.ChannelAnswer, error)
+	ChannelCounts(ctx context.Context, channel string) (channels.MergedCounts, error)
 	// TopChannels lists up to limit channels whose names start with prefix by
 	// subscribers summed over the live nodes that answered, or an error when the
 	// other nodes could not be reached.
-	TopChannels(ctx context.Context, prefix string, limit int) (cluster.ChannelAnswer, error)
+	TopChannels(ctx context.Context, prefix string, limit int) (channels.MergedCounts, error)
 	// EachCounter calls visit for every cluster counter, for /metrics: a snake_case
 	// name (exposed as wsgate_cluster_<name>_total), its help text and its value.
 	EachCounter(visit func(name, help string, value uint64))

@@ -15,6 +15,21 @@ type ChannelCounts struct {
 	Users int
 }
 
+// MergedCounts are channel counts summed over several indexes, the nodes of a
+// cluster: how many nodes answered (the asking one included) and how many live nodes
+// did not answer in time (Missing; the counts are then partial). A value type.
+type MergedCounts struct {
+	// Channels holds the counts: one entry for a query of one channel, most
+	// subscribers first (then by name) for a listing.
+	Channels []ChannelCounts
+	// Truncated says that a listing had more matching channels than its limit.
+	Truncated bool
+	// Nodes is the number of nodes whose counts are summed.
+	Nodes int
+	// Missing is the number of live nodes that did not answer.
+	Missing int
+}
+
 // Channel returns the counts of channel and whether it has subscribers on this
 // index, in O(1) under the channel's shard read lock.
 func (x *Index[S]) Channel(channel string) (ChannelCounts, bool) {

@@ -30,19 +30,6 @@ const (
 	queryWorkers   = 2
 )
 
-// ChannelAnswer is a cluster-wide answer about channels: the counts summed over the
-// nodes that answered, how many nodes answered (this one included) and how many
-// live nodes did not answer in time (Missing; the answer is then partial).
-type ChannelAnswer struct {
-	// Channels holds the counts: one entry for a query of one channel, most
-	// subscribers first (then by name) for a listing.
-	Channels []channels.ChannelCounts
-	// Truncated says that a listing had more matching channels than its limit.
-	Truncated bool
-	Nodes     int
-	Missing   int
-}
-
 // queryReply is the JSON body of a reply envelope: a node's own counts.
 type queryReply struct {
 	Channels  []channels.ChannelCounts `json:"channels"`
@@ -103,7 +90,7 @@ func (q *queries) deliver(id uint64, body []byte) {
 // user with connections on several nodes counts once per node, so the figure is an
 // upper bound of the distinct users. It fails with ErrUnavailable when Redis cannot
 // be reached; the caller then has this node's counts alone.
-func (n *Node) ChannelCounts(ctx context.Context, channel string) (ChannelAnswer, error) {
+func (n *Node) ChannelCounts(ctx context.Context, channel string) (channels.MergedCounts, error) {
 	local, _ := n.receiver.ChannelCounts(channel)
 	answer, err := n.askChannels(ctx, envelope{kind: kindChannelQuery, channel: channel}, []channels.ChannelCounts{local})
 	if err != nil {
@@ -121,7 +108,7 @@ func (n *Node) ChannelCounts(ctx context.Context, channel string) (ChannelAnswer
 // the top limit on every node may be missing although its sum would rank; Truncated
 // is set when any node had more matching channels or the merged list exceeded limit.
 // Users are summed per node, as in ChannelCounts.
-func (n *Node) TopChannels(ctx context.Context, prefix string, limit int) (ChannelAnswer, error) {
+func (n *Node) TopChannels(ctx context.Context, prefix string, limit int) (channels.MergedCounts, error) {
 	local, truncated := n.receiver.TopChannels(prefix, limit)
 	answer, err := n.askChannels(ctx, envelope{kind: kindChannelQuery, channel: prefix, limit: uint32(limit)}, local)
 	if err != nil {
@@ -135,10 +122,10 @@ func (n *Node) TopChannels(ctx context.Context, prefix string, limit int) (Chann
 // askChannels publishes query to the other nodes, waits for their replies and
 // merges them with local, this node's answer: counts summed per channel, sorted by
 // subscribers (then name), channels without subscribers left out.
-func (n *Node) askChannels(ctx context.Context, query envelope, local []channels.ChannelCounts) (ChannelAnswer, error) {
+func (n *Node) askChannels(ctx context.Context, query envelope, local []channels.ChannelCounts) (channels.MergedCounts, error) {
 	live, _, _, err := n.Totals(ctx)
 	if err != nil {
-		return ChannelAnswer{}, err
+		return channels.MergedCounts{}, err
 	}
 	expected := live - 1
 	id, replies := n.queries.open(expected)
@@ -148,14 +135,14 @@ func (n *Node) askChannels(ctx context.Context, query envelope, local []channels
 	defer cancel()
 	receivers, err := n.publish(ctx, n.keys.broadcast, query)
 	if err != nil {
-		return ChannelAnswer{}, err
+		return channels.MergedCounts{}, err
 	}
 	// The node's own subscription receives the query too, and skips it. Only nodes
 	// that received the query can answer: waiting for the others is pointless.
 	if n.subscribed.Load() && receivers > 0 {
 		receivers--
 	}
-	answer := ChannelAnswer{Nodes: 1}
+	answer := channels.MergedCounts{Nodes: 1}
 	merged := make(map[string]channels.ChannelCounts, len(local))
 	add := func(counts []channels.ChannelCounts) {
 		for _, entry := range counts {
