@@ -81,13 +81,7 @@ func (h *Hub) Broadcast(frame []byte, exclude ...ConnectionID) int {
 		snapshotPool.Put(dirty)
 	}
 
-	helpers := min(runtime.GOMAXPROCS(0), len(h.shards)) - 1
-	var group sync.WaitGroup
-	for range helpers {
-		group.Go(work)
-	}
-	work()
-	group.Wait()
+	runInParallel(len(h.shards), work)
 
 	total := delivered.Load()
 	h.counters.broadcasts.Add(1)
@@ -117,4 +111,18 @@ func (h *Hub) SendToConnection(id ConnectionID, frame []byte) bool {
 func (h *Hub) countSent(messages int64, frameSize int) {
 	h.counters.messagesSent.Add(uint64(messages))
 	h.counters.bytesSent.Add(uint64(messages) * uint64(frameSize))
+}
+
+// runInParallel runs work on the calling goroutine and on up to GOMAXPROCS-1 more,
+// never more goroutines than parts (the units work takes one at a time), and
+// returns when every call has returned. A fan-out uses every core for its copies
+// and queueing and then hands the writes to the flush workers.
+func runInParallel(parts int, work func()) {
+	helpers := min(runtime.GOMAXPROCS(0), parts) - 1
+	var group sync.WaitGroup
+	for range helpers {
+		group.Go(work)
+	}
+	work()
+	group.Wait()
 }

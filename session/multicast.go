@@ -1,7 +1,6 @@
 package session
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -77,14 +76,7 @@ func (h *Hub) SendToSessions(frame []byte, sessions []*Session, exclude *Session
 		multicastPool.Put(batches)
 	}
 
-	chunks := (len(sessions) + multicastChunk - 1) / multicastChunk
-	helpers := min(runtime.GOMAXPROCS(0), chunks) - 1
-	var group sync.WaitGroup
-	for range helpers {
-		group.Go(work)
-	}
-	work()
-	group.Wait()
+	runInParallel((len(sessions)+multicastChunk-1)/multicastChunk, work)
 
 	total := delivered.Load()
 	h.countSent(total, len(frame))

@@ -7,6 +7,8 @@
  * @module @wsgate/client/channels
  */
 
+import { Listeners } from './listeners.js';
+
 /**
  * Error codes a channel request can get (docs/protocol.md, "Channels").
  * @readonly
@@ -62,7 +64,7 @@ export class ChannelError extends Error {
 export class Subscription {
   #channel;
   #state = 'subscribing';
-  #listeners = new Map();
+  #listeners = new Listeners();
   #leave;
 
   /**
@@ -79,7 +81,7 @@ export class Subscription {
       setState: (state) => {
         this.#state = state;
       },
-      emit: (type, detail) => emit(this.#listeners, type, detail),
+      emit: (type, detail) => this.#listeners.emit(type, detail),
     });
   }
 
@@ -105,11 +107,7 @@ export class Subscription {
    * @returns {() => void} a function that removes the listener
    */
   on(type, listener) {
-    if (!this.#listeners.has(type)) {
-      this.#listeners.set(type, new Set());
-    }
-    this.#listeners.get(type).add(listener);
-    return () => this.off(type, listener);
+    return this.#listeners.on(type, listener);
   }
 
   /**
@@ -118,7 +116,7 @@ export class Subscription {
    * @param {(detail: any) => void} listener
    */
   off(type, listener) {
-    this.#listeners.get(type)?.delete(listener);
+    this.#listeners.off(type, listener);
   }
 
   /**
@@ -482,20 +480,6 @@ export class ChannelRouter {
     if (record.retry !== null) {
       this.#hooks.timers.clearTimeout(record.retry);
       record.retry = null;
-    }
-  }
-}
-
-// emit calls every listener of type with detail; a listener that throws has its
-// exception rethrown from a microtask, where the platform reports it.
-function emit(listeners, type, detail) {
-  for (const listener of [...(listeners.get(type) ?? [])]) {
-    try {
-      listener(detail);
-    } catch (error) {
-      queueMicrotask(() => {
-        throw error;
-      });
     }
   }
 }

@@ -9,6 +9,7 @@
  */
 
 import { ChannelRouter } from './channels.js';
+import { Listeners } from './listeners.js';
 import { CloseCode, backoffDelay, closePolicy } from './policy.js';
 
 export { ChannelError, ChannelErrorCode, Subscription } from './channels.js';
@@ -133,7 +134,7 @@ export class WsgateClient {
   #options;
   #WebSocket;
   #timers;
-  #listeners = new Map();
+  #listeners = new Listeners();
   #state = 'closed';
   #running = false;
   #socket = null;
@@ -225,11 +226,7 @@ export class WsgateClient {
    * @returns {() => void} a function that removes the listener
    */
   on(type, listener) {
-    if (!this.#listeners.has(type)) {
-      this.#listeners.set(type, new Set());
-    }
-    this.#listeners.get(type).add(listener);
-    return () => this.off(type, listener);
+    return this.#listeners.on(type, listener);
   }
 
   /**
@@ -238,7 +235,7 @@ export class WsgateClient {
    * @param {(detail: any) => void} listener
    */
   off(type, listener) {
-    this.#listeners.get(type)?.delete(listener);
+    this.#listeners.off(type, listener);
   }
 
   /**
@@ -593,14 +590,6 @@ export class WsgateClient {
   }
 
   #emit(type, detail) {
-    for (const listener of [...(this.#listeners.get(type) ?? [])]) {
-      try {
-        listener(detail);
-      } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
-    }
+    this.#listeners.emit(type, detail);
   }
 }

@@ -21,6 +21,7 @@ export function pageFiles() {
     '/wsgate/index.js': { type: 'text/javascript', body: read('../../src/index.js') },
     '/wsgate/channels.js': { type: 'text/javascript', body: read('../../src/channels.js') },
     '/wsgate/policy.js': { type: 'text/javascript', body: read('../../src/policy.js') },
+    '/wsgate/listeners.js': { type: 'text/javascript', body: read('../../src/listeners.js') },
   };
 }
 
