@@ -225,8 +225,8 @@ type channelEntry struct {
 	Subscribers int    `json:"subscribers"`
 }
 
-// readScope returns the ?scope= of a channel endpoint, "node" (the default) or
-// "cluster"; it answers 400 invalid_scope itself for anything else.
+// readScope returns the ?scope= of a stats or channel endpoint, "node" (the
+// default) or "cluster"; it answers 400 invalid_scope itself for anything else.
 func readScope(writer http.ResponseWriter, request *http.Request) (scope string, valid bool) {
 	switch scope := request.URL.Query().Get("scope"); scope {
 	case "", "node":
@@ -269,17 +269,19 @@ func (a *API) serveChannelList(writer http.ResponseWriter, request *http.Request
 		limit = parsed
 	}
 	prefix := query.Get("prefix")
-	top, truncated := a.publisher.TopChannels(prefix, limit)
-	answer := map[string]any{"channels": channelEntries(top), "truncated": truncated}
+	local := func() map[string]any {
+		top, truncated := a.publisher.TopChannels(prefix, limit)
+		return map[string]any{"channels": channelEntries(top), "truncated": truncated}
+	}
 	if scope == "cluster" {
-		a.writeClusterChannels(writer, answer, func() (channels.MergedCounts, error) {
+		a.writeClusterChannels(writer, local, func() (channels.MergedCounts, error) {
 			return a.cluster.TopChannels(request.Context(), prefix, limit)
-		}, func(merged channels.MergedCounts) {
-			answer["channels"], answer["truncated"] = channelEntries(merged.Channels), merged.Truncated
+		}, func(merged channels.MergedCounts) map[string]any {
+			return map[string]any{"channels": channelEntries(merged.Channels), "truncated": merged.Truncated}
 		})
 		return
 	}
-	writeJSON(writer, http.StatusOK, answer)
+	writeJSON(writer, http.StatusOK, local())
 }
 
 // serveChannel answers GET /api/v1/channels/{channel}:
@@ -296,48 +298,52 @@ func (a *API) serveChannel(writer http.ResponseWriter, request *http.Request) {
 		writeError(writer, http.StatusBadRequest, channels.CodeInvalidChannel, err.Error())
 		return
 	}
-	counts, _ := a.publisher.ChannelCounts(channel)
-	answer := map[string]any{"channel": channel, "subscribers": counts.Subscribers, "users": counts.Users}
+	answerOf := func(counts channels.ChannelCounts) map[string]any {
+		return map[string]any{"channel": channel, "subscribers": counts.Subscribers, "users": counts.Users}
+	}
+	local := func() map[string]any {
+		counts, _ := a.publisher.ChannelCounts(channel)
+		return answerOf(counts)
+	}
 	if scope == "cluster" {
-		a.writeClusterChannels(writer, answer, func() (channels.MergedCounts, error) {
+		a.writeClusterChannels(writer, local, func() (channels.MergedCounts, error) {
 			return a.cluster.ChannelCounts(request.Context(), channel)
-		}, func(merged channels.MergedCounts) {
-			answer["subscribers"], answer["users"] = merged.Channels[0].Subscribers, merged.Channels[0].Users
-		})
+		}, func(merged channels.MergedCounts) map[string]any { return answerOf(merged.Channels[0]) })
 		return
 	}
-	writeJSON(writer, http.StatusOK, answer)
+	writeJSON(writer, http.StatusOK, local())
 }
 
-// writeClusterChannels answers a channel endpoint's ?scope=cluster. answer holds
-// this node's figures; when the node is clustered, ask gathers every live node's
-// (see cluster.Node.ChannelCounts and TopChannels: one query to all nodes, each
-// answering in O(its answer), for at most the cluster's Timeout) and merge puts
-// them in answer. It adds "scope":"cluster", "nodes" (the nodes that answered, this
-// one included) and, when live nodes did not answer in time, "partial":true and
-// "missing" (how many). A single node is a cluster of one. When Redis cannot be
-// reached it answers 503 cluster_unavailable with this node's figures and
-// "scope":"node".
-func (a *API) writeClusterChannels(writer http.ResponseWriter, answer map[string]any,
-	ask func() (channels.MergedCounts, error), merge func(channels.MergedCounts)) {
-	answer["scope"], answer["nodes"] = "cluster", 1
+// writeClusterChannels answers a channel endpoint's ?scope=cluster. When the node is
+// clustered, ask gathers every live node's figures (see cluster.Node.ChannelCounts
+// and TopChannels: one query to all nodes, each answering in O(its answer), for at
+// most the cluster's Timeout) and merged turns them into the answer; local gives
+// this node's own, computed only when they are answered (a single node is a cluster
+// of one; when Redis cannot be reached it answers 503 cluster_unavailable with this
+// node's figures and "scope":"node"). It adds "scope":"cluster", "nodes" (the nodes
+// that answered, this one included) and, when live nodes did not answer in time,
+// "partial":true and "missing" (how many).
+func (a *API) writeClusterChannels(writer http.ResponseWriter, local func() map[string]any,
+	ask func() (channels.MergedCounts, error), merged func(channels.MergedCounts) map[string]any) {
 	if a.cluster == nil {
+		answer := local()
+		answer["scope"], answer["nodes"] = "cluster", 1
 		writeJSON(writer, http.StatusOK, answer)
 		return
 	}
-	merged, err := ask()
+	counts, err := ask()
 	if err != nil {
 		a.logger.Debug("cluster channel counts unavailable", "error", err.Error())
-		delete(answer, "nodes")
+		answer := local()
 		answer["scope"], answer["error"], answer["cluster"] = "node", "cluster_unavailable", "unavailable"
 		answer["message"] = "Redis is unreachable: the counts below are this node's"
 		writeJSON(writer, http.StatusServiceUnavailable, answer)
 		return
 	}
-	merge(merged)
-	answer["nodes"] = merged.Nodes
-	if merged.Missing > 0 {
-		answer["partial"], answer["missing"] = true, merged.Missing
+	answer := merged(counts)
+	answer["scope"], answer["nodes"] = "cluster", counts.Nodes
+	if counts.Missing > 0 {
+		answer["partial"], answer["missing"] = true, counts.Missing
 	}
 	writeJSON(writer, http.StatusOK, answer)
 }

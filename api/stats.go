@@ -68,16 +68,15 @@ func (a *API) totals() nodeTotals {
 // and the top users come from per-shard lists ordered by connection count, so it
 // stays cheap at 1M connections.
 func (a *API) serveStats(writer http.ResponseWriter, request *http.Request) {
-	query := request.URL.Query()
-	switch query.Get("scope") {
-	case "", "node":
-	case "cluster":
-		a.serveClusterStats(writer, request)
-		return
-	default:
-		writeError(writer, http.StatusBadRequest, "invalid_scope", `scope must be "node" or "cluster"`)
+	scope, valid := readScope(writer, request)
+	if !valid {
 		return
 	}
+	if scope == "cluster" {
+		a.serveClusterStats(writer, request)
+		return
+	}
+	query := request.URL.Query()
 	response := statsResponse{
 		TotalConnections: a.hub.ConnectionCount(),
 		TotalUsers:       a.hub.UserCount(),

@@ -138,8 +138,14 @@ func (n *Node) askChannels(ctx context.Context, query envelope, local []channels
 		return channels.MergedCounts{}, err
 	}
 	// The node's own subscription receives the query too, and skips it. Only nodes
-	// that received the query can answer: waiting for the others is pointless.
-	if n.subscribed.Load() && receivers > 0 {
+	// that received the query can answer: waiting for the others is pointless. The
+	// answers come to this node's inbox, so while its subscription is down none can
+	// arrive: it answers at once with the others missing instead of waiting out the
+	// timeout.
+	switch {
+	case !n.subscribed.Load():
+		receivers = 0
+	case receivers > 0:
 		receivers--
 	}
 	answer := channels.MergedCounts{Nodes: 1}

@@ -171,5 +171,12 @@ func (p *Publisher) SessionOpened(s *session.Session, initial []string) {
 // SessionClosed implements session.MessageHandler: it removes every subscription of
 // the closed connection, in O(its subscriptions).
 func (p *Publisher) SessionClosed(s *session.Session) {
-	p.index.UnsubscribeAll(s, nil)
+	names := closedNamesPool.Get().(*[]string)
+	*names = p.index.UnsubscribeAll(s, (*names)[:0])
+	clear(*names)
+	closedNamesPool.Put(names)
 }
+
+// closedNamesPool recycles the list of channels SessionClosed is handed back, so a
+// reconnect storm of subscribed connections allocates no list per disconnect.
+var closedNamesPool = sync.Pool{New: func() any { return new([]string) }}
