@@ -5,6 +5,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -140,36 +141,18 @@ func New(config Config, transport *session.Transport) (*Server, error) {
 		return nil, err
 	}
 	hub := transport.Hub()
-	if config.Addr == "" {
-		config.Addr = DefaultAddr
-	}
+	config.Addr = cmp.Or(config.Addr, DefaultAddr)
 	if _, _, err := net.SplitHostPort(config.Addr); err != nil {
 		return nil, fmt.Errorf("engine: Config.Addr %q is not host:port (e.g. :8080 or 127.0.0.1:8080): %w", config.Addr, err)
 	}
-	if config.Path == "" {
-		config.Path = DefaultPath
-	}
-	if config.MaxMessageSize == 0 {
-		config.MaxMessageSize = DefaultMaxMessageSize
-	}
-	if config.HandshakeTimeout == 0 {
-		config.HandshakeTimeout = DefaultHandshakeTimeout
-	}
-	if config.IdleTimeout == 0 {
-		config.IdleTimeout = DefaultIdleTimeout
-	}
-	if config.MaxRequestSize == 0 {
-		config.MaxRequestSize = DefaultMaxRequestSize
-	}
-	if config.Pollers == 0 {
-		config.Pollers = runtime.GOMAXPROCS(0)
-	}
-	if config.Logger == nil {
-		config.Logger = slog.Default()
-	}
-	if config.Handler == nil {
-		config.Handler = http.NotFoundHandler()
-	}
+	config.Path = cmp.Or(config.Path, DefaultPath)
+	config.MaxMessageSize = cmp.Or(config.MaxMessageSize, DefaultMaxMessageSize)
+	config.HandshakeTimeout = cmp.Or(config.HandshakeTimeout, DefaultHandshakeTimeout)
+	config.IdleTimeout = cmp.Or(config.IdleTimeout, DefaultIdleTimeout)
+	config.MaxRequestSize = cmp.Or(config.MaxRequestSize, DefaultMaxRequestSize)
+	config.Pollers = cmp.Or(config.Pollers, runtime.GOMAXPROCS(0))
+	config.Logger = cmp.Or(config.Logger, slog.Default())
+	config.Handler = cmp.Or(config.Handler, http.NotFoundHandler())
 	server := &Server{config: config, transport: transport, logger: config.Logger}
 	server.handshakes = newHandshakeTracker(hub.Wheel(), config.HandshakeTimeout, func() {
 		transport.CountRefused(session.ReasonHandshakeTimeout)

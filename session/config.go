@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"math/bits"
@@ -139,45 +140,20 @@ func fieldError(name string, value any, want string) error {
 // replaced by its default and every "no limit" spelled Unlimited (so MaxConnections
 // 0 reads Unlimited in Hub.Config).
 func (config Config) withDefaults() Config {
-	if config.Shards == 0 {
-		config.Shards = DefaultShards
-	}
-	config.Shards = 1 << bits.Len(uint(config.Shards-1))
-	if config.MaxConnectionsPerUser == 0 {
-		config.MaxConnectionsPerUser = DefaultMaxConnectionsPerUser
-	}
-	if config.MaxConnections == 0 {
-		config.MaxConnections = Unlimited
-	}
-	if config.PingInterval == 0 {
-		config.PingInterval = DefaultPingInterval
-	}
-	if config.PingTimeout == 0 {
-		config.PingTimeout = DefaultPingTimeout
-	}
-	if config.CloseGrace == 0 {
-		config.CloseGrace = DefaultCloseGrace
-	}
-	if config.TimerTick == 0 {
-		config.TimerTick = DefaultTimerTick
-	}
-	if config.MaxPendingBytes == 0 {
-		config.MaxPendingBytes = DefaultMaxPendingBytes
-	}
-	if config.FlushWorkers == 0 {
-		config.FlushWorkers = runtime.GOMAXPROCS(0)
-	}
-	if config.MaxMessagesPerSecond == 0 {
-		config.MaxMessagesPerSecond = DefaultMaxMessagesPerSecond
-	}
+	config.Shards = 1 << bits.Len(uint(cmp.Or(config.Shards, DefaultShards)-1))
+	config.MaxConnectionsPerUser = cmp.Or(config.MaxConnectionsPerUser, DefaultMaxConnectionsPerUser)
+	config.MaxConnections = cmp.Or(config.MaxConnections, Unlimited)
+	config.PingInterval = cmp.Or(config.PingInterval, DefaultPingInterval)
+	config.PingTimeout = cmp.Or(config.PingTimeout, DefaultPingTimeout)
+	config.CloseGrace = cmp.Or(config.CloseGrace, DefaultCloseGrace)
+	config.TimerTick = cmp.Or(config.TimerTick, DefaultTimerTick)
+	config.MaxPendingBytes = cmp.Or(config.MaxPendingBytes, DefaultMaxPendingBytes)
+	config.FlushWorkers = cmp.Or(config.FlushWorkers, runtime.GOMAXPROCS(0))
+	config.MaxMessagesPerSecond = cmp.Or(config.MaxMessagesPerSecond, DefaultMaxMessagesPerSecond)
 	if config.MaxMessagesPerSecond > 0 && config.MessageBurst == 0 {
 		config.MessageBurst = max(int(2*config.MaxMessagesPerSecond), 1)
 	}
-	if config.Logger == nil {
-		config.Logger = slog.Default()
-	}
-	if config.Observer == nil {
-		config.Observer = noObserver{}
-	}
+	config.Logger = cmp.Or(config.Logger, slog.Default())
+	config.Observer = cmp.Or[Observer](config.Observer, noObserver{})
 	return config
 }
