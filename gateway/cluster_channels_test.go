@@ -88,15 +88,23 @@ func expectChannelAnswer(t *testing.T, conn *websocket.Conn, kind, channel strin
 	}
 }
 
+// subscribeOnEachNode connects user <prefix><index> to each node and subscribes it
+// to channel; it returns the connections in node order.
+func subscribeOnEachNode(t *testing.T, nodes []*node, prefix, channel string) []*websocket.Conn {
+	t.Helper()
+	conns := make([]*websocket.Conn, 0, len(nodes))
+	for index, n := range nodes {
+		conn, _ := n.dialWelcomed(fmt.Sprintf("%s%d", prefix, index))
+		subscribeTo(t, conn, channel)
+		conns = append(conns, conn)
+	}
+	return conns
+}
+
 func TestClusterChannelPublicationsReachEverySubscriberOnce(t *testing.T) {
 	redis := redistest.Start(t)
 	nodes, inspector := startChannelCluster(t, redis, 3)
-	var readers []*websocket.Conn
-	for index, n := range nodes {
-		reader, _ := n.dialWelcomed(fmt.Sprintf("reader%d", index))
-		subscribeTo(t, reader, "news")
-		readers = append(readers, reader)
-	}
+	readers := subscribeOnEachNode(t, nodes, "reader", "news")
 	bystander, _ := nodes[1].dialWelcomed("bystander")
 	waitForReceivingNodes(t, inspector, "news", 3, map[*node]uint64{nodes[0]: 1, nodes[1]: 1, nodes[2]: 1})
 
@@ -116,12 +124,7 @@ func TestClusterChannelPublicationsReachEverySubscriberOnce(t *testing.T) {
 
 	// A client's publication on the second node reaches the others once, and its
 	// publisher not at all (publisher_receives is off).
-	var chatters []*websocket.Conn
-	for index, n := range nodes {
-		chatter, _ := n.dialWelcomed(fmt.Sprintf("chatter%d", index))
-		subscribeTo(t, chatter, "chat:lobby")
-		chatters = append(chatters, chatter)
-	}
+	chatters := subscribeOnEachNode(t, nodes, "chatter", "chat:lobby")
 	publisher, _ := nodes[1].dialWelcomed("publisher")
 	subscribeTo(t, publisher, "chat:lobby")
 	waitForReceivingNodes(t, inspector, "chat:lobby", 3, map[*node]uint64{nodes[0]: 2, nodes[1]: 2, nodes[2]: 2})
@@ -228,12 +231,7 @@ func TestClusterChannelsDuringARedisOutage(t *testing.T) {
 	waitForReceivingNodes(t, inspector, "chat:live", 2, map[*node]uint64{nodes[0]: 1, nodes[1]: 1})
 
 	redis.Kill()
-	for index, n := range nodes {
-		waitFor(t, readTimeout, fmt.Sprintf("node %d to report degraded", index), func() bool {
-			_, body := n.readiness()
-			return body["status"] == "degraded"
-		})
-	}
+	waitForReadiness(t, nodes, readTimeout, map[string]string{"status": "degraded"})
 	status, body := nodes[0].apiCall("POST", "/api/v1/channels/chat%3Alive/publish", "", `{"data":"outage"}`)
 	if status != http.StatusServiceUnavailable || body["error"] != "cluster_unavailable" || body["cluster"] != "unavailable" ||
 		body["queued"] != float64(2) {
@@ -264,12 +262,7 @@ func TestClusterChannelsDuringARedisOutage(t *testing.T) {
 	subscribeTo(t, late, "chat:later") // subscribing needs no Redis
 
 	redis.Restart()
-	for index, n := range nodes {
-		waitFor(t, readTimeout, fmt.Sprintf("node %d to be ready again", index), func() bool {
-			_, body := n.readiness()
-			return body["status"] == "ready"
-		})
-	}
+	waitForReadiness(t, nodes, readTimeout, map[string]string{"status": "ready"})
 	waitForReceivingNodes(t, inspector, "chat:live", 2, map[*node]uint64{nodes[0]: 1, nodes[1]: 2})
 	waitForReceivingNodes(t, inspector, "chat:later", 1, nil)
 	nodes[0].publishThrough("chat:live", `"back"`, 2, 1)

@@ -96,6 +96,23 @@ func (n *node) readiness() (int, map[string]any) {
 	return status, body
 }
 
+// waitForReadiness waits until every node's /readyz answer holds each field of want
+// (for example "status": "degraded"), polling each for at most timeout.
+func waitForReadiness(t *testing.T, nodes []*node, timeout time.Duration, want map[string]string) {
+	t.Helper()
+	for index, n := range nodes {
+		waitFor(t, timeout, fmt.Sprintf("node %d to answer readiness %v", index, want), func() bool {
+			_, body := n.readiness()
+			for field, value := range want {
+				if body[field] != value {
+					return false
+				}
+			}
+			return true
+		})
+	}
+}
+
 // admitted dials userID and reports whether the node admitted the connection (a
 // welcome) rather than refusing it with 1008.
 func (n *node) admitted(userID string) bool {
@@ -353,12 +370,7 @@ func TestClusterSurvivesARedisRestart(t *testing.T) {
 	amySecond, _ := nodes[1].dialWelcomed("amy")
 
 	redis.Kill()
-	for index, n := range nodes {
-		waitFor(t, readTimeout, fmt.Sprintf("node %d to report degraded", index), func() bool {
-			_, body := n.readiness()
-			return body["status"] == "degraded" && body["redis"] == "unavailable"
-		})
-	}
+	waitForReadiness(t, nodes, readTimeout, map[string]string{"status": "degraded", "redis": "unavailable"})
 	failures := nodes[0].Cluster.Counters().PublishFailures
 	status, body := nodes[0].apiCall("POST", "/api/v1/broadcast", "", `{"message":{"during":"outage"}}`)
 	if status != http.StatusServiceUnavailable || body["cluster"] != "unavailable" || body["queued"] != float64(2) {
@@ -390,12 +402,7 @@ func TestClusterSurvivesARedisRestart(t *testing.T) {
 
 	redis.Restart()
 	restarted := time.Now()
-	for index, n := range nodes {
-		waitFor(t, 5*time.Second, fmt.Sprintf("node %d to be ready again", index), func() bool {
-			_, body := n.readiness()
-			return body["status"] == "ready"
-		})
-	}
+	waitForReadiness(t, nodes, 5*time.Second, map[string]string{"status": "ready"})
 	status, body = nodes[1].apiCall("POST", "/api/v1/broadcast", "", `{"message":{"after":"restart"}}`)
 	if status != http.StatusOK || body["nodes"] != float64(1) {
 		t.Fatalf("broadcast after the restart: status %d, body %v, want 200 with nodes 1", status, body)
