@@ -41,17 +41,6 @@ async function publish(address, channel, data) {
   return body;
 }
 
-// until polls an async condition every 20 ms for at most timeout ms.
-async function until(timeout, what, condition) {
-  const deadline = Date.now() + timeout;
-  while (!(await condition())) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 // startClient connects a client that is closed when the test ends.
 function startClient(t, url, options = {}) {
   const client = new WsgateClient({ url, ...fast, ...options });
@@ -83,10 +72,10 @@ test('subscribe, backend publications, unsubscribe and nothing after; two channe
   assert.deepEqual(sport.received, []);
 
   news.subscription.unsubscribe();
-  await until(5000, 'no subscriber of news left', async () => {
+  await waitFor(async () => {
     const { status, body } = await api(gateway.address, 'GET', '/api/v1/channels/news');
     return status === 404 || body.subscribers === 0;
-  });
+  }, 5000, 'no subscriber of news left');
   assert.equal((await publish(gateway.address, 'news', { headline: 2 })).queued, 0);
   assert.equal((await publish(gateway.address, 'sport', 'goal')).queued, 1);
   await waitFor(() => sport.received.length === 1, 5000, 'the sport publication');

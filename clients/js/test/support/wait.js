@@ -1,9 +1,10 @@
 // Polling and event helpers with deadlines, so no test sleeps a fixed time.
 
-// waitFor polls condition every 5 ms until it is true; it rejects after timeout ms.
+// waitFor polls condition (which may be async) every 5 ms until it is true; it
+// rejects after timeout ms.
 export async function waitFor(condition, timeout, what) {
   const deadline = Date.now() + timeout;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) {
       throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
     }
