@@ -74,6 +74,10 @@ func TestBatchPublishFailsABadItemAlone(t *testing.T) {
 func TestServerSideSubscriptionsByUserAndConnection(t *testing.T) {
 	n := startNode(t, gateway.Config{InsecureUserID: true})
 	first, second, other := n.dial("alice"), n.dial("alice"), n.dial("bob")
+	// The client sees the upgrade answer a moment before the hub registers the
+	// connection; a welcome round trip proves both of alice's are registered.
+	welcome(t, first)
+	welcome(t, second)
 	status, body := n.apiCall("POST", "/api/v1/users/alice/subscribe", "", map[string]any{"channel": "team:1"})
 	if status != http.StatusOK || body["connections"] != float64(2) || len(body) != 1 {
 		t.Fatalf("subscribe alice: status %d, body %v", status, body)
