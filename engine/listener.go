@@ -16,10 +16,15 @@ type gatedListener struct {
 	gate      chan struct{}
 	closeOnce sync.Once
 	closed    chan struct{}
+	// parked is closed when an Accept parks behind the shut gate: every socket
+	// accepted before has been handed to the engine by then (nbhttp's accept loop
+	// adds a socket before it accepts the next).
+	parkOnce sync.Once
+	parked   chan struct{}
 }
 
 func newGatedListener(listener net.Listener) *gatedListener {
-	return &gatedListener{Listener: listener, gate: make(chan struct{}), closed: make(chan struct{})}
+	return &gatedListener{Listener: listener, gate: make(chan struct{}), closed: make(chan struct{}), parked: make(chan struct{})}
 }
 
 // Accept returns the next connection while the gate is open.
@@ -30,6 +35,7 @@ func (l *gatedListener) Accept() (net.Conn, error) {
 	}
 	select {
 	case <-l.gate:
+		l.parkOnce.Do(func() { close(l.parked) })
 		<-l.closed
 		return nil, net.ErrClosed
 	case <-l.closed:

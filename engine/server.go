@@ -20,7 +20,6 @@ import (
 	"github.com/lesismal/nbio"
 	"github.com/lesismal/nbio/mempool"
 	"github.com/lesismal/nbio/nbhttp"
-	"github.com/lesismal/nbio/nbhttp/websocket"
 	"github.com/wsgate/wsgate/session"
 )
 
@@ -43,7 +42,7 @@ type Config struct {
 	// nbio buffers a whole request before it is served, so a larger one is cut by
 	// closing the connection without an answer. Default 96 KiB: room for the API's
 	// own body limit (api.DefaultMaxBodySize, 88 KiB, answered with 413) plus
-	// headers. It also bounds what one WebSocket connection may buffer.
+	// headers.
 	MaxRequestSize int
 	// SocketSendBuffer sets SO_SNDBUF on every accepted socket, in bytes. Default 0:
 	// the kernel autotunes, up to tcp_wmem's maximum (4 MiB here), so a client that
@@ -119,7 +118,7 @@ type Server struct {
 	logger    *slog.Logger
 	// engine and upgrader are built by Start once the listener is bound.
 	engine   *nbhttp.Engine
-	upgrader *websocket.Upgrader
+	upgrader *upgrader
 	// listener is bound by Start before the event loop starts; nil before.
 	listener atomic.Pointer[gatedListener]
 	// started is set by the first Start; running once the event loop runs, so that
@@ -198,10 +197,9 @@ func (s *Server) Start() error {
 // starts its handler pools as soon as an engine is built and stops them only when the
 // engine stops, so a Server that never starts (or fails to listen) starts nothing.
 func (s *Server) newEngine() {
-	// The parser may buffer a whole message plus headers; a small read limit also
-	// bounds nbio's handling of a frame with a negative 64-bit length, which bypasses
-	// the message length limit in v1.6.8.
-	readLimit := max(s.config.MaxMessageSize+4096, s.config.MaxRequestSize)
+	// The read limit bounds what nbhttp buffers of an HTTP request; an upgraded
+	// connection's frame reader bounds itself by the message size limit.
+	readLimit := s.config.MaxRequestSize
 	s.engine = nbhttp.NewEngine(nbhttp.Config{
 		Network:         "tcp",
 		Addrs:           []string{s.config.Addr},
@@ -214,22 +212,19 @@ func (s *Server) newEngine() {
 		// The hub closes a connection as a slow consumer when its pending bytes pass
 		// MaxPendingBytes; nbio's own bound sits above that (one coalesced write more)
 		// as a backstop, so nbio never drops a connection the hub still counts as fine.
-		MaxWriteBufferSize:      s.transport.Hub().Config().MaxPendingBytes + max(s.config.MaxMessageSize, 64<<10) + 1024,
-		ReleaseWebsocketPayload: true,
-		BodyAllocator:           heapAllocator,
-		KeepaliveTime:           s.config.IdleTimeout,
-		Handler:                 http.HandlerFunc(s.serveHTTP),
+		MaxWriteBufferSize: s.transport.Hub().Config().MaxPendingBytes + max(s.config.MaxMessageSize, 64<<10) + 1024,
+		BodyAllocator:      heapAllocator,
+		KeepaliveTime:      s.config.IdleTimeout,
+		Handler:            http.HandlerFunc(s.serveHTTP),
 	})
 	// nbhttp does not pass its allocator down to the nbio engine, whose write caches
 	// would otherwise come from the same global pool.
 	s.engine.Engine.BodyAllocator = heapAllocator
-	s.upgrader = s.newUpgrader()
+	s.upgrader = newUpgrader(s)
 	s.engine.OnWrittenSize(func(conn *nbio.Conn, _ []byte, written int) {
 		// Runs under nbio's connection lock: only an atomic add, no writes.
-		if webSocket, ok := conn.Session().(*websocket.Conn); ok {
-			if connection := sessionOf(webSocket); connection != nil {
-				s.transport.Written(connection, written)
-			}
+		if connection := sessionOfSocket(conn); connection != nil {
+			s.transport.Written(connection, written)
 		}
 	})
 	s.engine.OnOpen(func(conn net.Conn) {
@@ -275,9 +270,26 @@ func (s *Server) Stop(ctx context.Context) error {
 		if !s.running.Load() {
 			return
 		}
-		s.stopError = s.engine.Shutdown(ctx)
-		if errors.Is(s.stopError, context.DeadlineExceeded) || errors.Is(s.stopError, context.Canceled) {
+		// nbhttp's Shutdown, on a timeout while nbio's engine is stopping, returns
+		// and leaves that stop running; stopping again after it would run nbio's
+		// Stop twice (a negative WaitGroup counter panic). So the engine is stopped
+		// exactly once, here, and ctx only bounds the wait. nbio's Stop closes the
+		// sockets it holds and waits for each to close, so it must not start while
+		// a socket accepted before the gate shut is still on its way to the engine
+		// (that one would never close): it starts once the accept loop parked.
+		select {
+		case <-s.listener.Load().parked:
+		case <-ctx.Done():
+		}
+		stopped := make(chan struct{})
+		go func() {
+			defer close(stopped)
 			s.engine.Stop()
+		}()
+		select {
+		case <-stopped:
+		case <-ctx.Done():
+			s.stopError = ctx.Err()
 		}
 	})
 	return s.stopError

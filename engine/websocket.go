@@ -2,63 +2,15 @@ package engine
 
 import (
 	"errors"
+	"net"
 	"net/http"
+	"sync"
+	"sync/atomic"
 
 	"github.com/lesismal/nbio"
-	"github.com/lesismal/nbio/nbhttp"
-	"github.com/lesismal/nbio/nbhttp/websocket"
+	"github.com/wsgate/wsgate/protocol"
 	"github.com/wsgate/wsgate/session"
 )
-
-// newUpgrader configures nbio's upgrader: no keepalive runtime timer (liveness is the
-// hub's heartbeat on the timer wheel, about 185 bytes per connection saved), a
-// message size limit, and handlers that forward frames to the hub's transport side.
-func (s *Server) newUpgrader() *websocket.Upgrader {
-	upgrader := websocket.NewUpgrader()
-	upgrader.Engine = s.engine
-	upgrader.KeepaliveTime = 0
-	upgrader.MessageLengthLimit = s.config.MaxMessageSize
-	upgrader.CheckOrigin = s.config.CheckOrigin // nil: nbio's same-origin check
-	upgrader.Subprotocols = []string{Subprotocol}
-	upgrader.OnMessage(func(conn *websocket.Conn, messageType websocket.MessageType, data []byte) {
-		connection := sessionOf(conn)
-		if connection == nil {
-			return
-		}
-		if messageType == websocket.TextMessage {
-			s.transport.HandleText(connection, data)
-			return
-		}
-		s.transport.HandleBinary(connection, data)
-	})
-	upgrader.SetPingHandler(func(conn *websocket.Conn, data string) {
-		if connection := sessionOf(conn); connection != nil {
-			s.transport.HandlePing(connection, []byte(data))
-		}
-	})
-	upgrader.SetPongHandler(func(conn *websocket.Conn, _ string) {
-		if connection := sessionOf(conn); connection != nil {
-			s.transport.HandlePong(connection)
-		}
-	})
-	upgrader.SetCloseHandler(func(conn *websocket.Conn, code int, _ string) {
-		connection := sessionOf(conn)
-		if connection == nil {
-			return
-		}
-		echo := uint16(code)
-		if code == 1005 {
-			echo = 0
-		}
-		s.transport.PeerClosed(connection, echo)
-	})
-	upgrader.OnClose(func(conn *websocket.Conn, err error) {
-		if connection := sessionOf(conn); connection != nil {
-			s.transport.Closed(connection, closeReasonOf(err))
-		}
-	})
-	return upgrader
-}
 
 // serveWebSocket upgrades the request and registers the connection with the hub.
 // It runs on the connection's own executor, so no message of this connection is
@@ -68,8 +20,8 @@ func (s *Server) serveWebSocket(writer http.ResponseWriter, request *http.Reques
 	if s.config.Identify != nil {
 		identity, refusal = s.config.Identify(request)
 	}
-	conn, err := s.upgrader.Upgrade(writer, request, nil)
-	if errors.Is(err, websocket.ErrUpgradeOriginNotAllowed) {
+	conn, err := s.upgrader.Upgrade(writer, request)
+	if errors.Is(err, errOriginNotAllowed) {
 		s.transport.CountRefused(session.ReasonOrigin)
 		s.logger.Warn("connection refused", "reason", session.ReasonOrigin.String(),
 			"origin", request.Header.Get("Origin"), "remote_addr", request.RemoteAddr)
@@ -80,31 +32,142 @@ func (s *Server) serveWebSocket(writer http.ResponseWriter, request *http.Reques
 		return
 	}
 	if refusal != session.ReasonNone {
-		conn.SetSession(s.transport.Refuse(socket{conn}, refusal))
+		conn.SetSession(s.transport.Refuse(conn, refusal))
 		return
 	}
-	conn.SetSession(s.transport.Open(socket{conn}, identity))
+	conn.SetSession(s.transport.Open(conn, identity))
 }
 
-// socket adapts an nbio WebSocket connection to session.Conn. Frames arrive
-// already encoded, so they go straight to the socket: nbio's own Write on a
-// WebSocket connection refuses raw bytes. Being one pointer, it is stored in the
-// interface without an allocation.
-type socket struct{ *websocket.Conn }
+// wsConn is one upgraded WebSocket connection. nbio's poller hands it the socket's
+// bytes (Parse, as the socket's nbhttp.ParserCloser), its frame reader turns them
+// into messages and control frames, and those run on the socket's executor (nbio's
+// per-connection FIFO on the handler pool), where the session lives. It implements
+// session.Conn for the hub's writes, which arrive already encoded. About 150 bytes
+// per idle connection.
+type wsConn struct {
+	socket *nbio.Conn
+	server *Server
+	// session is attached by serveWebSocket on the executor and read there, and by
+	// the written-bytes callback on any goroutine.
+	session atomic.Pointer[session.Session]
+	// writeMutex orders writes against the close frame: once a close frame is
+	// written (writeClosed), no other frame may follow it (RFC 6455 §5.5.1). The
+	// write under it never blocks: nbio's Write queues what the kernel does not take,
+	// under nbio's own connection lock, which serializes writers already.
+	writeMutex  sync.Mutex
+	writeClosed bool
+	// reader is used by the poller goroutine only.
+	reader frameReader
+}
 
-// Write writes encoded frames to the socket; nbio queues what the kernel does not
-// take at once, up to the engine's write buffer bound.
-func (t socket) Write(frame []byte) (int, error) { return t.UnderlayerConn().Write(frame) }
+// SetSession attaches the hub's session to the connection; called once, on the
+// connection's executor, before any of its frames is handled.
+func (c *wsConn) SetSession(s *session.Session) { c.session.Store(s) }
 
-func sessionOf(conn *websocket.Conn) *session.Session {
-	connection, _ := conn.Session().(*session.Session)
-	return connection
+// Write implements session.Conn: it writes encoded frames and never blocks. A write
+// that starts with a close frame is the connection's last (the hub queues nothing
+// after a close); later writes fail with net.ErrClosed.
+func (c *wsConn) Write(frames []byte) (int, error) {
+	c.writeMutex.Lock()
+	defer c.writeMutex.Unlock()
+	if c.writeClosed {
+		return 0, net.ErrClosed
+	}
+	if len(frames) > 0 && frames[0]&0x0F == opClose {
+		c.writeClosed = true
+	}
+	return c.socket.Write(frames)
+}
+
+// Close implements session.Conn: the socket closes at once.
+func (c *wsConn) Close() error { return c.socket.Close() }
+
+// RemoteAddr implements session.Conn.
+func (c *wsConn) RemoteAddr() net.Addr { return c.socket.RemoteAddr() }
+
+// UnderlayerConn implements nbhttp.ParserCloser.
+func (c *wsConn) UnderlayerConn() net.Conn { return c.socket }
+
+// Parse implements nbhttp.ParserCloser: nbio's poller calls it with every read from
+// the socket. A frame that breaks RFC 6455 fails the connection: its close frame
+// (1002, 1007 or 1009) is written, and the error returned makes nbio close the
+// socket.
+func (c *wsConn) Parse(data []byte) error {
+	if failure := c.reader.feed(data, c.server.config.MaxMessageSize, c); failure != nil {
+		_, _ = c.Write(protocol.CloseFrame(failure.code, failure.text))
+		return failure
+	}
+	return nil
+}
+
+// CloseAndClean implements nbhttp.ParserCloser: nbio calls it on the executor, after
+// every frame handler already queued, once the socket closed.
+func (c *wsConn) CloseAndClean(err error) {
+	if s := c.session.Load(); s != nil {
+		c.server.transport.Closed(s, closeReasonOf(err))
+	}
+}
+
+// message implements frameHandler: the message goes to the hub on the executor.
+func (c *wsConn) message(opcode byte, payload []byte) {
+	c.socket.Execute(func() {
+		s := c.session.Load()
+		if s == nil {
+			return
+		}
+		if opcode == opText {
+			c.server.transport.HandleText(s, payload)
+			return
+		}
+		c.server.transport.HandleBinary(s, payload)
+	})
+}
+
+// ping implements frameHandler: the hub queues the pong behind what it already
+// queued for the connection.
+func (c *wsConn) ping(payload []byte) {
+	c.socket.Execute(func() {
+		if s := c.session.Load(); s != nil {
+			c.server.transport.HandlePing(s, payload)
+		}
+	})
+}
+
+// pong implements frameHandler; an unsolicited pong only proves the peer alive.
+func (c *wsConn) pong([]byte) {
+	c.socket.Execute(func() {
+		if s := c.session.Load(); s != nil {
+			c.server.transport.HandlePong(s)
+		}
+	})
+}
+
+// closed implements frameHandler: the client's close is echoed (unless the server
+// had sent its own close already) and the socket closes: the closing handshake is
+// complete. Its code is valid (the reader refused the others), so the echo never
+// carries 1005, 1006 or 1015.
+func (c *wsConn) closed(code uint16, _ []byte) {
+	c.socket.Execute(func() {
+		if s := c.session.Load(); s != nil {
+			c.server.transport.PeerClosed(s, code)
+		}
+		_ = c.socket.Close()
+	})
+}
+
+// sessionOfSocket returns the session of an nbio socket, or nil before the upgrade.
+func sessionOfSocket(socket *nbio.Conn) *session.Session {
+	if conn, ok := socket.Session().(*wsConn); ok {
+		return conn.session.Load()
+	}
+	return nil
 }
 
 // closeReasonOf maps the error nbio reports when a socket closes to a close reason.
 func closeReasonOf(err error) session.CloseReason {
+	var failure *frameError
 	switch {
-	case errors.Is(err, websocket.ErrMessageTooLarge), errors.Is(err, nbhttp.ErrTooLong):
+	case errors.As(err, &failure) && failure.code == protocol.CloseTooBig:
 		return session.ReasonTooBig
 	case errors.Is(err, nbio.ErrOverflow):
 		return session.ReasonSlowConsumer

@@ -1,0 +1,155 @@
+package engine
+
+import (
+	"crypto/sha1"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/lesismal/nbio"
+	"github.com/lesismal/nbio/nbhttp"
+)
+
+// The opening handshake (RFC 6455 §4.2). wsgate answers it itself, because the
+// connection it hands on to nbio's poller is read by wsgate's own frame reader
+// (frame.go), not by nbio's websocket package.
+
+// errOriginNotAllowed is Upgrade's error for a request whose Origin is refused.
+var errOriginNotAllowed = errors.New("engine: websocket origin not allowed")
+
+// acceptGUID is the fixed GUID of the Sec-WebSocket-Accept computation (§1.3).
+const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+// upgrader completes the opening handshake of requests to the WebSocket path. Safe
+// for concurrent use.
+type upgrader struct {
+	server *Server
+	// checkOrigin is Config.CheckOrigin, or the same-origin check.
+	checkOrigin func(request *http.Request) bool
+}
+
+func newUpgrader(server *Server) *upgrader {
+	u := &upgrader{server: server, checkOrigin: server.config.CheckOrigin}
+	if u.checkOrigin == nil {
+		u.checkOrigin = sameOrigin
+	}
+	return u
+}
+
+// Upgrade checks the request, answers 101 and hands the socket to a new WebSocket
+// connection, whose frames the poller reads from then on. A request that is not a
+// valid upgrade gets its HTTP error (400, 403, 405, 426) and an error; a refused
+// Origin returns errOriginNotAllowed.
+func (u *upgrader) Upgrade(writer http.ResponseWriter, request *http.Request) (*wsConn, error) {
+	if status, err := u.check(request); err != nil {
+		writer.Header().Set("Sec-WebSocket-Version", "13")
+		http.Error(writer, http.StatusText(status), status)
+		return nil, err
+	}
+	response, ok := writer.(*nbhttp.Response)
+	if !ok {
+		http.Error(writer, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return nil, errors.New("engine: upgrade outside nbhttp")
+	}
+	hijacked, _, err := response.Hijack()
+	if err != nil {
+		return nil, err
+	}
+	socket, _ := hijacked.(*nbio.Conn)
+	httpConn, isHTTPConn := hijacked.(*nbhttp.Conn)
+	if isHTTPConn {
+		socket, _ = httpConn.Conn.(*nbio.Conn)
+	}
+	if socket == nil {
+		_ = hijacked.Close()
+		return nil, errors.New("engine: upgraded socket is not an nbio connection")
+	}
+	conn := &wsConn{socket: socket, server: u.server}
+	// From here on the poller hands this socket's bytes to conn.Parse.
+	socket.SetSession(conn)
+	if isHTTPConn {
+		httpConn.Parser = nil
+	}
+	publishToPollers()
+	if _, err := socket.Write(switchingProtocols(request)); err != nil {
+		_ = socket.Close()
+		return nil, err
+	}
+	// nbhttp's keep-alive deadline belongs to HTTP; liveness of a WebSocket is the
+	// hub's heartbeat.
+	_ = socket.SetReadDeadline(time.Time{})
+	return conn, nil
+}
+
+// check returns the HTTP status and error that refuse request, or 0 and nil.
+func (u *upgrader) check(request *http.Request) (int, error) {
+	switch {
+	case !headerHasToken(request.Header, "Connection", "upgrade"), !headerHasToken(request.Header, "Upgrade", "websocket"):
+		return http.StatusBadRequest, errors.New("engine: not a websocket upgrade (Connection: upgrade and Upgrade: websocket are required)")
+	case request.Method != http.MethodGet:
+		return http.StatusMethodNotAllowed, errors.New("engine: websocket upgrade must be a GET")
+	case !headerHasToken(request.Header, "Sec-WebSocket-Version", "13"):
+		return http.StatusUpgradeRequired, errors.New("engine: unsupported Sec-WebSocket-Version (13 is required)")
+	case !u.checkOrigin(request):
+		return http.StatusForbidden, errOriginNotAllowed
+	}
+	key, err := base64.StdEncoding.DecodeString(request.Header.Get("Sec-WebSocket-Key"))
+	if err != nil || len(key) != 16 {
+		return http.StatusBadRequest, errors.New("engine: Sec-WebSocket-Key is not 16 bytes in base64")
+	}
+	return 0, nil
+}
+
+// switchingProtocols returns the 101 answer to a valid upgrade request, selecting
+// the wsgate subprotocol when the client offers it.
+func switchingProtocols(request *http.Request) []byte {
+	digest := sha1.Sum([]byte(request.Header.Get("Sec-WebSocket-Key") + acceptGUID))
+	answer := make([]byte, 0, 160)
+	answer = append(answer, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	answer = base64.StdEncoding.AppendEncode(answer, digest[:])
+	answer = append(answer, "\r\n"...)
+	if offersSubprotocol(request) {
+		answer = append(answer, "Sec-WebSocket-Protocol: "+Subprotocol+"\r\n"...)
+	}
+	return append(answer, "\r\n"...)
+}
+
+// headerHasToken reports whether a comma-separated header of request holds token,
+// compared without regard to ASCII case.
+func headerHasToken(header http.Header, name, token string) bool {
+	for _, value := range header.Values(name) {
+		for item := range strings.SplitSeq(value, ",") {
+			if strings.EqualFold(strings.TrimSpace(item), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// offersSubprotocol reports whether the client offers wsgate's subprotocol, which
+// is compared exactly (§4.1: subprotocol names are case-sensitive).
+func offersSubprotocol(request *http.Request) bool {
+	for _, value := range request.Header.Values("Sec-WebSocket-Protocol") {
+		for item := range strings.SplitSeq(value, ",") {
+			if strings.TrimSpace(item) == Subprotocol {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sameOrigin allows requests without Origin (not from a browser) and requests whose
+// Origin's host is the Host they were sent to.
+func sameOrigin(request *http.Request) bool {
+	origin := request.Header.Values("Origin")
+	if len(origin) == 0 {
+		return true
+	}
+	parsed, err := url.Parse(origin[0])
+	return err == nil && strings.EqualFold(parsed.Host, request.Host)
+}
