@@ -35,7 +35,7 @@ const answerTimeout = 5 * time.Second
 
 // startConformanceServer starts a server with a fresh hub on a loopback port and
 // returns its address; both stop when the test ends.
-func startConformanceServer(t *testing.T) string {
+func startConformanceServer(t testing.TB) string {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	hub, err := session.NewHub(session.Config{Logger: logger})
@@ -304,7 +304,7 @@ func TestConformanceNegativeLength(t *testing.T) {
 func TestConformanceNonMinimalLength(t *testing.T) {
 	addr := startConformanceServer(t)
 	for name, header := range map[string][]byte{
-		"16-bit for 5":  binary.BigEndian.AppendUint16([]byte{fin | opText, 0x80 | 126}, 5),
+		"16-bit for 5":   binary.BigEndian.AppendUint16([]byte{fin | opText, 0x80 | 126}, 5),
 		"64-bit for 500": binary.BigEndian.AppendUint64([]byte{fin | opText, 0x80 | 127}, 500),
 	} {
 		t.Run(name, func(t *testing.T) {

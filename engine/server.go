@@ -103,11 +103,18 @@ func (config Config) Validate() error {
 }
 
 // heapAllocator gives nbio plain heap buffers instead of its global recycling pool
-// (mempool.DefaultMemPool). In v1.6.8 a buffer of that pool can be handed out while
+// (mempool.DefaultMemPool). In v1.6.8 a buffer of that pool could be handed out while
 // still in use: the tests saw a connection's parse buffer shrink under it
 // ("slice bounds out of range" in websocket.Conn.Parse) and messages vanish, in
-// later tests of the same process, because the pool is shared by every engine. The
-// cost is an allocation per buffered read or write, left to the garbage collector.
+// later tests of the same process, because the pool is shared by every engine; a
+// pooled BodyReader kept its freed buffers and freed them again. v1.6.12 resets
+// pooled body readers, but BodyReader.Close and Read still touch its buffers without
+// a lock, so a body read while its request is released frees a buffer twice into a
+// pool shared by the whole process. wsgate's frame reader allocates its own
+// messages; what remains on this allocator is nbio's write cache (only what the
+// kernel did not take at once) and HTTP bodies, slow paths where the pool saves
+// little. The cost is an allocation per buffered write or body, left to the garbage
+// collector.
 var heapAllocator = mempool.NewSTD()
 
 // Server is a running WebSocket and HTTP server. Its methods are safe for

@@ -21,7 +21,7 @@ const startTimeout = 5 * time.Second
 
 // newTransport returns the transport side of hub, with the publisher as its
 // message handler, as the gateway wires them.
-func newTransport(t *testing.T, hub *session.Hub) *session.Transport {
+func newTransport(t testing.TB, hub *session.Hub) *session.Transport {
 	t.Helper()
 	publisher, err := delivery.NewPublisher(delivery.Config{Hub: hub})
 	if err != nil {
