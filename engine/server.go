@@ -117,6 +117,11 @@ func (config Config) Validate() error {
 // collector.
 var heapAllocator = mempool.NewSTD()
 
+// pollerStartup is how long after Start nbio's poller goroutines are certainly in
+// their loops, which they enter microseconds after it: a Stop right after Start
+// waits for the rest of it.
+const pollerStartup = 100 * time.Millisecond
+
 // Server is a running WebSocket and HTTP server. Its methods are safe for
 // concurrent use.
 type Server struct {
@@ -130,8 +135,10 @@ type Server struct {
 	listener atomic.Pointer[gatedListener]
 	// started is set by the first Start; running once the event loop runs, so that
 	// Stop after a failed Start has no event loop to stop.
-	started    atomic.Bool
-	running    atomic.Bool
+	started atomic.Bool
+	running atomic.Bool
+	// startedAt is when the event loop started; written before running is set.
+	startedAt  time.Time
 	handshakes *handshakeTracker
 	stopOnce   sync.Once
 	stopError  error
@@ -196,6 +203,7 @@ func (s *Server) Start() error {
 		_ = gated.Close()
 		return fmt.Errorf("engine: %w", err)
 	}
+	s.startedAt = time.Now()
 	s.running.Store(true)
 	return nil
 }
@@ -284,8 +292,15 @@ func (s *Server) Stop(ctx context.Context) error {
 		// sockets it holds and waits for each to close, so it must not start while
 		// a socket accepted before the gate shut is still on its way to the engine
 		// (that one would never close): it starts once the accept loop parked.
+		// A poller goroutine that enters its loop after nbio's Stop clears the stop
+		// flag and never ends (nbio v1.6.12 still), so the stop also waits until the
+		// event loop has run for pollerStartup.
 		select {
 		case <-s.listener.Load().parked:
+		case <-ctx.Done():
+		}
+		select {
+		case <-time.After(time.Until(s.startedAt.Add(pollerStartup))):
 		case <-ctx.Done():
 		}
 		stopped := make(chan struct{})

@@ -127,3 +127,25 @@ func TestStartThenStopAtOnce(t *testing.T) {
 	}
 	t.Logf("slowest Stop right after Start: %v", slowest)
 }
+
+// TestStopWithAnExpiredContextStopsTheEngineOnce: a Stop whose context is already
+// done, with connections open, returns the context's error and still stops the
+// event loop, exactly once (goleak in TestMain fails the package on a loop left
+// running; stopping nbio twice panics on a negative WaitGroup counter).
+func TestStopWithAnExpiredContextStopsTheEngineOnce(t *testing.T) {
+	server := newServer(t, "127.0.0.1:0")
+	if _, err := within(t, "Start", server.Start); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	for range 3 {
+		dialRaw(t, server.Addr().String())
+	}
+	expired, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := within(t, "Stop", func() error { return server.Stop(expired) }); err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("Stop: %v, want nil or context.Canceled", err)
+	}
+	if err := server.Stop(context.Background()); err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("a second Stop: %v, want the first one's result", err)
+	}
+}
