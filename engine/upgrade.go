@@ -39,8 +39,9 @@ func newUpgrader(server *Server) *upgrader {
 	return u
 }
 
-// Upgrade checks the request, answers 101 and hands the socket to a new WebSocket
-// connection, whose frames the poller reads from then on. A request that is not a
+// Upgrade checks the request and hands the socket to a new WebSocket connection,
+// whose frames the poller reads from then on. Its 101 answer is held back until
+// completeHandshake, so that the caller registers the connection first. A request that is not a
 // valid upgrade gets its HTTP error (400, 403, 405, 426) and an error; a refused
 // Origin returns errOriginNotAllowed.
 func (u *upgrader) Upgrade(writer http.ResponseWriter, request *http.Request) (*wsConn, error) {
@@ -74,10 +75,8 @@ func (u *upgrader) Upgrade(writer http.ResponseWriter, request *http.Request) (*
 		httpConn.Parser = nil
 	}
 	publishToPollers()
-	if _, err := socket.Write(switchingProtocols(request)); err != nil {
-		_ = socket.Close()
-		return nil, err
-	}
+	answer := switchingProtocols(request)
+	conn.handshake = &answer
 	// nbhttp's keep-alive deadline belongs to HTTP; liveness of a WebSocket is the
 	// hub's heartbeat.
 	_ = socket.SetReadDeadline(time.Time{})
