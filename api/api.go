@@ -42,6 +42,9 @@ type Config struct {
 	// DisableProfiling removes Go's profiler (/debug/pprof/, see routeProfiling):
 	// its paths then answer 404. Default false: served behind the API key rule.
 	DisableProfiling bool
+	// Dashboard, when set, is served under /dashboard (see routeDashboard). Default
+	// nil: no dashboard, those paths answer 404.
+	Dashboard Dashboard
 	// MaxBodySize is the largest request body in bytes; a larger one is answered
 	// with 413. Default DefaultMaxBodySize. The transport cuts requests over its own
 	// limit (engine.Config.MaxRequestSize) without an answer, so keep this below it.
@@ -106,6 +109,9 @@ func New(config Config) (*API, error) {
 	a.routes.handle("GET", "/readyz", a.serveReady)
 	a.routePublish()
 	a.routeChannels()
+	if config.Dashboard != nil {
+		a.routeDashboard(config.Dashboard)
+	}
 	return a, nil
 }
 

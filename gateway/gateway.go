@@ -18,6 +18,7 @@ import (
 	"github.com/wsgate/wsgate/auth"
 	"github.com/wsgate/wsgate/channels"
 	"github.com/wsgate/wsgate/cluster"
+	"github.com/wsgate/wsgate/dashboard"
 	"github.com/wsgate/wsgate/delivery"
 	"github.com/wsgate/wsgate/engine"
 	"github.com/wsgate/wsgate/session"
@@ -89,6 +90,8 @@ type Gateway struct {
 	// Cluster is the node's membership in a cluster; nil without Config.Cluster.
 	Cluster *cluster.Node
 
+	dashboard *dashboard.Dashboard
+
 	shutdownOnce sync.Once
 	cut          int
 }
@@ -123,9 +126,11 @@ func New(config Config) (*Gateway, error) {
 	config.Engine.Logger = config.Logger
 	config.Engine.Identify = identify
 	config.Engine.CheckOrigin = origins.Allow
-	// The hub reports fan-out and ping timings to the histograms the API exposes.
+	// The hub reports fan-out and ping timings to the dashboard's latencies, which
+	// pass them on to the histograms the API exposes.
 	metrics := api.NewMetrics()
-	config.Session.Observer = metrics
+	latencies := dashboard.NewLatencies(metrics)
+	config.Session.Observer = latencies
 	hub, err := session.NewHub(config.Session)
 	if err != nil {
 		closeCluster(node)
@@ -140,7 +145,7 @@ func New(config Config) (*Gateway, error) {
 			return err
 		}
 	}
-	g, err := assemble(config, publisherConfig, node, metrics)
+	g, err := assemble(config, publisherConfig, node, metrics, latencies)
 	if err != nil {
 		hub.Shutdown(0)
 		closeCluster(node)
@@ -154,10 +159,19 @@ func New(config Config) (*Gateway, error) {
 const apiHeaderRoom = 8 << 10
 
 // assemble builds what serves the hub of publisherConfig: the publisher (forwarding
-// to node, when there is one), the API and the engine.
-func assemble(config Config, publisherConfig delivery.Config, node *cluster.Node, metrics *api.Metrics) (*Gateway, error) {
+// to node, when there is one), the dashboard, the API and the engine.
+func assemble(config Config, publisherConfig delivery.Config, node *cluster.Node, metrics *api.Metrics,
+	latencies *dashboard.Latencies) (*Gateway, error) {
 	hub := publisherConfig.Hub
 	publisher, apiCluster, err := newPublisher(publisherConfig, node)
+	if err != nil {
+		return nil, err
+	}
+	dashboardConfig := dashboard.Config{Hub: hub, Publisher: publisher, Latencies: latencies, Logger: config.Logger}
+	if node != nil {
+		dashboardConfig.Cluster = node
+	}
+	board, err := dashboard.New(dashboardConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +183,8 @@ func assemble(config Config, publisherConfig delivery.Config, node *cluster.Node
 		maxBodySize = int64(max(config.Engine.MaxRequestSize-apiHeaderRoom, 1))
 	}
 	handler, err := api.New(api.Config{Hub: hub, Publisher: publisher, Logger: config.Logger, APIKey: config.APIKey,
-		Metrics: metrics, Cluster: apiCluster, DisableProfiling: config.DisableProfiling, MaxBodySize: maxBodySize})
+		Metrics: metrics, Cluster: apiCluster, DisableProfiling: config.DisableProfiling, MaxBodySize: maxBodySize,
+		Dashboard: board})
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +197,7 @@ func assemble(config Config, publisherConfig delivery.Config, node *cluster.Node
 	if err != nil {
 		return nil, err
 	}
-	return &Gateway{Hub: hub, Publisher: publisher, Server: server, Cluster: node}, nil
+	return &Gateway{Hub: hub, Publisher: publisher, Server: server, Cluster: node, dashboard: board}, nil
 }
 
 // joinCluster creates the cluster node when config asks for one and sets the hub's
@@ -233,6 +248,7 @@ func (g *Gateway) Start() error {
 		closeCluster(g.Cluster)
 		return err
 	}
+	g.dashboard.Start()
 	return nil
 }
 
@@ -248,6 +264,7 @@ func (g *Gateway) Shutdown(timeout time.Duration) int {
 	g.shutdownOnce.Do(func() {
 		started := time.Now()
 		g.Server.StopAccepting()
+		g.dashboard.Close()
 		g.cut = g.Hub.Shutdown(timeout)
 		closeCluster(g.Cluster)
 		stopContext, cancel := context.WithTimeout(context.Background(), max(timeout-time.Since(started), time.Second))
