@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 )
@@ -86,24 +87,31 @@ func (r *ring) appendJSON(buffer []byte, format func(buffer []byte, series int, 
 	r.mutex.RLock()
 	defer r.mutex.RUnlock()
 	start := r.newest - int64(r.held) + 1
+	// About six bytes a value: a few digits or "null", and a comma.
+	buffer = slices.Grow(buffer, 32+r.series*(r.held*6+2))
 	buffer = append(buffer, `{"start":`...)
 	buffer = strconv.AppendInt(buffer, start, 10)
 	buffer = append(buffer, `,"values":[`...)
+	startSlot := int(start % int64(r.size))
 	for series := range r.series {
 		if series > 0 {
 			buffer = append(buffer, ',')
 		}
 		buffer = append(buffer, '[')
+		values := r.values[series*r.size : (series+1)*r.size]
+		slot := startSlot
 		for step := range r.held {
 			if step > 0 {
 				buffer = append(buffer, ',')
 			}
-			value := r.values[series*r.size+int((start+int64(step))%int64(r.size))]
-			if value == absent {
+			if value := values[slot]; value == absent {
 				buffer = append(buffer, "null"...)
-				continue
+			} else {
+				buffer = format(buffer, series, value)
 			}
-			buffer = format(buffer, series, value)
+			if slot++; slot == r.size {
+				slot = 0
+			}
 		}
 		buffer = append(buffer, ']')
 	}

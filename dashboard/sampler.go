@@ -19,7 +19,7 @@ const clusterTimeout = 500 * time.Millisecond
 // sampler is the state the sampler goroutine keeps between seconds: the previous
 // readings, whose differences are the second's rates and latencies.
 type sampler struct {
-	counters         session.Counters
+	counters          session.Counters
 	fanout, roundTrip [bucketCount]uint64
 }
 
@@ -120,12 +120,21 @@ func latencySeries(histogram *histogram, previous *[bucketCount]uint64, p50p99 [
 func clamp(value uint64) uint32 { return uint32(min(value, absent-1)) }
 
 // appendValue appends one present value of a series to JSON: a count as it is, a
-// latency in milliseconds.
+// latency (kept in microseconds) in milliseconds with up to three decimals.
 func appendValue(buffer []byte, series int, value uint32) []byte {
-	if isLatency(series) {
-		return strconv.AppendFloat(buffer, float64(value)/1000, 'f', -1, 64)
+	if !isLatency(series) {
+		return strconv.AppendUint(buffer, uint64(value), 10)
 	}
-	return strconv.AppendUint(buffer, uint64(value), 10)
+	buffer = strconv.AppendUint(buffer, uint64(value/1000), 10)
+	fraction := value % 1000
+	if fraction == 0 {
+		return buffer
+	}
+	digits := []byte{'.', byte('0' + fraction/100), byte('0' + fraction/10%10), byte('0' + fraction%10)}
+	for digits[len(digits)-1] == '0' {
+		digits = digits[:len(digits)-1]
+	}
+	return append(buffer, digits...)
 }
 
 // updateDocument is the data of a "sample" event.
