@@ -99,13 +99,22 @@ test: deps deps-redis lint test-js
 	$(GO) test $(TEST_FLAGS) ./...
 
 ## test-js: the JavaScript client's tests, under Node and in headless Chromium against a
-## real wsgate. Installs Debian's chromium when it is missing and the npm packages from
-## the lockfile.
+## real wsgate, with the dashboard's page; and the check that the dashboard's embedded
+## uPlot is its pinned npm release. Installs Debian's chromium when it is missing and
+## the npm packages from the lockfiles.
 .PHONY: test-js
 test-js: build
 	$(call apt_install,chromium,the headless browser of the JS client's tests; about 25 packages$(comma) 120 MB to download$(comma) 400 MB on disk,[ -x /usr/bin/chromium ])
 	cd clients/js && npm ci --no-audit --no-fund
+	cd dashboard/web && npm ci --no-audit --no-fund && npm run --silent check
 	cd clients/js && WSGATE_BINARY=$(abspath $(BINARY)) npm test
+
+## dashboard-assets: copy the dashboard's pinned npm package (uPlot, see
+## dashboard/web/package.json) into dashboard/assets/vendor, which go:embed takes;
+## run it after changing the pin, and commit the result. test-js checks the copies.
+.PHONY: dashboard-assets
+dashboard-assets:
+	cd dashboard/web && npm ci --no-audit --no-fund && npm run --silent build
 
 ## bench: Go benchmarks, each beside its baseline in the same run, then the short
 ## load suite (3,000 connections against wsgate, the seed's design and bare nbio;

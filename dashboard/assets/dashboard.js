@@ -162,8 +162,22 @@
     $('disconnect-reasons').textContent = recent.length ? `last minute: ${recent.map(([name, count]) => `${name} ${count}`).join(' · ')}` : '';
     $('now-messages-in').textContent = number(value(sample, 'messages_in'));
     $('now-messages-out').textContent = number(value(sample, 'messages_out'));
-    $('now-fanout').textContent = `${milliseconds(value(sample, 'fanout_p50_ms'))} / ${milliseconds(value(sample, 'fanout_p99_ms'))}`;
-    $('now-ping').textContent = `${milliseconds(value(sample, 'ping_p50_ms'))} / ${milliseconds(value(sample, 'ping_p99_ms'))}`;
+    showLatency('fanout');
+    showLatency('ping');
+  }
+
+  // showLatency shows the newest p50 and p99 of a latency within the last minute:
+  // a second without a broadcast (or a ping answer) has none.
+  function showLatency(name) {
+    const p50 = column(`${name}_p50_ms`);
+    let index = p50.length - 1;
+    while (index >= 0 && index >= p50.length - 60 && p50[index] === null) index--;
+    const found = index >= 0 && index >= p50.length - 60 && p50[index] !== null;
+    $(`now-${name}`).textContent = found
+      ? `${milliseconds(p50[index])} / ${milliseconds(column(`${name}_p99_ms`)[index])}`
+      : '– / –';
+    const age = p50.length - 1 - index;
+    $(`${name}-age`).textContent = found && age > 0 ? `${age} s ago` : '';
   }
 
   function duration(seconds) {
@@ -228,6 +242,10 @@
     return [times, ...names.map((name) => column(name))];
   }
 
+  // autoShown lists the disconnect reasons the page has shown by itself once they
+  // had a disconnect; after that the legend is the operator's.
+  const autoShown = new Set();
+
   function drawCharts(rebuild) {
     if (typeof uPlot === 'undefined') return;
     for (const [id, names] of Object.entries(chartSpecs)) {
@@ -239,14 +257,15 @@
         charts[id] = new uPlot({
           width,
           height: 220,
-          scales: { x: { time: true } },
+          // Latencies span microseconds to seconds: a logarithmic axis shows both.
+          scales: { x: { time: true }, y: id === 'chart-latency' ? { distr: 3 } : {} },
           series: [{}, ...picked.map((name, index) => ({
             label: name.replace('disconnects.', ''),
             stroke: palette[index % palette.length],
             width: 1.5,
             spanGaps: false,
-            // Reasons without any disconnect in the hour start hidden (click the
-            // legend to show them).
+            // A reason without any disconnect in the hour starts hidden; it shows
+            // with its first disconnect (the legend toggles it).
             show: !name.startsWith('disconnects.') || column(name).some((count) => count > 0),
           }))],
           axes: [{}, { size: 60 }],
@@ -255,6 +274,13 @@
         continue;
       }
       charts[id].setData(chartData(picked));
+      picked.forEach((name, index) => {
+        const shown = charts[id].series[index + 1].show;
+        if (!shown && name.startsWith('disconnects.') && !autoShown.has(name) && column(name).some((count) => count > 0)) {
+          autoShown.add(name);
+          charts[id].setSeries(index + 1, { show: true });
+        }
+      });
     }
   }
 
