@@ -129,7 +129,7 @@ func (d *Dashboard) Start() {
 
 // Close stops the sampler and ends every viewer's stream, then waits for their
 // goroutines. Only the first call has an effect; a Dashboard that was never started
-// can be closed too.
+// can be closed too, and a Start after Close starts nothing.
 func (d *Dashboard) Close() {
 	d.closeOnce.Do(func() {
 		d.startOnce.Do(func() {})

@@ -67,9 +67,10 @@ func TestRingKeepsTheLastSizeSecondsInOrderWithGapsAbsent(t *testing.T) {
 }
 
 func TestTheHourOfHistoryTakes288000Bytes(t *testing.T) {
-	r := newRing(seriesCount, HistorySeconds)
-	if seriesCount != 20 || r.bytes() != 288000 {
-		t.Fatalf("%d series take %d bytes; want 20 series in 288,000 bytes", seriesCount, r.bytes())
+	_, d := newNode(t)
+	r := d.history
+	if seriesCount != 20 || d.HistoryBytes() != 288000 {
+		t.Fatalf("%d series take %d bytes; want 20 series in 288,000 bytes", seriesCount, d.HistoryBytes())
 	}
 	for second := range int64(2 * HistorySeconds) {
 		r.put(1+second, make([]uint32, seriesCount))

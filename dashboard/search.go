@@ -49,7 +49,7 @@ func (d *Dashboard) ServeSearch(writer http.ResponseWriter, request *http.Reques
 	query := request.URL.Query().Get("q")
 	if query == "" || len(query) > MaxQuerySize || !utf8.ValidString(query) {
 		writeError(writer, http.StatusBadRequest, "invalid_query",
-			"q must be a user id or a connection id: UTF-8 text of 1 to "+itoa(MaxQuerySize)+" bytes")
+			"q must be a user id or a connection id: UTF-8 text of 1 to "+strconv.Itoa(MaxQuerySize)+" bytes")
 		return
 	}
 	hub := d.config.Hub
@@ -96,5 +96,3 @@ func writeJSON(writer http.ResponseWriter, status int, body any) {
 func writeError(writer http.ResponseWriter, status int, code, message string) {
 	writeJSON(writer, status, map[string]string{"error": code, "message": message})
 }
-
-func itoa(value int) string { return strconv.Itoa(value) }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -30,7 +31,7 @@ func (d *Dashboard) ServeEvents(writer http.ResponseWriter, request *http.Reques
 	}
 	if !d.reserveViewer() {
 		writeError(writer, http.StatusServiceUnavailable, "too_many_viewers",
-			"the dashboard streams to at most "+itoa(d.config.MaxViewers)+" pages at once")
+			"the dashboard streams to at most "+strconv.Itoa(d.config.MaxViewers)+" pages at once")
 		return
 	}
 	conn, _, err := http.NewResponseController(writer).Hijack()
@@ -45,7 +46,10 @@ func (d *Dashboard) ServeEvents(writer http.ResponseWriter, request *http.Reques
 		return
 	}
 	d.config.Logger.Debug("dashboard viewer connected", "remote_addr", request.RemoteAddr)
-	d.workers.Go(func() { d.stream(conn) })
+	go func() {
+		defer d.workers.Done()
+		d.stream(conn)
+	}()
 }
 
 // reserveViewer counts one more viewer unless Config.MaxViewers already stream.
@@ -61,7 +65,9 @@ func (d *Dashboard) reserveViewer() bool {
 	}
 }
 
-// addViewer records conn as open, for Close; it refuses once the dashboard closed.
+// addViewer records conn as open, for Close, and counts its goroutine in workers;
+// it refuses once the dashboard closed. Counting under the lock that Close takes
+// before it waits orders every count before the wait.
 func (d *Dashboard) addViewer(conn net.Conn) bool {
 	d.viewers.Lock()
 	defer d.viewers.Unlock()
@@ -69,6 +75,7 @@ func (d *Dashboard) addViewer(conn net.Conn) bool {
 		return false
 	}
 	d.viewers.open[conn] = struct{}{}
+	d.workers.Add(1)
 	return true
 }
 
