@@ -242,6 +242,10 @@
     return [times, ...names.map((name) => column(name))];
   }
 
+  // decades keeps the powers of ten of a logarithmic axis's splits (null drops one),
+  // so its grid has a line per decade instead of nine.
+  const decades = (chart, splits) => splits.map((split) => (Math.abs(Math.log10(split) % 1) < 1e-9 ? split : null));
+
   // autoShown lists the disconnect reasons the page has shown by itself once they
   // had a disconnect; after that the legend is the operator's.
   const autoShown = new Set();
@@ -268,7 +272,7 @@
             // with its first disconnect (the legend toggles it).
             show: !name.startsWith('disconnects.') || column(name).some((count) => count > 0),
           }))],
-          axes: [{}, { size: 60 }],
+          axes: [{}, id === 'chart-latency' ? { size: 60, grid: { filter: decades }, ticks: { filter: decades } } : { size: 60 }],
           legend: { live: false },
         }, chartData(picked), element);
         continue;
