@@ -4,8 +4,8 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
+	"fmt"
 	"io/fs"
-	"mime"
 	"net/http"
 	"path"
 	"strings"
@@ -27,6 +27,15 @@ type asset struct {
 	etag string
 }
 
+// contentTypes are the types of the embedded files by extension: fixed here rather
+// than read from the system's MIME tables, which differ between machines.
+var contentTypes = map[string]string{
+	".html": "text/html; charset=utf-8",
+	".js":   "text/javascript; charset=utf-8",
+	".css":  "text/css; charset=utf-8",
+	".txt":  "text/plain; charset=utf-8",
+}
+
 // assets maps the paths under /dashboard/assets/ (and "" for the page) to files.
 var assets = func() map[string]asset {
 	loaded := make(map[string]asset)
@@ -43,7 +52,11 @@ var assets = func() map[string]asset {
 		if key == "index.html" {
 			key = ""
 		}
-		loaded[key] = asset{body: body, contentType: mime.TypeByExtension(path.Ext(name)),
+		contentType, known := contentTypes[path.Ext(name)]
+		if !known {
+			return fmt.Errorf("%s: no content type for its extension", name)
+		}
+		loaded[key] = asset{body: body, contentType: contentType,
 			etag: `"` + base64.RawURLEncoding.EncodeToString(digest[:12]) + `"`}
 		return nil
 	})
