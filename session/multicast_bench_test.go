@@ -4,10 +4,10 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/wsgate/wsgate/channels"
+	"github.com/wsgate/wsgate/internal/testsupport"
 	"github.com/wsgate/wsgate/protocol"
 )
 
@@ -65,7 +65,7 @@ func BenchmarkFanOut15000(b *testing.B) {
 	} {
 		b.Run(fanOut.name, func(b *testing.B) {
 			b.ReportAllocs()
-			cpuBefore := processCPUTime(b)
+			cpuBefore := testsupport.ProcessCPUTime(b)
 			for b.Loop() {
 				before := writes.Load()
 				if queued := fanOut.queue(protocol.ContentFrame("broadcast", benchmarkContent)); queued != benchmarkConnections {
@@ -75,18 +75,8 @@ func BenchmarkFanOut15000(b *testing.B) {
 					waitForWorkers()
 				}
 			}
-			b.ReportMetric(float64(processCPUTime(b)-cpuBefore)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(testsupport.ProcessCPUTime(b)-cpuBefore)/float64(b.N), "cpu-ns/op")
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchmarkConnections, "ns/delivery")
 		})
 	}
-}
-
-// processCPUTime returns the user and system CPU time of this process so far, in
-// nanoseconds.
-func processCPUTime(b *testing.B) int64 {
-	var usage syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &usage); err != nil {
-		b.Fatal(err)
-	}
-	return usage.Utime.Nano() + usage.Stime.Nano()
 }
