@@ -289,8 +289,8 @@ func writeResults(s settings, results []serverResult, started time.Time) error {
 	note := fmt.Sprintf("%s, %d CPUs, %s", machine.Model, machine.CPUs, date.Format("2006-01-02"))
 	outputs := map[string]string{
 		"table.md":           document,
-		"memory.svg":         memoryChart(results, note).svg(),
-		"fanout-latency.svg": latencyChart(results, note).svg(),
+		"memory.svg":         memoryChart(results, note).SVG(),
+		"fanout-latency.svg": latencyChart(results, note).SVG(),
 	}
 	data, err := json.MarshalIndent(summary{Date: date, Machine: machine, Connections: s.connections,
 		Seconds: time.Since(started).Seconds(), Servers: results}, "", "  ")

@@ -1,4 +1,7 @@
-package main
+// Package chart draws the benchmarks' line charts as standalone SVG documents,
+// with no tool beyond Go: the suite's memory and latency charts and the soak's
+// time series. Everything here is a pure function of its arguments.
+package chart
 
 import (
 	"fmt"
@@ -19,28 +22,29 @@ const (
 	marginBottom = 60
 )
 
-// series is one line of a chart.
-type series struct {
-	name   string
-	color  string
-	dashed bool
-	points []stats.Point
+// Series is one line of a chart.
+type Series struct {
+	Name   string
+	Color  string
+	Dashed bool
+	Points []stats.Point
 }
 
-// lineChart is a chart of lines on linear axes that start at zero.
-type lineChart struct {
-	title  string
-	xLabel string
-	yLabel string
-	lines  []series
-	note   string
+// LineChart is a chart of lines on linear axes that start at zero, chartWidth by
+// chartHeight SVG units. Note is a line of small print under the axes.
+type LineChart struct {
+	Title  string
+	XLabel string
+	YLabel string
+	Lines  []Series
+	Note   string
 }
 
-// svg renders the chart as a standalone SVG document.
-func (c lineChart) svg() string {
+// SVG renders the chart as a standalone SVG document.
+func (c LineChart) SVG() string {
 	xMax, yMax := 0.0, 0.0
-	for _, line := range c.lines {
-		for _, point := range line.points {
+	for _, line := range c.Lines {
+		for _, point := range line.Points {
 			xMax, yMax = math.Max(xMax, point.X), math.Max(yMax, point.Y)
 		}
 	}
@@ -55,7 +59,7 @@ func (c lineChart) svg() string {
 	fmt.Fprintf(&out, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
 		chartWidth, chartHeight, chartWidth, chartHeight)
 	fmt.Fprintf(&out, `<rect width="%d" height="%d" fill="white"/>`+"\n", chartWidth, chartHeight)
-	fmt.Fprintf(&out, `<text x="%d" y="22" font-size="15" font-weight="bold">%s</text>`+"\n", marginLeft, html.EscapeString(c.title))
+	fmt.Fprintf(&out, `<text x="%d" y="22" font-size="15" font-weight="bold">%s</text>`+"\n", marginLeft, html.EscapeString(c.Title))
 	for _, tick := range xTicks {
 		fmt.Fprintf(&out, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%.1f" stroke="#ddd"/>`+"\n", x(tick), marginTop, x(tick), y(0))
 		fmt.Fprintf(&out, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", x(tick), y(0)+18, formatTick(tick))
@@ -65,25 +69,40 @@ func (c lineChart) svg() string {
 		fmt.Fprintf(&out, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", marginLeft-8, y(tick)+4, formatTick(tick))
 	}
 	fmt.Fprintf(&out, `<rect x="%d" y="%d" width="%.1f" height="%.1f" fill="none" stroke="#333"/>`+"\n", marginLeft, marginTop, plotWidth, plotHeight)
-	fmt.Fprintf(&out, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", x(xMax/2), chartHeight-22, html.EscapeString(c.xLabel))
-	fmt.Fprintf(&out, `<text transform="translate(18 %.1f) rotate(-90)" text-anchor="middle">%s</text>`+"\n", y(yMax/2), html.EscapeString(c.yLabel))
-	for index, line := range c.lines {
-		coordinates := make([]string, len(line.points))
-		for i, point := range line.points {
+	fmt.Fprintf(&out, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", x(xMax/2), chartHeight-22, html.EscapeString(c.XLabel))
+	fmt.Fprintf(&out, `<text transform="translate(18 %.1f) rotate(-90)" text-anchor="middle">%s</text>`+"\n", y(yMax/2), html.EscapeString(c.YLabel))
+	for index, line := range c.Lines {
+		coordinates := make([]string, len(line.Points))
+		for i, point := range line.Points {
 			coordinates[i] = fmt.Sprintf("%.1f,%.1f", x(point.X), y(point.Y))
 		}
 		dash := ""
-		if line.dashed {
+		if line.Dashed {
 			dash = ` stroke-dasharray="6 4"`
 		}
-		fmt.Fprintf(&out, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2"%s/>`+"\n", strings.Join(coordinates, " "), line.color, dash)
+		fmt.Fprintf(&out, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2"%s/>`+"\n", strings.Join(coordinates, " "), line.Color, dash)
 		legendY := marginTop + 10 + index*20
 		fmt.Fprintf(&out, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2"%s/>`+"\n",
-			chartWidth-marginRight+12, legendY, chartWidth-marginRight+36, legendY, line.color, dash)
-		fmt.Fprintf(&out, `<text x="%d" y="%d">%s</text>`+"\n", chartWidth-marginRight+42, legendY+4, html.EscapeString(line.name))
+			chartWidth-marginRight+12, legendY, chartWidth-marginRight+36, legendY, line.Color, dash)
+		fmt.Fprintf(&out, `<text x="%d" y="%d">%s</text>`+"\n", chartWidth-marginRight+42, legendY+4, html.EscapeString(line.Name))
 	}
-	if c.note != "" {
-		fmt.Fprintf(&out, `<text x="%d" y="%d" font-size="10" fill="#555">%s</text>`+"\n", marginLeft, chartHeight-6, html.EscapeString(c.note))
+	if c.Note != "" {
+		fmt.Fprintf(&out, `<text x="%d" y="%d" font-size="10" fill="#555">%s</text>`+"\n", marginLeft, chartHeight-6, html.EscapeString(c.Note))
+	}
+	out.WriteString("</svg>\n")
+	return out.String()
+}
+
+// Stack renders charts one above the other as one standalone SVG document, for a
+// page of panels that share the x axis but not the y axis.
+func Stack(charts ...LineChart) string {
+	var out strings.Builder
+	height := chartHeight * len(charts)
+	fmt.Fprintf(&out, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">`+"\n",
+		chartWidth, height, chartWidth, height)
+	for index, chart := range charts {
+		panel := strings.Replace(chart.SVG(), "<svg ", fmt.Sprintf(`<svg x="0" y="%d" `, index*chartHeight), 1)
+		out.WriteString(panel)
 	}
 	out.WriteString("</svg>\n")
 	return out.String()
