@@ -14,7 +14,7 @@ COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -X github.com/wsgate/wsgate/internal/buildinfo.version=$(VERSION) \
              -X github.com/wsgate/wsgate/internal/buildinfo.commit=$(COMMIT)
 
-.PHONY: all build run test lint deps bench bench-full clean dist release-binary docker
+.PHONY: all build run test lint deps bench bench-full fuzz soak clean dist release-binary docker
 
 all: build
 
@@ -126,6 +126,32 @@ bench: deps
 ## bench-full: the 15,000-connection load suite; results in benchmarks/results/full.
 bench-full: deps
 	$(GO) run ./benchmarks/suite
+
+## fuzz: every Fuzz* function of the module, found by go test -list (so a new one
+## needs no edit here), each fuzzed for FUZZTIME (default 30s) one after the other:
+## about targets x FUZZTIME plus the builds. FUZZ_FLAGS adds go test flags (e.g.
+## -parallel 1). New failing inputs land in the package's testdata/fuzz/<name>/;
+## make test runs every checked-in corpus as ordinary tests.
+FUZZTIME   ?= 30s
+FUZZ_FLAGS ?=
+fuzz: deps
+	@set -e; \
+	targets=$$($(GO) test -list '^Fuzz' ./... | awk '/^Fuzz/ { names = names " " $$1 } /^ok / { split(names, list, " "); for (i in list) print $$2 ":" list[i]; names = "" }'); \
+	count=$$(echo "$$targets" | grep -c . || true); \
+	echo "fuzz: $$count targets, $(FUZZTIME) each"; \
+	for target in $$targets; do \
+		package=$${target%%:*}; name=$${target##*:}; \
+		echo "fuzz: $$name in $$package"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $(FUZZ_FLAGS) $$package; \
+	done
+
+## soak: a node under churn for SOAK_DURATION (default 30m), sampled every 10 s;
+## fails when memory, goroutines, open files or timers trend up after warm-up.
+## Writes benchmarks/results/soak/ (benchmarks/README.md, "Soak").
+SOAK_DURATION ?= 30m
+SOAK_FLAGS    ?=
+soak: build
+	$(GO) run ./benchmarks/soak -binary $(BINARY) -duration $(SOAK_DURATION) $(SOAK_FLAGS)
 
 clean:
 	rm -rf bin dist

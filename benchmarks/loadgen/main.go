@@ -170,6 +170,8 @@ func (b *bench) runScenarios() error {
 			b.run.ChannelRate, err = b.channelRate()
 		case "subscriptions":
 			b.run.Subscription, err = b.subscriptionMemory()
+		case "churn":
+			b.run.Churn, err = b.churn()
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)

@@ -14,7 +14,7 @@ import (
 )
 
 // scenarioNames are the scenarios in the order they may be given.
-var scenarioNames = []string{"idle", "connect", "fanout", "rate", "echo", "channel-fanout", "channels-rate", "subscriptions"}
+var scenarioNames = []string{"idle", "connect", "fanout", "rate", "echo", "channel-fanout", "channels-rate", "subscriptions", "churn"}
 
 // connectionsPerProcess is how many connections one process holds before -procs
 // spreads them: the open-file limit of this machine is 20,000 per process.
@@ -52,6 +52,10 @@ type options struct {
 	echoDuration         time.Duration
 	settleMin            time.Duration
 	settleMax            time.Duration
+	churnRate            float64
+	churnDuration        time.Duration
+	churnLifetime        time.Duration
+	churnUsers           int64
 	jsonPath             string
 	worker               bool
 }
@@ -90,6 +94,10 @@ func parseOptions(arguments []string, output io.Writer) (options, error) {
 	flags.Float64Var(&o.publishRate, "publish-rate", 1000, "channels-rate: publications per second, spread over the channels in turn")
 	flags.IntVar(&o.publishBatch, "publish-batch", 100, "channels-rate: publications per POST /api/v1/publish, consecutive channels (at most 1,000; channels/channel-subs reaches every connection once)")
 	flags.DurationVar(&o.subscribeTimeout, "subscribe-timeout", 30*time.Second, "channel scenarios: longest wait for the answers to the subscribes")
+	flags.Float64Var(&o.churnRate, "churn-rate", 200, "churn: short-lived connections opened per second")
+	flags.DurationVar(&o.churnDuration, "churn-duration", time.Minute, "churn: how long to churn")
+	flags.DurationVar(&o.churnLifetime, "churn-lifetime", 2*time.Second, "churn: mean life of a short-lived connection (uniform over half to one and a half times it)")
+	flags.Int64Var(&o.churnUsers, "churn-users", 500, "churn: user ids churn-0 ... the short-lived connections take in turn (the server needs -insecure-user-id)")
 	flags.StringVar(&o.jsonPath, "json", "", "also write the result as JSON to this file")
 	flags.BoolVar(&o.worker, "worker", false, "internal: serve connections for a parent load generator over stdin/stdout")
 	flags.Usage = func() {
@@ -126,6 +134,9 @@ func parseOptions(arguments []string, output io.Writer) (options, error) {
 	}
 	if o.channelSubscriptions < 1 || o.channels < o.channelSubscriptions || o.publishRate <= 0 || o.publishBatch < 1 || o.publishBatch > 1000 {
 		return o, errors.New("-channel-subs must be positive and at most -channels, -publish-rate positive, -publish-batch 1 to 1000")
+	}
+	if o.churnRate <= 0 || o.churnUsers < 1 || o.churnLifetime <= 0 {
+		return o, errChurnOptions
 	}
 	if o.steps, err = parseSteps(steps, o.connections); err != nil {
 		return o, err

@@ -28,6 +28,7 @@ type Run struct {
 	ChannelFanout *Fanout             `json:"channel_fanout,omitempty"`
 	ChannelRate   *ChannelRate        `json:"channels_rate,omitempty"`
 	Subscription  *SubscriptionMemory `json:"subscription_memory,omitempty"`
+	Churn         *Churn              `json:"churn,omitempty"`
 }
 
 // Server describes the server under test as the load generator saw it.
