@@ -88,6 +88,7 @@ type churner struct {
 	subscribed   atomic.Int64
 	received     atomic.Int64
 	connections  sync.WaitGroup
+	replaced     atomic.Int64
 
 	mutex      sync.Mutex
 	firstError string
@@ -108,7 +109,8 @@ func (b *bench) churn() (*result.Churn, error) {
 	if grown.Connected < b.options.connections {
 		return nil, fmt.Errorf("steady connections: %d of %d (%s)", grown.Connected, b.options.connections, grown.FirstError)
 	}
-	subscriptions := b.subscribe("soak:", churnChannels, 2)
+	plan := subscriptionPlan{Prefix: "soak:", Channels: churnChannels, PerConnection: 2}
+	subscriptions := b.subscribe(plan.Prefix, plan.Channels, plan.PerConnection)
 	c := &churner{
 		options:   b.options,
 		sources:   b.options.sourceAddresses(),
@@ -126,10 +128,12 @@ func (b *bench) churn() (*result.Churn, error) {
 	stop := make(chan struct{})
 	apiDone := c.driveAPI(stop)
 	progressDone := c.reportProgress(stop, started)
+	steadyDone := c.keepSteady(b.fleet, plan, stop)
 	c.connectAtRate(started.Add(b.options.churnDuration))
 	close(stop)
 	apiDone.Wait()
 	progressDone.Wait()
+	steadyDone.Wait()
 	c.connections.Wait()
 	c.vanish.close()
 	return c.report(b, started, subscriptions), nil
@@ -369,6 +373,39 @@ func (c *churner) noteError(err error) {
 	c.mutex.Unlock()
 }
 
+// steadyCheck is how often keepSteady looks for lost steady connections.
+const steadyCheck = 30 * time.Second
+
+// keepSteady replaces the steady connections the server closed (a heartbeat that
+// timed out while this machine was starved, say) every steadyCheck until stop is
+// closed, so the node serves as many long-lived subscribers throughout: it grows
+// the fleet back to -n and subscribes every open connection again (those still
+// subscribed are answered already_subscribed). It is the only caller of the fleet's
+// methods while the churn runs.
+func (c *churner) keepSteady(fleet Fleet, plan subscriptionPlan, stop <-chan struct{}) *sync.WaitGroup {
+	var done sync.WaitGroup
+	done.Go(func() {
+		ticker := time.NewTicker(steadyCheck)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ticker.C:
+				open := fleet.Snapshot().Open
+				if open >= int64(c.options.connections) {
+					continue
+				}
+				grown := fleet.Grow(c.options.connections)
+				c.replaced.Add(int64(grown.Connected))
+				fleet.Subscribe(plan, c.options.subscribeTimeout)
+				fmt.Fprintf(os.Stderr, "loadgen: churn: %d steady connections were open, %d replaced\n", open, grown.Connected)
+			}
+		}
+	})
+	return &done
+}
+
 // reportProgress prints a line to stderr every minute until stop is closed.
 func (c *churner) reportProgress(stop <-chan struct{}, started time.Time) *sync.WaitGroup {
 	var done sync.WaitGroup
@@ -411,6 +448,7 @@ func (c *churner) report(b *bench, started time.Time, subscriptions result.Subsc
 		Received:          c.received.Load(),
 		API:               c.api,
 		SteadyOpen:        b.fleet.Snapshot().Open,
+		SteadyReplaced:    c.replaced.Load(),
 	}
 }
 

@@ -80,8 +80,8 @@ func printChannels(output io.Writer, run *result.Run) {
 			optionalBytes(memory.HeapPerSubscription), cpu(memory.CPU))
 	}
 	if churn := run.Churn; churn != nil {
-		fmt.Fprintf(output, "\nchurn: %.0f s; %d steady connections (%d open at the end), %s; %d short-lived dialed at %.0f/s, %d failed, %d skipped; ended %v; %d welcomed, %d subscribed, %d frames read; API %v\n",
-			churn.Seconds, churn.Steady, churn.SteadyOpen, subscriptions(churn.Subscriptions), churn.Attempted, churn.ConnectsPerSecond,
+		fmt.Fprintf(output, "\nchurn: %.0f s; %d steady connections (%d replaced, %d open at the end), %s; %d short-lived dialed at %.0f/s, %d failed, %d skipped; ended %v; %d welcomed, %d subscribed, %d frames read; API %v\n",
+			churn.Seconds, churn.Steady, churn.SteadyReplaced, churn.SteadyOpen, subscriptions(churn.Subscriptions), churn.Attempted, churn.ConnectsPerSecond,
 			churn.DialFailures, churn.Skipped, churn.Ended, churn.Welcomed, churn.Subscribed, churn.Received, churn.API)
 		if churn.FirstError != "" {
 			fmt.Fprintf(output, "churn: first error: %s\n", churn.FirstError)

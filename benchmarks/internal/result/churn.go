@@ -29,6 +29,9 @@ type Churn struct {
 	// API counts the HTTP API calls by route, then by outcome: "2xx", "404" or the
 	// status (or "error" for a failed request).
 	API map[string]map[string]int64 `json:"api"`
-	// SteadyOpen is how many steady connections were still open at the end.
-	SteadyOpen int64 `json:"steady_open"`
+	// SteadyOpen is how many steady connections were still open at the end;
+	// SteadyReplaced how many the generator dialed again (every 30 s) to replace
+	// the ones the server had closed.
+	SteadyOpen     int64 `json:"steady_open"`
+	SteadyReplaced int64 `json:"steady_replaced"`
 }
