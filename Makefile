@@ -136,9 +136,10 @@ FUZZTIME   ?= 30s
 FUZZ_FLAGS ?=
 fuzz: deps
 	@set -e; \
-	targets=$$($(GO) test -list '^Fuzz' ./... | awk '/^Fuzz/ { names = names " " $$1 } /^ok / { split(names, list, " "); for (i in list) print $$2 ":" list[i]; names = "" }'); \
+	listing=$$($(GO) test -list '^Fuzz' ./...); \
+	targets=$$(echo "$$listing" | awk '/^Fuzz/ { names = names " " $$1 } /^ok / { split(names, list, " "); for (i in list) print $$2 ":" list[i]; names = "" }'); \
 	count=$$(echo "$$targets" | grep -c . || true); \
-	echo "fuzz: $$count targets, $(FUZZTIME) each"; \
+	echo "fuzz: $$count targets, $(FUZZTIME) each: $$count x $(FUZZTIME) of fuzzing plus the builds"; \
 	for target in $$targets; do \
 		package=$${target%%:*}; name=$${target##*:}; \
 		echo "fuzz: $$name in $$package"; \
