@@ -1,0 +1,176 @@
+package callbacks
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wsgate/wsgate/internal/testsupport"
+)
+
+// eventsBackend is a test backend for events: it records every event it took,
+// fails the first failures requests with 500, and counts requests.
+type eventsBackend struct {
+	server   *httptest.Server
+	requests atomic.Int64
+	failures atomic.Int64
+
+	mutex  sync.Mutex
+	events []map[string]any
+}
+
+func newEventsBackend(t *testing.T, failures int64) *eventsBackend {
+	backend := &eventsBackend{}
+	backend.failures.Store(failures)
+	backend.server = httptest.NewServer(http.HandlerFunc(func(writer http.ResponseWriter, request *http.Request) {
+		backend.requests.Add(1)
+		if backend.failures.Add(-1) >= 0 {
+			http.Error(writer, "not now", http.StatusInternalServerError)
+			return
+		}
+		var body struct {
+			Events []map[string]any `json:"events"`
+		}
+		if err := json.NewDecoder(request.Body).Decode(&body); err != nil {
+			http.Error(writer, err.Error(), http.StatusBadRequest)
+			return
+		}
+		backend.mutex.Lock()
+		backend.events = append(backend.events, body.Events...)
+		backend.mutex.Unlock()
+		_, _ = writer.Write([]byte(`{}`))
+	}))
+	t.Cleanup(backend.server.Close)
+	return backend
+}
+
+// received returns how many events the backend took, counting repeats.
+func (b *eventsBackend) received() int {
+	b.mutex.Lock()
+	defer b.mutex.Unlock()
+	return len(b.events)
+}
+
+// newEvents returns Events posting to backend with config, closed at the end.
+func newEvents(t *testing.T, backend *eventsBackend, config EventsConfig) *Events {
+	t.Helper()
+	client := newClient(t, Config{})
+	config.Endpoint = newEndpoint(t, client, "events", backend.server)
+	events, err := NewEvents(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { events.Close(context.Background()) })
+	return events
+}
+
+func TestEventsAreBatchedAndCarryTheirFields(t *testing.T) {
+	backend := newEventsBackend(t, 0)
+	events := newEvents(t, backend, EventsConfig{BatchSize: 100, BatchDelay: 50 * time.Millisecond})
+	for index := range 1000 {
+		events.Add(Event{Type: EventConnect, ConnectionID: fmt.Sprint("c", index), User: "ada"})
+	}
+	events.Add(Event{Type: EventUnsubscribe, ConnectionID: "c1", User: "ada", Channel: "news", Reason: "client"})
+	testsupport.WaitFor(t, 10*time.Second, "1,001 events at the backend", func() bool { return backend.received() == 1001 })
+	if requests := backend.requests.Load(); requests > 20 {
+		t.Errorf("1,001 events took %d requests; batches of 100 need about 11", requests)
+	}
+	backend.mutex.Lock()
+	defer backend.mutex.Unlock()
+	last := backend.events[1000]
+	if last["type"] != "unsubscribe" || last["connection_id"] != "c1" || last["user"] != "ada" || last["channel"] != "news" ||
+		last["reason"] != "client" || last["id"] == "" {
+		t.Errorf("the last event arrived as %v", last)
+	}
+	if at, _ := last["time"].(float64); time.Since(time.UnixMilli(int64(at))) > time.Minute {
+		t.Errorf("time %v is not the Unix time in milliseconds", last["time"])
+	}
+	if _, present := backend.events[0]["channel"]; present {
+		t.Errorf("a connect carries a channel: %v", backend.events[0])
+	}
+}
+
+func TestFailedBatchesAreRetriedUntilEveryEventArrivesWithUniqueIDs(t *testing.T) {
+	backend := newEventsBackend(t, 3)
+	events := newEvents(t, backend, EventsConfig{BatchSize: 50, BatchDelay: 10 * time.Millisecond,
+		RetryMin: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond})
+	for index := range 200 {
+		events.Add(Event{Type: EventDisconnect, ConnectionID: fmt.Sprint("c", index), Reason: "client_close"})
+	}
+	testsupport.WaitFor(t, 10*time.Second, "200 events at the backend", func() bool { return backend.received() >= 200 })
+	backend.mutex.Lock()
+	defer backend.mutex.Unlock()
+	ids := map[string]bool{}
+	connections := map[string]bool{}
+	for _, event := range backend.events {
+		id := event["id"].(string)
+		if ids[id] {
+			t.Errorf("id %s arrived twice", id)
+		}
+		ids[id] = true
+		connections[event["connection_id"].(string)] = true
+	}
+	if len(connections) != 200 || backend.requests.Load() < 7 {
+		t.Errorf("%d distinct connections after %d requests; want 200 after at least 3 failed and 4 good ones",
+			len(connections), backend.requests.Load())
+	}
+}
+
+func TestCloseFlushesPendingEventsAndCountsWhatItGivesUp(t *testing.T) {
+	backend := newEventsBackend(t, 0)
+	events := newEvents(t, backend, EventsConfig{BatchSize: 1000, BatchDelay: time.Hour})
+	for range 10 {
+		events.Add(Event{Type: EventConnect, ConnectionID: "c"})
+	}
+	if lost := events.Close(context.Background()); lost != 0 || backend.received() != 10 {
+		t.Fatalf("Close lost %d and the backend has %d of 10 events", lost, backend.received())
+	}
+	if events.Add(Event{Type: EventConnect}) {
+		t.Error("Add after Close took an event")
+	}
+
+	down := newEventsBackend(t, 1<<40)
+	stuck := newEvents(t, down, EventsConfig{BatchSize: 5, RetryMin: time.Millisecond, RetryMax: time.Millisecond})
+	for range 12 {
+		stuck.Add(Event{Type: EventConnect})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if lost := stuck.Close(ctx); lost != 12 {
+		t.Errorf("Close against a backend that is down gave up %d events, want 12", lost)
+	}
+}
+
+func TestEventsPastTheQueueAreDroppedAndCounted(t *testing.T) {
+	var arrived atomic.Int64
+	server := blockingServer(t, &arrived)
+	client := newClient(t, Config{Timeout: time.Minute})
+	events, err := NewEvents(EventsConfig{Endpoint: newEndpoint(t, client, "events", server), BatchSize: 2,
+		BatchDelay: time.Millisecond, QueueSize: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events.Add(Event{Type: EventConnect})
+	events.Add(Event{Type: EventConnect})
+	testsupport.WaitFor(t, 5*time.Second, "the first batch to be in flight", func() bool { return arrived.Load() == 1 })
+	accepted := 0
+	for range 5 {
+		if events.Add(Event{Type: EventConnect}) {
+			accepted++
+		}
+	}
+	if accepted != 3 || events.Pending() != 5 {
+		t.Errorf("accepted %d of 5 past a batch in flight, %d pending; want 3 and 5", accepted, events.Pending())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if lost := events.Close(ctx); lost != 5 {
+		t.Errorf("Close gave up %d, want 5", lost)
+	}
+}
