@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/wsgate/wsgate/callbacks"
 	"github.com/wsgate/wsgate/channels"
 	"github.com/wsgate/wsgate/protocol"
 	"github.com/wsgate/wsgate/session"
@@ -79,6 +80,7 @@ func (p *Publisher) subscribe(s *session.Session, channel string, maxSubscribers
 		_ = p.index.Unsubscribe(s, channel)
 		return errClosed
 	}
+	p.emit(callbacks.EventSubscribe, s, channel, "")
 	return nil
 }
 
@@ -97,6 +99,7 @@ func (p *Publisher) unsubscribeFrom(s *session.Session, message protocol.Message
 		p.counters.subscribeRefusals.add(refuse(s, err, message.Channel, message.ID))
 		return
 	}
+	p.emit(callbacks.EventUnsubscribe, s, message.Channel, UnsubscribedByClient)
 	s.Send(protocol.ChannelAnswer{Type: protocol.TypeUnsubscribed, Channel: message.Channel, ID: message.ID}.Frame())
 }
 
@@ -147,11 +150,13 @@ func (p *Publisher) publishLocal(channel string, payload []byte, exclude *sessio
 	return delivered
 }
 
-// SessionOpened implements session.MessageHandler: it subscribes the new connection
+// SessionOpened implements session.MessageHandler: it posts the connect event, then
+// subscribes the new connection
 // to the channels its token lists (the "channels" of its wsgate claim), answering
 // "subscribed" for each, or an error for a channel that cannot be (an invalid name,
 // a limit). The token is the backend's word, so no permission is checked.
 func (p *Publisher) SessionOpened(s *session.Session, initial []string) {
+	p.emit(callbacks.EventConnect, s, "", "")
 	for _, channel := range initial {
 		err := channels.ValidateName(channel)
 		if err == nil {
@@ -168,9 +173,13 @@ func (p *Publisher) SessionOpened(s *session.Session, initial []string) {
 	}
 }
 
-// SessionClosed implements session.MessageHandler: it removes every subscription of
-// the closed connection, in O(its subscriptions).
+// SessionClosed implements session.MessageHandler: it posts the disconnect event of
+// a connection that was opened (not of a refused one) and removes every
+// subscription of the closed connection, in O(its subscriptions).
 func (p *Publisher) SessionClosed(s *session.Session) {
+	if !s.Refused() {
+		p.emit(callbacks.EventDisconnect, s, "", s.Reason().String())
+	}
 	names := closedNamesPool.Get().(*[]string)
 	*names = p.index.UnsubscribeAll(s, (*names)[:0])
 	clear(*names)

@@ -33,6 +33,8 @@ func (p *Publisher) HandleMessage(s *session.Session, text []byte) {
 		p.unsubscribeFrom(s, message)
 	case protocol.TypePublish:
 		p.publishFrom(s, message)
+	case protocol.TypeRPC:
+		p.rpcFrom(s, message)
 	case protocol.TypePing:
 		s.Send(protocol.PongFrame())
 	case protocol.TypePong:

@@ -8,11 +8,13 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 
+	"github.com/wsgate/wsgate/callbacks"
 	"github.com/wsgate/wsgate/channels"
 	"github.com/wsgate/wsgate/protocol"
 	"github.com/wsgate/wsgate/session"
@@ -51,6 +53,18 @@ type Config struct {
 	// tokens are ignored (no JWT is configured), and the namespaces and grants
 	// decide alone.
 	VerifySubscription func(token, userID, channel string) error
+	// RPC is the backend endpoint client rpc messages are posted to (package
+	// callbacks; see callbacks.go). Default nil: an rpc is answered with rpc_error
+	// rpc_not_configured.
+	RPC *callbacks.Endpoint
+	// MaxRPCsPerConnection caps the rpcs one connection may have in flight; one
+	// more is answered with rpc_error too_many_rpcs. Default (0)
+	// DefaultMaxRPCsPerConnection (16); negative: unlimited.
+	MaxRPCsPerConnection int
+	// Events, when set, receives a connect and a disconnect event per connection
+	// and a subscribe and an unsubscribe event per subscription (package callbacks
+	// posts them to the backend in batches). Default nil: no events.
+	Events *callbacks.Events
 }
 
 // Forwarder is the cross-node half of a delivery, called after this node's part.
@@ -145,6 +159,11 @@ type Publisher struct {
 	everyClientMayBroadcast bool
 	verifySubscription      func(token, userID, channel string) error
 	counters                channelCounters
+
+	rpc                  *callbacks.Endpoint
+	maxRPCsPerConnection int
+	rpcsInFlight         rpcCounts
+	events               *callbacks.Events
 }
 
 // NewPublisher returns a Publisher for config.
@@ -164,7 +183,9 @@ func NewPublisher(config Config) (*Publisher, error) {
 	}
 	p := &Publisher{hub: config.Hub, forwarder: config.Forwarder, logger: config.Logger,
 		namespaces: config.Namespaces, authentication: config.Authentication,
-		everyClientMayBroadcast: config.EveryClientMayBroadcast, verifySubscription: config.VerifySubscription}
+		everyClientMayBroadcast: config.EveryClientMayBroadcast, verifySubscription: config.VerifySubscription,
+		rpc: config.RPC, maxRPCsPerConnection: cmp.Or(config.MaxRPCsPerConnection, DefaultMaxRPCsPerConnection),
+		events: config.Events}
 	indexConfig := channels.Config{MaxSubscriptions: config.MaxSubscriptionsPerConnection}
 	if config.Forwarder != nil {
 		indexConfig.Activity = config.Forwarder.ChannelInterest

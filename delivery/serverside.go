@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 
+	"github.com/wsgate/wsgate/callbacks"
 	"github.com/wsgate/wsgate/channels"
 	"github.com/wsgate/wsgate/protocol"
 	"github.com/wsgate/wsgate/session"
@@ -161,6 +162,9 @@ func (p *Publisher) changeSubscription(s *session.Session, channel string, subsc
 	}
 	if err != nil {
 		return false
+	}
+	if !subscribe {
+		p.emit(callbacks.EventUnsubscribe, s, channel, UnsubscribedByServer)
 	}
 	s.Send(frame)
 	return true

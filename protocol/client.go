@@ -43,6 +43,14 @@ const (
 	// TypePublication (server to client) carries data published to a channel the
 	// connection is subscribed to; see PublicationPayload.
 	TypePublication = "publication"
+	// TypeRPC ({"type":"rpc","id":I,"method":M,"data":X}) asks the backend to run
+	// method M with X; the answer, TypeRPCResult or TypeRPCError, carries id I.
+	TypeRPC = "rpc"
+	// TypeRPCResult (server to client) carries the backend's result of an rpc; see
+	// RPCResult.
+	TypeRPCResult = "rpc_result"
+	// TypeRPCError (server to client) says why an rpc failed; see RPCError.
+	TypeRPCError = "rpc_error"
 )
 
 // The exact texts of the heartbeat messages. They are most of the traffic of an
@@ -65,7 +73,7 @@ func isChannelType(messageType string) bool {
 // isClientType reports whether a client may send messageType.
 func isClientType(messageType string) bool {
 	switch messageType {
-	case TypeMessage, TypeBroadcast, TypePing, TypePong, TypeHello, TypeSubscribe, TypeUnsubscribe, TypePublish:
+	case TypeMessage, TypeBroadcast, TypePing, TypePong, TypeHello, TypeSubscribe, TypeUnsubscribe, TypePublish, TypeRPC:
 		return true
 	}
 	return false
@@ -84,13 +92,15 @@ type Message struct {
 	Channel string
 	// Token is the "token" of a subscribe (a subscription token), "" without one.
 	Token string
-	// ID is the raw JSON of the "id" of a subscribe, unsubscribe or publish (a
+	// ID is the raw JSON of the "id" of a subscribe, unsubscribe, publish or rpc (a
 	// string or a number, as the client wrote it), echoed in the answer; nil
-	// without one.
+	// without one (an rpc always has one).
 	ID json.RawMessage
-	// Data is the raw JSON of a publish's "data", byte for byte as the client sent
-	// it; the text null when the message has none.
+	// Data is the raw JSON of a publish's or an rpc's "data", byte for byte as the
+	// client sent it; the text null when the message has none.
 	Data json.RawMessage
+	// Method is the "method" of an rpc, never empty.
+	Method string
 }
 
 // nullContent is Message.Content of a message without "content"; shared, never
@@ -119,6 +129,7 @@ func Decode(data []byte) (message Message, refusal Error, ok bool) {
 		Token   json.RawMessage `json:"token"`
 		ID      json.RawMessage `json:"id"`
 		Data    json.RawMessage `json:"data"`
+		Method  json.RawMessage `json:"method"`
 	}
 	if err := json.Unmarshal(data, &inbound); err != nil {
 		if _, isTypeError := err.(*json.UnmarshalTypeError); isTypeError {
@@ -138,6 +149,27 @@ func Decode(data []byte) (message Message, refusal Error, ok bool) {
 	}
 	if isChannelType(message.Type) {
 		return decodeChannelFields(message, inbound.Channel, inbound.Token, inbound.ID, inbound.Data)
+	}
+	if message.Type == TypeRPC {
+		return decodeRPCFields(message, inbound.ID, inbound.Method, inbound.Data)
+	}
+	return message, Error{}, true
+}
+
+// decodeRPCFields fills the fields of an rpc from their raw JSON: "id" a string or
+// a number, "method" a non-empty string, both required; "data" any value (null
+// when absent). A refusal echoes the id when it is valid.
+func decodeRPCFields(message Message, id, method, data json.RawMessage) (Message, Error, bool) {
+	if id == nil || string(id) == "null" || !isValidID(id) {
+		return Message{}, Error{Code: ErrorInvalidField, Message: `an rpc needs an "id", a string or a number`}, false
+	}
+	message.ID = id
+	if !decodeOptionalString(method, &message.Method) || message.Method == "" {
+		return Message{}, Error{Code: ErrorInvalidField, Message: `an rpc needs a "method", a non-empty string`, ID: string(id)}, false
+	}
+	message.Data = data
+	if message.Data == nil {
+		message.Data = nullContent
 	}
 	return message, Error{}, true
 }

@@ -125,7 +125,7 @@ func (h *Hub) newSession(conn Conn, userID string) *Session {
 }
 
 func (h *Hub) refuse(s *Session, reason CloseReason) {
-	s.beginClose(reason)
+	s.state.CompareAndSwap(stateOpen, stateClosing|uint32(reason)<<8|refusedFlag)
 	h.counters.refused[reason].Add(1)
 	h.logger.Warn("connection refused", "reason", reason.String(), "connection_id", s.id.String(),
 		"user_id", s.userID, "remote_addr", s.RemoteAddr())

@@ -15,6 +15,9 @@ const (
 	stateOpen    uint32 = 0
 	stateClosing uint32 = 1
 	stateClosed  uint32 = 2
+	// refusedFlag, above the reason's byte, marks a session that never entered the
+	// registry (Refused); it is set with the close reason and never cleared.
+	refusedFlag uint32 = 1 << 16
 )
 
 // Session is one accepted WebSocket connection in the registry. Its methods are
@@ -32,8 +35,8 @@ type Session struct {
 	// lastSeen is the hub clock (nanoseconds since the hub started) of the last
 	// inbound frame. An atomic store per frame is cheaper than touching a timer.
 	lastSeen atomic.Int64
-	// state holds stateOpen/Closing/Closed in the low byte and the CloseReason in
-	// the second byte.
+	// state holds stateOpen/Closing/Closed in the low byte, the CloseReason in
+	// the second byte and refusedFlag above.
 	state atomic.Uint32
 	// memberIndex is the position in shard.members; guarded by shard.mutex. Kept
 	// beside state so the two 4-byte fields share one word.
@@ -83,7 +86,12 @@ func (s *Session) ConnectedAt() time.Time { return time.Unix(0, s.connectedAt) }
 func (s *Session) IsOpen() bool { return s.state.Load()&0xff == stateOpen }
 
 // Reason returns why the session closed, or ReasonNone while it is open.
-func (s *Session) Reason() CloseReason { return CloseReason(s.state.Load() >> 8) }
+func (s *Session) Reason() CloseReason { return CloseReason(s.state.Load() >> 8 & 0xff) }
+
+// Refused reports whether the session was refused (a limit, the shutdown, its
+// credentials) and so never entered the registry: MessageHandler.SessionClosed is
+// called for it, SessionOpened never was.
+func (s *Session) Refused() bool { return s.state.Load()&refusedFlag != 0 }
 
 // touch records that a frame arrived: any inbound frame proves the peer alive. The
 // first frame after a heartbeat ping also reports the ping's round trip.

@@ -91,9 +91,18 @@ func TestTransportTellsTheHandlerOfOpenAndClose(t *testing.T) {
 	transport.Closed(admitted, ReasonError)
 	transport.Closed(admitted, ReasonError)
 	transport.Closed(refused, ReasonError)
+	if admitted.Refused() || !refused.Refused() || refused.Reason() != ReasonLimit || admitted.Reason() != ReasonError {
+		t.Errorf("Refused: admitted %v, refused %v (reason %v, admitted's %v); want false, true, limit and error",
+			admitted.Refused(), refused.Refused(), refused.Reason(), admitted.Reason())
+	}
+	other := transport.Refuse(&testsupport.Conn{}, ReasonUnauthorized)
+	transport.Closed(other, ReasonError)
+	if !other.Refused() || other.Reason() != ReasonUnauthorized {
+		t.Errorf("a session refused by the transport: Refused %v, reason %v", other.Refused(), other.Reason())
+	}
 	messages.mutex.Lock()
 	defer messages.mutex.Unlock()
-	if !slices.Equal(messages.closed, []*Session{admitted, refused}) || admitted.IsOpen() {
+	if !slices.Equal(messages.closed[:2], []*Session{admitted, refused}) || admitted.IsOpen() {
 		t.Fatalf("closed %v, want each session once", messages.closed)
 	}
 }
