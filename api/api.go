@@ -49,6 +49,9 @@ type Config struct {
 	// with 413. Default DefaultMaxBodySize. The transport cuts requests over its own
 	// limit (engine.Config.MaxRequestSize) without an answer, so keep this below it.
 	MaxBodySize int64
+	// MetricSets are written to /metrics after the node's own families (the
+	// backend callbacks' metrics, package callbacks). Default none.
+	MetricSets []*metrics.Set
 }
 
 // DefaultMaxBodySize is the default of Config.MaxBodySize: 88 KiB, the engine's
@@ -68,6 +71,7 @@ type API struct {
 	maxBodySize int64
 	metrics     *Metrics
 	cluster     Cluster
+	metricSets  []*metrics.Set
 }
 
 // New returns the API handler. It turns on VictoriaMetrics/metrics' process-wide
@@ -99,7 +103,7 @@ func New(config Config) (*API, error) {
 	metrics.ExposeMetadata(true)
 	a := &API{hub: config.Hub, publisher: config.Publisher, logger: config.Logger, routes: newRouter(),
 		access: newAccess(config.APIKey), maxBodySize: config.MaxBodySize, metrics: config.Metrics,
-		cluster: config.Cluster}
+		cluster: config.Cluster, metricSets: config.MetricSets}
 	a.routes.handle("GET", "/api/v1/ws/stats", a.access.protect(a.serveStats))
 	a.routes.handle("GET", "/metrics", a.access.protect(a.serveMetrics))
 	if !config.DisableProfiling {

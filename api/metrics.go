@@ -74,6 +74,9 @@ func (a *API) serveMetrics(writer http.ResponseWriter, _ *http.Request) {
 	var out exposition
 	out.buffer.Grow(32 << 10)
 	a.writeNodeFamilies(&out)
+	for _, set := range a.metricSets {
+		set.WritePrometheus(&out.buffer)
+	}
 	out.processMetrics()
 	writer.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	writer.WriteHeader(http.StatusOK)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/wsgate/wsgate/api"
 	"github.com/wsgate/wsgate/auth"
+	"github.com/wsgate/wsgate/callbacks"
 	"github.com/wsgate/wsgate/channels"
 	"github.com/wsgate/wsgate/cluster"
 	"github.com/wsgate/wsgate/dashboard"
@@ -73,6 +74,9 @@ type Config struct {
 	// whose token's wsgate claim has "broadcast":true may, others get
 	// permission_denied. Without JWT every connection may, whatever this says.
 	EveryClientMayBroadcast bool
+	// Callbacks configures the calls to the application's backend: client rpcs
+	// and connection events (see CallbacksConfig). Default: none.
+	Callbacks CallbacksConfig
 	// Logger receives every log. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -89,9 +93,15 @@ type Gateway struct {
 	Server *engine.Server
 	// Cluster is the node's membership in a cluster; nil without Config.Cluster.
 	Cluster *cluster.Node
+	// Callbacks is the client that calls the backend; nil without
+	// Config.Callbacks. Its Metrics are served on /metrics.
+	Callbacks *callbacks.Client
+	// Events posts connection events; nil without Config.Callbacks.EventsURL.
+	Events *callbacks.Events
 
 	dashboard *dashboard.Dashboard
 
+	calls        backend
 	shutdownOnce sync.Once
 	cut          int
 }
@@ -145,10 +155,17 @@ func New(config Config) (*Gateway, error) {
 			return err
 		}
 	}
-	g, err := assemble(config, publisherConfig, node, metrics, latencies)
+	calls, err := startCallbacks(config, &publisherConfig)
 	if err != nil {
 		hub.Shutdown(0)
 		closeCluster(node)
+		return nil, err
+	}
+	g, err := assemble(config, publisherConfig, node, metrics, latencies, calls)
+	if err != nil {
+		hub.Shutdown(0)
+		closeCluster(node)
+		calls.stop(time.Now())
 		return nil, err
 	}
 	return g, nil
@@ -161,7 +178,7 @@ const apiHeaderRoom = 8 << 10
 // assemble builds what serves the hub of publisherConfig: the publisher (forwarding
 // to node, when there is one), the dashboard, the API and the engine.
 func assemble(config Config, publisherConfig delivery.Config, node *cluster.Node, metrics *api.Metrics,
-	latencies *dashboard.Latencies) (*Gateway, error) {
+	latencies *dashboard.Latencies, calls backend) (*Gateway, error) {
 	hub := publisherConfig.Hub
 	publisher, apiCluster, err := newPublisher(publisherConfig, node)
 	if err != nil {
@@ -182,9 +199,13 @@ func assemble(config Config, publisherConfig delivery.Config, node *cluster.Node
 	if config.Engine.MaxRequestSize > 0 {
 		maxBodySize = int64(max(config.Engine.MaxRequestSize-apiHeaderRoom, 1))
 	}
-	handler, err := api.New(api.Config{Hub: hub, Publisher: publisher, Logger: config.Logger, APIKey: config.APIKey,
+	apiConfig := api.Config{Hub: hub, Publisher: publisher, Logger: config.Logger, APIKey: config.APIKey,
 		Metrics: metrics, Cluster: apiCluster, DisableProfiling: config.DisableProfiling, MaxBodySize: maxBodySize,
-		Dashboard: board})
+		Dashboard: board}
+	if calls.client != nil {
+		apiConfig.MetricSets = append(apiConfig.MetricSets, calls.client.Metrics())
+	}
+	handler, err := api.New(apiConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +218,8 @@ func assemble(config Config, publisherConfig delivery.Config, node *cluster.Node
 	if err != nil {
 		return nil, err
 	}
-	return &Gateway{Hub: hub, Publisher: publisher, Server: server, Cluster: node, dashboard: board}, nil
+	return &Gateway{Hub: hub, Publisher: publisher, Server: server, Cluster: node, dashboard: board,
+		Callbacks: calls.client, Events: calls.events, calls: calls}, nil
 }
 
 // joinCluster creates the cluster node when config asks for one and sets the hub's
@@ -246,6 +268,7 @@ func (g *Gateway) Start() error {
 	if err := g.Server.Start(); err != nil {
 		g.Hub.Shutdown(0)
 		closeCluster(g.Cluster)
+		g.calls.stop(time.Now())
 		return err
 	}
 	g.dashboard.Start()
@@ -257,7 +280,9 @@ func (g *Gateway) Addr() net.Addr { return g.Server.Addr() }
 
 // Shutdown stops accepting, closes every connection with 1001 "server shutting down",
 // waits for them to go (at most timeout), leaves the cluster if it is in one (see
-// cluster.Node.Close), then stops the event loop. It returns how many sockets had to
+// cluster.Node.Close), stops the event loop, then posts the pending connection
+// events (their disconnects among them) within what is left of timeout (at least
+// 100 ms) and closes the callbacks client. It returns how many sockets had to
 // be cut without completing the close handshake. Only the first call has an effect;
 // later calls return its result.
 func (g *Gateway) Shutdown(timeout time.Duration) int {
@@ -270,6 +295,7 @@ func (g *Gateway) Shutdown(timeout time.Duration) int {
 		stopContext, cancel := context.WithTimeout(context.Background(), max(timeout-time.Since(started), time.Second))
 		defer cancel()
 		_ = g.Server.Stop(stopContext)
+		g.calls.stop(started.Add(timeout))
 	})
 	return g.cut
 }
@@ -297,6 +323,9 @@ func (config Config) Validate() error {
 	}
 	if _, err := channels.NewNamespaces(config.Namespaces, config.JWT.Enabled()); err != nil {
 		return fmt.Errorf("gateway: Config.Namespaces: %w", err)
+	}
+	if err := config.Callbacks.Client.Validate(); err != nil {
+		return fmt.Errorf("gateway: Config.Callbacks: %w", err)
 	}
 	return nil
 }

@@ -11,9 +11,12 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/auth"
+	"github.com/wsgate/wsgate/callbacks"
 	"github.com/wsgate/wsgate/channels"
 	"github.com/wsgate/wsgate/cluster"
+	"github.com/wsgate/wsgate/delivery"
 	"github.com/wsgate/wsgate/engine"
+	"github.com/wsgate/wsgate/gateway"
 	"github.com/wsgate/wsgate/session"
 )
 
@@ -53,6 +56,18 @@ type options struct {
 	// unlimited, as for the other limits of the command line.
 	maxSubscriptionsPerConnection int
 	clientBroadcast               string
+	// The backend callbacks (package callbacks).
+	rpcURL               string
+	eventsURL            string
+	callbackSecret       string
+	callbackKey          string
+	callbackTimeout      time.Duration
+	callbackWorkers      int
+	callbackQueue        int
+	maxRPCsPerConnection int
+	eventsBatchSize      int
+	eventsBatchDelay     time.Duration
+	eventsQueueSize      int
 	// namespaces come from the file's namespaces list only.
 	namespaces []channels.NamespaceOptions
 	// printVersion is -version: print the build and exit, a command rather than a
@@ -128,6 +143,26 @@ func defineFlags(flags *flag.FlagSet, parsed *options) {
 		"channels one connection may be subscribed to at once; more get too_many_subscriptions (0 = unlimited)")
 	flags.StringVar(&parsed.clientBroadcast, "client-broadcast", broadcastByGrant,
 		"with JWT, who may send the client broadcast to every connection: grant (a token whose wsgate claim has \"broadcast\":true) or everyone; without JWT everyone may")
+	flags.StringVar(&parsed.rpcURL, "rpc-url", "",
+		"backend URL that receives the clients' rpc messages (POST, JSON; docs/integration.md); empty = rpc answers rpc_not_configured")
+	flags.StringVar(&parsed.eventsURL, "events-url", "",
+		"backend URL that receives connect, disconnect, subscribe and unsubscribe events in batches (empty = no events)")
+	flags.StringVar(&parsed.callbackSecret, "callback-secret", "",
+		"sign every callback body: X-Wsgate-Signature: sha256=<hex HMAC-SHA256 of the body>; prefer the variable, flags show in ps")
+	flags.StringVar(&parsed.callbackKey, "callback-key", "", "send every callback with Authorization: Bearer <key>")
+	flags.DurationVar(&parsed.callbackTimeout, "callback-timeout", callbacks.DefaultTimeout,
+		"time one callback may take; slower is answered as backend_unavailable")
+	flags.IntVar(&parsed.callbackWorkers, "callback-workers", callbacks.DefaultWorkers,
+		"callbacks in flight at once, and keep-alive connections to the backend")
+	flags.IntVar(&parsed.callbackQueue, "callback-queue", callbacks.DefaultQueueSize,
+		"callbacks waiting for a worker; more fail at once with backend_unavailable")
+	flags.IntVar(&parsed.maxRPCsPerConnection, "max-rpcs-per-connection", delivery.DefaultMaxRPCsPerConnection,
+		"rpcs one connection may have in flight; more get too_many_rpcs (0 = unlimited)")
+	flags.IntVar(&parsed.eventsBatchSize, "events-batch-size", callbacks.DefaultEventsBatchSize, "most events in one request to -events-url")
+	flags.DurationVar(&parsed.eventsBatchDelay, "events-batch-delay", callbacks.DefaultEventsBatchDelay,
+		"longest an event waits for others to share its request")
+	flags.IntVar(&parsed.eventsQueueSize, "events-queue-size", callbacks.DefaultEventsQueueSize,
+		"events waiting to be posted; past it new events are dropped and counted")
 	flags.BoolVar(&parsed.printVersion, "version", false, "print the version, commit and Go version, then exit")
 	flags.BoolVar(&parsed.healthcheck, "healthcheck", false,
 		"GET /healthz of the server listening on -addr over loopback, then exit 0 if it is healthy, else 1 (for container health checks)")
@@ -251,6 +286,19 @@ func (o options) subscriptionLimit() int {
 		return -1
 	}
 	return o.maxSubscriptionsPerConnection
+}
+
+// callbacksConfig returns the backend callbacks' settings; -max-rpcs-per-connection's
+// 0 ("unlimited") maps onto a negative limit.
+func (o options) callbacksConfig() gateway.CallbacksConfig {
+	limit := o.maxRPCsPerConnection
+	if limit == 0 {
+		limit = -1
+	}
+	return gateway.CallbacksConfig{RPCURL: o.rpcURL, EventsURL: o.eventsURL, MaxRPCsPerConnection: limit,
+		Client: callbacks.Config{Secret: []byte(o.callbackSecret), BearerKey: o.callbackKey, Timeout: o.callbackTimeout,
+			Workers: o.callbackWorkers, QueueSize: o.callbackQueue},
+		Events: callbacks.EventsConfig{BatchSize: o.eventsBatchSize, BatchDelay: o.eventsBatchDelay, QueueSize: o.eventsQueueSize}}
 }
 
 // everyClientMayBroadcast is -client-broadcast everyone.

@@ -108,6 +108,7 @@ func serve(ctx context.Context, parsed options, logger *slog.Logger) error {
 		Namespaces:                    parsed.namespaces,
 		MaxSubscriptionsPerConnection: parsed.subscriptionLimit(),
 		EveryClientMayBroadcast:       parsed.everyClientMayBroadcast(),
+		Callbacks:                     parsed.callbacksConfig(),
 	})
 	if err != nil {
 		return err

@@ -24,7 +24,7 @@ type sources struct {
 }
 
 // hiddenValues are the flags whose value is a credential, never shown in an error.
-var hiddenValues = map[string]bool{"jwt-secret": true, "api-key": true}
+var hiddenValues = map[string]bool{"jwt-secret": true, "api-key": true, "callback-secret": true, "callback-key": true}
 
 // invalid returns the error for the current value of flag name: `-name value:
 // problem`, `WSGATE_NAME=value: problem` when the value came from the variable, or
@@ -111,6 +111,25 @@ func (o options) validate(at sources) error {
 	}
 	if _, err := auth.NewOriginPolicy(auth.OriginConfig{Allowed: o.origins()}); err != nil {
 		return at.invalid("allowed-origins", err.Error())
+	}
+	for name, address := range map[string]string{"rpc-url": o.rpcURL, "events-url": o.eventsURL} {
+		if parsed, err := url.Parse(address); address != "" && (err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "") {
+			return at.invalid(name, "must be an http:// or https:// URL")
+		}
+	}
+	for name, value := range map[string]int{"callback-workers": o.callbackWorkers, "callback-queue": o.callbackQueue,
+		"events-batch-size": o.eventsBatchSize, "events-queue-size": o.eventsQueueSize} {
+		if value <= 0 {
+			return at.invalid(name, "must be positive")
+		}
+	}
+	switch {
+	case o.callbackTimeout <= 0:
+		return at.invalid("callback-timeout", "must be positive")
+	case o.eventsBatchDelay <= 0:
+		return at.invalid("events-batch-delay", "must be positive")
+	case o.maxRPCsPerConnection < 0:
+		return at.invalid("max-rpcs-per-connection", "must be 0 (unlimited) or more")
 	}
 	if o.redisURL != "" {
 		if parsed, err := url.Parse(o.redisURL); err != nil || !redisSchemes[parsed.Scheme] {

@@ -1,0 +1,105 @@
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"github.com/wsgate/wsgate/callbacks"
+	"github.com/wsgate/wsgate/delivery"
+)
+
+// CallbacksConfig configures the calls a node makes to the application's backend
+// (package callbacks; docs/integration.md). Zero values mean the documented
+// defaults; without a URL nothing is called.
+type CallbacksConfig struct {
+	// RPCURL receives the clients' rpc messages (POST, JSON). Default empty: an rpc
+	// is answered with rpc_error rpc_not_configured.
+	RPCURL string
+	// EventsURL receives connection events in batches. Default empty: no events.
+	EventsURL string
+	// Client configures the calls: signature secret or bearer key, timeout (1 s),
+	// workers, queue, body limits, circuit breaker (see callbacks.Config). Its
+	// Logger defaults to Config.Logger.
+	Client callbacks.Config
+	// MaxRPCsPerConnection caps one connection's rpcs in flight (see
+	// delivery.Config.MaxRPCsPerConnection; default 16).
+	MaxRPCsPerConnection int
+	// Events configures the batching of events (see callbacks.EventsConfig; its
+	// Endpoint is set by the gateway, its Logger defaults to Config.Logger).
+	Events callbacks.EventsConfig
+}
+
+// enabled reports whether any callback is configured.
+func (config CallbacksConfig) enabled() bool { return config.RPCURL != "" || config.EventsURL != "" }
+
+// backend is a node's connection to its backend: the client, and the events poster
+// when events are configured; the zero value is a node without callbacks.
+type backend struct {
+	client *callbacks.Client
+	events *callbacks.Events
+}
+
+// startCallbacks creates the callbacks client and endpoints config asks for and
+// sets them on publisherConfig.
+func startCallbacks(config Config, publisherConfig *delivery.Config) (backend, error) {
+	callbacksConfig := config.Callbacks
+	if !callbacksConfig.enabled() {
+		return backend{}, nil
+	}
+	clientConfig := callbacksConfig.Client
+	if clientConfig.Logger == nil {
+		clientConfig.Logger = config.Logger
+	}
+	client, err := callbacks.New(clientConfig)
+	if err != nil {
+		return backend{}, err
+	}
+	started := backend{client: client}
+	publisherConfig.MaxRPCsPerConnection = callbacksConfig.MaxRPCsPerConnection
+	if callbacksConfig.RPCURL != "" {
+		if publisherConfig.RPC, err = client.Endpoint("rpc", callbacksConfig.RPCURL); err != nil {
+			client.Close()
+			return backend{}, err
+		}
+	}
+	if callbacksConfig.EventsURL != "" {
+		eventsConfig := callbacksConfig.Events
+		if eventsConfig.Endpoint, err = client.Endpoint("events", callbacksConfig.EventsURL); err != nil {
+			client.Close()
+			return backend{}, err
+		}
+		if eventsConfig.Logger == nil {
+			eventsConfig.Logger = config.Logger
+		}
+		if started.events, err = callbacks.NewEvents(eventsConfig); err != nil {
+			client.Close()
+			return backend{}, err
+		}
+		publisherConfig.Events = started.events
+	}
+	return started, nil
+}
+
+// stop posts the pending events until deadline (at least minimumFlush from now),
+// then closes the client; a no-op without callbacks.
+func (b backend) stop(deadline time.Time) {
+	if b.events != nil {
+		ctx, cancel := context.WithDeadline(context.Background(), later(deadline, time.Now().Add(minimumFlush)))
+		b.events.Close(ctx)
+		cancel()
+	}
+	if b.client != nil {
+		b.client.Close()
+	}
+}
+
+// minimumFlush is the least time a shutdown leaves the events poster, however
+// much of the shutdown timeout the connections took.
+const minimumFlush = 100 * time.Millisecond
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
