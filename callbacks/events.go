@@ -287,17 +287,29 @@ func (e *Events) next() []stampedEvent {
 	}
 }
 
-// deliver posts batch until it succeeds (true) or Close gives up (false).
+// deliver posts batch until it succeeds (true) or Close gives up (false). A batch
+// whose body is over the client's MaxRequestSize is posted in halves; a single
+// event that large (it cannot be posted at all) is dropped, counted as lost.
 func (e *Events) deliver(batch []stampedEvent) bool {
 	body, _ := json.Marshal(struct {
 		Events []stampedEvent `json:"events"`
 	}{batch})
+	if len(body) > e.config.Endpoint.client.config.MaxRequestSize {
+		if len(batch) == 1 {
+			e.inFlight.Add(-1)
+			e.lost.Inc()
+			e.config.Logger.Warn("connection event dropped: larger than the callbacks' request limit", "bytes", len(body))
+			return true
+		}
+		half := len(batch) / 2
+		return e.deliver(batch[:half]) && e.deliver(batch[half:])
+	}
 	backoff := e.config.RetryMin
 	var lastLog time.Time
 	for {
 		err := e.config.Endpoint.Post(e.abandon, body)
 		if err == nil {
-			e.inFlight.Store(0)
+			e.inFlight.Add(-int64(len(batch)))
 			e.posted.Add(len(batch))
 			return true
 		}

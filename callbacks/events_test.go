@@ -174,3 +174,22 @@ func TestEventsPastTheQueueAreDroppedAndCounted(t *testing.T) {
 		t.Errorf("Close gave up %d, want 5", lost)
 	}
 }
+
+// TestABatchOverTheRequestLimitIsPostedInParts: events that do not fit in one
+// request body of the client's limit are split, and all arrive.
+func TestABatchOverTheRequestLimitIsPostedInParts(t *testing.T) {
+	backend := newEventsBackend(t, 0)
+	client := newClient(t, Config{MaxRequestSize: 2000})
+	events, err := NewEvents(EventsConfig{Endpoint: newEndpoint(t, client, "events", backend.server), BatchSize: 100,
+		BatchDelay: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for index := range 100 {
+		events.Add(Event{Type: EventConnect, ConnectionID: fmt.Sprint("connection-", index)})
+	}
+	if lost := events.Close(context.Background()); lost != 0 || backend.received() != 100 || backend.requests.Load() < 8 {
+		t.Fatalf("lost %d, the backend has %d of 100 events in %d requests; want all, in at least 8 requests of 2,000 bytes",
+			lost, backend.received(), backend.requests.Load())
+	}
+}
