@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""A wsgate callbacks backend with the standard library only: RPC and connection events.
+
+wsgate posts JSON to the backend (docs/integration.md, "Backend callbacks"):
+
+- POST /rpc    {"user","connection_id","method","data"}; the answer is
+               {"result":{"data":...}} or {"error":{"code":"...","message":"..."}}.
+- POST /events {"events":[{"id","type","time","connection_id","user","channel","reason"}]};
+               any 2xx answer takes the batch. Events may come twice (at least once
+               delivery): de-duplicate by "id".
+
+Every request carries X-Wsgate-Signature: sha256=<hex HMAC-SHA256 of the body> when wsgate
+runs with -callback-secret; this backend refuses a request whose signature does not match
+(401). Run it with the same secret wsgate has:
+
+    WSGATE_CALLBACK_SECRET=... python3 callbacks_backend.py --port 9000
+    WSGATE_CALLBACK_SECRET=... wsgate -rpc-url http://127.0.0.1:9000/rpc \\
+        -events-url http://127.0.0.1:9000/events
+
+GET /events lists the distinct events received so far (for tests and curiosity).
+It prints "listening on <port>" once it is ready (--port 0 picks a free port).
+"""
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+SECRET = os.environ.get("WSGATE_CALLBACK_SECRET", "").encode()
+MAX_BODY = 1 << 20
+
+seen_ids = set()
+events = []
+events_lock = threading.Lock()
+
+
+def signature_is_valid(body, header):
+    """Check X-Wsgate-Signature against the body, in constant time."""
+    expected = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header or "")
+
+
+def run_rpc(call):
+    """Run one RPC: the methods of this example."""
+    method, data = call.get("method"), call.get("data")
+    if method == "echo":
+        return {"result": {"data": data}}
+    if method == "whoami":
+        return {"result": {"data": {"user": call.get("user"), "connection_id": call.get("connection_id")}}}
+    if method == "sum" and isinstance(data, list):
+        return {"result": {"data": sum(data)}}
+    return {"error": {"code": "unknown_method", "message": "no method %r" % method}}
+
+
+def take_events(batch):
+    """Keep each event once, whatever the retries."""
+    with events_lock:
+        for event in batch.get("events", []):
+            if event["id"] not in seen_ids:
+                seen_ids.add(event["id"])
+                events.append(event)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as wsgate's client expects
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        if length > MAX_BODY:
+            return self.answer(413, {"error": {"code": "too_large", "message": "body too large"}})
+        body = self.rfile.read(length)
+        if SECRET and not signature_is_valid(body, self.headers.get("X-Wsgate-Signature")):
+            return self.answer(401, {"error": {"code": "bad_signature", "message": "signature mismatch"}})
+        payload = json.loads(body)
+        if self.path == "/rpc":
+            return self.answer(200, run_rpc(payload))
+        if self.path == "/events":
+            take_events(payload)
+            return self.answer(200, {})
+        self.answer(404, {"error": {"code": "not_found", "message": self.path}})
+
+    def do_GET(self):
+        if self.path != "/events":
+            return self.answer(404, {})
+        with events_lock:
+            listing = list(events)
+        self.answer(200, {"events": listing})
+
+    def answer(self, status, value):
+        data = json.dumps(value).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *arguments):
+        pass  # quiet: one line per request would drown the events
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=9000)
+    arguments = parser.parse_args()
+    server = ThreadingHTTPServer(("127.0.0.1", arguments.port), Handler)
+    print("listening on %d" % server.server_address[1], flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

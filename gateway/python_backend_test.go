@@ -1,0 +1,90 @@
+package gateway_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wsgate/wsgate/callbacks"
+	"github.com/wsgate/wsgate/gateway"
+	"github.com/wsgate/wsgate/internal/testsupport"
+)
+
+// startPythonBackend runs docs/examples/callbacks_backend.py with the test's
+// secret on a free port and returns its base URL; the process is killed when the
+// test ends. The test is skipped when python3 is missing.
+func startPythonBackend(t *testing.T) string {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 is not installed: the Python callbacks backend cannot run")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	command := exec.CommandContext(ctx, python, "../docs/examples/callbacks_backend.py", "--port", "0")
+	command.Env = append(command.Environ(), "WSGATE_CALLBACK_SECRET="+string(callbackSecret))
+	output, err := command.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := command.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = command.Wait()
+	})
+	line, err := bufio.NewReader(output).ReadString('\n')
+	port, found := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
+	if err != nil || !found {
+		t.Fatalf("the Python backend said %q, %v", line, err)
+	}
+	return "http://127.0.0.1:" + port
+}
+
+// TestThePythonBackendVerifiesSignaturesAnswersRPCsAndTakesEvents runs the
+// standard-library example backend behind a node.
+func TestThePythonBackendVerifiesSignaturesAnswersRPCsAndTakesEvents(t *testing.T) {
+	backend := startPythonBackend(t)
+	n := startNode(t, gateway.Config{InsecureUserID: true, Callbacks: gateway.CallbacksConfig{RPCURL: backend + "/rpc",
+		EventsURL: backend + "/events", Client: callbacks.Config{Secret: callbackSecret},
+		Events: callbacks.EventsConfig{BatchDelay: 10 * time.Millisecond}}})
+	conn := n.dial("ada")
+	welcome := welcomeOf(t, conn)
+	send(t, conn, map[string]any{"type": "rpc", "id": 1, "method": "whoami"})
+	answer := readMessage(t, conn, readTimeout)
+	data, _ := answer["data"].(map[string]any)
+	if answer["type"] != "rpc_result" || data["user"] != "ada" || data["connection_id"] != welcome["connection_id"] {
+		t.Fatalf("whoami answered %v", answer)
+	}
+	send(t, conn, map[string]any{"type": "rpc", "id": 2, "method": "nope"})
+	if answer := readMessage(t, conn, readTimeout); answer["type"] != "rpc_error" || answer["code"] != "unknown_method" {
+		t.Fatalf("an unknown method answered %v", answer)
+	}
+	testsupport.WaitFor(t, 10*time.Second, "ada's connect event at the Python backend", func() bool {
+		response, err := http.Get(backend + "/events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer response.Body.Close()
+		var listing struct {
+			Events []map[string]any `json:"events"`
+		}
+		_ = json.NewDecoder(response.Body).Decode(&listing)
+		return len(listing.Events) == 1 && listing.Events[0]["type"] == "connect" && listing.Events[0]["user"] == "ada"
+	})
+
+	// The same call signed with another secret is refused by the backend, which
+	// wsgate reports as backend_error (a 4xx is not an outage).
+	forger := startNode(t, gateway.Config{Callbacks: gateway.CallbacksConfig{RPCURL: backend + "/rpc",
+		Client: callbacks.Config{Secret: []byte("not the backend's secret")}}})
+	other := forger.dial("")
+	send(t, other, map[string]any{"type": "rpc", "id": 3, "method": "echo"})
+	if answer := readMessage(t, other, readTimeout); answer["type"] != "rpc_error" || answer["code"] != "backend_error" ||
+		!strings.Contains(answer["message"].(string), "401") {
+		t.Fatalf("a call with a wrong signature answered %v", answer)
+	}
+}
