@@ -25,7 +25,7 @@ type eventsBackend struct {
 	events []map[string]any
 }
 
-func newEventsBackend(t *testing.T, failures int64) *eventsBackend {
+func newEventsBackend(t testing.TB, failures int64) *eventsBackend {
 	backend := &eventsBackend{}
 	backend.failures.Store(failures)
 	backend.server = httptest.NewServer(http.HandlerFunc(func(writer http.ResponseWriter, request *http.Request) {
@@ -191,5 +191,42 @@ func TestABatchOverTheRequestLimitIsPostedInParts(t *testing.T) {
 	if lost := events.Close(context.Background()); lost != 0 || backend.received() != 100 || backend.requests.Load() < 8 {
 		t.Fatalf("lost %d, the backend has %d of 100 events in %d requests; want all, in at least 8 requests of 2,000 bytes",
 			lost, backend.received(), backend.requests.Load())
+	}
+}
+
+// BenchmarkEventBatching posts 1,000 events per iteration, added at once (burst) or
+// with a 100 µs sleep between two (spread: the sleep takes about 1 ms here, so
+// about 1,000 events per second, reported as events/s), and reports requests per
+// 1,000 events with the default batching.
+func BenchmarkEventBatching(b *testing.B) {
+	for name, spacing := range map[string]time.Duration{"burst": 0, "spread": 100 * time.Microsecond} {
+		b.Run(name, func(b *testing.B) {
+			backend := newEventsBackend(b, 0)
+			client, err := New(Config{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer client.Close()
+			endpoint, _ := client.Endpoint("events", backend.server.URL)
+			events, err := NewEvents(EventsConfig{Endpoint: endpoint})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer events.Close(context.Background())
+			started := time.Now()
+			for iteration := range b.N {
+				for index := range 1000 {
+					events.Add(Event{Type: EventConnect, ConnectionID: fmt.Sprint(iteration, "-", index), User: "u"})
+					if spacing > 0 {
+						time.Sleep(spacing)
+					}
+				}
+				testsupport.WaitFor(b, time.Minute, "the iteration's events", func() bool {
+					return backend.received() == (iteration+1)*1000
+				})
+			}
+			b.ReportMetric(float64(backend.requests.Load())/float64(b.N), "requests/1000-events")
+			b.ReportMetric(float64(b.N*1000)/time.Since(started).Seconds(), "events/s")
+		})
 	}
 }

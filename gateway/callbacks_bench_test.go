@@ -1,0 +1,102 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/wsgate/wsgate/callbacks"
+	"github.com/wsgate/wsgate/gateway"
+	"github.com/wsgate/wsgate/internal/testsupport/testnode"
+	"github.com/wsgate/wsgate/session"
+)
+
+// BenchmarkRPCRoundTrip measures rpcs through a node to a local Go backend that
+// answers at once, signed with a secret, without the per-connection rate limit:
+// "serial" is one client with one rpc in flight (the latency of an rpc alone),
+// "loaded" 8 clients with 16 each (the per-connection bound; throughput). It
+// reports round trips per second and the latency percentiles of one rpc (client
+// send to client receive).
+func BenchmarkRPCRoundTrip(b *testing.B) {
+	b.Run("serial", func(b *testing.B) { benchmarkRPC(b, 1, 1) })
+	b.Run("loaded", func(b *testing.B) { benchmarkRPC(b, 8, 16) })
+}
+
+func benchmarkRPC(b *testing.B, clients, window int) {
+	backend := httptest.NewServer(http.HandlerFunc(func(writer http.ResponseWriter, _ *http.Request) {
+		_, _ = writer.Write([]byte(`{"result":{"data":1}}`))
+	}))
+	defer backend.Close()
+	n := testnode.Start(b, gateway.Config{Session: session.Config{MaxMessagesPerSecond: session.Unlimited}, Callbacks: gateway.CallbacksConfig{RPCURL: backend.URL,
+		Client: callbacks.Config{Secret: callbackSecret}}})
+	conns := make([]*websocket.Conn, clients)
+	for index := range conns {
+		conn, response, err := websocket.DefaultDialer.Dial("ws://"+n.Addr().String()+"/api/v1/ws", nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = response.Body.Close()
+		defer conn.Close()
+		conns[index] = conn
+	}
+	var next atomic.Int64
+	latencies := make([][]time.Duration, clients)
+	b.ResetTimer()
+	started := time.Now()
+	done := make(chan error, clients)
+	for index, conn := range conns {
+		go func() {
+			sent := map[int64]time.Time{}
+			send := func() bool {
+				id := next.Add(1)
+				if id > int64(b.N) {
+					return false
+				}
+				sent[id] = time.Now()
+				return conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"rpc","id":`+strconv.FormatInt(id, 10)+`,"method":"m"}`)) == nil
+			}
+			for range window {
+				send()
+			}
+			for len(sent) > 0 {
+				_, data, err := conn.ReadMessage()
+				if err != nil {
+					done <- err
+					return
+				}
+				var answer struct {
+					Type string `json:"type"`
+					ID   int64  `json:"id"`
+				}
+				_ = json.Unmarshal(data, &answer)
+				if answer.Type != "rpc_result" {
+					done <- &json.UnsupportedValueError{Str: string(data)}
+					return
+				}
+				latencies[index] = append(latencies[index], time.Since(sent[answer.ID]))
+				delete(sent, answer.ID)
+				send()
+			}
+			done <- nil
+		}()
+	}
+	for range clients {
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+	}
+	elapsed := time.Since(started)
+	b.StopTimer()
+	all := slices.Concat(latencies...)
+	slices.Sort(all)
+	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "rpcs/s")
+	b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
+}
