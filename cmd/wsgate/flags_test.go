@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 // runOutput runs the binary's run with arguments and variables under a context
@@ -49,6 +50,14 @@ func TestFlagErrorsNameTheFlagAndItsValue(t *testing.T) {
 			"wsgate: -max-subscriptions-per-connection -1: must be 0 (unlimited) or more\n"},
 		"unknown broadcast rule": {[]string{"-client-broadcast", "nobody"},
 			`wsgate: -client-broadcast "nobody": must be grant or everyone` + "\n"},
+		"rpc url without scheme": {[]string{"-rpc-url", "localhost:8000/rpc"},
+			`wsgate: -rpc-url "localhost:8000/rpc": must be an http:// or https:// URL` + "\n"},
+		"events url of another scheme": {[]string{"-events-url", "ftp://host/events"},
+			`wsgate: -events-url "ftp://host/events": must be an http:// or https:// URL` + "\n"},
+		"zero callback workers":  {[]string{"-callback-workers", "0"}, "wsgate: -callback-workers 0: must be positive\n"},
+		"zero callback timeout":  {[]string{"-callback-timeout", "0s"}, "wsgate: -callback-timeout 0s: must be positive\n"},
+		"negative rpc limit":     {[]string{"-max-rpcs-per-connection", "-1"}, "wsgate: -max-rpcs-per-connection -1: must be 0 (unlimited) or more\n"},
+		"hidden callback secret": {[]string{"-callback-workers", "0", "-callback-secret", "s3cret"}, "wsgate: -callback-workers 0: must be positive\n"},
 	}
 	for name, test := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -57,6 +66,23 @@ func TestFlagErrorsNameTheFlagAndItsValue(t *testing.T) {
 				t.Fatalf("exit %d, output %q; want exit 2 and %q", code, output, test.want)
 			}
 		})
+	}
+}
+
+// TestCallbackFlagsMapOntoTheGatewayConfig: the callbacks' flags and variables
+// reach gateway.CallbacksConfig, -max-rpcs-per-connection 0 as unlimited.
+func TestCallbackFlagsMapOntoTheGatewayConfig(t *testing.T) {
+	parsed, err := parseOptions([]string{"-rpc-url", "http://127.0.0.1:9000/rpc", "-callback-timeout", "250ms",
+		"-max-rpcs-per-connection", "0", "-events-batch-size", "50"},
+		environment(map[string]string{"WSGATE_EVENTS_URL": "https://backend/events", "WSGATE_CALLBACK_SECRET": "s"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := parsed.callbacksConfig()
+	if config.RPCURL != "http://127.0.0.1:9000/rpc" || config.EventsURL != "https://backend/events" ||
+		string(config.Client.Secret) != "s" || config.Client.Timeout != 250*time.Millisecond || config.MaxRPCsPerConnection != -1 ||
+		config.Events.BatchSize != 50 || config.Events.BatchDelay != 100*time.Millisecond || config.Client.Workers != 32 {
+		t.Fatalf("callbacks config %+v", config)
 	}
 }
 

@@ -112,18 +112,37 @@ func (o options) validate(at sources) error {
 	if _, err := auth.NewOriginPolicy(auth.OriginConfig{Allowed: o.origins()}); err != nil {
 		return at.invalid("allowed-origins", err.Error())
 	}
-	for name, address := range map[string]string{"rpc-url": o.rpcURL, "events-url": o.eventsURL} {
-		if parsed, err := url.Parse(address); address != "" && (err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "") {
-			return at.invalid(name, "must be an http:// or https:// URL")
+	if o.redisURL != "" {
+		if parsed, err := url.Parse(o.redisURL); err != nil || !redisSchemes[parsed.Scheme] {
+			return at.invalid("redis-url", "must be redis://[user:password@]host:port[/db], or rediss:// for TLS")
 		}
 	}
-	for name, value := range map[string]int{"callback-workers": o.callbackWorkers, "callback-queue": o.callbackQueue,
-		"events-batch-size": o.eventsBatchSize, "events-queue-size": o.eventsQueueSize} {
-		if value <= 0 {
-			return at.invalid(name, "must be positive")
+	if err := o.validateCallbacks(at); err != nil {
+		return err
+	}
+	return o.validateCombinations()
+}
+
+// validateCallbacks checks the backend callbacks' settings, in the order of the
+// flag list.
+func (o options) validateCallbacks(at sources) error {
+	for _, setting := range []struct{ name, address string }{{"rpc-url", o.rpcURL}, {"events-url", o.eventsURL}} {
+		if setting.address == "" {
+			continue
+		}
+		if parsed, err := url.Parse(setting.address); err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
+			return at.invalid(setting.name, "must be an http:// or https:// URL")
 		}
 	}
 	switch {
+	case o.callbackWorkers <= 0:
+		return at.invalid("callback-workers", "must be positive")
+	case o.callbackQueue <= 0:
+		return at.invalid("callback-queue", "must be positive")
+	case o.eventsBatchSize <= 0:
+		return at.invalid("events-batch-size", "must be positive")
+	case o.eventsQueueSize <= 0:
+		return at.invalid("events-queue-size", "must be positive")
 	case o.callbackTimeout <= 0:
 		return at.invalid("callback-timeout", "must be positive")
 	case o.eventsBatchDelay <= 0:
@@ -131,12 +150,7 @@ func (o options) validate(at sources) error {
 	case o.maxRPCsPerConnection < 0:
 		return at.invalid("max-rpcs-per-connection", "must be 0 (unlimited) or more")
 	}
-	if o.redisURL != "" {
-		if parsed, err := url.Parse(o.redisURL); err != nil || !redisSchemes[parsed.Scheme] {
-			return at.invalid("redis-url", "must be redis://[user:password@]host:port[/db], or rediss:// for TLS")
-		}
-	}
-	return o.validateCombinations()
+	return nil
 }
 
 // validateCombinations checks the flags that depend on or exclude each other.
