@@ -1,11 +1,13 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"time"
 
 	"github.com/wsgate/wsgate/callbacks"
 	"github.com/wsgate/wsgate/delivery"
+	"github.com/wsgate/wsgate/engine"
 )
 
 // CallbacksConfig configures the calls a node makes to the application's backend
@@ -19,7 +21,9 @@ type CallbacksConfig struct {
 	EventsURL string
 	// Client configures the calls: signature secret or bearer key, timeout (1 s),
 	// workers, queue, body limits, circuit breaker (see callbacks.Config). Its
-	// Logger defaults to Config.Logger.
+	// Logger defaults to Config.Logger; its MaxRequestSize to the largest client
+	// message (Engine.MaxMessageSize) plus 4 KiB when that is more than 64 KiB, so
+	// that any message's rpc fits.
 	Client callbacks.Config
 	// MaxRPCsPerConnection caps one connection's rpcs in flight (see
 	// delivery.Config.MaxRPCsPerConnection; default 16).
@@ -49,6 +53,12 @@ func startCallbacks(config Config, publisherConfig *delivery.Config) (backend, e
 	clientConfig := callbacksConfig.Client
 	if clientConfig.Logger == nil {
 		clientConfig.Logger = config.Logger
+	}
+	// An rpc body wraps the client's message: by default it may be as large as
+	// the largest message allowed plus room for the user, connection and method.
+	if clientConfig.MaxRequestSize == 0 {
+		clientConfig.MaxRequestSize = max(callbacks.DefaultMaxRequestSize,
+			cmp.Or(config.Engine.MaxMessageSize, engine.DefaultMaxMessageSize)+rpcEnvelopeRoom)
 	}
 	client, err := callbacks.New(clientConfig)
 	if err != nil {
@@ -92,6 +102,9 @@ func (b backend) stop(deadline time.Time) {
 		b.client.Close()
 	}
 }
+
+// rpcEnvelopeRoom is what an rpc's body adds to the client's message, in bytes.
+const rpcEnvelopeRoom = 4 << 10
 
 // minimumFlush is the least time a shutdown leaves the events poster, however
 // much of the shutdown timeout the connections took.

@@ -92,6 +92,14 @@ func TestRPCAnswersComeBackByIDInAnyOrder(t *testing.T) {
 		t.Fatalf("a refusal came back as %v", answer)
 	}
 
+	// An rpc as large as the largest message (64 KiB) still fits the call's body.
+	large := strings.Repeat("x", 65000)
+	send(t, conn, map[string]any{"type": "rpc", "id": 5, "method": "echo", "data": large})
+	if answer := readMessage(t, conn, readTimeout); answer["type"] != "rpc_result" ||
+		answer["data"].(map[string]any)["echo"] != large {
+		t.Fatalf("a 65,000-byte rpc came back as %.200v", answer)
+	}
+
 	plain := startNode(t, gateway.Config{})
 	other := plain.dial("")
 	send(t, other, map[string]any{"type": "rpc", "id": 4, "method": "sum"})
