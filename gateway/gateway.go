@@ -21,6 +21,7 @@ import (
 	"github.com/wsgate/wsgate/dashboard"
 	"github.com/wsgate/wsgate/delivery"
 	"github.com/wsgate/wsgate/engine"
+	"github.com/wsgate/wsgate/history"
 	"github.com/wsgate/wsgate/session"
 )
 
@@ -68,6 +69,11 @@ type Config struct {
 	// too_many_subscriptions. Default (0) channels.DefaultMaxSubscriptions (128); a
 	// negative value means unlimited.
 	MaxSubscriptionsPerConnection int
+	// History bounds the memory history of a single node (the channels of the
+	// namespaces with history_size; see package history): MaxBytes is its
+	// node-wide budget. Default history.DefaultMaxBytes. A node in a cluster keeps
+	// no history in memory.
+	History history.MemoryConfig
 	// EveryClientMayBroadcast lets every connection send the client broadcast
 	// message when JWT is configured. Default false: with JWT only a connection
 	// whose token's wsgate claim has "broadcast":true may, others get
@@ -89,6 +95,8 @@ type Gateway struct {
 	Server *engine.Server
 	// Cluster is the node's membership in a cluster; nil without Config.Cluster.
 	Cluster *cluster.Node
+	// History is a single node's history store; nil in a cluster.
+	History *history.Memory
 
 	dashboard *dashboard.Dashboard
 
@@ -145,7 +153,15 @@ func New(config Config) (*Gateway, error) {
 			return err
 		}
 	}
-	g, err := assemble(config, publisherConfig, node, metrics, latencies)
+	var memory *history.Memory
+	if node == nil {
+		if memory, err = history.NewMemory(config.History); err != nil {
+			hub.Shutdown(0)
+			return nil, fmt.Errorf("gateway: Config.History: %w", err)
+		}
+		publisherConfig.History = memory
+	}
+	g, err := assemble(config, publisherConfig, node, memory, metrics, latencies)
 	if err != nil {
 		hub.Shutdown(0)
 		closeCluster(node)
@@ -159,9 +175,10 @@ func New(config Config) (*Gateway, error) {
 const apiHeaderRoom = 8 << 10
 
 // assemble builds what serves the hub of publisherConfig: the publisher (forwarding
-// to node, when there is one), the dashboard, the API and the engine.
-func assemble(config Config, publisherConfig delivery.Config, node *cluster.Node, metrics *api.Metrics,
-	latencies *dashboard.Latencies) (*Gateway, error) {
+// to node, when there is one), the dashboard, the API (with memory, the single
+// node's history store, nil in a cluster) and the engine.
+func assemble(config Config, publisherConfig delivery.Config, node *cluster.Node, memory *history.Memory,
+	metrics *api.Metrics, latencies *dashboard.Latencies) (*Gateway, error) {
 	hub := publisherConfig.Hub
 	publisher, apiCluster, err := newPublisher(publisherConfig, node)
 	if err != nil {
@@ -173,6 +190,7 @@ func assemble(config Config, publisherConfig delivery.Config, node *cluster.Node
 	}
 	board, err := dashboard.New(dashboardConfig)
 	if err != nil {
+		publisher.Close()
 		return nil, err
 	}
 	// The API takes bodies as large as the engine's request limit leaves room for
@@ -184,20 +202,23 @@ func assemble(config Config, publisherConfig delivery.Config, node *cluster.Node
 	}
 	handler, err := api.New(api.Config{Hub: hub, Publisher: publisher, Logger: config.Logger, APIKey: config.APIKey,
 		Metrics: metrics, Cluster: apiCluster, DisableProfiling: config.DisableProfiling, MaxBodySize: maxBodySize,
-		Dashboard: board})
+		Dashboard: board, History: memory})
 	if err != nil {
+		publisher.Close()
 		return nil, err
 	}
 	config.Engine.Handler = handler
 	transport, err := session.NewTransport(hub, publisher)
 	if err != nil {
+		publisher.Close()
 		return nil, err
 	}
 	server, err := engine.New(config.Engine, transport)
 	if err != nil {
+		publisher.Close()
 		return nil, err
 	}
-	return &Gateway{Hub: hub, Publisher: publisher, Server: server, Cluster: node, dashboard: board}, nil
+	return &Gateway{Hub: hub, Publisher: publisher, Server: server, Cluster: node, History: memory, dashboard: board}, nil
 }
 
 // joinCluster creates the cluster node when config asks for one and sets the hub's
@@ -245,6 +266,7 @@ func (g *Gateway) Start() error {
 	}
 	if err := g.Server.Start(); err != nil {
 		g.Hub.Shutdown(0)
+		g.Publisher.Close()
 		closeCluster(g.Cluster)
 		return err
 	}
@@ -266,6 +288,7 @@ func (g *Gateway) Shutdown(timeout time.Duration) int {
 		g.Server.StopAccepting()
 		g.dashboard.Close()
 		g.cut = g.Hub.Shutdown(timeout)
+		g.Publisher.Close()
 		closeCluster(g.Cluster)
 		stopContext, cancel := context.WithTimeout(context.Background(), max(timeout-time.Since(started), time.Second))
 		defer cancel()

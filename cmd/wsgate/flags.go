@@ -14,6 +14,7 @@ import (
 	"github.com/wsgate/wsgate/channels"
 	"github.com/wsgate/wsgate/cluster"
 	"github.com/wsgate/wsgate/engine"
+	"github.com/wsgate/wsgate/history"
 	"github.com/wsgate/wsgate/session"
 )
 
@@ -53,6 +54,7 @@ type options struct {
 	// unlimited, as for the other limits of the command line.
 	maxSubscriptionsPerConnection int
 	clientBroadcast               string
+	historyMaxBytes               int64
 	// namespaces come from the file's namespaces list only.
 	namespaces []channels.NamespaceOptions
 	// printVersion is -version: print the build and exit, a command rather than a
@@ -126,6 +128,8 @@ func defineFlags(flags *flag.FlagSet, parsed *options) {
 		"time a node that stops renewing its lease (crash, partition) keeps counting in Redis; renewed every third of it")
 	flags.IntVar(&parsed.maxSubscriptionsPerConnection, "max-subscriptions-per-connection", channels.DefaultMaxSubscriptions,
 		"channels one connection may be subscribed to at once; more get too_many_subscriptions (0 = unlimited)")
+	flags.Int64Var(&parsed.historyMaxBytes, "history-max-bytes", history.DefaultMaxBytes,
+		"single node: bytes the channels' memory history may hold in all; over it the least recently published channels lose their history")
 	flags.StringVar(&parsed.clientBroadcast, "client-broadcast", broadcastByGrant,
 		"with JWT, who may send the client broadcast to every connection: grant (a token whose wsgate claim has \"broadcast\":true) or everyone; without JWT everyone may")
 	flags.BoolVar(&parsed.printVersion, "version", false, "print the version, commit and Go version, then exit")
