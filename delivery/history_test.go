@@ -234,7 +234,7 @@ func TestSaturatedHistoryWorkersRefuseAtOnce(t *testing.T) {
 	}, delivery.Config{HistoryWorkers: 1, HistoryQueue: 1})
 	transport, first, firstConn := openSession(t, hub, publisher, "")
 	transport.HandleText(first, []byte(`{"type":"subscribe","channel":"feed:a"}`))
-	<-busy // the only worker waits in ChannelReady
+	<-busy                                                                         // the only worker waits in ChannelReady
 	transport.HandleText(first, []byte(`{"type":"subscribe","channel":"feed:b"}`)) // fills the queue
 	_, second, secondConn := openSession(t, hub, publisher, "")
 	transport.HandleText(second, []byte(`{"type":"subscribe","channel":"feed:a"}`))
