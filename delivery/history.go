@@ -105,10 +105,13 @@ func (p *Publisher) deliverHistory(channel string, payload []byte, position hist
 // (divertLocked), every other subscriber directly.
 func (p *Publisher) deliverLocked(target *stripe, channel string, payload []byte, position history.Position,
 	exclude *session.Session) int {
-	frame := protocol.TextFrame(payload)
 	buffer := subscriberBuffers.Get().(*[]*session.Session)
 	subscribers := p.index.Subscribers(channel, (*buffer)[:0])
 	delivered := 0
+	var frame []byte
+	if len(subscribers) > 0 {
+		frame = protocol.TextFrame(payload)
+	}
 	if len(target.joining[channel]) > 0 {
 		subscribers, delivered = p.divertLocked(target, channel, subscribers, frame, position, exclude)
 	}
