@@ -273,14 +273,18 @@ func TestRecoveryRefusedAnswersTheNewPosition(t *testing.T) {
 	}
 	expectNothingPending(t, upToDate)
 
+	// A new stream starts after the highest offset the node issued (10).
 	_, brief := subscribeAt(t, n.dial(""), "brief:a", nil)
-	publishNumbered(t, n, "brief:a", 1, 3)
+	if brief.offset != 10 {
+		t.Fatalf("brief:a starts at %+v", brief)
+	}
+	publishNumbered(t, n, "brief:a", 11, 13)
 	waitFor(t, 5*time.Second, "brief:a's publications to expire", func() bool {
 		_, body := n.apiCall("GET", "/api/v1/channels/brief:a/history", "", nil)
 		list, _ := body["publications"].([]any)
 		return len(list) == 0
 	})
-	refused(n.dial(""), "brief:a", position{offset: 1, epoch: brief.epoch}, position{offset: 3, epoch: brief.epoch})
+	refused(n.dial(""), "brief:a", position{offset: 11, epoch: brief.epoch}, position{offset: 13, epoch: brief.epoch})
 
 	// A restarted node keeps nothing of its memory history: a new epoch at 0.
 	restarted := startNode(t, gateway.Config{Namespaces: namespaces})

@@ -54,6 +54,9 @@ type Memory struct {
 	mutex      sync.Mutex
 	streams    map[string]*stream
 	generation uint64
+	// issued is the highest offset any stream of the store has issued: a new
+	// stream starts after it (see NewMemory).
+	issued uint64
 	// oldest and newest end the list of streams by last append (or creation): the
 	// budget evicts from oldest, and idle streams are dropped from there too.
 	oldest, newest *stream
@@ -72,7 +75,13 @@ type memoryCounters struct {
 	trimmedPublications                 atomic.Uint64
 }
 
-// NewMemory returns an empty Memory store.
+// NewMemory returns an empty Memory store. Its first stream's first offset is 1;
+// every stream created later, including one that starts again after it was dropped
+// (expired, evicted), starts after the highest offset the store issued so far. So
+// no offset of a channel is ever issued twice by one store: a live subscriber of
+// a stream that started again sees the offsets jump forward (a gap, in a new
+// epoch) and never back to offsets it has seen, which it would take for
+// duplicates.
 func NewMemory(config MemoryConfig) (*Memory, error) {
 	if config.MaxBytes < 0 {
 		return nil, errors.New("history: MemoryConfig.MaxBytes is negative")
@@ -108,6 +117,7 @@ func (m *Memory) Append(ctx context.Context, channel string, data []byte, option
 	target := m.streamLocked(channel, now, options)
 	m.expireLocked(target, now)
 	dropped := target.push(stored, now, options.Size)
+	m.issued = max(m.issued, target.top)
 	if dropped > 0 {
 		m.counters.trimmedPublications.Add(1)
 		m.counters.publications.Add(-1)
@@ -148,7 +158,8 @@ func (m *Memory) streamLocked(channel string, now int64, options Options) *strea
 	found := m.streams[channel]
 	if found == nil {
 		m.generation++
-		found = &stream{name: strings.Clone(channel), epoch: m.epochPrefix + "-" + strconv.FormatUint(m.generation, 36), touched: now}
+		found = &stream{name: strings.Clone(channel), epoch: m.epochPrefix + "-" + strconv.FormatUint(m.generation, 36),
+			top: m.issued, touched: now}
 		m.streams[found.name] = found
 		m.counters.streams.Add(1)
 		m.addBytesLocked(streamBytes(channel))

@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// Position is a place in a channel's stream: the offset of a publication (1 for the
-// first one of an epoch; 0 before any) and the stream's epoch, a string that changes
+// Position is a place in a channel's stream: the offset of a publication (each one
+// more than the previous one of its epoch) and the stream's epoch, a string that changes
 // whenever the stream is lost and started again (a node restarted with memory
 // history, a stream evicted or expired, Redis flushed or failed over). Two positions
 // compare only within one epoch. A value type; the zero Position means "no position".
@@ -39,21 +39,26 @@ type Options struct {
 // concurrent use, and each method makes at most one network round trip, bounded by
 // ctx (the memory store makes none).
 //
-// The contract between the delivery side and a store (unchanged from the one the
-// history helpers agreed on; Read with limit 0 is the one addition):
+// The contract between the delivery side and a store (the one the history
+// helpers agreed on, with two additions: Read with limit 0, and offsets that never
+// go back across epochs):
 //   - Append assigns offsets one by one in each channel, so offset order is append
-//     order. A store shared by several nodes (Redis) also publishes each appended
-//     publication to every node in offset order, atomically with the append; every
-//     node, the appending one included, delivers it from that message
+//     order. A stream that starts again in a new epoch starts its offsets above
+//     those of its previous epoch (the memory store does, see NewMemory): a live
+//     subscriber, which sees offsets but not epochs, then sees a gap rather than
+//     offsets it would take for duplicates.
+//   - A store shared by several nodes (Redis) also publishes each appended
+//     publication to every node in offset order, atomically with the append;
+//     every node, the appending one included, delivers it from that message
 //     (delivery.Publisher.PublishToChannelLocalAt). The memory store publishes
 //     nothing: the single node's Publisher delivers after Append, both under one
 //     per-channel lock, so local delivery order is offset order too.
-//   - Read returns up to limit publications with offset > since, oldest first, and
-//     the stream's current top: the position of its last publication ({0, epoch}
-//     when it has none; a stream that did not exist gets its epoch now, so that a
-//     client that subscribed to an empty channel can recover its first
-//     publications). limit 0 reads the top only. Recovery from a position is
-//     complete only when Recovered says so.
+//   - Read returns up to limit publications with offset > since, oldest first,
+//     and the stream's current top: the position of its last publication (when it
+//     has none, the offset its first one will follow). A stream that did not exist
+//     gets its epoch at the read, so that a client that subscribed to an empty
+//     channel can recover its first publications. limit 0 reads the top only.
+//     Recovery from a position is complete only when Recovered says so.
 type Store interface {
 	// Append stores data (valid JSON; the store keeps its own copy) as the next
 	// publication of channel and returns its position.

@@ -6,8 +6,9 @@ package history
 type stream struct {
 	name  string
 	epoch string
-	// top is the offset of the last publication appended (0 before any); the
-	// entries held are the offsets top-count+1 .. top.
+	// top is the offset of the last publication appended (before any, the offset
+	// the stream started after); the entries held are the offsets top-count+1 ..
+	// top.
 	top uint64
 	// entries is a ring of count entries starting at head; it grows by doubling up
 	// to the stream's size, so a channel with few publications holds few entries.
