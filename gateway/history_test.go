@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,31 +145,53 @@ func TestSubscriberCutWhileAThousandStreamRecoversEveryOne(t *testing.T) {
 	expectNothingPending(t, again)
 }
 
-// TestRecoveryWhilePublishingAtFullRateHasNoSeam: subscribers disconnect and
-// recover again and again while the backend publishes as fast as it can; every
-// recovery is complete, and across all of them each subscriber sees every offset
-// exactly once, in order.
+// TestRecoveryWhilePublishingAtFullRateHasNoSeam: subscribers leave and recover
+// again and again while the backend publishes as fast as it can; every recovery
+// is complete, and across all of them each subscriber sees every offset exactly
+// once, in order. (A subscriber cut and reconnecting is
+// TestSubscriberCutWhileAThousandStreamRecoversEveryOne; here each cycle
+// unsubscribes and resubscribes on one connection, which goes through the same
+// join, so the seam is exercised hundreds of times without socket churn.)
 func TestRecoveryWhilePublishingAtFullRateHasNoSeam(t *testing.T) {
-	const size = 200_000
+	const size, ahead = 200_000, 300
 	n := startNode(t, gateway.Config{Namespaces: feedNamespace(size), Session: session.Config{MaxPendingBytes: 64 << 20}})
 	const channel = "feed:firehose"
+	const subscribers, cycles, perCycle = 4, 20, 100
+	// The publisher runs as fast as the subscribers read (at most ahead
+	// publications beyond the slowest), so every join meets publications in
+	// flight and no backlog grows without bound.
+	var progress [subscribers]atomic.Uint64
+	slowest := func() uint64 {
+		lowest := progress[0].Load()
+		for index := range progress {
+			lowest = min(lowest, progress[index].Load())
+		}
+		return lowest
+	}
 	stop := make(chan struct{})
 	var publishing sync.WaitGroup
 	publishing.Go(func() {
-		for number := 1; number <= size; number++ {
-			select {
-			case <-stop:
-				return
-			default:
+		for number := uint64(1); number <= size; number++ {
+			for number > slowest()+ahead {
+				select {
+				case <-stop:
+					return
+				default:
+					runtime.Gosched()
+				}
 			}
-			n.Publisher.PublishToChannel(context.Background(), channel, []byte(strconv.Itoa(number)))
+			n.Publisher.PublishToChannel(context.Background(), channel, []byte(strconv.FormatUint(number, 10)))
 		}
 	})
-	const subscribers, cycles, perCycle = 4, 8, 300
 	failures := make(chan error, subscribers)
 	var reading sync.WaitGroup
-	for range subscribers {
-		reading.Go(func() { failures <- cycleThroughRecoveries(n, channel, cycles, perCycle) })
+	for index := range subscribers {
+		conn := n.dial("")
+		reading.Go(func() {
+			err := cycleThroughRecoveries(conn, channel, cycles, perCycle, &progress[index])
+			progress[index].Store(size) // done: no longer holds the publisher back
+			failures <- err
+		})
 	}
 	reading.Wait()
 	close(stop)
@@ -178,40 +202,36 @@ func TestRecoveryWhilePublishingAtFullRateHasNoSeam(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	if stats := n.Publisher.HistoryStats(); stats.Recovered != subscribers*(cycles-1) || stats.NotRecovered != 0 {
+		t.Errorf("history stats %+v, want %d recoveries", stats, subscribers*(cycles-1))
+	}
 }
 
-// cycleThroughRecoveries connects, subscribes (recovering from the last offset
-// after the first cycle), reads perCycle publications checking that each offset
-// follows the previous one, and drops the connection without a close handshake,
-// cycles times.
-func cycleThroughRecoveries(n *node, channel string, cycles, perCycle int) error {
+// cycleThroughRecoveries subscribes conn to channel (recovering from the last
+// offset after the first cycle), reads perCycle publications checking that each
+// offset follows the previous one, unsubscribes (reading on up to the answer),
+// cycles times; progress is the last offset read.
+func cycleThroughRecoveries(conn *websocket.Conn, channel string, cycles, perCycle int, progress *atomic.Uint64) error {
 	var last position
 	for cycle := range cycles {
-		conn, response, err := websocket.DefaultDialer.Dial(n.wsURL(nil), nil)
-		if err != nil {
-			return err
-		}
-		_ = response.Body.Close()
 		request := map[string]any{"type": "subscribe", "channel": channel}
 		if cycle > 0 {
 			request["recover"], request["offset"], request["epoch"] = true, last.offset, last.epoch
 		}
-		err = readCycle(conn, request, &last, cycle, perCycle)
-		_ = conn.Close()
-		if err != nil {
+		if err := readCycle(conn, request, &last, cycle, perCycle, progress); err != nil {
 			return fmt.Errorf("cycle %d: %w", cycle, err)
 		}
 	}
 	return nil
 }
 
-// readCycle runs one cycle of cycleThroughRecoveries on conn.
-func readCycle(conn *websocket.Conn, request map[string]any, last *position, cycle, perCycle int) error {
+// readCycle runs one cycle of cycleThroughRecoveries.
+func readCycle(conn *websocket.Conn, request map[string]any, last *position, cycle, perCycle int, progress *atomic.Uint64) error {
 	if err := conn.WriteJSON(request); err != nil {
 		return err
 	}
+	_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
 	var answer map[string]any
-	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if err := conn.ReadJSON(&answer); err != nil {
 		return err
 	}
@@ -224,19 +244,41 @@ func readCycle(conn *websocket.Conn, request map[string]any, last *position, cyc
 		return fmt.Errorf("recovery from %+v answered %v", *last, answer)
 	case cycle == 0:
 		*last = position{offset: uint64(top), epoch: epoch}
+		progress.Store(last.offset)
+	}
+	follows := func(publication map[string]any) error {
+		offset, _ := publication["offset"].(float64)
+		if publication["type"] != "publication" || uint64(offset) != last.offset+1 || publication["data"] != offset {
+			return fmt.Errorf("after offset %d got %v (a gap or a duplicate at the seam)", last.offset, publication)
+		}
+		last.offset++
+		progress.Store(last.offset)
+		return nil
 	}
 	for range perCycle {
 		var publication map[string]any
 		if err := conn.ReadJSON(&publication); err != nil {
 			return err
 		}
-		offset, _ := publication["offset"].(float64)
-		if publication["type"] != "publication" || uint64(offset) != last.offset+1 || publication["data"] != offset {
-			return fmt.Errorf("after offset %d got %v (a gap or a duplicate at the seam)", last.offset, publication)
+		if err := follows(publication); err != nil {
+			return err
 		}
-		last.offset++
 	}
-	return nil
+	if err := conn.WriteJSON(map[string]any{"type": "unsubscribe", "channel": request["channel"]}); err != nil {
+		return err
+	}
+	for {
+		var next map[string]any
+		if err := conn.ReadJSON(&next); err != nil {
+			return err
+		}
+		if next["type"] == "unsubscribed" {
+			return nil
+		}
+		if err := follows(next); err != nil {
+			return err
+		}
+	}
 }
 
 // TestRecoveryRefusedAnswersTheNewPosition: a gap larger than recover_max, expired
