@@ -109,12 +109,13 @@ func TestSubscriberCutWhileAThousandStreamRecoversEveryOne(t *testing.T) {
 		t.Fatalf("a new channel's position %+v, want offset 0", start)
 	}
 
-	cut, resubscribing := make(chan struct{}), make(chan struct{})
+	cut, away, resubscribing := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	var publishing sync.WaitGroup
 	publishing.Go(func() {
 		publishNumbered(t, n, channel, 1, 400)
 		<-cut
 		publishNumbered(t, n, channel, 401, 600) // while the subscriber is away
+		close(away)
 		<-resubscribing
 		publishNumbered(t, n, channel, 601, 1000) // while it recovers
 	})
@@ -124,6 +125,7 @@ func TestSubscriberCutWhileAThousandStreamRecoversEveryOne(t *testing.T) {
 	}
 	proxy.Cut()
 	close(cut)
+	<-away
 
 	again := dial()
 	last := position{offset: received[len(received)-1], epoch: start.epoch}
