@@ -3,7 +3,6 @@ package delivery_test
 import (
 	"context"
 	"fmt"
-	"syscall"
 	"testing"
 
 	"github.com/wsgate/wsgate/channels"
@@ -48,7 +47,7 @@ func BenchmarkPublishHistory(b *testing.B) {
 				}
 				ctx := context.Background()
 				b.ReportAllocs()
-				started := processCPU(b)
+				started := testsupport.ProcessCPUTime(b)
 				for b.Loop() {
 					if result := publisher.PublishToChannel(ctx, channel, data); result.Local != subscribers {
 						b.Fatalf("publication reached %d, want %d", result.Local, subscribers)
@@ -57,18 +56,8 @@ func BenchmarkPublishHistory(b *testing.B) {
 				// The flush workers' writes count too: the hub is shut down (and
 				// its queues written) before the CPU time is read.
 				hub.Shutdown(0)
-				b.ReportMetric(float64(processCPU(b)-started)/float64(b.N), "cpu-ns/op")
+				b.ReportMetric(float64(testsupport.ProcessCPUTime(b)-started)/float64(b.N), "cpu-ns/op")
 			})
 		}
 	}
-}
-
-// processCPU returns the CPU time this process has used so far (user and
-// system), in nanoseconds.
-func processCPU(b *testing.B) int64 {
-	var usage syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &usage); err != nil {
-		b.Fatal(err)
-	}
-	return usage.Utime.Nano() + usage.Stime.Nano()
 }
