@@ -14,6 +14,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/wsgate/wsgate/delivery"
+	"github.com/wsgate/wsgate/history"
 	"github.com/wsgate/wsgate/internal/buildinfo"
 	"github.com/wsgate/wsgate/session"
 )
@@ -45,6 +46,9 @@ type Config struct {
 	// Dashboard, when set, is served under /dashboard (see routeDashboard). Default
 	// nil: no dashboard, those paths answer 404.
 	Dashboard Dashboard
+	// History is a single node's memory history store, whose figures /metrics
+	// shows. Default nil: none (a cluster keeps its history in Redis).
+	History *history.Memory
 	// MaxBodySize is the largest request body in bytes; a larger one is answered
 	// with 413. Default DefaultMaxBodySize. The transport cuts requests over its own
 	// limit (engine.Config.MaxRequestSize) without an answer, so keep this below it.
@@ -72,6 +76,7 @@ type API struct {
 	metrics     *Metrics
 	cluster     Cluster
 	metricSets  []*metrics.Set
+	history     *history.Memory
 }
 
 // New returns the API handler. It turns on VictoriaMetrics/metrics' process-wide
@@ -103,7 +108,7 @@ func New(config Config) (*API, error) {
 	metrics.ExposeMetadata(true)
 	a := &API{hub: config.Hub, publisher: config.Publisher, logger: config.Logger, routes: newRouter(),
 		access: newAccess(config.APIKey), maxBodySize: config.MaxBodySize, metrics: config.Metrics,
-		cluster: config.Cluster, metricSets: config.MetricSets}
+		cluster: config.Cluster, metricSets: config.MetricSets, history: config.History}
 	a.routes.handle("GET", "/api/v1/ws/stats", a.access.protect(a.serveStats))
 	a.routes.handle("GET", "/metrics", a.access.protect(a.serveMetrics))
 	if !config.DisableProfiling {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/wsgate/wsgate/channels"
 	"github.com/wsgate/wsgate/delivery"
+	"github.com/wsgate/wsgate/history"
 )
 
 // The channel endpoints: publications (one, or a batch), server-side
@@ -41,6 +42,7 @@ func (a *API) routeChannels() {
 	a.routes.handle("POST", "/api/v1/connections/{connection_id}/unsubscribe", a.access.protect(a.serveConnectionSubscription(false)))
 	a.routes.handle("GET", "/api/v1/channels", a.access.protect(a.serveChannelList))
 	a.routes.handle("GET", "/api/v1/channels/{channel}", a.access.protect(a.serveChannel))
+	a.routes.handle("GET", "/api/v1/channels/{channel}/history", a.access.protect(a.serveHistory))
 }
 
 // publication is one publication of a request: its channel (from the path, or the
@@ -63,7 +65,8 @@ func (p publication) check() *errorResponse {
 
 // servePublishToChannel answers POST /api/v1/channels/{channel}/publish
 // {"data":...}: {"queued":N} for this node's subscribers, with "nodes" in a cluster
-// whose nodes carry channels.
+// whose nodes carry channels, and the publication's "offset" and "epoch" for a
+// history channel.
 func (a *API) servePublishToChannel(writer http.ResponseWriter, request *http.Request) {
 	var body struct {
 		Data json.RawMessage `json:"data"`
@@ -76,23 +79,35 @@ func (a *API) servePublishToChannel(writer http.ResponseWriter, request *http.Re
 		writeJSON(writer, http.StatusBadRequest, refusal)
 		return
 	}
-	a.writeCounted(writer, a.publisher.PublishToChannel(request.Context(), item.Channel, item.Data), "queued")
+	result := a.publisher.PublishToChannel(request.Context(), item.Channel, item.Data)
+	if result.Err != nil {
+		a.writeClusterUnavailable(writer, result.Err, "queued", result.Local)
+		return
+	}
+	answer := map[string]any{"queued": result.Local}
+	if result.Forwarded {
+		answer["nodes"] = result.Nodes
+	}
+	writeJSON(writer, http.StatusOK, positionFields(answer, result.Position))
 }
 
 // batchResult is one entry of a batch's answer: what was queued, or the item's
 // error object.
 type batchResult struct {
-	Queued  *int   `json:"queued,omitempty"`
-	Nodes   *int   `json:"nodes,omitempty"`
-	Error   string `json:"error,omitempty"`
-	Message string `json:"message,omitempty"`
-	Cluster string `json:"cluster,omitempty"`
+	Queued  *int    `json:"queued,omitempty"`
+	Nodes   *int    `json:"nodes,omitempty"`
+	Offset  *uint64 `json:"offset,omitempty"`
+	Epoch   string  `json:"epoch,omitempty"`
+	Error   string  `json:"error,omitempty"`
+	Message string  `json:"message,omitempty"`
+	Cluster string  `json:"cluster,omitempty"`
 }
 
 // servePublishBatch answers POST /api/v1/publish {"publications":[{"channel":...,
 // "data":...},...]} with {"results":[...]}, one per publication in order: each
-// {"queued":N} (with "nodes" in a cluster), or the item's own error object, so one
-// bad item fails alone. At most MaxBatchPublications.
+// {"queued":N} (with "nodes" in a cluster, "offset" and "epoch" for a history
+// channel), or the item's own error object, so one bad item fails alone. At most
+// MaxBatchPublications.
 func (a *API) servePublishBatch(writer http.ResponseWriter, request *http.Request) {
 	var body struct {
 		Publications *[]publication `json:"publications"`
@@ -134,6 +149,10 @@ func (a *API) servePublishBatch(writer http.ResponseWriter, request *http.Reques
 		case result.Forwarded:
 			nodes := result.Nodes
 			results[position].Nodes = &nodes
+		}
+		if result.Position != (history.Position{}) {
+			offset := result.Position.Offset
+			results[position].Offset, results[position].Epoch = &offset, result.Position.Epoch
 		}
 	}
 	writeJSON(writer, http.StatusOK, map[string]any{"results": results})

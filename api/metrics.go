@@ -131,6 +131,7 @@ func (a *API) writeNodeFamilies(out *exposition) {
 	out.counter("wsgate_pings_sent_total", "Heartbeat pings sent.", counters.PingsSent)
 	out.histogram(a.metrics.pingRoundTrip)
 	a.writeChannelFamilies(out)
+	a.writeHistoryFamilies(out)
 	out.gauge("wsgate_timers_pending", "Timers pending on the node's timer wheel (heartbeats, close graces, token expiries, handshake timeouts).",
 		float64(a.hub.Wheel().Pending()))
 }

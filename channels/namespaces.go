@@ -1,8 +1,10 @@
 package channels
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // SubscribeMode says which connections may subscribe to a namespace's channels
@@ -36,8 +38,8 @@ const (
 
 // NamespaceOptions are the options of one namespace, with the shape of one entry of
 // the configuration file's "namespaces" list (a contract like the wire format). Zero
-// values mean the defaults named per field; the history and presence options of later
-// issues join as further fields. A value type: copies are independent.
+// values mean the defaults named per field; the presence options of a later issue
+// join as further fields. A value type: copies are independent.
 type NamespaceOptions struct {
 	// Name is the namespace: channels "Name:..." belong to it; "" is the default
 	// namespace of channels without NamespaceSeparator. At most MaxNameLength-1
@@ -59,7 +61,34 @@ type NamespaceOptions struct {
 	// lists, without tokens: see SubscribePermission. Only SubscribeToken (or no
 	// Subscribe) goes with it, so no one else reads a personal channel without a grant.
 	Personal bool `yaml:"personal" json:"personal"`
+	// HistorySize turns on history for the namespace's channels: each keeps its
+	// last HistorySize publications, which carry offsets, and a client that
+	// resubscribes with its position recovers what it missed (package history,
+	// docs/channels.md). Default 0: no history.
+	HistorySize int `yaml:"history_size" json:"history_size"`
+	// HistoryTTL is how long a publication stays in the history; written as a
+	// duration ("5m") in the configuration file. Default DefaultHistoryTTL when
+	// HistorySize is set; it needs HistorySize.
+	HistoryTTL time.Duration `yaml:"history_ttl" json:"history_ttl"`
+	// RecoverMax is the most publications one recovery sends; a client that missed
+	// more is answered "recovered":false. Default DefaultRecoverMax when
+	// HistorySize is set; it needs HistorySize.
+	RecoverMax int `yaml:"recover_max" json:"recover_max"`
 }
+
+// Defaults of the history options of a namespace with HistorySize set.
+const (
+	// DefaultHistoryTTL keeps publications five minutes: a reconnect after a
+	// network change, a deploy's restart or a laptop's short sleep recovers.
+	DefaultHistoryTTL = 5 * time.Minute
+	// DefaultRecoverMax bounds a recovery to 1000 publications, so that one
+	// reconnecting client is not sent an unbounded backlog at once (with the
+	// default -max-pending-bytes of 1 MiB, publications of up to about 1 KB).
+	DefaultRecoverMax = 1000
+)
+
+// HasHistory reports whether the namespace's channels keep history.
+func (o NamespaceOptions) HasHistory() bool { return o.HistorySize > 0 }
 
 // OptionError is an invalid namespace option: which namespace (by name) and which
 // field (by its configuration file key), so a configuration loader can point at the
@@ -107,6 +136,23 @@ func (o NamespaceOptions) Validate() error {
 	if o.Personal && o.Subscribe != "" && o.Subscribe != SubscribeToken {
 		return invalid("subscribe", "%q would let every connection read personal channels; a personal namespace takes token (or nothing)", o.Subscribe)
 	}
+	return o.validateHistory(invalid)
+}
+
+// validateHistory checks the history options.
+func (o NamespaceOptions) validateHistory(invalid func(field, problem string, arguments ...any) error) error {
+	switch {
+	case o.HistorySize < 0:
+		return invalid("history_size", "%d is negative (0 means no history)", o.HistorySize)
+	case o.HistoryTTL < 0:
+		return invalid("history_ttl", "%v is negative", o.HistoryTTL)
+	case o.RecoverMax < 0:
+		return invalid("recover_max", "%d is negative", o.RecoverMax)
+	case o.HistorySize == 0 && o.HistoryTTL != 0:
+		return invalid("history_ttl", "needs history_size (the namespace keeps no history)")
+	case o.HistorySize == 0 && o.RecoverMax != 0:
+		return invalid("recover_max", "needs history_size (the namespace keeps no history)")
+	}
 	return nil
 }
 
@@ -127,6 +173,10 @@ func (o NamespaceOptions) withDefaults(authentication bool) NamespaceOptions {
 	}
 	if o.Publish == "" {
 		o.Publish = PublishOff
+	}
+	if o.HasHistory() {
+		o.HistoryTTL = cmp.Or(o.HistoryTTL, DefaultHistoryTTL)
+		o.RecoverMax = cmp.Or(o.RecoverMax, DefaultRecoverMax)
 	}
 	return o
 }

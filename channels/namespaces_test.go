@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestNamespaceOptionsValidateNamesTheNamespaceAndField(t *testing.T) {
@@ -20,6 +21,11 @@ func TestNamespaceOptionsValidateNamesTheNamespaceAndField(t *testing.T) {
 		{NamespaceOptions{Name: "chat", MaxSubscribers: -1}, "max_subscribers"},
 		{NamespaceOptions{Name: "inbox", Personal: true, Subscribe: SubscribeAnyone}, "subscribe"},
 		{NamespaceOptions{Name: "inbox", Personal: true, Subscribe: SubscribeAuthenticated}, "subscribe"},
+		{NamespaceOptions{Name: "feed", HistorySize: -1}, "history_size"},
+		{NamespaceOptions{Name: "feed", HistorySize: 10, HistoryTTL: -time.Second}, "history_ttl"},
+		{NamespaceOptions{Name: "feed", HistorySize: 10, RecoverMax: -1}, "recover_max"},
+		{NamespaceOptions{Name: "feed", HistoryTTL: time.Minute}, "history_ttl"},
+		{NamespaceOptions{Name: "feed", RecoverMax: 10}, "recover_max"},
 	} {
 		err := test.options.Validate()
 		var optionError *OptionError
@@ -104,5 +110,25 @@ func TestDefaultsWithoutAnyConfiguration(t *testing.T) {
 			t.Errorf("authentication %v: Lookup = %+v, DefaultNamespaceOptions = %+v, want %+v",
 				authentication, got, DefaultNamespaceOptions(authentication), want)
 		}
+	}
+}
+
+// TestHistoryOptionsGetTheirDefaults: a namespace with history_size gets the
+// default TTL and recovery bound; one without keeps none.
+func TestHistoryOptionsGetTheirDefaults(t *testing.T) {
+	namespaces, err := NewNamespaces([]NamespaceOptions{{Name: "feed", HistorySize: 100}, {Name: "log", HistorySize: 10,
+		HistoryTTL: time.Hour, RecoverMax: 5}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed, log, plain := namespaces.Lookup("feed:a"), namespaces.Lookup("log:a"), namespaces.Lookup("other:a")
+	if !feed.HasHistory() || feed.HistoryTTL != DefaultHistoryTTL || feed.RecoverMax != DefaultRecoverMax {
+		t.Errorf("feed %+v", feed)
+	}
+	if log.HistoryTTL != time.Hour || log.RecoverMax != 5 {
+		t.Errorf("log %+v", log)
+	}
+	if plain.HasHistory() || plain.HistoryTTL != 0 || plain.RecoverMax != 0 {
+		t.Errorf("a namespace without history %+v", plain)
 	}
 }

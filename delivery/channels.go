@@ -6,6 +6,7 @@ import (
 
 	"github.com/wsgate/wsgate/callbacks"
 	"github.com/wsgate/wsgate/channels"
+	"github.com/wsgate/wsgate/history"
 	"github.com/wsgate/wsgate/protocol"
 	"github.com/wsgate/wsgate/session"
 )
@@ -36,22 +37,23 @@ func refuse(s *session.Session, err error, channel string, id []byte) string {
 }
 
 // subscribeFrom handles a client's subscribe: the name, the subscription token if
-// any, the permission, the limits; it answers "subscribed" or an error.
+// any, the permission, the limits; it answers "subscribed" (for a history channel
+// with its position, and what the client missed when it asks to recover; see
+// joining.go) or an error.
 func (p *Publisher) subscribeFrom(s *session.Session, message protocol.Message) {
-	err := p.subscribeClient(s, message.Channel, message.Token)
+	err := p.subscribeClient(s, message)
 	switch {
 	case errors.Is(err, errClosed):
 		return
 	case err != nil:
 		p.counters.subscribeRefusals.add(refuse(s, err, message.Channel, message.ID))
-		return
 	}
-	s.Send(protocol.ChannelAnswer{Type: protocol.TypeSubscribed, Channel: message.Channel, ID: message.ID}.Frame())
 }
 
-// subscribeClient subscribes s to channel if the rules allow it, with token (a
-// subscription token, or "") as the client sent it.
-func (p *Publisher) subscribeClient(s *session.Session, channel, token string) error {
+// subscribeClient subscribes s to the channel of message, a subscribe, if the rules
+// allow it, with the subscription token the client sent (or none), and answers it.
+func (p *Publisher) subscribeClient(s *session.Session, message protocol.Message) error {
+	channel, token := message.Channel, message.Token
 	if err := channels.ValidateName(channel); err != nil {
 		return err
 	}
@@ -66,7 +68,8 @@ func (p *Publisher) subscribeClient(s *session.Session, channel, token string) e
 	if err := channels.SubscribePermission(options, connectionOf(s), channel, tokenChannel); err != nil {
 		return err
 	}
-	return p.subscribe(s, channel, options.MaxSubscribers)
+	return p.join(s, channel, options, joinRequest{id: message.ID, recover: message.Recover,
+		from: history.Position{Offset: message.Offset, Epoch: message.Epoch}})
 }
 
 // subscribe adds s to channel in the index, within maxSubscribers (0: unlimited).
@@ -93,7 +96,7 @@ var errClosed = errors.New("the connection closed")
 func (p *Publisher) unsubscribeFrom(s *session.Session, message protocol.Message) {
 	err := channels.ValidateName(message.Channel)
 	if err == nil {
-		err = p.index.Unsubscribe(s, message.Channel)
+		err = p.leave(s, message.Channel, p.namespaces.Lookup(message.Channel))
 	}
 	if err != nil {
 		p.counters.subscribeRefusals.add(refuse(s, err, message.Channel, message.ID))
@@ -106,7 +109,8 @@ func (p *Publisher) unsubscribeFrom(s *session.Session, message protocol.Message
 // publishFrom handles a client's publish: the name and the permission, then the
 // publication to this node's subscribers (the publisher among them only when its
 // namespace says publisher_receives) and, in a cluster, to the other nodes without
-// waiting for them. A publish with an "id" is acknowledged with "published".
+// waiting for them (a history channel's: history.go). A publish with an "id" is
+// acknowledged with "published".
 func (p *Publisher) publishFrom(s *session.Session, message protocol.Message) {
 	channel := message.Channel
 	err := channels.ValidateName(channel)
@@ -120,11 +124,15 @@ func (p *Publisher) publishFrom(s *session.Session, message protocol.Message) {
 		return
 	}
 	p.counters.fromClients.Add(1)
-	payload := protocol.PublicationPayload(channel, message.Data)
 	exclude := s
 	if options.PublisherReceives {
 		exclude = nil
 	}
+	if p.hasHistory(options) {
+		p.publishHistoryFrom(s, channel, message.Data, options, exclude, message.ID)
+		return
+	}
+	payload := protocol.PublicationPayload(channel, message.Data)
 	p.publishLocal(channel, payload, exclude)
 	if p.forwarder != nil {
 		p.forwarder.RelayToChannel(channel, payload)
@@ -153,22 +161,21 @@ func (p *Publisher) publishLocal(channel string, payload []byte, exclude *sessio
 // SessionOpened implements session.MessageHandler: it posts the connect event, then
 // subscribes the new connection
 // to the channels its token lists (the "channels" of its wsgate claim), answering
-// "subscribed" for each, or an error for a channel that cannot be (an invalid name,
-// a limit). The token is the backend's word, so no permission is checked.
+// "subscribed" for each (with the position of a history channel), or an error for
+// a channel that cannot be (an invalid name, a limit). The token is the backend's
+// word, so no permission is checked.
 func (p *Publisher) SessionOpened(s *session.Session, initial []string) {
 	p.emit(callbacks.EventConnect, s, "", "")
 	for _, channel := range initial {
 		err := channels.ValidateName(channel)
 		if err == nil {
-			err = p.subscribe(s, channel, p.namespaces.Lookup(channel).MaxSubscribers)
+			err = p.join(s, channel, p.namespaces.Lookup(channel), joinRequest{})
 		}
 		switch {
 		case errors.Is(err, errClosed):
 			return
 		case err != nil:
 			p.counters.subscribeRefusals.add(refuse(s, err, channel, nil))
-		default:
-			s.Send(protocol.ChannelAnswer{Type: protocol.TypeSubscribed, Channel: channel}.Frame())
 		}
 	}
 }
@@ -182,6 +189,7 @@ func (p *Publisher) SessionClosed(s *session.Session) {
 	}
 	names := closedNamesPool.Get().(*[]string)
 	*names = p.index.UnsubscribeAll(s, (*names)[:0])
+	p.forgetJoins(s, *names)
 	clear(*names)
 	closedNamesPool.Put(names)
 }

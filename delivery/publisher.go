@@ -13,9 +13,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/wsgate/wsgate/callbacks"
 	"github.com/wsgate/wsgate/channels"
+	"github.com/wsgate/wsgate/history"
 	"github.com/wsgate/wsgate/protocol"
 	"github.com/wsgate/wsgate/session"
 )
@@ -65,7 +67,39 @@ type Config struct {
 	// and a subscribe and an unsubscribe event per subscription (package callbacks
 	// posts them to the backend in batches). Default nil: no events.
 	Events *callbacks.Events
+
+	// History stores the streams of the channels whose namespace sets history_size
+	// (package history; docs/channels.md, "History and recovery"). Without a
+	// Forwarder it must make no network round trip (history.Memory): a publication
+	// is appended and delivered under one per-channel lock. With a Forwarder it is
+	// the cluster's shared store, whose Append also publishes each publication to
+	// every node, this one included, which deliver it through
+	// PublishToChannelLocalAt. Default: a history.Memory with its defaults without
+	// a Forwarder; none with one, and history channels then carry no offsets.
+	History history.Store
+	// ChannelReady, in a cluster with History, returns nil once this node receives
+	// channel's publications from the cluster (its subscription to the channel is
+	// confirmed), or ctx's error. A subscribe to a history channel calls it on a
+	// history worker before it reads the stream's position, so that no publication
+	// appended after the read can miss this node. Default nil: ready at once.
+	ChannelReady func(ctx context.Context, channel string) error
+	// HistoryTimeout bounds each store call made for a client's request (and the
+	// wait for ChannelReady before it) in a cluster. Default DefaultHistoryTimeout.
+	HistoryTimeout time.Duration
+	// HistoryWorkers is the number of goroutines that make those calls, and
+	// HistoryQueue the jobs each may hold queued; a job that finds its queue full is
+	// refused at once (a subscribe is answered without a position, a publication
+	// delivered on this node without an offset, both counted). Used only in a
+	// cluster with History. Default DefaultHistoryWorkers and DefaultHistoryQueue.
+	HistoryWorkers, HistoryQueue int
 }
+
+// Defaults of Config's history settings.
+const (
+	DefaultHistoryTimeout = time.Second
+	DefaultHistoryWorkers = 32
+	DefaultHistoryQueue   = 256
+)
 
 // Forwarder is the cross-node half of a delivery, called after this node's part.
 // Implementations must be safe for concurrent use. The methods that take a context
@@ -133,6 +167,12 @@ type Result struct {
 	// degraded to this node's connections (Local). It wraps cluster.ErrUnavailable
 	// in a cluster over Redis.
 	Err error
+	// Position is a history channel's publication's place in its stream; the zero
+	// Position for other deliveries, and when the store could not be reached (Err
+	// says why: the publication was delivered on this node without an offset). In
+	// a cluster, a history channel's publication is delivered by every node from
+	// the store's message, this one included, so Local and Nodes are 0 then.
+	Position history.Position
 }
 
 // Reached reports whether the delivery reached a connection here or another node;
@@ -164,6 +204,16 @@ type Publisher struct {
 	maxRPCsPerConnection int
 	rpcsInFlight         rpcCounts
 	events               *callbacks.Events
+	// history is nil when no store is configured; historyLocal says that the
+	// store is this node's own (no Forwarder), so append and delivery run under
+	// the channel's stripe lock, and workers is nil then.
+	history        history.Store
+	historyLocal   bool
+	channelReady   func(ctx context.Context, channel string) error
+	historyTimeout time.Duration
+	workers        *historyWorkers
+	streams        streams
+	historyCounts  historyCounters
 }
 
 // NewPublisher returns a Publisher for config.
@@ -195,7 +245,43 @@ func NewPublisher(config Config) (*Publisher, error) {
 		return nil, fmt.Errorf("delivery: %w", err)
 	}
 	p.index = index
+	if err := p.configureHistory(config); err != nil {
+		return nil, fmt.Errorf("delivery: %w", err)
+	}
 	return p, nil
+}
+
+// configureHistory sets up the history side of config (see Config.History).
+func (p *Publisher) configureHistory(config Config) error {
+	if config.HistoryTimeout < 0 || config.HistoryWorkers < 0 || config.HistoryQueue < 0 {
+		return errors.New("Config.HistoryTimeout, HistoryWorkers and HistoryQueue must not be negative")
+	}
+	p.streams.init()
+	p.history, p.historyLocal = config.History, config.Forwarder == nil
+	if p.history == nil && p.historyLocal {
+		memory, err := history.NewMemory(history.MemoryConfig{})
+		if err != nil {
+			return err
+		}
+		p.history = memory
+	}
+	p.channelReady = config.ChannelReady
+	p.historyTimeout = cmp.Or(config.HistoryTimeout, DefaultHistoryTimeout)
+	if p.history != nil && !p.historyLocal {
+		p.workers = newHistoryWorkers(cmp.Or(config.HistoryWorkers, DefaultHistoryWorkers),
+			cmp.Or(config.HistoryQueue, DefaultHistoryQueue))
+	}
+	return nil
+}
+
+// Close stops the history workers of a cluster's Publisher (see
+// Config.HistoryWorkers), dropping the jobs still queued; call it once the hub has
+// shut down. Without them it does nothing. The Publisher must not be used
+// afterwards.
+func (p *Publisher) Close() {
+	if p.workers != nil {
+		p.workers.close()
+	}
 }
 
 // Broadcast queues payload to every open connection of the cluster except those in

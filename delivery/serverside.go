@@ -5,6 +5,7 @@ import (
 
 	"github.com/wsgate/wsgate/callbacks"
 	"github.com/wsgate/wsgate/channels"
+	"github.com/wsgate/wsgate/history"
 	"github.com/wsgate/wsgate/protocol"
 	"github.com/wsgate/wsgate/session"
 )
@@ -21,10 +22,14 @@ const DefaultUnsubscribeReason = "unsubscribed by the server"
 // PublishToChannel publishes data (any JSON value, sent byte for byte as given;
 // the Publisher does not check it) to every subscriber of channel in the cluster:
 // the publication is encoded once, queued to this node's subscribers, then handed
-// to the other nodes. channel must be a valid name (channels.ValidateName): an
-// invalid name has no subscribers.
+// to the other nodes; a history channel's is appended to its stream first and
+// carries its offset (history.go; Result.Position). channel must be a valid name
+// (channels.ValidateName): an invalid name has no subscribers.
 func (p *Publisher) PublishToChannel(ctx context.Context, channel string, data []byte) Result {
 	p.counters.fromAPI.Add(1)
+	if options := p.namespaces.Lookup(channel); p.hasHistory(options) {
+		return p.publishHistory(ctx, channel, data, historyOptions(options), nil)
+	}
 	payload := protocol.PublicationPayload(channel, data)
 	result := Result{Local: p.publishLocal(channel, payload, nil)}
 	if p.forwarder != nil {
@@ -50,6 +55,10 @@ func (p *Publisher) PublishBatch(ctx context.Context, publications []ChannelPubl
 	var outage error
 	for position, publication := range publications {
 		p.counters.fromAPI.Add(1)
+		if options := p.namespaces.Lookup(publication.Channel); p.hasHistory(options) {
+			results[position] = p.publishHistoryInBatch(ctx, publication, historyOptions(options), &outage)
+			continue
+		}
 		payload := protocol.PublicationPayload(publication.Channel, publication.Data)
 		result := Result{Local: p.publishLocal(publication.Channel, payload, nil)}
 		if p.forwarder != nil {
@@ -62,6 +71,25 @@ func (p *Publisher) PublishBatch(ctx context.Context, publications []ChannelPubl
 		results[position] = result
 	}
 	return results
+}
+
+// publishHistoryInBatch publishes a history channel's publication of a batch: in a
+// cluster after an outage (*outage set) on this node only, without an offset, and
+// a store failure becomes the batch's outage.
+func (p *Publisher) publishHistoryInBatch(ctx context.Context, publication ChannelPublication, options history.Options,
+	outage *error) Result {
+	if p.historyLocal {
+		return p.publishHistory(ctx, publication.Channel, publication.Data, options, nil)
+	}
+	if *outage != nil {
+		p.historyCounts.appendFailures.Add(1)
+		local := p.deliverHistory(publication.Channel, protocol.PublicationPayload(publication.Channel, publication.Data),
+			history.Position{}, nil)
+		return Result{Local: local, Forwarded: true, Err: *outage}
+	}
+	result := p.publishHistory(ctx, publication.Channel, publication.Data, options, nil)
+	*outage = result.Err
+	return result
 }
 
 // ChangeUserSubscription subscribes (subscribe true) or unsubscribes every
@@ -97,6 +125,9 @@ func (p *Publisher) ChangeConnectionSubscription(ctx context.Context, id session
 // cluster.Receiver for publications from other nodes.
 func (p *Publisher) PublishToChannelLocal(channel string, payload []byte) int {
 	p.counters.fromCluster.Add(1)
+	if p.hasHistory(p.namespaces.Lookup(channel)) {
+		return p.deliverHistory(channel, payload, history.Position{}, nil)
+	}
 	return p.publishLocal(channel, payload, nil)
 }
 
@@ -139,11 +170,12 @@ func (p *Publisher) HasLocalSubscribers(channel string) bool {
 	return found
 }
 
-// changeFrame encodes what a connection whose subscription the server changed is
-// told, once for all of them.
+// changeFrame encodes what a connection whose subscription the server removed is
+// told, once for all of them; nil for a subscribe, which join answers per
+// connection.
 func (p *Publisher) changeFrame(channel string, subscribe bool, reason string) []byte {
 	if subscribe {
-		return protocol.ChannelAnswer{Type: protocol.TypeSubscribed, Channel: channel}.Frame()
+		return nil
 	}
 	if reason == "" {
 		reason = DefaultUnsubscribeReason
@@ -152,15 +184,14 @@ func (p *Publisher) changeFrame(channel string, subscribe bool, reason string) [
 }
 
 // changeSubscription subscribes or unsubscribes s to or from channel on the
-// server's behalf and sends it frame when that changed something.
+// server's behalf and tells it when that changed something: frame, or for a
+// subscribe the answer join sends (with the position of a history channel).
 func (p *Publisher) changeSubscription(s *session.Session, channel string, subscribe bool, frame []byte) bool {
-	var err error
+	options := p.namespaces.Lookup(channel)
 	if subscribe {
-		err = p.subscribe(s, channel, p.namespaces.Lookup(channel).MaxSubscribers)
-	} else {
-		err = p.index.Unsubscribe(s, channel)
+		return p.join(s, channel, options, joinRequest{}) == nil
 	}
-	if err != nil {
+	if p.leave(s, channel, options) != nil {
 		return false
 	}
 	if !subscribe {

@@ -22,6 +22,7 @@ import (
 	"github.com/wsgate/wsgate/dashboard"
 	"github.com/wsgate/wsgate/delivery"
 	"github.com/wsgate/wsgate/engine"
+	"github.com/wsgate/wsgate/history"
 	"github.com/wsgate/wsgate/session"
 )
 
@@ -69,6 +70,11 @@ type Config struct {
 	// too_many_subscriptions. Default (0) channels.DefaultMaxSubscriptions (128); a
 	// negative value means unlimited.
 	MaxSubscriptionsPerConnection int
+	// History bounds the memory history of a single node (the channels of the
+	// namespaces with history_size; see package history): MaxBytes is its
+	// node-wide budget. Default history.DefaultMaxBytes. A node in a cluster keeps
+	// no history in memory.
+	History history.MemoryConfig
 	// EveryClientMayBroadcast lets every connection send the client broadcast
 	// message when JWT is configured. Default false: with JWT only a connection
 	// whose token's wsgate claim has "broadcast":true may, others get
@@ -98,6 +104,8 @@ type Gateway struct {
 	Callbacks *callbacks.Client
 	// Events posts connection events; nil without Config.Callbacks.EventsURL.
 	Events *callbacks.Events
+	// History is a single node's history store; nil in a cluster.
+	History *history.Memory
 
 	dashboard *dashboard.Dashboard
 
@@ -155,13 +163,21 @@ func New(config Config) (*Gateway, error) {
 			return err
 		}
 	}
+	var memory *history.Memory
+	if node == nil {
+		if memory, err = history.NewMemory(config.History); err != nil {
+			hub.Shutdown(0)
+			return nil, fmt.Errorf("gateway: Config.History: %w", err)
+		}
+		publisherConfig.History = memory
+	}
 	calls, err := startCallbacks(config, &publisherConfig)
 	if err != nil {
 		hub.Shutdown(0)
 		closeCluster(node)
 		return nil, err
 	}
-	g, err := assemble(config, publisherConfig, node, metrics, latencies, calls)
+	g, err := assemble(config, publisherConfig, node, memory, metrics, latencies, calls)
 	if err != nil {
 		hub.Shutdown(0)
 		closeCluster(node)
@@ -176,9 +192,10 @@ func New(config Config) (*Gateway, error) {
 const apiHeaderRoom = 8 << 10
 
 // assemble builds what serves the hub of publisherConfig: the publisher (forwarding
-// to node, when there is one), the dashboard, the API and the engine.
-func assemble(config Config, publisherConfig delivery.Config, node *cluster.Node, metrics *api.Metrics,
-	latencies *dashboard.Latencies, calls backend) (*Gateway, error) {
+// to node, when there is one), the dashboard, the API (with memory, the single
+// node's history store, nil in a cluster) and the engine.
+func assemble(config Config, publisherConfig delivery.Config, node *cluster.Node, memory *history.Memory,
+	metrics *api.Metrics, latencies *dashboard.Latencies, calls backend) (*Gateway, error) {
 	hub := publisherConfig.Hub
 	publisher, apiCluster, err := newPublisher(publisherConfig, node)
 	if err != nil {
@@ -190,6 +207,7 @@ func assemble(config Config, publisherConfig delivery.Config, node *cluster.Node
 	}
 	board, err := dashboard.New(dashboardConfig)
 	if err != nil {
+		publisher.Close()
 		return nil, err
 	}
 	// The API takes bodies as large as the engine's request limit leaves room for
@@ -201,24 +219,27 @@ func assemble(config Config, publisherConfig delivery.Config, node *cluster.Node
 	}
 	apiConfig := api.Config{Hub: hub, Publisher: publisher, Logger: config.Logger, APIKey: config.APIKey,
 		Metrics: metrics, Cluster: apiCluster, DisableProfiling: config.DisableProfiling, MaxBodySize: maxBodySize,
-		Dashboard: board}
+		Dashboard: board, History: memory}
 	if calls.client != nil {
 		apiConfig.MetricSets = append(apiConfig.MetricSets, calls.client.Metrics())
 	}
 	handler, err := api.New(apiConfig)
 	if err != nil {
+		publisher.Close()
 		return nil, err
 	}
 	config.Engine.Handler = handler
 	transport, err := session.NewTransport(hub, publisher)
 	if err != nil {
+		publisher.Close()
 		return nil, err
 	}
 	server, err := engine.New(config.Engine, transport)
 	if err != nil {
+		publisher.Close()
 		return nil, err
 	}
-	return &Gateway{Hub: hub, Publisher: publisher, Server: server, Cluster: node, dashboard: board,
+	return &Gateway{Hub: hub, Publisher: publisher, Server: server, Cluster: node, History: memory, dashboard: board,
 		Callbacks: calls.client, Events: calls.events, calls: calls}, nil
 }
 
@@ -267,6 +288,7 @@ func (g *Gateway) Start() error {
 	}
 	if err := g.Server.Start(); err != nil {
 		g.Hub.Shutdown(0)
+		g.Publisher.Close()
 		closeCluster(g.Cluster)
 		g.calls.stop(time.Now())
 		return err
@@ -291,6 +313,7 @@ func (g *Gateway) Shutdown(timeout time.Duration) int {
 		g.Server.StopAccepting()
 		g.dashboard.Close()
 		g.cut = g.Hub.Shutdown(timeout)
+		g.Publisher.Close()
 		closeCluster(g.Cluster)
 		stopContext, cancel := context.WithTimeout(context.Background(), max(timeout-time.Since(started), time.Second))
 		defer cancel()

@@ -88,7 +88,8 @@ func checkConventions(t *testing.T, families map[string]*metricFamily) {
 				}
 				if strings.HasPrefix(name, "wsgate_") && label != "reason" && !(label == "le" && family.kind == "histogram") &&
 					!(name == "wsgate_build_info" && buildLabels[label]) &&
-					!(name == "wsgate_publications_received_total" && label == "source") {
+					!(name == "wsgate_publications_received_total" && label == "source") &&
+					!(name == "wsgate_recoveries_total" && label == "result") {
 					t.Fatalf("%s: unexpected label %s", sample.series(), label)
 				}
 			}

@@ -3,6 +3,8 @@ package protocol
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/wsgate/wsgate/history"
 )
 
 // TestDecodeReadsTheChannelOperations covers subscribe, unsubscribe and publish with
@@ -112,5 +114,64 @@ func TestPublicationPayloadKeepsTheDataByteForByte(t *testing.T) {
 		if !json.Valid(payload) || cap(payload) != len(payload) {
 			t.Errorf("PublicationPayload(%q): valid %v, capacity %d for %d bytes", test.channel, json.Valid(payload), cap(payload), len(payload))
 		}
+	}
+}
+
+// TestDecodeReadsARecoveringSubscribe: "recover", "offset" and "epoch" of a
+// subscribe, each optional; malformed ones are refused with the channel and id.
+func TestDecodeReadsARecoveringSubscribe(t *testing.T) {
+	message, refusal, ok := Decode([]byte(`{"type":"subscribe","channel":"c","recover":true,"offset":18446744073709551615,"epoch":"e1"}`))
+	if !ok || !message.Recover || message.Offset != 1<<64-1 || message.Epoch != "e1" {
+		t.Fatalf("Decode = %+v, %v, %v", message, refusal, ok)
+	}
+	message, _, ok = Decode([]byte(`{"type":"subscribe","channel":"c","recover":null,"offset":null,"epoch":null}`))
+	if !ok || message.Recover || message.Offset != 0 || message.Epoch != "" {
+		t.Fatalf("nulls: %+v, %v", message, ok)
+	}
+	for _, test := range []struct{ text, answer string }{
+		{`{"type":"subscribe","channel":"c","recover":"yes","id":1}`, `{"type":"error","code":"invalid_field","message":"\"recover\" must be true or false","channel":"c","id":1}`},
+		{`{"type":"subscribe","channel":"c","recover":true,"offset":-1}`, `{"type":"error","code":"invalid_field","message":"\"offset\" must be a whole number from 0 to 18446744073709551615","channel":"c"}`},
+		{`{"type":"subscribe","channel":"c","recover":true,"offset":1.5}`, `{"type":"error","code":"invalid_field","message":"\"offset\" must be a whole number from 0 to 18446744073709551615","channel":"c"}`},
+		{`{"type":"subscribe","channel":"c","recover":true,"offset":18446744073709551616}`, `{"type":"error","code":"invalid_field","message":"\"offset\" must be a whole number from 0 to 18446744073709551615","channel":"c"}`},
+		{`{"type":"subscribe","channel":"c","recover":true,"offset":1,"epoch":7}`, `{"type":"error","code":"invalid_field","message":"\"epoch\" must be a string","channel":"c"}`},
+	} {
+		_, refusal, ok := Decode([]byte(test.text))
+		if ok || string(FramePayload(refusal.Frame())) != test.answer {
+			t.Errorf("Decode(%s): %v, answer %s, want %s", test.text, ok, FramePayload(refusal.Frame()), test.answer)
+		}
+	}
+	// Other messages ignore the fields, as they ignore unknown ones.
+	if message, _, ok := Decode([]byte(`{"type":"publish","channel":"c","data":1,"recover":"x","offset":"y"}`)); !ok || message.Recover {
+		t.Fatalf("a publish with recovery-like fields: %+v, %v", message, ok)
+	}
+}
+
+// TestHistoryAnswersAndPublicationsCarryTheirPosition: the wire format of a
+// history channel's subscribed, published and publication.
+func TestHistoryAnswersAndPublicationsCarryTheirPosition(t *testing.T) {
+	recovered := true
+	for _, test := range []struct {
+		answer ChannelAnswer
+		want   string
+	}{
+		{ChannelAnswer{Type: TypeSubscribed, Channel: "c", ID: json.RawMessage("3"), Recovered: &recovered,
+			Position: &history.Position{Offset: 7, Epoch: "e"}},
+			`{"type":"subscribed","channel":"c","id":3,"recovered":true,"offset":7,"epoch":"e"}`},
+		{ChannelAnswer{Type: TypeSubscribed, Channel: "c", Position: &history.Position{Epoch: "e"}},
+			`{"type":"subscribed","channel":"c","offset":0,"epoch":"e"}`},
+		{ChannelAnswer{Type: TypeSubscribed, Channel: "c", Recovered: new(bool)},
+			`{"type":"subscribed","channel":"c","recovered":false}`},
+		{ChannelAnswer{Type: TypePublished, Channel: "c", ID: json.RawMessage(`"p"`), Position: &history.Position{Offset: 1, Epoch: "e"}},
+			`{"type":"published","channel":"c","id":"p","offset":1,"epoch":"e"}`},
+	} {
+		if got := string(FramePayload(test.answer.Frame())); got != test.want {
+			t.Errorf("frame %s, want %s", got, test.want)
+		}
+	}
+	if got := string(PublicationPayloadAt("c", []byte(`{"a":1}`), 42)); got != `{"type":"publication","channel":"c","data":{"a":1},"offset":42}` {
+		t.Errorf("publication %s", got)
+	}
+	if got := string(PublicationPayloadAt("c", []byte(`1`), 0)); got != `{"type":"publication","channel":"c","data":1}` {
+		t.Errorf("publication without offset %s", got)
 	}
 }

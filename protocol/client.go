@@ -23,7 +23,9 @@ const (
 	// TypeError (server to client) reports bad input; see Error.
 	TypeError = "error"
 	// TypeSubscribe ({"type":"subscribe","channel":C}, optionally "token" and
-	// "id") subscribes the connection to channel C.
+	// "id") subscribes the connection to channel C; with "recover":true,
+	// "offset":N and "epoch":E it asks for the publications of a history channel
+	// after position (N, E).
 	TypeSubscribe = "subscribe"
 	// TypeUnsubscribe ({"type":"unsubscribe","channel":C}, optionally "id") ends
 	// the connection's subscription to C.
@@ -101,6 +103,13 @@ type Message struct {
 	Data json.RawMessage
 	// Method is the "method" of an rpc, never empty.
 	Method string
+	// Recover is a subscribe's "recover": true asks for the publications missed
+	// since Offset and Epoch (the position of the last publication the client
+	// received). Decode refuses a "recover" that is not a boolean, an "offset"
+	// that is not a whole number from 0 to 2^64-1, an "epoch" that is not a string.
+	Recover bool
+	Offset  uint64
+	Epoch   string
 }
 
 // nullContent is Message.Content of a message without "content"; shared, never
@@ -130,6 +139,9 @@ func Decode(data []byte) (message Message, refusal Error, ok bool) {
 		ID      json.RawMessage `json:"id"`
 		Data    json.RawMessage `json:"data"`
 		Method  json.RawMessage `json:"method"`
+		Recover json.RawMessage `json:"recover"`
+		Offset  json.RawMessage `json:"offset"`
+		Epoch   json.RawMessage `json:"epoch"`
 	}
 	if err := json.Unmarshal(data, &inbound); err != nil {
 		if _, isTypeError := err.(*json.UnmarshalTypeError); isTypeError {
@@ -147,11 +159,33 @@ func Decode(data []byte) (message Message, refusal Error, ok bool) {
 	if message.Content == nil {
 		message.Content = nullContent
 	}
-	if isChannelType(message.Type) {
-		return decodeChannelFields(message, inbound.Channel, inbound.Token, inbound.ID, inbound.Data)
-	}
 	if message.Type == TypeRPC {
 		return decodeRPCFields(message, inbound.ID, inbound.Method, inbound.Data)
+	}
+	if !isChannelType(message.Type) {
+		return message, Error{}, true
+	}
+	message, refusal, ok = decodeChannelFields(message, inbound.Channel, inbound.Token, inbound.ID, inbound.Data)
+	if ok && message.Type == TypeSubscribe {
+		return decodeRecovery(message, inbound.Recover, inbound.Offset, inbound.Epoch)
+	}
+	return message, refusal, ok
+}
+
+// decodeRecovery fills a subscribe's "recover", "offset" and "epoch" from their
+// raw JSON (each optional); a refusal echoes the channel and the id.
+func decodeRecovery(message Message, recover, offset, epoch json.RawMessage) (Message, Error, bool) {
+	invalid := func(text string) (Message, Error, bool) {
+		return Message{}, Error{Code: ErrorInvalidField, Message: text, Channel: message.Channel, ID: string(message.ID)}, false
+	}
+	if recover != nil && string(recover) != "null" && json.Unmarshal(recover, &message.Recover) != nil {
+		return invalid(`"recover" must be true or false`)
+	}
+	if offset != nil && string(offset) != "null" && json.Unmarshal(offset, &message.Offset) != nil {
+		return invalid(`"offset" must be a whole number from 0 to 18446744073709551615`)
+	}
+	if !decodeOptionalString(epoch, &message.Epoch) {
+		return invalid(`"epoch" must be a string`)
 	}
 	return message, Error{}, true
 }

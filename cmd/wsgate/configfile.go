@@ -192,6 +192,9 @@ func namespaceFields(options *channels.NamespaceOptions) *flag.FlagSet {
 	fields.BoolVar(&options.PublisherReceives, "publisher_receives", false, "")
 	fields.IntVar(&options.MaxSubscribers, "max_subscribers", 0, "")
 	fields.BoolVar(&options.Personal, "personal", false, "")
+	fields.IntVar(&options.HistorySize, "history_size", 0, "")
+	fields.DurationVar(&options.HistoryTTL, "history_ttl", 0, "")
+	fields.IntVar(&options.RecoverMax, "recover_max", 0, "")
 	return fields
 }
 

@@ -163,6 +163,10 @@ func TestConfigFileReadsNamespaces(t *testing.T) {
   - name: inbox
     personal: true
   - {name: "", publish: off}
+  - name: feed
+    history_size: 100
+    history_ttl: 90s
+    recover_max: 50
 `)
 	parsed, err := parseOptions([]string{"-config", path}, environment(nil), io.Discard)
 	if err != nil {
@@ -172,6 +176,7 @@ func TestConfigFileReadsNamespaces(t *testing.T) {
 		{Name: "chat", Subscribe: channels.SubscribeAuthenticated, Publish: channels.PublishSubscribers, PublisherReceives: true, MaxSubscribers: 500},
 		{Name: "inbox", Personal: true},
 		{Name: "", Publish: channels.PublishOff},
+		{Name: "feed", HistorySize: 100, HistoryTTL: 90 * time.Second, RecoverMax: 50},
 	}
 	if !reflect.DeepEqual(parsed.namespaces, want) {
 		t.Fatalf("namespaces %+v, want %+v", parsed.namespaces, want)
@@ -201,8 +206,14 @@ func TestConfigFileNamespaceErrorsNameTheLine(t *testing.T) {
 			`:3: namespace "inbox": subscribe: "authenticated" would let every connection read personal channels; a personal namespace takes token (or nothing)`},
 		"bad name": {"namespaces:\n  - name: chat:room\n", nil,
 			`:2: namespace "chat:room": name: contains ':', which ends a namespace`},
-		"unknown key": {"namespaces:\n  - name: chat\n    history_size: 10\n", nil,
-			`:3: namespaces: unknown key "history_size"; an entry has max_subscribers, name, personal, publish, publisher_receives, subscribe`},
+		"unknown key": {"namespaces:\n  - name: chat\n    presence: true\n", nil,
+			`:3: namespaces: unknown key "presence"; an entry has history_size, history_ttl, max_subscribers, name, personal, publish, publisher_receives, recover_max, subscribe`},
+		"history_ttl without a unit": {"namespaces:\n  - name: chat\n    history_size: 10\n    history_ttl: 300\n", nil,
+			`:4: namespaces: history_ttl: "300": a duration needs a unit, e.g. 30s or 1m`},
+		"history_ttl without history_size": {"namespaces:\n  - name: chat\n    history_ttl: 5m\n", nil,
+			`:3: namespace "chat": history_ttl: needs history_size (the namespace keeps no history)`},
+		"negative history_size": {"namespaces:\n  - name: chat\n    history_size: -1\n", nil,
+			`:3: namespace "chat": history_size: -1 is negative (0 means no history)`},
 		"no name":         {"namespaces:\n  - subscribe: anyone\n", nil, `:2: namespaces: an entry needs a name ("" for the default namespace, channels without ':')`},
 		"not a number":    {"namespaces:\n  - name: chat\n    max_subscribers: many\n", nil, `:3: namespaces: max_subscribers: "many": not a whole number`},
 		"not a boolean":   {"namespaces:\n  - name: chat\n    personal: maybe\n", nil, `:3: namespaces: personal: "maybe": not true or false`},

@@ -17,6 +17,7 @@ import (
 	"github.com/wsgate/wsgate/delivery"
 	"github.com/wsgate/wsgate/engine"
 	"github.com/wsgate/wsgate/gateway"
+	"github.com/wsgate/wsgate/history"
 	"github.com/wsgate/wsgate/session"
 )
 
@@ -68,6 +69,7 @@ type options struct {
 	eventsBatchSize      int
 	eventsBatchDelay     time.Duration
 	eventsQueueSize      int
+	historyMaxBytes      int64
 	// namespaces come from the file's namespaces list only.
 	namespaces []channels.NamespaceOptions
 	// printVersion is -version: print the build and exit, a command rather than a
@@ -141,6 +143,8 @@ func defineFlags(flags *flag.FlagSet, parsed *options) {
 		"time a node that stops renewing its lease (crash, partition) keeps counting in Redis; renewed every third of it")
 	flags.IntVar(&parsed.maxSubscriptionsPerConnection, "max-subscriptions-per-connection", channels.DefaultMaxSubscriptions,
 		"channels one connection may be subscribed to at once; more get too_many_subscriptions (0 = unlimited)")
+	flags.Int64Var(&parsed.historyMaxBytes, "history-max-bytes", history.DefaultMaxBytes,
+		"single node: bytes the channels' memory history may hold in all; over it the least recently published channels lose their history")
 	flags.StringVar(&parsed.clientBroadcast, "client-broadcast", broadcastByGrant,
 		"with JWT, who may send the client broadcast to every connection: grant (a token whose wsgate claim has \"broadcast\":true) or everyone; without JWT everyone may")
 	flags.StringVar(&parsed.rpcURL, "rpc-url", "",

@@ -17,6 +17,7 @@ import (
 	"github.com/wsgate/wsgate/cluster"
 	"github.com/wsgate/wsgate/engine"
 	"github.com/wsgate/wsgate/gateway"
+	"github.com/wsgate/wsgate/history"
 	"github.com/wsgate/wsgate/internal/buildinfo"
 	"github.com/wsgate/wsgate/session"
 )
@@ -109,6 +110,7 @@ func serve(ctx context.Context, parsed options, logger *slog.Logger) error {
 		MaxSubscriptionsPerConnection: parsed.subscriptionLimit(),
 		EveryClientMayBroadcast:       parsed.everyClientMayBroadcast(),
 		Callbacks:                     parsed.callbacksConfig(),
+		History:                       history.MemoryConfig{MaxBytes: parsed.historyMaxBytes},
 	})
 	if err != nil {
 		return err

@@ -106,6 +106,8 @@ func (o options) validate(at sources) error {
 		return at.invalid("cluster-lease", fmt.Sprintf("must be at least %v", cluster.MinLease))
 	case o.maxSubscriptionsPerConnection < 0:
 		return at.invalid("max-subscriptions-per-connection", "must be 0 (unlimited) or more")
+	case o.historyMaxBytes < 1:
+		return at.invalid("history-max-bytes", "must be positive")
 	case o.clientBroadcast != broadcastByGrant && o.clientBroadcast != broadcastEveryone:
 		return at.invalid("client-broadcast", "must be grant or everyone")
 	}
