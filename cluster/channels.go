@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 
 	"github.com/wsgate/wsgate/session"
 )
@@ -61,4 +62,34 @@ func (n *Node) ChangeConnectionSubscription(ctx context.Context, id session.Conn
 // in any order and interested is only a hint.
 func (n *Node) ChannelInterest(channel string, interested bool) {
 	n.interest.mark(channel)
+}
+
+// AwaitChannel returns when this node receives channel's publications from Redis:
+// when Redis confirmed its subscription to the channel's Redis channel, which
+// happens within about channelBatchDelay (10 ms) plus a round trip of the channel's
+// first local subscriber (ChannelInterest). It returns at once when it is confirmed
+// already, ErrUnavailable at once while the node's subscription is down, and ctx's
+// error when ctx ends first. Reading a history channel's top after it returned
+// leaves no gap: every publication appended later reaches this node from Redis.
+// It blocks: call it from a goroutine that may wait (not the event loop's handlers,
+// not the subscription goroutine).
+func (n *Node) AwaitChannel(ctx context.Context, channel string) error {
+	waiter := n.interest.await(channel)
+	if waiter == nil {
+		return nil
+	}
+	if !n.subscribed.Load() {
+		n.interest.forget(channel, waiter)
+		return errors.Join(ErrUnavailable, errors.New("cluster subscription down"))
+	}
+	select {
+	case <-waiter:
+		return nil
+	case <-ctx.Done():
+		n.interest.forget(channel, waiter)
+		return ctx.Err()
+	case <-n.stop:
+		n.interest.forget(channel, waiter)
+		return errors.Join(ErrUnavailable, errors.New("node closed"))
+	}
 }

@@ -50,16 +50,22 @@ type Config struct {
 	// not fit is dropped and counted in Counters.RelayDropped or
 	// Counters.ChannelRelayDropped. Default 8 MiB.
 	MaxRelayBytes int
+	// HistoryMetaTTL is how long a history channel's epoch and offsets stay in
+	// Redis after its last publication or read (its publications go after the
+	// namespace's history_ttl): a client that missed nothing on a channel quiet for
+	// less than this still recovers. Default 24h.
+	HistoryMetaTTL time.Duration
 	// Logger receives the cluster's logs. Default slog.Default().
 	Logger *slog.Logger
 }
 
 // Defaults of Config.
 const (
-	DefaultLease         = 10 * time.Second
-	DefaultTimeout       = time.Second
-	DefaultPrefix        = "wsgate:"
-	DefaultMaxRelayBytes = 8 << 20
+	DefaultLease          = 10 * time.Second
+	DefaultTimeout        = time.Second
+	DefaultPrefix         = "wsgate:"
+	DefaultMaxRelayBytes  = 8 << 20
+	DefaultHistoryMetaTTL = 24 * time.Hour
 	// MinLease is the shortest Config.Lease accepted.
 	MinLease = 500 * time.Millisecond
 )
@@ -79,11 +85,14 @@ type Node struct {
 	// send. Both are set by Start.
 	hub      *session.Hub
 	receiver Receiver
+	// historyReceiver is receiver when it delivers history publications, else nil.
+	historyReceiver HistoryReceiver
 
 	admission admission
 	relay     relayQueue
 	interest  interest
 	queries   queries
+	history   History
 	counters  counters
 	// reachable says whether the last Redis call reached Redis; subscribed whether
 	// the node currently receives the cluster's channels.
@@ -105,7 +114,7 @@ type Node struct {
 
 // Validate reports the first field of config that New would refuse, by name: a
 // missing or unparsable RedisURL, a Lease under MinLease (0 means the default), a
-// negative Timeout or MaxRelayBytes.
+// negative Timeout, MaxRelayBytes or HistoryMetaTTL.
 func (config Config) Validate() error {
 	switch {
 	case config.RedisURL == "":
@@ -116,6 +125,8 @@ func (config Config) Validate() error {
 		return fmt.Errorf("cluster: Config.Timeout is %v; want 0 (the default, %v) or more", config.Timeout, DefaultTimeout)
 	case config.MaxRelayBytes < 0:
 		return fmt.Errorf("cluster: Config.MaxRelayBytes is %d; want 0 (the default, %d) or more", config.MaxRelayBytes, DefaultMaxRelayBytes)
+	case config.HistoryMetaTTL < 0:
+		return fmt.Errorf("cluster: Config.HistoryMetaTTL is %v; want 0 (the default, %v) or more", config.HistoryMetaTTL, DefaultHistoryMetaTTL)
 	}
 	if _, err := rueidis.ParseURL(config.RedisURL); err != nil {
 		return urlError(config.RedisURL, err)
@@ -149,6 +160,9 @@ func New(config Config) (*Node, error) {
 	}
 	if config.MaxRelayBytes == 0 {
 		config.MaxRelayBytes = DefaultMaxRelayBytes
+	}
+	if config.HistoryMetaTTL == 0 {
+		config.HistoryMetaTTL = DefaultHistoryMetaTTL
 	}
 	if config.Logger == nil {
 		config.Logger = slog.Default()
@@ -200,6 +214,7 @@ func New(config Config) (*Node, error) {
 	n.relay.init(config.MaxRelayBytes)
 	n.interest.init()
 	n.queries.init()
+	n.history.node = n
 	n.reachable.Store(err == nil)
 	n.rewriteAll.Store(true)
 	if err != nil {
@@ -226,7 +241,9 @@ func (n *Node) Tag() session.NodeTag { return n.tag }
 func (n *Node) Owns(id session.ConnectionID) bool { return id.NodeTag() == n.tag }
 
 // Start joins the cluster with hub, whose totals the lease carries, and receiver,
-// which delivers what other nodes send to hub's connections: it takes the lease
+// which delivers what other nodes send to hub's connections (and history
+// publications when it is a HistoryReceiver; without, they are counted
+// undeliverable): it takes the lease
 // (waiting at most Config.Timeout for Redis), then subscribes to the cluster's
 // channels and to the channels with local subscribers, and starts publishing
 // client broadcasts and publications in the background, and answering other
@@ -236,6 +253,7 @@ func (n *Node) Start(hub *session.Hub, receiver Receiver) {
 	n.startOnce.Do(func() {
 		n.hub = hub
 		n.receiver = receiver
+		n.historyReceiver, _ = receiver.(HistoryReceiver)
 		n.renew()
 		n.workers.Add(3 + queryWorkers)
 		go n.subscribeLoop()

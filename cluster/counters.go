@@ -19,6 +19,12 @@ type counters struct {
 	channelRelayDropped atomic.Uint64
 	channelBatches      atomic.Uint64
 	queriesDropped      atomic.Uint64
+
+	historyAppended     atomic.Uint64
+	historyReads        atomic.Uint64
+	historyReadFailures atomic.Uint64
+	historyReceived     atomic.Uint64
+	historyLocal        atomic.Uint64
 }
 
 // Counters is a snapshot of a node's cluster totals since it started, for metrics
@@ -66,6 +72,21 @@ type Counters struct {
 	// queryQueueSize (64) queries already waited for a worker; their askers report
 	// this node missing.
 	QueriesDropped uint64
+	// HistoryAppended counts publications appended to history streams in Redis
+	// (they count in ChannelPublished and Published too; a failed append counts in
+	// PublishFailures).
+	HistoryAppended uint64
+	// HistoryReads counts history reads (recoveries, subscribes to history
+	// channels, the history API) that Redis answered; HistoryReadFailures those
+	// that failed because Redis was unreachable or too slow.
+	HistoryReads        uint64
+	HistoryReadFailures uint64
+	// HistoryReceived counts history publications from Redis handed to this node's
+	// subscribers, its own included.
+	HistoryReceived uint64
+	// HistoryLocal counts client publications to history channels that Redis
+	// could not take: they reached this node's subscribers only, without an offset.
+	HistoryLocal uint64
 	// ChannelSubscriptions is the number of channels this node receives from Redis
 	// now (those with local subscribers, once Redis confirmed them); 0 while the
 	// subscription connection is down.
@@ -91,6 +112,11 @@ func (n *Node) Counters() Counters {
 		ChannelRelayDropped:  n.counters.channelRelayDropped.Load(),
 		ChannelBatches:       n.counters.channelBatches.Load(),
 		QueriesDropped:       n.counters.queriesDropped.Load(),
+		HistoryAppended:      n.counters.historyAppended.Load(),
+		HistoryReads:         n.counters.historyReads.Load(),
+		HistoryReadFailures:  n.counters.historyReadFailures.Load(),
+		HistoryReceived:      n.counters.historyReceived.Load(),
+		HistoryLocal:         n.counters.historyLocal.Load(),
 		ChannelSubscriptions: uint64(n.interest.confirmedCount()),
 	}
 }
@@ -116,6 +142,15 @@ func (n *Node) EachCounter(visit func(name, help string, value uint64)) {
 		snapshot.ChannelBatches)
 	visit("queries_dropped", "Other nodes' channel queries dropped unanswered because the query queue was full.",
 		snapshot.QueriesDropped)
+	visit("history_appended", "Publications appended to history streams in Redis (also counted in channel_published).",
+		snapshot.HistoryAppended)
+	visit("history_reads", "History reads (subscribes and recoveries of history channels, the history API) Redis answered.",
+		snapshot.HistoryReads)
+	visit("history_read_failures", "History reads that failed because Redis was unreachable or too slow.",
+		snapshot.HistoryReadFailures)
+	visit("history_received", "History publications from Redis delivered to this node's subscribers.", snapshot.HistoryReceived)
+	visit("history_local", "Client publications to history channels Redis could not take, delivered on this node without an offset.",
+		snapshot.HistoryLocal)
 }
 
 // EachGauge calls visit with every gauge's snake_case name, help text and value,

@@ -3,6 +3,7 @@ package cluster
 import (
 	"encoding/binary"
 	"errors"
+	"strconv"
 
 	"github.com/wsgate/wsgate/session"
 )
@@ -25,6 +26,16 @@ import (
 //	  connection subscription
 //	                   16-byte connection id, uint32 length, channel name,
 //	                   byte subscribe (1) or unsubscribe (0), reason text
+//	  history publication
+//	                   uint32 length, channel name, 16-byte id of the publishing
+//	                   connection that must not receive it (zero: none), byte
+//	                   length, offset in decimal, byte length, epoch, data as
+//	                   published (not the publication message: each node adds
+//	                   the offset when it builds the message)
+//
+// A history publication's position is only known inside Redis: the node encodes
+// everything up to the excluded id (historyPrefix) and historyAppendScript appends
+// the position and the data.
 //
 // A channel publication names its channel itself, so a receiver never parses the
 // Redis channel's name.
@@ -42,6 +53,10 @@ type envelope struct {
 	limit uint32
 	// subscribe says whether a subscription change subscribes (true) or unsubscribes.
 	subscribe bool
+	// offset and epoch are a history publication's position; connection is then
+	// the publishing connection to leave out (zero: none).
+	offset uint64
+	epoch  string
 	// body is the JSON payload, the close reason text of a kick, or the reason text
 	// of a subscription change.
 	body []byte
@@ -62,6 +77,7 @@ const (
 	kindConnectionSubscription
 	kindChannelQuery
 	kindQueryReply
+	kindHistoryPublication
 )
 
 const (
@@ -105,8 +121,39 @@ func (e *envelope) encode(buffer []byte) []byte {
 		buffer = appendText(buffer, e.channel)
 	case kindQueryReply:
 		buffer = binary.BigEndian.AppendUint64(buffer, e.query)
+	case kindHistoryPublication:
+		buffer = appendText(buffer, e.channel)
+		buffer = append(buffer, e.connection[:]...)
+		buffer = appendShortText(buffer, strconv.FormatUint(e.offset, 10))
+		buffer = appendShortText(buffer, e.epoch)
 	}
 	return append(buffer, e.body...)
+}
+
+// historyPrefix returns the start of a history publication's encoding, up to its
+// position, which historyAppendScript appends in Redis with the data.
+func (e *envelope) historyPrefix() []byte {
+	buffer := make([]byte, 0, envelopeHeaderSize+lengthSize+len(e.channel)+connectionIDSize)
+	buffer = append(buffer, envelopeVersion, byte(kindHistoryPublication))
+	buffer = append(buffer, e.origin[:]...)
+	buffer = appendText(buffer, e.channel)
+	return append(buffer, e.connection[:]...)
+}
+
+// appendShortText appends text of at most 255 bytes with its length in one byte
+// before it (what Lua's string.char writes in historyAppendScript).
+func appendShortText(buffer []byte, text string) []byte {
+	buffer = append(buffer, byte(len(text)))
+	return append(buffer, text...)
+}
+
+// readShortText reads what appendShortText wrote and returns the rest of data.
+func readShortText(data []byte) (string, []byte, error) {
+	if len(data) < 1 || int(data[0]) > len(data)-1 {
+		return "", nil, errMalformed
+	}
+	length := int(data[0])
+	return string(data[1 : 1+length]), data[1+length:], nil
 }
 
 // appendText appends text with its uint32 length before it.
@@ -219,9 +266,37 @@ func decodeEnvelope(data []byte) (envelope, error) {
 		}
 		e.query = binary.BigEndian.Uint64(rest)
 		rest = rest[queryIDSize:]
+	case kindHistoryPublication:
+		if rest, err = e.decodeHistory(rest); err != nil {
+			return e, err
+		}
 	default:
 		return e, errMalformed
 	}
 	e.body = rest
 	return e, nil
+}
+
+// decodeHistory reads a history publication's fields after the header and returns
+// its data.
+func (e *envelope) decodeHistory(rest []byte) ([]byte, error) {
+	var err error
+	if e.channel, rest, err = readText(rest); err != nil {
+		return nil, err
+	}
+	if len(rest) < connectionIDSize {
+		return nil, errMalformed
+	}
+	copy(e.connection[:], rest)
+	var offset string
+	if offset, rest, err = readShortText(rest[connectionIDSize:]); err != nil {
+		return nil, err
+	}
+	if e.offset, err = strconv.ParseUint(offset, 10, 64); err != nil || e.offset == 0 {
+		return nil, errMalformed
+	}
+	if e.epoch, rest, err = readShortText(rest); err != nil {
+		return nil, err
+	}
+	return rest, nil
 }

@@ -84,19 +84,19 @@ func TestDecodingRefusesWhatNoNodeWrote(t *testing.T) {
 func TestRelayQueueIsBoundedInBytes(t *testing.T) {
 	var queue relayQueue
 	queue.init(100)
-	if !queue.push("a", make([]byte, 59)) || !queue.push("bc", make([]byte, 38)) {
+	if !queue.push(relayed{redisChannel: "a", encoded: make([]byte, 59)}) || !queue.push(relayed{redisChannel: "bc", encoded: make([]byte, 38)}) {
 		t.Fatal("envelopes within the bound were refused")
 	}
-	if queue.push("", make([]byte, 1)) {
+	if queue.push(relayed{redisChannel: "", encoded: make([]byte, 1)}) {
 		t.Fatal("an envelope over the bound was queued")
 	}
 	if taken := queue.take(); len(taken) != 2 || taken[0].redisChannel != "a" || len(taken[0].encoded) != 59 {
 		t.Fatalf("take returned %d envelopes, want the 2 queued in order", len(taken))
 	}
-	if !queue.push("", make([]byte, 100)) {
+	if !queue.push(relayed{redisChannel: "", encoded: make([]byte, 100)}) {
 		t.Fatal("the queue did not free its bytes on take")
 	}
-	if queue.push("x", make([]byte, 0)) {
+	if queue.push(relayed{redisChannel: "x", encoded: make([]byte, 0)}) {
 		t.Fatal("a channel name over the bound was queued: names count against it")
 	}
 }

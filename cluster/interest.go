@@ -48,11 +48,13 @@ type interest struct {
 	wanted map[string]struct{}
 
 	// confirmedMutex guards confirmed, the channels Redis confirmed on the current
-	// subscription connection, and generation, which numbers the connections so
-	// that late confirmations of a closed one are ignored.
+	// subscription connection, generation, which numbers the connections so
+	// that late confirmations of a closed one are ignored, and waiters, the
+	// channels closed when a channel is confirmed (see await).
 	confirmedMutex sync.RWMutex
 	confirmed      map[string]struct{}
 	generation     uint64
+	waiters        map[string][]chan struct{}
 }
 
 func (i *interest) init() {
@@ -61,6 +63,7 @@ func (i *interest) init() {
 	i.full = make(chan struct{}, 1)
 	i.wanted = make(map[string]struct{})
 	i.confirmed = make(map[string]struct{})
+	i.waiters = make(map[string][]chan struct{})
 }
 
 // mark records that channel's local subscribers changed. It never blocks on
@@ -151,6 +154,10 @@ func (i *interest) confirm(generation uint64, channel string, subscribed bool) {
 	}
 	if subscribed {
 		i.confirmed[channel] = struct{}{}
+		for _, waiter := range i.waiters[channel] {
+			close(waiter)
+		}
+		delete(i.waiters, channel)
 	} else {
 		delete(i.confirmed, channel)
 	}
@@ -170,4 +177,38 @@ func (i *interest) confirmedCount() int {
 	i.confirmedMutex.RLock()
 	defer i.confirmedMutex.RUnlock()
 	return len(i.confirmed)
+}
+
+// await returns nil when Redis confirmed channel on the current connection, and
+// otherwise a channel closed at its confirmation (on this connection or a later
+// one). A caller that stops waiting first calls forget with it.
+func (i *interest) await(channel string) chan struct{} {
+	i.confirmedMutex.Lock()
+	defer i.confirmedMutex.Unlock()
+	if _, confirmed := i.confirmed[channel]; confirmed {
+		return nil
+	}
+	waiter := make(chan struct{})
+	i.waiters[channel] = append(i.waiters[channel], waiter)
+	return waiter
+}
+
+// forget removes waiter, returned by await for channel, if it is still waiting.
+func (i *interest) forget(channel string, waiter chan struct{}) {
+	i.confirmedMutex.Lock()
+	defer i.confirmedMutex.Unlock()
+	waiters := i.waiters[channel]
+	for index, candidate := range waiters {
+		if candidate == waiter {
+			waiters[index] = waiters[len(waiters)-1]
+			waiters[len(waiters)-1] = nil
+			waiters = waiters[:len(waiters)-1]
+			break
+		}
+	}
+	if len(waiters) == 0 {
+		delete(i.waiters, channel)
+	} else {
+		i.waiters[channel] = waiters
+	}
 }

@@ -19,6 +19,9 @@ import (
 //	to:<tag>          channel: sends, kicks and subscription changes for one node's connections
 //	ch:<channel>      channel: publications to a wsgate channel; the nodes with local
 //	                  subscribers of it subscribe
+//	history:{<channel>}, history:{<channel>}:meta
+//	                  stream and hash: a history channel's publications and
+//	                  position (historyscripts.go)
 //
 // The scripts build the keys of other nodes from the prefix, so they need one Redis
 // primary (standalone or behind Sentinel), not Redis Cluster.
@@ -60,6 +63,15 @@ func (k keys) channels(names []string) []string {
 		redisChannels[index] = k.channel(name)
 	}
 	return redisChannels
+}
+
+// history returns the keys of channel's stream, as historyAppendScript and
+// historyReadScript take them: the meta hash, then the stream. The channel's name
+// is their hash tag, so both are in one Redis Cluster slot (a name containing "}"
+// cuts the tag short, identically in both).
+func (k keys) history(channel string) []string {
+	stream := k.prefix + "history:{" + channel + "}"
+	return []string{stream + ":meta", stream}
 }
 
 // user returns the key of userID's per-node counts.

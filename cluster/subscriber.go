@@ -8,6 +8,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/wsgate/wsgate/channels"
+	"github.com/wsgate/wsgate/history"
 	"github.com/wsgate/wsgate/session"
 )
 
@@ -238,13 +239,19 @@ type Receiver interface {
 
 // receive handles one message from Redis. The node's own broadcasts and channel
 // publications come back on their channels and are skipped: their origin delivered
-// them locally already. Channel queries and their replies only pass through here:
+// them locally already. History publications are the exception: every node,
+// the origin included, delivers them from here, so that each node's delivery order
+// is Redis's order, which is offset order. Channel queries and their replies only pass through here:
 // a query is queued for a worker, a reply handed to its waiting query.
 func (n *Node) receive(message rueidis.PubSubMessage) {
 	received, err := decodeEnvelope([]byte(message.Message))
 	if err != nil {
 		n.counters.malformed.Add(1)
 		n.logger.Debug("malformed message on a cluster channel", "channel", message.Channel)
+		return
+	}
+	if received.kind == kindHistoryPublication {
+		n.receiveHistory(received)
 		return
 	}
 	if received.origin == n.tag {
@@ -279,4 +286,19 @@ func (n *Node) receive(message rueidis.PubSubMessage) {
 	if !delivered {
 		n.counters.undeliverable.Add(1)
 	}
+}
+
+// receiveHistory hands a history publication to the HistoryReceiver.
+func (n *Node) receiveHistory(received envelope) {
+	n.counters.historyReceived.Add(1)
+	if received.origin != n.tag {
+		n.counters.received.Add(1)
+		n.counters.channelReceived.Add(1)
+	}
+	if n.historyReceiver == nil {
+		n.counters.undeliverable.Add(1)
+		return
+	}
+	n.historyReceiver.PublishToChannelLocalAt(received.channel, received.body,
+		history.Position{Offset: received.offset, Epoch: received.epoch}, received.connection)
 }

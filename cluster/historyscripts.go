@@ -1,0 +1,95 @@
+package cluster
+
+import "github.com/redis/rueidis"
+
+// The streams of history channels in Redis (history.go). Each channel with history
+// has two keys that every script touches together, so they share a hash tag (the
+// channel's name in braces) and stay in one slot under Redis Cluster:
+//
+//	history:{<channel>}       stream: the publications, entry id <offset>-<Unix ms>,
+//	                          one field "d" holding the data as published; at most
+//	                          history_size entries, expires history_ttl after the
+//	                          last append
+//	history:{<channel>}:meta  hash {epoch, offset, server}: the stream's epoch, its
+//	                          top offset, and the run_id of the Redis server that
+//	                          wrote them; expires Config.HistoryMetaTTL after the
+//	                          last append or read
+//
+// A stream's offsets live in the meta hash, not in the stream, so that a stream
+// whose entries all expired (a quiet channel) keeps its epoch and its offsets: a
+// client that missed nothing there still recovers.
+//
+// Lost streams. The epoch is drawn anew, the offsets start again at 1 and the stream
+// is emptied whenever the meta hash is missing (Redis flushed or restarted without
+// persistence, the hash expired or was evicted) or was written by another Redis
+// server than the one running the script (its run_id differs: a replica promoted by
+// a failover, whose copy may lack the last publications its primary acknowledged,
+// or a restart from a snapshot). A stream that lost entries without its meta hash
+// (evicted alone) keeps its epoch: its offsets are still unique, and recovery
+// across the hole is refused because publications are missing.
+
+// historyServer is Lua that sets server to the run_id of the Redis server running
+// the script. Reading it costs an INFO call per script (a few microseconds of
+// Redis's time); it is the one way a script can tell that the data it sees was
+// written by another server.
+const historyServer = `local server = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+`
+
+// historyMeta is Lua that loads the stream's epoch and top offset into epoch and
+// offset, starting a new epoch (ARGV[1], drawn by the node) with an empty stream
+// when the meta hash is missing or was written by another server, and extends the
+// meta hash's life to ARGV[2] ms. It needs historyServer and redisNow before it.
+//
+// KEYS: meta hash, stream.
+const historyMeta = `local meta = redis.call('HMGET', KEYS[1], 'epoch', 'offset', 'server')
+local epoch, offset = meta[1], meta[2]
+if not epoch or meta[3] ~= server then
+  epoch, offset = ARGV[1], '0'
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'offset', offset, 'server', server)
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+`
+
+// historyAppendScript assigns the next offset of a channel's stream, appends the
+// publication, trims the stream to its size, renews its TTL and publishes the
+// publication with its position on the channel's Redis channel, all in one atomic
+// step: every node receives a channel's publications in offset order, whichever
+// nodes appended them. Returns {offset as text, epoch}.
+//
+// KEYS: meta hash, stream. ARGV: candidate epoch, meta TTL ms, size, TTL ms, Redis
+// channel, envelope prefix, data.
+var historyAppendScript = rueidis.NewLuaScript(historyServer + redisNow + historyMeta + `
+local next = string.format('%d', tonumber(offset) + 1)
+redis.call('HSET', KEYS[1], 'offset', next)
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], next .. '-' .. string.format('%d', now), 'd', ARGV[7])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('PUBLISH', ARGV[5], ARGV[6] .. string.char(#next) .. next .. string.char(#epoch) .. epoch .. ARGV[7])
+return {next, epoch}
+`)
+
+// historyReadScript returns a channel's top position and up to a limit of its
+// publications after an offset, oldest first, leaving out those older than the TTL
+// (whose key has not expired yet because younger ones followed them). A stream
+// that does not exist gets its epoch here, so that a client that subscribed before
+// the first publication can recover it. Returns {top offset as text, epoch,
+// offset, data, offset, data, ...}.
+//
+// KEYS: meta hash, stream. ARGV: candidate epoch, meta TTL ms, first offset wanted
+// as text, limit (0: the top only), TTL ms.
+var historyReadScript = rueidis.NewLuaScript(historyServer + redisNow + historyMeta + `
+local result = {offset, epoch}
+local limit = tonumber(ARGV[4])
+if limit == 0 or #offset < #ARGV[3] or (#offset == #ARGV[3] and offset < ARGV[3]) then
+  return result
+end
+local oldest = now - tonumber(ARGV[5])
+for _, entry in ipairs(redis.call('XRANGE', KEYS[2], ARGV[3], '+', 'COUNT', limit)) do
+  local at, written = string.match(entry[1], '^(%d+)-(%d+)$')
+  if tonumber(written) >= oldest then
+    result[#result + 1] = at
+    result[#result + 1] = entry[2][2]
+  end
+end
+return result
+`)
