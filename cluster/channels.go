@@ -68,8 +68,8 @@ func (n *Node) ChannelInterest(channel string, interested bool) {
 // when Redis confirmed its subscription to the channel's Redis channel, which
 // happens within about channelBatchDelay (10 ms) plus a round trip of the channel's
 // first local subscriber (ChannelInterest). It returns at once when it is confirmed
-// already, ErrUnavailable at once while the node's subscription is down, and ctx's
-// error when ctx ends first. Reading a history channel's top after it returned
+// already, ErrUnavailable at once while Redis is known to be unreachable, and
+// ctx's error when ctx ends first (a subscription being set up again waits). Reading a history channel's top after it returned
 // leaves no gap: every publication appended later reaches this node from Redis.
 // It blocks: call it from a goroutine that may wait (not the event loop's handlers,
 // not the subscription goroutine).
@@ -78,9 +78,9 @@ func (n *Node) AwaitChannel(ctx context.Context, channel string) error {
 	if waiter == nil {
 		return nil
 	}
-	if !n.subscribed.Load() {
+	if !n.available() {
 		n.interest.forget(channel, waiter)
-		return errors.Join(ErrUnavailable, errors.New("cluster subscription down"))
+		return errors.Join(ErrUnavailable, errOutage)
 	}
 	select {
 	case <-waiter:

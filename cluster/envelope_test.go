@@ -30,6 +30,9 @@ func TestEnvelopesSurviveEncodingByteForByte(t *testing.T) {
 		{kind: kindChannelQuery, origin: origin, query: 1<<40 + 7, channel: "chat:room/1#é%", body: []byte{}},
 		{kind: kindChannelQuery, origin: origin, query: 2, limit: 10000, channel: "", body: []byte{}},
 		{kind: kindQueryReply, origin: origin, query: 1<<63 + 1, body: []byte(`{"channels":[]}`)},
+		{kind: kindHistoryPublication, origin: origin, channel: "chat:é", connection: target, offset: 1<<64 - 1,
+			epoch: "0123456789abcdef", body: []byte(`{"a":1}`)},
+		{kind: kindHistoryPublication, origin: origin, channel: "", offset: 1, epoch: "", body: []byte{}},
 	}
 	for _, original := range cases {
 		decoded, err := decodeEnvelope(original.encode(nil))
@@ -49,27 +52,34 @@ func TestDecodingRefusesWhatNoNodeWrote(t *testing.T) {
 	userChange := (&envelope{kind: kindUserSubscription, userID: "alice", channel: "news", subscribe: true}).encode(nil)
 	connectionChange := (&envelope{kind: kindConnectionSubscription, channel: "news"}).encode(nil)
 	query := (&envelope{kind: kindChannelQuery, query: 1, limit: 5, channel: "news"}).encode(nil)
+	positioned := (&envelope{kind: kindHistoryPublication, channel: "news", offset: 12, epoch: "e"}).encode(nil)
+	positionStart := envelopeHeaderSize + lengthSize + len("news") + connectionIDSize
+	zeroOffset := append(slices.Clone(positioned[:positionStart]), 1, '0')
+	zeroOffset = append(zeroOffset, positioned[positionStart+3:]...)
 	badDirection := slices.Clone(userChange)
 	badDirection[len(badDirection)-1] = 2
 	cases := map[string][]byte{
-		"empty":                 nil,
-		"short header":          valid[:envelopeHeaderSize-1],
-		"wrong version":         append([]byte{9}, valid[1:]...),
-		"unknown kind":          append([]byte{envelopeVersion, 99}, valid[2:]...),
-		"cut user length":       valid[:envelopeHeaderSize+2],
-		"user id past end":      valid[:envelopeHeaderSize+lengthSize+3],
-		"cut exclude list":      broadcast[:envelopeHeaderSize+lengthSize+5],
-		"cut connection id":     (&envelope{kind: kindConnection}).encode(nil)[:envelopeHeaderSize+10],
-		"huge exclude count":    append(append([]byte{envelopeVersion, byte(kindBroadcast)}, make([]byte, 6)...), 0xff, 0xff, 0xff, 0xff),
-		"huge user id length":   append(append([]byte{envelopeVersion, byte(kindUser)}, make([]byte, 6)...), 0x7f, 0xff, 0xff, 0xff),
-		"channel past end":      publication[:envelopeHeaderSize+lengthSize+2],
-		"cut channel length":    userChange[:envelopeHeaderSize+lengthSize+len("alice")+2],
-		"no direction":          userChange[:len(userChange)-1],
-		"direction 2":           badDirection,
-		"cut connection change": connectionChange[:envelopeHeaderSize+connectionIDSize+lengthSize+2],
-		"cut query limit":       query[:envelopeHeaderSize+queryIDSize+2],
-		"query prefix past end": query[:len(query)-1],
-		"cut reply id":          (&envelope{kind: kindQueryReply, query: 1}).encode(nil)[:envelopeHeaderSize+queryIDSize-1],
+		"empty":                  nil,
+		"cut history position":   positioned[:positionStart+2],
+		"history offset zero":    zeroOffset,
+		"history epoch past end": positioned[:len(positioned)-1],
+		"short header":           valid[:envelopeHeaderSize-1],
+		"wrong version":          append([]byte{9}, valid[1:]...),
+		"unknown kind":           append([]byte{envelopeVersion, 99}, valid[2:]...),
+		"cut user length":        valid[:envelopeHeaderSize+2],
+		"user id past end":       valid[:envelopeHeaderSize+lengthSize+3],
+		"cut exclude list":       broadcast[:envelopeHeaderSize+lengthSize+5],
+		"cut connection id":      (&envelope{kind: kindConnection}).encode(nil)[:envelopeHeaderSize+10],
+		"huge exclude count":     append(append([]byte{envelopeVersion, byte(kindBroadcast)}, make([]byte, 6)...), 0xff, 0xff, 0xff, 0xff),
+		"huge user id length":    append(append([]byte{envelopeVersion, byte(kindUser)}, make([]byte, 6)...), 0x7f, 0xff, 0xff, 0xff),
+		"channel past end":       publication[:envelopeHeaderSize+lengthSize+2],
+		"cut channel length":     userChange[:envelopeHeaderSize+lengthSize+len("alice")+2],
+		"no direction":           userChange[:len(userChange)-1],
+		"direction 2":            badDirection,
+		"cut connection change":  connectionChange[:envelopeHeaderSize+connectionIDSize+lengthSize+2],
+		"cut query limit":        query[:envelopeHeaderSize+queryIDSize+2],
+		"query prefix past end":  query[:len(query)-1],
+		"cut reply id":           (&envelope{kind: kindQueryReply, query: 1}).encode(nil)[:envelopeHeaderSize+queryIDSize-1],
 	}
 	for name, data := range cases {
 		if _, err := decodeEnvelope(data); !errors.Is(err, errMalformed) {

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/wsgate/wsgate/delivery"
+	"github.com/wsgate/wsgate/history"
 	"github.com/wsgate/wsgate/session"
 )
 
@@ -23,6 +24,15 @@ type recorder struct {
 	local        map[string]bool
 	publications []publication
 	changes      []subscriptionChange
+	positioned   []positionedPublication
+}
+
+// positionedPublication is one history publication a recorder received.
+type positionedPublication struct {
+	channel  string
+	data     string
+	position history.Position
+	exclude  session.ConnectionID
 }
 
 // publication is one channel publication a recorder received.
@@ -79,6 +89,29 @@ func (r *recorder) PublishToChannelLocal(channel string, payload []byte) int {
 		return 1
 	}
 	return 0
+}
+
+// PublishToChannelLocalAt records the history publication (HistoryReceiver).
+func (r *recorder) PublishToChannelLocalAt(channel string, data []byte, position history.Position, exclude session.ConnectionID) int {
+	r.mutex.Lock()
+	defer r.mutex.Unlock()
+	r.positioned = append(r.positioned, positionedPublication{channel: channel, data: string(data), position: position,
+		exclude: exclude})
+	return 1
+}
+
+// positionedOf returns the history publications received for channel, in arrival
+// order.
+func (r *recorder) positionedOf(channel string) []positionedPublication {
+	r.mutex.Lock()
+	defer r.mutex.Unlock()
+	var received []positionedPublication
+	for _, publication := range r.positioned {
+		if publication.channel == channel {
+			received = append(received, publication)
+		}
+	}
+	return received
 }
 
 // ChangeUserSubscriptionLocal records the change and counts one connection changed.
