@@ -2,9 +2,13 @@ package cluster
 
 import (
 	"context"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/wsgate/wsgate/history"
 	"github.com/wsgate/wsgate/internal/redistest"
 )
 
@@ -25,6 +29,7 @@ func BenchmarkPublishToChannel(b *testing.B) {
 	payload := []byte(`{"type":"publication","channel":"bench","data":{"price":101.25,"volume":3000}}`)
 	b.SetParallelism(16)
 	b.ReportAllocs()
+	resetRedisStats(b, redis.URL())
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -37,4 +42,73 @@ func BenchmarkPublishToChannel(b *testing.B) {
 	waitFor(b, 10*time.Second, "every publication to arrive", func() bool {
 		return atSubscriber.receivedCount() == b.N
 	})
+	reportRedisTime(b, redis.URL(), "publish")
+}
+
+// BenchmarkHistoryAppend is BenchmarkPublishToChannel for a history channel: one op
+// is one historyAppendScript round trip (offset, stream append, trim, TTL and the
+// PUBLISH), with the same data, so the two benchmarks of one run give the cost of
+// history in Redis as a ratio.
+func BenchmarkHistoryAppend(b *testing.B) {
+	redis := redistest.Start(b)
+	publisher, atPublisher := newNode(b, Config{RedisURL: redis.URL()})
+	publisher.Start(atPublisher.hub, atPublisher)
+	subscriber, atSubscriber := newNode(b, Config{RedisURL: redis.URL()})
+	subscriber.Start(atSubscriber.hub, atSubscriber)
+	atSubscriber.subscribe("bench")
+	waitFor(b, 2*time.Second, "the subscriber to subscribe", func() bool {
+		return subscriber.Counters().ChannelSubscriptions == 1
+	})
+	data := []byte(`{"price":101.25,"volume":3000}`)
+	options := history.Options{Size: 1000, TTL: time.Minute}
+	b.SetParallelism(16)
+	b.ReportAllocs()
+	resetRedisStats(b, redis.URL())
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := publisher.History().Append(context.Background(), "bench", data, options); err != nil {
+				b.Errorf("Append: %v", err)
+				return
+			}
+		}
+	})
+	waitFor(b, 10*time.Second, "every publication to arrive", func() bool {
+		return len(atSubscriber.positionedOf("bench")) == b.N
+	})
+	reportRedisTime(b, redis.URL(), "evalsha", "eval")
+}
+
+// resetRedisStats zeroes Redis's command statistics (CONFIG RESETSTAT).
+func resetRedisStats(b *testing.B, url string) {
+	client := inspector(b, url)
+	if err := client.Do(context.Background(), client.B().ConfigResetstat().Build()).Error(); err != nil {
+		b.Fatalf("CONFIG RESETSTAT: %v", err)
+	}
+}
+
+// reportRedisTime reports the microseconds Redis spent per op executing commands,
+// the benchmark's top-level commands given by name (a script's time includes the
+// commands it calls, which INFO commandstats counts again under their own names),
+// so that the cost on Redis's single thread is seen apart from round trips.
+func reportRedisTime(b *testing.B, url string, commands ...string) {
+	client := inspector(b, url)
+	text, err := client.Do(context.Background(), client.B().Info().Section("commandstats").Build()).ToString()
+	if err != nil {
+		b.Fatalf("INFO commandstats: %v", err)
+	}
+	total := 0.0
+	for line := range strings.Lines(text) {
+		name, fields, found := strings.Cut(strings.TrimSpace(line), ":")
+		if !found || !slices.Contains(commands, strings.TrimPrefix(name, "cmdstat_")) {
+			continue
+		}
+		for field := range strings.SplitSeq(fields, ",") {
+			if value, ok := strings.CutPrefix(field, "usec="); ok {
+				microseconds, _ := strconv.ParseFloat(value, 64)
+				total += microseconds
+			}
+		}
+	}
+	b.ReportMetric(total/float64(b.N), "redis-µs/op")
 }

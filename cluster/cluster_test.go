@@ -87,7 +87,7 @@ func crash(n *Node) {
 }
 
 // inspector returns a Redis client for checking what the nodes wrote.
-func inspector(t *testing.T, url string) rueidis.Client {
+func inspector(t testing.TB, url string) rueidis.Client {
 	t.Helper()
 	options, err := rueidis.ParseURL(url)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"time"
 
@@ -28,6 +27,8 @@ import (
 type History struct {
 	node *Node
 }
+
+var _ history.Store = (*History)(nil)
 
 // HistoryReceiver delivers history publications to this node's connections: the
 // part of a node's Receiver for channels with history (package delivery's
@@ -102,7 +103,8 @@ func parseAppendAnswer(answer []string) (history.Position, error) {
 }
 
 // Read returns up to limit publications of channel with offset > since, oldest
-// first, leaving out those older than options.TTL, and the stream's top; limit 0
+// first, leaving out those beyond the last options.Size and those older than
+// options.TTL, and the stream's top; limit 0
 // reads the top only. A stream that did not exist gets its epoch now.
 func (h *History) Read(ctx context.Context, channel string, since uint64, limit int, options history.Options) ([]history.Publication, history.Position, error) {
 	n := h.node
@@ -113,13 +115,14 @@ func (h *History) Read(ctx context.Context, channel string, since uint64, limit 
 		n.counters.historyReadFailures.Add(1)
 		return nil, history.Position{}, errors.Join(ErrUnavailable, errOutage)
 	}
-	if since == math.MaxUint64 || limit < 0 {
-		limit = 0
-	}
+	// Offsets stay far below 2^53 (a million publications a second for 285 years),
+	// where Lua's numbers are exact; a larger since is past any top.
+	since = min(since, 1<<53)
+	limit = max(limit, 0)
 	ctx, cancel := n.call(ctx)
 	answer, err := historyReadScript.Exec(ctx, n.client, n.keys.history(channel),
-		[]string{newEpoch(), milliseconds(n.config.HistoryMetaTTL), strconv.FormatUint(since+1, 10),
-			strconv.Itoa(limit), milliseconds(options.TTL)}).ToArray()
+		[]string{newEpoch(), milliseconds(n.config.HistoryMetaTTL), strconv.FormatUint(since, 10),
+			strconv.Itoa(limit), strconv.Itoa(options.Size), milliseconds(options.TTL)}).ToArray()
 	cancel()
 	n.observe(err)
 	if err != nil {

@@ -7,12 +7,15 @@ import "github.com/redis/rueidis"
 // channel's name in braces) and stay in one slot under Redis Cluster:
 //
 //	history:{<channel>}       stream: the publications, entry id <offset>-<Unix ms>,
-//	                          one field "d" holding the data as published; at most
-//	                          history_size entries, expires history_ttl after the
-//	                          last append
+//	                          one field "d" holding the data as published; the last
+//	                          history_size entries and up to one stream node more
+//	                          (100 entries by default: XADD MAXLEN ~ trims whole
+//	                          nodes, several times cheaper than an exact trim; reads
+//	                          leave the extra ones out), expires history_ttl after
+//	                          the last append
 //	history:{<channel>}:meta  hash {epoch, offset, server}: the stream's epoch, its
-//	                          top offset, and the run_id of the Redis server that
-//	                          wrote them; expires Config.HistoryMetaTTL after the
+//	                          top offset, and the replication id of the Redis server
+//	                          that wrote them; expires Config.HistoryMetaTTL after the
 //	                          last append or read
 //
 // A stream's offsets live in the meta hash, not in the stream, so that a stream
@@ -28,11 +31,14 @@ import "github.com/redis/rueidis"
 // (evicted alone) keeps its epoch: its offsets are still unique, and recovery
 // across the hole is refused because publications are missing.
 
-// historyServer is Lua that sets server to the run_id of the Redis server running
-// the script. Reading it costs an INFO call per script (a few microseconds of
-// Redis's time); it is the one way a script can tell that the data it sees was
-// written by another server.
-const historyServer = `local server = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+// historyServer is Lua that sets server to the replication id of the Redis server
+// running the script (INFO replication's master_replid): Redis draws a new one
+// whenever it starts and whenever a replica is promoted, so it tells that the data
+// the script sees may lack writes that were acknowledged before (a restart from a
+// snapshot, a failover to a replica that lagged). It is the one server-local value
+// a script can read cheaply: INFO replication costs about 3 µs of Redis's time,
+// INFO server (run_id) twice that.
+const historyServer = `local server = string.match(redis.call('INFO', 'replication'), 'master_replid:(%x+)')
 `
 
 // historyMeta is Lua that loads the stream's epoch and top offset into epoch and
@@ -62,29 +68,31 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 var historyAppendScript = rueidis.NewLuaScript(historyServer + redisNow + historyMeta + `
 local next = string.format('%d', tonumber(offset) + 1)
 redis.call('HSET', KEYS[1], 'offset', next)
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], next .. '-' .. string.format('%d', now), 'd', ARGV[7])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], next .. '-' .. string.format('%d', now), 'd', ARGV[7])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('PUBLISH', ARGV[5], ARGV[6] .. string.char(#next) .. next .. string.char(#epoch) .. epoch .. ARGV[7])
 return {next, epoch}
 `)
 
 // historyReadScript returns a channel's top position and up to a limit of its
-// publications after an offset, oldest first, leaving out those older than the TTL
-// (whose key has not expired yet because younger ones followed them). A stream
+// publications after an offset, oldest first, leaving out those beyond the last
+// size (the stream's approximate trim keeps a few more) and those older than the
+// TTL (whose key has not expired yet because younger ones followed them). A stream
 // that does not exist gets its epoch here, so that a client that subscribed before
 // the first publication can recover it. Returns {top offset as text, epoch,
 // offset, data, offset, data, ...}.
 //
-// KEYS: meta hash, stream. ARGV: candidate epoch, meta TTL ms, first offset wanted
-// as text, limit (0: the top only), TTL ms.
+// KEYS: meta hash, stream. ARGV: candidate epoch, meta TTL ms, offset after which
+// to read, limit (0: the top only), size, TTL ms.
 var historyReadScript = rueidis.NewLuaScript(historyServer + redisNow + historyMeta + `
 local result = {offset, epoch}
-local limit = tonumber(ARGV[4])
-if limit == 0 or #offset < #ARGV[3] or (#offset == #ARGV[3] and offset < ARGV[3]) then
+local top, limit = tonumber(offset), tonumber(ARGV[4])
+local first = math.max(tonumber(ARGV[3]), top - tonumber(ARGV[5])) + 1
+if limit == 0 or first > top then
   return result
 end
-local oldest = now - tonumber(ARGV[5])
-for _, entry in ipairs(redis.call('XRANGE', KEYS[2], ARGV[3], '+', 'COUNT', limit)) do
+local oldest = now - tonumber(ARGV[6])
+for _, entry in ipairs(redis.call('XRANGE', KEYS[2], string.format('%d', first), '+', 'COUNT', limit)) do
   local at, written = string.match(entry[1], '^(%d+)-(%d+)$')
   if tonumber(written) >= oldest then
     result[#result + 1] = at
