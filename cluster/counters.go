@@ -24,7 +24,6 @@ type counters struct {
 	historyReads        atomic.Uint64
 	historyReadFailures atomic.Uint64
 	historyReceived     atomic.Uint64
-	historyLocal        atomic.Uint64
 }
 
 // Counters is a snapshot of a node's cluster totals since it started, for metrics
@@ -84,9 +83,6 @@ type Counters struct {
 	// HistoryReceived counts history publications from Redis handed to this node's
 	// subscribers, its own included.
 	HistoryReceived uint64
-	// HistoryLocal counts client publications to history channels that Redis
-	// could not take: they reached this node's subscribers only, without an offset.
-	HistoryLocal uint64
 	// ChannelSubscriptions is the number of channels this node receives from Redis
 	// now (those with local subscribers, once Redis confirmed them); 0 while the
 	// subscription connection is down.
@@ -116,7 +112,6 @@ func (n *Node) Counters() Counters {
 		HistoryReads:         n.counters.historyReads.Load(),
 		HistoryReadFailures:  n.counters.historyReadFailures.Load(),
 		HistoryReceived:      n.counters.historyReceived.Load(),
-		HistoryLocal:         n.counters.historyLocal.Load(),
 		ChannelSubscriptions: uint64(n.interest.confirmedCount()),
 	}
 }
@@ -149,8 +144,6 @@ func (n *Node) EachCounter(visit func(name, help string, value uint64)) {
 	visit("history_read_failures", "History reads that failed because Redis was unreachable or too slow.",
 		snapshot.HistoryReadFailures)
 	visit("history_received", "History publications from Redis delivered to this node's subscribers.", snapshot.HistoryReceived)
-	visit("history_local", "Client publications to history channels Redis could not take, delivered on this node without an offset.",
-		snapshot.HistoryLocal)
 }
 
 // EachGauge calls visit with every gauge's snake_case name, help text and value,

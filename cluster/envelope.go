@@ -27,14 +27,13 @@ import (
 //	                   16-byte connection id, uint32 length, channel name,
 //	                   byte subscribe (1) or unsubscribe (0), reason text
 //	  history publication
-//	                   uint32 length, channel name, 16-byte id of the publishing
-//	                   connection that must not receive it (zero: none), byte
-//	                   length, offset in decimal, byte length, epoch, data as
-//	                   published (not the publication message: each node adds
-//	                   the offset when it builds the message)
+//	                   uint32 length, channel name, byte length, offset in
+//	                   decimal, byte length, epoch, data as published (not the
+//	                   publication message: each node adds the offset when it
+//	                   builds the message)
 //
 // A history publication's position is only known inside Redis: the node encodes
-// everything up to the excluded id (historyPrefix) and historyAppendScript appends
+// everything up to the channel name (historyPrefix) and historyAppendScript appends
 // the position and the data.
 //
 // A channel publication names its channel itself, so a receiver never parses the
@@ -53,8 +52,7 @@ type envelope struct {
 	limit uint32
 	// subscribe says whether a subscription change subscribes (true) or unsubscribes.
 	subscribe bool
-	// offset and epoch are a history publication's position; connection is then
-	// the publishing connection to leave out (zero: none).
+	// offset and epoch are a history publication's position.
 	offset uint64
 	epoch  string
 	// body is the JSON payload, the close reason text of a kick, or the reason text
@@ -123,7 +121,6 @@ func (e *envelope) encode(buffer []byte) []byte {
 		buffer = binary.BigEndian.AppendUint64(buffer, e.query)
 	case kindHistoryPublication:
 		buffer = appendText(buffer, e.channel)
-		buffer = append(buffer, e.connection[:]...)
 		buffer = appendShortText(buffer, strconv.FormatUint(e.offset, 10))
 		buffer = appendShortText(buffer, e.epoch)
 	}
@@ -133,11 +130,10 @@ func (e *envelope) encode(buffer []byte) []byte {
 // historyPrefix returns the start of a history publication's encoding, up to its
 // position, which historyAppendScript appends in Redis with the data.
 func (e *envelope) historyPrefix() []byte {
-	buffer := make([]byte, 0, envelopeHeaderSize+lengthSize+len(e.channel)+connectionIDSize)
+	buffer := make([]byte, 0, envelopeHeaderSize+lengthSize+len(e.channel))
 	buffer = append(buffer, envelopeVersion, byte(kindHistoryPublication))
 	buffer = append(buffer, e.origin[:]...)
-	buffer = appendText(buffer, e.channel)
-	return append(buffer, e.connection[:]...)
+	return appendText(buffer, e.channel)
 }
 
 // appendShortText appends text of at most 255 bytes with its length in one byte
@@ -284,12 +280,8 @@ func (e *envelope) decodeHistory(rest []byte) ([]byte, error) {
 	if e.channel, rest, err = readText(rest); err != nil {
 		return nil, err
 	}
-	if len(rest) < connectionIDSize {
-		return nil, errMalformed
-	}
-	copy(e.connection[:], rest)
 	var offset string
-	if offset, rest, err = readShortText(rest[connectionIDSize:]); err != nil {
+	if offset, rest, err = readShortText(rest); err != nil {
 		return nil, err
 	}
 	if e.offset, err = strconv.ParseUint(offset, 10, 64); err != nil || e.offset == 0 {

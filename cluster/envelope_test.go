@@ -30,7 +30,7 @@ func TestEnvelopesSurviveEncodingByteForByte(t *testing.T) {
 		{kind: kindChannelQuery, origin: origin, query: 1<<40 + 7, channel: "chat:room/1#é%", body: []byte{}},
 		{kind: kindChannelQuery, origin: origin, query: 2, limit: 10000, channel: "", body: []byte{}},
 		{kind: kindQueryReply, origin: origin, query: 1<<63 + 1, body: []byte(`{"channels":[]}`)},
-		{kind: kindHistoryPublication, origin: origin, channel: "chat:é", connection: target, offset: 1<<64 - 1,
+		{kind: kindHistoryPublication, origin: origin, channel: "chat:é", offset: 1<<64 - 1,
 			epoch: "0123456789abcdef", body: []byte(`{"a":1}`)},
 		{kind: kindHistoryPublication, origin: origin, channel: "", offset: 1, epoch: "", body: []byte{}},
 	}
@@ -53,7 +53,7 @@ func TestDecodingRefusesWhatNoNodeWrote(t *testing.T) {
 	connectionChange := (&envelope{kind: kindConnectionSubscription, channel: "news"}).encode(nil)
 	query := (&envelope{kind: kindChannelQuery, query: 1, limit: 5, channel: "news"}).encode(nil)
 	positioned := (&envelope{kind: kindHistoryPublication, channel: "news", offset: 12, epoch: "e"}).encode(nil)
-	positionStart := envelopeHeaderSize + lengthSize + len("news") + connectionIDSize
+	positionStart := envelopeHeaderSize + lengthSize + len("news")
 	zeroOffset := append(slices.Clone(positioned[:positionStart]), 1, '0')
 	zeroOffset = append(zeroOffset, positioned[positionStart+3:]...)
 	badDirection := slices.Clone(userChange)
@@ -94,19 +94,19 @@ func TestDecodingRefusesWhatNoNodeWrote(t *testing.T) {
 func TestRelayQueueIsBoundedInBytes(t *testing.T) {
 	var queue relayQueue
 	queue.init(100)
-	if !queue.push(relayed{redisChannel: "a", encoded: make([]byte, 59)}) || !queue.push(relayed{redisChannel: "bc", encoded: make([]byte, 38)}) {
+	if !queue.push("a", make([]byte, 59)) || !queue.push("bc", make([]byte, 38)) {
 		t.Fatal("envelopes within the bound were refused")
 	}
-	if queue.push(relayed{redisChannel: "", encoded: make([]byte, 1)}) {
+	if queue.push("", make([]byte, 1)) {
 		t.Fatal("an envelope over the bound was queued")
 	}
 	if taken := queue.take(); len(taken) != 2 || taken[0].redisChannel != "a" || len(taken[0].encoded) != 59 {
 		t.Fatalf("take returned %d envelopes, want the 2 queued in order", len(taken))
 	}
-	if !queue.push(relayed{redisChannel: "", encoded: make([]byte, 100)}) {
+	if !queue.push("", make([]byte, 100)) {
 		t.Fatal("the queue did not free its bytes on take")
 	}
-	if queue.push(relayed{redisChannel: "x", encoded: make([]byte, 0)}) {
+	if queue.push("x", make([]byte, 0)) {
 		t.Fatal("a channel name over the bound was queued: names count against it")
 	}
 }

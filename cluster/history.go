@@ -12,7 +12,6 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/wsgate/wsgate/history"
-	"github.com/wsgate/wsgate/session"
 )
 
 // History is the history.Store of a cluster: the streams of history channels live
@@ -33,15 +32,12 @@ var _ history.Store = (*History)(nil)
 // HistoryReceiver delivers history publications to this node's connections: the
 // part of a node's Receiver for channels with history (package delivery's
 // Publisher implements it). It is called on the subscription goroutine, in offset
-// order per channel, or, for a client's publication that Redis could not take, on
-// the relay goroutine; it must not block on a client.
+// order per channel, and must not block on a client.
 type HistoryReceiver interface {
 	// PublishToChannelLocalAt queues the publication of data (the publication's
 	// "data" as published; only valid during the call) at position to channel's
-	// subscribers on this node, except connection exclude (zero: none), and returns
-	// how many. A zero position means that Redis could not take the publication:
-	// it reaches this node's subscribers only, without an offset.
-	PublishToChannelLocalAt(channel string, data []byte, position history.Position, exclude session.ConnectionID) int
+	// subscribers on this node and returns how many.
+	PublishToChannelLocalAt(channel string, data []byte, position history.Position) int
 }
 
 // History returns the node's history store.
@@ -56,11 +52,6 @@ var errOptions = errors.New("cluster: history options need a positive Size and T
 // call timed out after Redis ran it (then the publication may have been delivered;
 // the caller cannot tell).
 func (h *History) Append(ctx context.Context, channel string, data []byte, options history.Options) (history.Position, error) {
-	return h.append(ctx, channel, data, options, session.ConnectionID{})
-}
-
-// append is Append with the publishing connection to leave out.
-func (h *History) append(ctx context.Context, channel string, data []byte, options history.Options, exclude session.ConnectionID) (history.Position, error) {
 	n := h.node
 	if options.Size <= 0 || options.TTL <= 0 {
 		return history.Position{}, errOptions
@@ -71,7 +62,7 @@ func (h *History) append(ctx context.Context, channel string, data []byte, optio
 	}
 	ctx, cancel := n.call(ctx)
 	answer, err := historyAppendScript.Exec(ctx, n.client, n.keys.history(channel),
-		h.appendArguments(channel, data, options, exclude)).AsStrSlice()
+		h.appendArguments(channel, data, options)).AsStrSlice()
 	cancel()
 	n.countPublication(err)
 	if err != nil {
@@ -83,9 +74,9 @@ func (h *History) append(ctx context.Context, channel string, data []byte, optio
 }
 
 // appendArguments are historyAppendScript's ARGV.
-func (h *History) appendArguments(channel string, data []byte, options history.Options, exclude session.ConnectionID) []string {
+func (h *History) appendArguments(channel string, data []byte, options history.Options) []string {
 	n := h.node
-	prefix := (&envelope{kind: kindHistoryPublication, origin: n.tag, channel: channel, connection: exclude}).historyPrefix()
+	prefix := (&envelope{kind: kindHistoryPublication, origin: n.tag, channel: channel}).historyPrefix()
 	return []string{newEpoch(), milliseconds(n.config.HistoryMetaTTL), strconv.Itoa(options.Size),
 		milliseconds(options.TTL), n.keys.channel(channel), rueidis.BinaryString(prefix), rueidis.BinaryString(data)}
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/wsgate/wsgate/internal/redistest"
 	"github.com/wsgate/wsgate/internal/tcpproxy"
 	"github.com/wsgate/wsgate/internal/testsupport"
-	"github.com/wsgate/wsgate/session"
 )
 
 // longOptions keep a test's stream for longer than the test.
@@ -262,48 +261,20 @@ func mustAtoi(t *testing.T, text string) int64 {
 	return value
 }
 
-func TestClientAppendsAreRelayedInOrderAndDeliveredLocallyWithoutOffsetsWhileRedisIsDown(t *testing.T) {
+func TestWithRedisDownAppendAndReadFailAtOnceWithErrUnavailable(t *testing.T) {
 	redis := redistest.Start(t)
-	a, atA := startChannelNode(t, redis.URL())
-	b, atB := startChannelNode(t, redis.URL())
-	for index, subscribed := range []*recorder{atA, atB} {
-		subscribed.subscribe("chat")
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := []*Node{a, b}[index].AwaitChannel(ctx, "chat"); err != nil {
-			t.Fatalf("AwaitChannel: %v", err)
-		}
-		cancel()
-	}
-	publisher := session.NewTaggedConnectionID(a.Tag())
-	for sequence := range 100 {
-		a.RelayAppend("chat", []byte(strconv.Itoa(sequence)), longOptions, publisher)
-	}
-	for _, subscribed := range []*recorder{atA, atB} {
-		testsupport.WaitFor(t, 10*time.Second, "the relayed appends to arrive", func() bool {
-			return len(subscribed.positionedOf("chat")) == 100
-		})
-		for index, received := range subscribed.positionedOf("chat") {
-			if received.data != strconv.Itoa(index) || received.position.Offset != uint64(index+1) || received.exclude != publisher {
-				t.Fatalf("relayed append %d arrived as %+v; want data %d at offset %d, excluding the publisher", index, received, index, index+1)
-			}
-		}
-	}
-
+	node, _ := startChannelNode(t, redis.URL())
+	appendAll(t, node, "chat", longOptions, `1`)
 	redis.Kill()
-	if _, err := a.History().Append(context.Background(), "chat", []byte(`1`), longOptions); !errors.Is(err, ErrUnavailable) {
+	testsupport.WaitFor(t, 5*time.Second, "the node to notice the outage", func() bool { return !node.available() })
+	if _, err := node.History().Append(context.Background(), "chat", []byte(`2`), longOptions); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Append with Redis down: %v; want ErrUnavailable", err)
 	}
-	if _, _, err := a.History().Read(context.Background(), "chat", 0, 10, longOptions); !errors.Is(err, ErrUnavailable) {
+	if _, _, err := node.History().Read(context.Background(), "chat", 0, 10, longOptions); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Read with Redis down: %v; want ErrUnavailable", err)
 	}
-	a.RelayAppend("chat", []byte(`"offline"`), longOptions, publisher)
-	testsupport.WaitFor(t, 5*time.Second, "the offline publication to reach this node without an offset", func() bool {
-		received := atA.positionedOf("chat")
-		last := received[len(received)-1]
-		return last.data == `"offline"` && last.position == (history.Position{}) && last.exclude == publisher
-	})
-	if counters := a.Counters(); counters.HistoryLocal != 1 || counters.HistoryAppended != 100 || counters.HistoryReadFailures == 0 {
-		t.Fatalf("counters %+v; want 100 appended, 1 local and the failed read", counters)
+	if counters := node.Counters(); counters.HistoryAppended != 1 || counters.HistoryReadFailures != 1 || counters.PublishFailures != 1 {
+		t.Fatalf("counters %+v; want 1 appended, 1 failed append and 1 failed read", counters)
 	}
 }
 

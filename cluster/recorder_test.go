@@ -32,7 +32,6 @@ type positionedPublication struct {
 	channel  string
 	data     string
 	position history.Position
-	exclude  session.ConnectionID
 }
 
 // publication is one channel publication a recorder received.
@@ -92,11 +91,10 @@ func (r *recorder) PublishToChannelLocal(channel string, payload []byte) int {
 }
 
 // PublishToChannelLocalAt records the history publication (HistoryReceiver).
-func (r *recorder) PublishToChannelLocalAt(channel string, data []byte, position history.Position, exclude session.ConnectionID) int {
+func (r *recorder) PublishToChannelLocalAt(channel string, data []byte, position history.Position) int {
 	r.mutex.Lock()
 	defer r.mutex.Unlock()
-	r.positioned = append(r.positioned, positionedPublication{channel: channel, data: string(data), position: position,
-		exclude: exclude})
+	r.positioned = append(r.positioned, positionedPublication{channel: channel, data: string(data), position: position})
 	return 1
 }
 

@@ -300,5 +300,5 @@ func (n *Node) receiveHistory(received envelope) {
 		return
 	}
 	n.historyReceiver.PublishToChannelLocalAt(received.channel, received.body,
-		history.Position{Offset: received.offset, Epoch: received.epoch}, received.connection)
+		history.Position{Offset: received.offset, Epoch: received.epoch})
 }
