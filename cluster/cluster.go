@@ -85,8 +85,6 @@ type Node struct {
 	// send. Both are set by Start.
 	hub      *session.Hub
 	receiver Receiver
-	// historyReceiver is receiver when it delivers history publications, else nil.
-	historyReceiver HistoryReceiver
 
 	admission admission
 	relay     relayQueue
@@ -241,9 +239,7 @@ func (n *Node) Tag() session.NodeTag { return n.tag }
 func (n *Node) Owns(id session.ConnectionID) bool { return id.NodeTag() == n.tag }
 
 // Start joins the cluster with hub, whose totals the lease carries, and receiver,
-// which delivers what other nodes send to hub's connections (and history
-// publications when it is a HistoryReceiver; without, they are counted
-// undeliverable): it takes the lease
+// which delivers what other nodes send to hub's connections: it takes the lease
 // (waiting at most Config.Timeout for Redis), then subscribes to the cluster's
 // channels and to the channels with local subscribers, and starts publishing
 // client broadcasts and publications in the background, and answering other
@@ -253,7 +249,6 @@ func (n *Node) Start(hub *session.Hub, receiver Receiver) {
 	n.startOnce.Do(func() {
 		n.hub = hub
 		n.receiver = receiver
-		n.historyReceiver, _ = receiver.(HistoryReceiver)
 		n.renew()
 		n.workers.Add(3 + queryWorkers)
 		go n.subscribeLoop()

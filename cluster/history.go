@@ -19,8 +19,8 @@ import (
 // reaches after a reconnect. Append runs one script that assigns the offset,
 // appends, trims and PUBLISHes the publication with its position on the channel's
 // Redis channel, atomically; every node subscribed to the channel, the appending
-// one included, hands it to its HistoryReceiver from its subscription goroutine, in
-// offset order. Get it from Node.History; its methods are safe for concurrent use,
+// one included, hands it to its Receiver (PublishToChannelLocalAt) from its
+// subscription goroutine, in offset order. Get it from Node.History; its methods are safe for concurrent use,
 // make one Redis call each, bounded by Config.Timeout and ctx, and fail at once
 // with ErrUnavailable while Redis is known to be unreachable.
 type History struct {
@@ -28,17 +28,6 @@ type History struct {
 }
 
 var _ history.Store = (*History)(nil)
-
-// HistoryReceiver delivers history publications to this node's connections: the
-// part of a node's Receiver for channels with history (package delivery's
-// Publisher implements it). It is called on the subscription goroutine, in offset
-// order per channel, and must not block on a client.
-type HistoryReceiver interface {
-	// PublishToChannelLocalAt queues the publication of data (the publication's
-	// "data" as published; only valid during the call) at position to channel's
-	// subscribers on this node and returns how many.
-	PublishToChannelLocalAt(channel string, data []byte, position history.Position) int
-}
 
 // History returns the node's history store.
 func (n *Node) History() *History { return &n.history }

@@ -223,6 +223,12 @@ type Receiver interface {
 	// ChangeConnectionSubscriptionLocal does it for connection id and reports
 	// whether it is open here.
 	ChangeConnectionSubscriptionLocal(id session.ConnectionID, channel string, subscribe bool, reason string) bool
+	// PublishToChannelLocalAt queues the publication of data (the publication's
+	// "data" as published) at position, a history channel's publication from
+	// Redis, to channel's subscribers on this node and returns how many. It is
+	// called for every node's publications, this node's own included, in offset
+	// order per channel.
+	PublishToChannelLocalAt(channel string, data []byte, position history.Position) int
 	// HasLocalSubscribers reports whether channel has a subscriber on this node now.
 	// Unlike the others it is called on the subscription goroutine, when the node
 	// decides which channels to receive.
@@ -295,10 +301,6 @@ func (n *Node) receiveHistory(received envelope) {
 		n.counters.received.Add(1)
 		n.counters.channelReceived.Add(1)
 	}
-	if n.historyReceiver == nil {
-		n.counters.undeliverable.Add(1)
-		return
-	}
-	n.historyReceiver.PublishToChannelLocalAt(received.channel, received.body,
+	n.receiver.PublishToChannelLocalAt(received.channel, received.body,
 		history.Position{Offset: received.offset, Epoch: received.epoch})
 }

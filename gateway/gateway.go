@@ -261,8 +261,8 @@ func joinCluster(config *Config) (*cluster.Node, error) {
 	return node, nil
 }
 
-// newPublisher returns the publisher of config, forwarding to node when there is
-// one, and node as the API's Cluster (a nil interface without one: a nil
+// newPublisher returns the publisher of config, forwarding to node and keeping
+// history in node's Redis when there is one, and node as the API's Cluster (a nil interface without one: a nil
 // *cluster.Node in an interface would not compare equal to nil).
 func newPublisher(config delivery.Config, node *cluster.Node) (*delivery.Publisher, api.Cluster, error) {
 	if node == nil {
@@ -270,6 +270,10 @@ func newPublisher(config delivery.Config, node *cluster.Node) (*delivery.Publish
 		return publisher, nil, err
 	}
 	config.Forwarder = node
+	// History channels keep their streams in Redis; a subscribe to one reads the
+	// stream only once this node receives the channel from Redis.
+	config.History = node.History()
+	config.ChannelReady = node.AwaitChannel
 	publisher, err := delivery.NewPublisher(config)
 	return publisher, node, err
 }
