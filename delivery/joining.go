@@ -161,7 +161,12 @@ func (p *Publisher) joinHistory(s *session.Session, channel string, options chan
 		p.readAndAnswer(entering)
 		return nil
 	}
-	if !p.workers.submit(channel, func() { p.readAndAnswer(entering) }) {
+	// By connection, not by channel: joins need no order between connections, and
+	// a reconnect storm of one channel's subscribers then spreads over every
+	// worker instead of queueing on one (benchmarks/storm); one connection's joins
+	// keep their order.
+	id := s.ID()
+	if !p.workers.submit(string(id[:]), func() { p.readAndAnswer(entering) }) {
 		p.historyCounts.joinsRejected.Add(1)
 		p.answer(entering, nil, history.Position{}, errQueueFull)
 	}

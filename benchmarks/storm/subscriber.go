@@ -35,7 +35,10 @@ type subscriber struct {
 	attempts         int
 	recovered        int // 1 recovered:true, 0 not yet, -1 recovered:false
 	recoveredAfter   time.Duration
-	caughtUp         atomic.Uint64 // the last offset received
+	// connectedAfter is when the successful reconnect's WebSocket handshake
+	// completed, since the cut.
+	connectedAfter time.Duration
+	caughtUp       atomic.Uint64 // the last offset received
 }
 
 // backoffDelay is package client's reconnect delay: full jitter, random *
@@ -62,12 +65,14 @@ type answer struct {
 }
 
 // join connects to url and subscribes, recovering from the subscriber's position
-// when recover is set; it returns the "subscribed" answer.
-func (s *subscriber) join(url string, recover bool) (answer, error) {
+// when recover is set; it returns the "subscribed" answer, and sets
+// connectedAfter to the time since cut when the handshake completed.
+func (s *subscriber) join(url string, recover bool, cut time.Time) (answer, error) {
 	conn, _, err := dialer.Dial(url, nil)
 	if err != nil {
 		return answer{}, err
 	}
+	s.connectedAfter = time.Since(cut)
 	request := map[string]any{"type": "subscribe", "channel": s.channel}
 	if recover {
 		request["recover"], request["offset"], request["epoch"] = true, s.offset, s.epoch
@@ -88,6 +93,11 @@ func (s *subscriber) join(url string, recover bool) (answer, error) {
 			return answer{}, fmt.Errorf("unreadable answer %s: %w", data, err)
 		}
 		switch message.Type {
+		case "ping":
+			if err := conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"pong"}`)); err != nil {
+				_ = conn.Close()
+				return answer{}, err
+			}
 		case "subscribed":
 			s.conn.Store(conn)
 			return message, nil
@@ -100,7 +110,7 @@ func (s *subscriber) join(url string, recover bool) (answer, error) {
 
 // start subscribes on the first node.
 func (s *subscriber) start(url string) error {
-	subscribed, err := s.join(url, false)
+	subscribed, err := s.join(url, false, time.Now())
 	if err != nil {
 		return err
 	}
@@ -164,7 +174,7 @@ func (s *subscriber) reconnect(ctx context.Context, url string, cut time.Time, b
 		case <-time.After(backoffDelay(attempt, baseDelay, maxDelay)):
 		}
 		s.attempts = attempt
-		subscribed, err := s.join(url, true)
+		subscribed, err := s.join(url, true, cut)
 		if err != nil {
 			continue
 		}
