@@ -9,8 +9,8 @@ import (
 // cluster's Redis store) off the client handler goroutines, which the event loop's
 // small pool runs and which must never wait for the network. A fixed number of
 // goroutines each take jobs from a bounded queue of their own; a job goes to the
-// worker its channel hashes to, so one channel's jobs (a client's publications,
-// its recoveries) run in submission order. A full queue refuses the job at once:
+// worker its key hashes to, so jobs of one key run in submission order: a
+// channel's publications are keyed by the channel, joins by their connection. A full queue refuses the job at once:
 // the caller degrades (see submit's callers) rather than wait.
 type historyWorkers struct {
 	seed   maphash.Seed
@@ -42,11 +42,11 @@ func (w *historyWorkers) run(queue chan func()) {
 	}
 }
 
-// submit queues job on channel's worker and reports whether it fit. It never
+// submit queues job on key's worker and reports whether it fit. It never
 // blocks. Jobs still queued when the workers close are dropped.
-func (w *historyWorkers) submit(channel string, job func()) bool {
+func (w *historyWorkers) submit(key string, job func()) bool {
 	select {
-	case w.queues[maphash.String(w.seed, channel)%uint64(len(w.queues))] <- job:
+	case w.queues[maphash.String(w.seed, key)%uint64(len(w.queues))] <- job:
 		return true
 	default:
 		return false
