@@ -22,8 +22,8 @@ import "github.com/redis/rueidis"
 // whose entries all expired (a quiet channel) keeps its epoch and its offsets: a
 // client that missed nothing there still recovers.
 //
-// Lost streams. The epoch is drawn anew, the offsets start again at 1 and the stream
-// is emptied whenever the meta hash is missing (Redis flushed or restarted without
+// Lost streams. The epoch is drawn anew, the offsets continue above the old ones
+// (historyMeta) and the stream is emptied whenever the meta hash is missing (Redis flushed or restarted without
 // persistence, the hash expired or was evicted) or was written by another Redis
 // server than the one running the script (its run_id differs: a replica promoted by
 // a failover, whose copy may lack the last publications its primary acknowledged,
@@ -44,13 +44,22 @@ const historyServer = `local server = string.match(redis.call('INFO', 'replicati
 // historyMeta is Lua that loads the stream's epoch and top offset into epoch and
 // offset, starting a new epoch (ARGV[1], drawn by the node) with an empty stream
 // when the meta hash is missing or was written by another server, and extends the
-// meta hash's life to ARGV[2] ms. It needs historyServer and redisNow before it.
+// meta hash's life to ARGV[2] ms. A new epoch's offsets start above every offset
+// the stream's earlier epochs issued (history.Store's contract: a live subscriber
+// sees a gap, never offsets it takes for duplicates): above the old top when the
+// hash is still there, and otherwise, the old top being lost with it, above the
+// server's clock in microseconds, which no stream reaches by publishing (that
+// would take more than one publication per microsecond since its epoch began,
+// ten times what one Redis appends in all). A Redis whose clock is behind its
+// predecessor's by more than the time since the stream's previous epoch began
+// could break that. It needs historyServer and redisNow before it.
 //
 // KEYS: meta hash, stream.
 const historyMeta = `local meta = redis.call('HMGET', KEYS[1], 'epoch', 'offset', 'server')
 local epoch, offset = meta[1], meta[2]
 if not epoch or meta[3] ~= server then
-  epoch, offset = ARGV[1], '0'
+  local micros = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+  epoch, offset = ARGV[1], string.format('%d', math.max(tonumber(offset or '0'), micros))
   redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[1], 'epoch', epoch, 'offset', offset, 'server', server)
 end

@@ -35,6 +35,33 @@ func startHistoryCluster(t *testing.T, redis *redistest.Server, count int) []*no
 	return nodes
 }
 
+// publishAbove publishes the numbers first..last to channel through n's
+// Publisher, each as the data of one publication, and requires each one's offset
+// to be base plus its number: a Redis stream's offsets start above the clock in
+// microseconds (docs/cluster.md, "Epochs"), so the tests count from the position a
+// new channel's first subscriber gets.
+func publishAbove(t *testing.T, n *node, channel string, base uint64, first, last int) {
+	for number := first; number <= last; number++ {
+		result := n.Publisher.PublishToChannel(context.Background(), channel, []byte(strconv.Itoa(number)))
+		if result.Err != nil || result.Position.Offset != base+uint64(number) {
+			t.Errorf("publication %d above %d: %+v", number, base, result)
+			return
+		}
+	}
+}
+
+// readAbove reads a publication of channel and returns its offset less base,
+// failing unless that is its data (as publishAbove publishes).
+func readAbove(t *testing.T, conn *websocket.Conn, channel string, base uint64) uint64 {
+	t.Helper()
+	got := readMessage(t, conn, readTimeout)
+	offset, hasOffset := got["offset"].(float64)
+	if got["type"] != "publication" || got["channel"] != channel || !hasOffset || got["data"] != offset-float64(base) {
+		t.Fatalf("got %v, want a publication of %s whose data is its offset less %d", got, channel, base)
+	}
+	return uint64(offset) - base
+}
+
 // publicationAt is a received publication: its data's "seq" and its offset.
 type publicationAt struct {
 	sequence int
@@ -171,31 +198,31 @@ func TestClusterHistoryASubscriberCutMidStreamRecoversOnAnotherNode(t *testing.T
 	cut, away, resubscribing := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	var publishing sync.WaitGroup
 	publishing.Go(func() {
-		publishNumbered(t, nodes[2], channel, 1, 400)
+		publishAbove(t, nodes[2], channel, start.offset, 1, 400)
 		<-cut
-		publishNumbered(t, nodes[2], channel, 401, 600) // while the subscriber is away
+		publishAbove(t, nodes[2], channel, start.offset, 401, 600) // while the subscriber is away
 		close(away)
 		<-resubscribing
-		publishNumbered(t, nodes[2], channel, 601, 1000) // while it recovers
+		publishAbove(t, nodes[2], channel, start.offset, 601, 1000) // while it recovers
 	})
 	var received []uint64
 	for len(received) < 200 {
-		received = append(received, readPublication(t, conn, channel))
+		received = append(received, readAbove(t, conn, channel, start.offset))
 	}
 	proxy.Cut()
 	close(cut)
 	<-away
 
 	again, _ := nodes[1].dialWelcomed("mobile")
-	last := position{offset: received[len(received)-1], epoch: start.epoch}
+	last := position{offset: start.offset + received[len(received)-1], epoch: start.epoch}
 	send(t, again, map[string]any{"type": "subscribe", "channel": channel, "recover": true, "offset": last.offset, "epoch": last.epoch})
 	close(resubscribing)
 	answer, top := answerPosition(t, readMessage(t, again, readTimeout), channel)
-	if answer["recovered"] != true || top.epoch != start.epoch || top.offset < 600 {
+	if answer["recovered"] != true || top.epoch != start.epoch || top.offset < start.offset+600 {
 		t.Fatalf("recovery on another node from %+v answered %v", last, answer)
 	}
 	for len(received) < 1000 {
-		received = append(received, readPublication(t, again, channel))
+		received = append(received, readAbove(t, again, channel, start.offset))
 	}
 	publishing.Wait()
 	for index, offset := range received {
@@ -211,9 +238,10 @@ func TestClusterHistoryAfterRedisIsFlushedARecoveryFailsWithTheNewEpoch(t *testi
 	nodes := startHistoryCluster(t, redis, 2)
 	reader, _ := nodes[0].dialWelcomed("reader")
 	_, before := subscribeAt(t, reader, "live:news", nil)
-	publishNumbered(t, nodes[1], "live:news", 1, 3)
+	base := before.offset
+	publishAbove(t, nodes[1], "live:news", base, 1, 3)
 	for range 3 {
-		before.offset = readPublication(t, reader, "live:news")
+		before.offset = base + readAbove(t, reader, "live:news", base)
 	}
 	inspector := redisClient(t, redis.URL())
 	if err := inspector.Do(context.Background(), inspector.B().Flushall().Build()).Error(); err != nil {
@@ -221,8 +249,8 @@ func TestClusterHistoryAfterRedisIsFlushedARecoveryFailsWithTheNewEpoch(t *testi
 	}
 	again, _ := nodes[1].dialWelcomed("reader")
 	answer, after := subscribeAt(t, again, "live:news", &before)
-	if answer["recovered"] != false || after.epoch == before.epoch || after.offset != 0 {
-		t.Fatalf("recover from %+v after FLUSHALL: %v, want recovered:false with a new epoch at offset 0", before, answer)
+	if answer["recovered"] != false || after.epoch == before.epoch || after.offset <= before.offset {
+		t.Fatalf("recover from %+v after FLUSHALL: %v, want recovered:false with a new epoch above the old offsets", before, answer)
 	}
 }
 
