@@ -223,8 +223,10 @@ func TestAFlushedRedisStartsANewEpochAndRecoveryFromTheOldOneFails(t *testing.T)
 }
 
 func TestAFailoverToAReplicaStartsANewEpoch(t *testing.T) {
-	primary := redistest.Start(t)
-	replica := redistest.Start(t)
+	// Replication writes a snapshot file on the replica: keep it out of the package
+	// directory.
+	primary := redistest.Start(t, "--dir", t.TempDir())
+	replica := redistest.Start(t, "--dir", t.TempDir())
 	replicaClient := inspector(t, replica.URL())
 	port := primary.Addr()[len("127.0.0.1:"):]
 	if err := replicaClient.Do(context.Background(), replicaClient.B().Replicaof().Host("127.0.0.1").Port(mustAtoi(t, port)).Build()).Error(); err != nil {
