@@ -1,8 +1,8 @@
 /**
- * Channels for the wsgate client: subscriptions that survive reconnects, the routing
- * of publications, and the matching of the server's answers to requests by id
- * (docs/protocol.md, "Channels"). WsgateClient uses it; applications use the
- * Subscription and ChannelError it exports.
+ * Channels for the wsgate client: subscriptions that survive reconnects and recover
+ * what they missed in channels with history, the routing of publications, and the
+ * matching of the server's answers to requests by id (docs/protocol.md, "Channels").
+ * WsgateClient uses it; applications use the Subscription and ChannelError it exports.
  *
  * @module @wsgate/client/channels
  */
@@ -29,6 +29,12 @@ export const ChannelErrorCode = Object.freeze({
 // subscription tries again with backoff. Every other refusal ends the subscription.
 const TEMPORARY = new Set([ChannelErrorCode.RATE_LIMITED, ChannelErrorCode.TOO_MANY_SUBSCRIBERS]);
 
+// isOffset reports whether value is a stream offset: a non-negative integer.
+const isOffset = (value) => Number.isSafeInteger(value) && value >= 0;
+
+// isEpoch reports whether value is a stream epoch: a non-empty string.
+const isEpoch = (value) => typeof value === 'string' && value !== '';
+
 /**
  * A channel request the server refused: its `{"type":"error"}` answer.
  */
@@ -51,11 +57,39 @@ export class ChannelError extends Error {
 }
 
 /**
+ * A place in a channel's stream: the offset of a publication (0 before the first) and
+ * the epoch of the stream, a string that changes when the server lost the stream and
+ * started it over.
+ * @typedef {object} Position
+ * @property {number} offset
+ * @property {string} epoch
+ */
+
+/**
+ * Detail of a subscription's `recovery` event.
+ * @typedef {object} RecoveryDetail
+ * @property {string} channel
+ * @property {boolean} recovered true: every publication missed while disconnected
+ *   follows, in order, before the live ones; false: they are lost (history too short,
+ *   the stream restarted, the server could not read it) and the application should
+ *   reload its state from its backend
+ * @property {Position | null} position where the subscription now is: on false the
+ *   server's current position, from which publications go on
+ */
+
+/**
  * One channel a client wants to be subscribed to: created by `client.subscribe`. It is
  * subscribed again after every reconnect until `unsubscribe()`, a permanent refusal, or
- * the server's removal. Events (`on(type, listener)`):
+ * the server's removal. In a channel with history (its namespace sets `history_size`)
+ * it keeps its position (the offset of the last publication it delivered, and the
+ * stream's epoch) and asks the server on every resubscribe for what it missed. Events
+ * (`on(type, listener)`):
  * - `subscribed` (the server's `subscribed` message, with every field it carries): the
  *   server confirmed the subscription; again after each reconnect.
+ * - `recovery` ({@link RecoveryDetail}): after each resubscribe of a subscription that
+ *   has a position, right after `subscribed`: whether what was missed follows
+ *   (`recovered: true`) or is lost (`false`: reload the state). None after the first
+ *   subscribe, unless it was made with `since`; none in channels without history.
  * - `error` (a ChannelError, or the error of the subscription's `getToken`): a request
  *   failed; `state` says whether it will be retried (`"subscribing"`) or not (`"failed"`).
  * - `unsubscribed` ({ channel, reason }): the subscription ended: `reason` is the
@@ -66,6 +100,7 @@ export class Subscription {
   #state = 'subscribing';
   #listeners = new Listeners();
   #leave;
+  #position;
 
   /**
    * Not called by applications: see `client.subscribe`.
@@ -73,10 +108,12 @@ export class Subscription {
    * @param {(subscription: Subscription) => void} leave ends the subscription in the router
    * @param {(controls: { setState: (state: string) => void, emit: (type: string, detail: unknown) => void }) => void} bind
    *   receives what the router uses to drive the subscription
+   * @param {() => Position | null} position reads the subscription's position in the router
    */
-  constructor(channel, leave, bind) {
+  constructor(channel, leave, bind, position) {
     this.#channel = channel;
     this.#leave = leave;
+    this.#position = position;
     bind({
       setState: (state) => {
         this.#state = state;
@@ -101,8 +138,20 @@ export class Subscription {
   }
 
   /**
+   * The position the subscription recovers from on its next resubscribe: the offset of
+   * the last publication it delivered (or of the stream's top when it subscribed) and
+   * the stream's epoch; null in a channel without history, and before the first
+   * `subscribed` unless it was made with `since`. A copy: keep it, e.g. to subscribe
+   * with `since` after a page reload.
+   * @type {Position | null}
+   */
+  get position() {
+    return this.#position();
+  }
+
+  /**
    * Adds a listener for event `type` (see the class description).
-   * @param {"subscribed" | "error" | "unsubscribed"} type
+   * @param {"subscribed" | "recovery" | "error" | "unsubscribed"} type
    * @param {(detail: any) => void} listener
    * @returns {() => void} a function that removes the listener
    */
@@ -181,7 +230,7 @@ export class ChannelRouter {
    * Creates a subscription to channel (see WsgateClient.subscribe).
    * @param {string} channel
    * @param {((publication: object) => void) | undefined} handler
-   * @param {{ getToken?: (channel: string) => string | Promise<string> }} options
+   * @param {{ getToken?: (channel: string) => string | Promise<string>, since?: Position }} options
    * @returns {Subscription}
    */
   subscribe(channel, handler, options) {
@@ -191,15 +240,25 @@ export class ChannelRouter {
     if (handler !== undefined && typeof handler !== 'function') {
       throw new TypeError('WsgateClient.subscribe: handler must be a function');
     }
+    const since = options?.since;
+    if (since !== undefined && !(isOffset(since?.offset) && isEpoch(since?.epoch))) {
+      throw new TypeError('WsgateClient.subscribe: since must be { offset, epoch }: a non-negative integer and a non-empty string');
+    }
     if (this.#records.has(channel)) {
       throw new Error(`WsgateClient.subscribe: already subscribed to ${channel}; unsubscribe first`);
     }
     // sent: a subscribe went out on this connection and was not refused, so the server
     // may hold the subscription; busy: a token is being fetched or an answer is due.
-    const record = { channel, handler, getToken: options?.getToken, controls: null, sent: false, busy: false, attempt: 0, retry: null };
+    // offset and epoch are the subscription's position (see Subscription.position):
+    // epoch is undefined while it has none; offset is the last offset delivered.
+    const record = {
+      channel, handler, getToken: options?.getToken, controls: null, sent: false, busy: false, attempt: 0, retry: null,
+      offset: since?.offset, epoch: since?.epoch,
+    };
+    const position = () => (record.epoch === undefined ? null : { offset: record.offset, epoch: record.epoch });
     record.subscription = new Subscription(channel, (subscription) => this.#leave(subscription), (controls) => {
       record.controls = controls;
-    });
+    }, position);
     this.#records.set(channel, record);
     this.#serverChannels.delete(channel);
     this.#request(record);
@@ -319,6 +378,9 @@ export class ChannelRouter {
       return;
     }
     const record = this.#records.get(message.channel);
+    if (record && isOffset(message.offset) && !this.#advance(record, message.offset)) {
+      return;
+    }
     const handler = record ? record.handler : this.#hooks.onPublication;
     if (handler === undefined) {
       return;
@@ -350,7 +412,7 @@ export class ChannelRouter {
     record.busy = false;
     if (message.code === ChannelErrorCode.ALREADY_SUBSCRIBED) {
       record.sent = true;
-      this.#confirm(record, { type: 'subscribed', channel: record.channel });
+      this.#confirm(record, null);
       return;
     }
     record.sent = false;
@@ -364,6 +426,21 @@ export class ChannelRouter {
     record.controls.emit('error', error);
   }
 
+  // #advance moves record's position to the offset of a publication and reports
+  // whether to deliver it. An offset not above the last delivered one is a duplicate
+  // (the server promises none; this is a safety net at the seam of a recovery) and is
+  // dropped, except offset 1: the first publication of a stream the server started
+  // over while the subscription was live (its history expired or was lost). That one
+  // is delivered and the position keeps the old epoch, so the next recovery is
+  // answered recovered:false, as it must: the client cannot name the new epoch.
+  #advance(record, offset) {
+    if (record.offset !== undefined && offset <= record.offset && offset !== 1) {
+      return false;
+    }
+    record.offset = offset;
+    return true;
+  }
+
   // #answered removes and returns the request that id answers, if it is one of ours.
   #answered(id) {
     const request = this.#pending.get(id);
@@ -373,13 +450,29 @@ export class ChannelRouter {
     return request;
   }
 
+  // #confirm marks record subscribed on this connection, with the server's subscribed
+  // message, or null for already_subscribed (the server had subscribed the connection
+  // by itself and said so before). The first confirmation on a connection settles the
+  // position: a subscription that had one asked to recover, and learns here whether it
+  // did.
   #confirm(record, message) {
     record.attempt = 0;
     if (record.subscription.state === 'subscribed') {
       return;
     }
+    const recovering = record.epoch !== undefined;
+    const recovered = recovering && message?.recovered === true && message.epoch === record.epoch && isOffset(message.offset);
+    if (message !== null && !recovered) {
+      const hasHistory = isOffset(message.offset) && isEpoch(message.epoch);
+      record.offset = hasHistory ? message.offset : undefined;
+      record.epoch = hasHistory ? message.epoch : undefined;
+    }
     record.controls.setState('subscribed');
-    record.controls.emit('subscribed', message);
+    record.controls.emit('subscribed', message ?? { type: 'subscribed', channel: record.channel });
+    if (recovering) {
+      const position = record.epoch === undefined ? null : { offset: record.offset, epoch: record.epoch };
+      record.controls.emit('recovery', { channel: record.channel, recovered, position });
+    }
   }
 
   // #request subscribes record on the open connection unless a subscribe is on its
@@ -426,6 +519,9 @@ export class ChannelRouter {
     const message = { type: 'subscribe', channel: record.channel, id };
     if (token !== undefined) {
       message.token = token;
+    }
+    if (record.epoch !== undefined) {
+      Object.assign(message, { recover: true, offset: record.offset, epoch: record.epoch });
     }
     this.#hooks.write(JSON.stringify(message));
   }

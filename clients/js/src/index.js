@@ -76,6 +76,8 @@ const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  * @property {"publication"} type
  * @property {string} channel
  * @property {unknown} data the published JSON value
+ * @property {number} [offset] its place in the channel's stream, in a channel with
+ *   history (increasing by one per publication)
  */
 
 /**
@@ -274,15 +276,22 @@ export class WsgateClient {
    * Subscribes to channel, now or as soon as a connection is open, and again after
    * every reconnect, until `unsubscribe()`. A refusal such as `permission_denied` ends
    * this subscription only (state `"failed"`, an `error` event on it); `rate_limited`
-   * and `too_many_subscribers` are retried with backoff.
+   * and `too_many_subscribers` are retried with backoff. In a channel with history
+   * every resubscribe asks to recover what was missed, and the subscription's
+   * `recovery` event says whether it was; the handler sees each publication once, in
+   * order.
    * @param {string} channel the channel name
    * @param {(publication: Publication) => void} [handler] receives each publication; its
    *   `data` is the published JSON value
-   * @param {{ getToken?: (channel: string) => string | Promise<string> }} [options] `getToken`
-   *   returns a subscription token; it is called before every subscribe (so a fresh token
-   *   after every reconnect); default the client's `getSubscriptionToken`, if any
+   * @param {{ getToken?: (channel: string) => string | Promise<string>, since?: import('./channels.js').Position }} [options]
+   *   `getToken` returns a subscription token; it is called before every subscribe (so
+   *   a fresh token after every reconnect); default the client's `getSubscriptionToken`,
+   *   if any. `since` is a position the application already has (from the backend's
+   *   history or publish answers, or a subscription's `position` kept across a page
+   *   load): the first subscribe recovers from it too, with a `recovery` event
    * @returns {import('./channels.js').Subscription}
    * @throws {Error} when this client is already subscribed to channel
+   * @throws {TypeError} when `since` is not `{ offset, epoch }`
    */
   subscribe(channel, handler, options) {
     return this.#channels.subscribe(channel, handler, options);

@@ -131,15 +131,41 @@ export interface Publication {
   type: 'publication';
   channel: string;
   data: unknown;
+  /** Its place in the channel's stream, in a channel with history: increasing by one per publication. */
+  offset?: number;
   [field: string]: unknown;
 }
 
-/** The server's `subscribed` message; fields the server adds (position, recovery) are kept. */
+/** A place in a channel's stream: a publication's offset (0 before the first) and the stream's epoch, which changes when the server started the stream over. */
+export interface Position {
+  offset: number;
+  epoch: string;
+}
+
+/** The server's `subscribed` message; fields the server adds later are kept. */
 export interface SubscribedMessage {
   type: 'subscribed';
   channel: string;
   id?: string | number;
+  /** The offset of the channel's last publication, in a channel with history. */
+  offset?: number;
+  /** The epoch of the channel's stream, in a channel with history. */
+  epoch?: string;
+  /** The answer to a subscribe that asked to recover. */
+  recovered?: boolean;
   [field: string]: unknown;
+}
+
+/** Detail of a subscription's `recovery` event. */
+export interface RecoveryDetail {
+  channel: string;
+  /**
+   * true: every publication missed while disconnected follows, in order, before the live ones. false: they are lost
+   * (history too short, stream restarted, history unavailable); reload the state from the backend.
+   */
+  recovered: boolean;
+  /** Where the subscription now is (on false the server's current position), or null when the channel has no history any more. */
+  position: Position | null;
 }
 
 /** The server's `unsubscribed` message for a subscription it removed, with its reason. */
@@ -183,6 +209,11 @@ export type SubscriptionState = 'subscribing' | 'subscribed' | 'unsubscribed' | 
 export interface SubscriptionEvents {
   /** The server confirmed the subscription; again after every reconnect. */
   subscribed: SubscribedMessage;
+  /**
+   * After each resubscribe of a subscription with a position (a channel with history), right after `subscribed`:
+   * whether what was missed follows. None after the first subscribe unless it was made with `since`.
+   */
+  recovery: RecoveryDetail;
   /** A ChannelError, or the error of the subscription's getToken; `state` says whether it retries. */
   error: ChannelError | unknown;
   /** The subscription ended: `reason` is the server's when it removed it, undefined after `unsubscribe()`. */
@@ -193,6 +224,11 @@ export interface SubscriptionEvents {
 export interface SubscribeOptions {
   /** Returns a subscription token; called before every subscribe, so a fresh one after every reconnect. Default the client's `getSubscriptionToken`. */
   getToken?: (channel: string) => string | Promise<string>;
+  /**
+   * A position the application already has (the backend's history or publish answers, a subscription's `position`
+   * kept across a page load): the first subscribe recovers from it too, followed by a `recovery` event.
+   */
+  since?: Position;
 }
 
 /** A client's subscription to one channel, renewed after every reconnect until it ends. */
@@ -202,6 +238,11 @@ export declare class Subscription {
   readonly channel: string;
   /** The current state. */
   readonly state: SubscriptionState;
+  /**
+   * The position the next resubscribe recovers from (the last delivered publication's offset, or the stream's top at
+   * subscribe, and the epoch); null in a channel without history and before the first `subscribed` without `since`.
+   */
+  readonly position: Position | null;
   /** Adds a listener; returns a function that removes it. */
   on<K extends keyof SubscriptionEvents>(type: K, listener: (detail: SubscriptionEvents[K]) => void): () => void;
   /** Removes a listener. */
@@ -245,8 +286,9 @@ export declare class WsgateClient {
   /** Sends (or queues while offline) a message; false when the queue is full. */
   send(message: object | string): boolean;
   /**
-   * Subscribes to a channel, now or once connected, and again after every reconnect. A permanent refusal fails this
-   * subscription only. Throws when this client is subscribed to the channel already.
+   * Subscribes to a channel, now or once connected, and again after every reconnect (recovering what was missed in a
+   * channel with history: see the `recovery` event). A permanent refusal fails this subscription only. Throws when this
+   * client is subscribed to the channel already, or when `since` is not a Position.
    */
   subscribe(channel: string, handler?: (publication: Publication) => void, options?: SubscribeOptions): Subscription;
   /** Ends this client's subscription to the channel, or the server's own subscription of this connection to it. */
