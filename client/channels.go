@@ -56,8 +56,35 @@ type Publication struct {
 	Channel string
 	// Data is the published JSON value, as published.
 	Data json.RawMessage
+	// Offset is its place in the channel's stream in a channel with history
+	// (increasing by one per publication, from 1); 0 in a channel without.
+	Offset uint64
 	// Raw is the whole server message, with any field the server adds.
 	Raw json.RawMessage
+}
+
+// Position is a place in a channel's stream: the offset of a publication (0 before the
+// first) and the epoch of the stream, a string that changes when the server lost the
+// stream and started it over. The zero Position (Epoch "") is none.
+type Position struct {
+	Offset uint64
+	Epoch  string
+}
+
+// Recovery is the outcome of a resubscribe that asked the server for what the
+// subscription missed (see SubscribeOptions.OnRecovery).
+type Recovery struct {
+	// Channel is the subscription's channel.
+	Channel string
+	// Recovered is true when every publication missed while disconnected follows, in
+	// order, before the live ones; false when they are lost (history too short, the
+	// stream started over, history unavailable) and the application should reload
+	// its state from its backend.
+	Recovered bool
+	// Position is where the subscription now is: on false the server's current
+	// position, from which publications go on; the zero Position when the channel has
+	// no history any more.
+	Position Position
 }
 
 // Decode unmarshals the published value into target.
@@ -123,6 +150,15 @@ type SubscribeOptions struct {
 	// OnSubscribed is called each time the server confirms the subscription: once per
 	// connection.
 	OnSubscribed func(Subscribed)
+	// OnRecovery is called after each resubscribe of a subscription that has a
+	// position (a channel with history), right after OnSubscribed and before any
+	// publication of the new connection: whether what was missed follows. It is not
+	// called after the first subscribe, unless Since is set.
+	OnRecovery func(Recovery)
+	// Since is a position the application already has (from the backend's history or
+	// publish answers, or a Subscription's Position kept across a restart): the first
+	// subscribe recovers from it too, followed by OnRecovery. Default none (Epoch "").
+	Since Position
 	// OnUnsubscribed is called when the server or the backend ends the subscription
 	// (not after Unsubscribe).
 	OnUnsubscribed func(Unsubscribed)
@@ -151,6 +187,13 @@ type Subscription struct {
 	attempt    int
 	retry      uint64
 	retrying   bool
+	// offset is the offset of the last publication delivered, or the stream's top at
+	// subscribe (when offsetKnown); epoch is the stream's epoch, "" while the
+	// subscription has no position. Together they are what a resubscribe recovers
+	// from.
+	offset      uint64
+	offsetKnown bool
+	epoch       string
 }
 
 // Channel returns the channel name.
@@ -158,6 +201,24 @@ func (s *Subscription) Channel() string { return s.channel }
 
 // State returns the subscription's current state.
 func (s *Subscription) State() SubscriptionState { return SubscriptionState(s.state.Load()) }
+
+// Position returns the position the next resubscribe recovers from (the offset of the
+// last publication delivered, or of the stream's top at subscribe, and the epoch), and
+// false in a channel without history or before the first confirmation without
+// SubscribeOptions.Since.
+func (s *Subscription) Position() (Position, bool) {
+	s.router.mutex.Lock()
+	defer s.router.mutex.Unlock()
+	return s.positionLocked()
+}
+
+// positionLocked is Position, called with the router's lock.
+func (s *Subscription) positionLocked() (Position, bool) {
+	if s.epoch == "" {
+		return Position{}, false
+	}
+	return Position{Offset: s.offset, Epoch: s.epoch}, true
+}
 
 // Unsubscribe ends the subscription: its handler gets no publication any more, the
 // server is told when it holds the subscription, and it is not renewed after
@@ -169,9 +230,12 @@ func (s *Subscription) Unsubscribe() { s.router.leave(s) }
 // after every reconnect, until Unsubscribe. handler receives each publication, on
 // Run's goroutine like every callback. options, at most one, sets a token source and
 // callbacks for this subscription. A refusal such as permission_denied ends this
-// subscription only (see SubscribeOptions.OnError). Subscribe returns
-// ErrAlreadySubscribed when the Client has an active subscription to channel, and
-// ErrClosed after Close or once Run has returned.
+// subscription only (see SubscribeOptions.OnError). In a channel with history every
+// resubscribe asks to recover what was missed and SubscribeOptions.OnRecovery says
+// whether it was; handler sees each publication once, in order (one whose offset is
+// not above the last delivered is dropped as a duplicate, see docs/clients.md).
+// Subscribe returns ErrAlreadySubscribed when the Client has an active subscription
+// to channel, and ErrClosed after Close or once Run has returned.
 func (c *Client) Subscribe(channel string, handler func(Publication), options ...SubscribeOptions) (*Subscription, error) {
 	if channel == "" {
 		return nil, errors.New("client: Subscribe: empty channel name")
@@ -188,6 +252,11 @@ func (c *Client) Subscribe(channel string, handler func(Publication), options ..
 	subscription := &Subscription{router: c.router, channel: channel, handler: handler}
 	if len(options) == 1 {
 		subscription.options = options[0]
+	}
+	if since := subscription.options.Since; since.Epoch != "" {
+		subscription.offset, subscription.offsetKnown, subscription.epoch = since.Offset, true, since.Epoch
+	} else if since.Offset != 0 {
+		return nil, errors.New("client: Subscribe: SubscribeOptions.Since has an offset but no epoch")
 	}
 	if !c.router.add(subscription) {
 		return nil, ErrAlreadySubscribed

@@ -17,11 +17,14 @@ import (
 
 // channelEvent is one callback of channels a channelLog saw.
 type channelEvent struct {
-	kind    string // "subscribed", "unsubscribed", "error" or "publication"
+	kind    string // "subscribed", "unsubscribed", "recovery", "error" or "publication"
 	channel string
 	reason  string
 	data    string
+	offset  uint64
 	err     error
+	// recovery is the detail of a "recovery" event.
+	recovery client.Recovery
 }
 
 // channelLog records the callbacks of channels: of one subscription, or the
@@ -51,7 +54,7 @@ func (l *channelLog) add(e channelEvent) {
 
 // handler records publications.
 func (l *channelLog) handler(p client.Publication) {
-	l.add(channelEvent{kind: "publication", channel: p.Channel, data: string(p.Data)})
+	l.add(channelEvent{kind: "publication", channel: p.Channel, data: string(p.Data), offset: p.Offset})
 }
 
 // subscribeOptions records a subscription's callbacks, with token as its source.
@@ -64,7 +67,8 @@ func (l *channelLog) subscribeOptions(token func(context.Context, string) (strin
 		OnUnsubscribed: func(u client.Unsubscribed) {
 			l.add(channelEvent{kind: "unsubscribed", channel: u.Channel, reason: u.Reason})
 		},
-		OnError: func(err error) { l.add(channelEvent{kind: "error", err: err}) },
+		OnRecovery: func(r client.Recovery) { l.add(channelEvent{kind: "recovery", channel: r.Channel, recovery: r}) },
+		OnError:    func(err error) { l.add(channelEvent{kind: "error", err: err}) },
 	}
 }
 

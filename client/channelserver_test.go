@@ -3,6 +3,7 @@ package client_test
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"sync"
 	"testing"
@@ -32,6 +33,9 @@ type channelServerConfig struct {
 	// publish returns "" to accept a publish (it goes to every other subscriber of the
 	// channel), or the error code. Default: "publish_not_allowed".
 	publish func(channel string) string
+	// subscribed returns the fields added to the subscribed answer to an accepted
+	// subscribe (message): a position, recovered. Default none.
+	subscribed func(message map[string]any) map[string]any
 	// ack answers an accepted publish that has an id with {"type":"published"}.
 	ack bool
 	// onHello runs after the welcome, e.g. to subscribe the connection.
@@ -120,7 +124,11 @@ func (s *channelServer) answer(connection *fakeConnection, message map[string]an
 		s.mutex.Lock()
 		connection.channels[channel] = true
 		s.mutex.Unlock()
-		s.send(connection, withID(map[string]any{"type": "subscribed", "channel": channel}))
+		answer := withID(map[string]any{"type": "subscribed", "channel": channel})
+		if s.config.subscribed != nil {
+			maps.Copy(answer, s.config.subscribed(message))
+		}
+		s.send(connection, answer)
 	case "unsubscribe":
 		if s.config.beforeUnsubscribe != nil {
 			s.config.beforeUnsubscribe(s, connection, channel)

@@ -199,12 +199,16 @@ func (r *router) fetchToken(l *connection, s *Subscription, source func(ctx cont
 	})
 }
 
-// subscribeFrame is the subscribe request.
+// subscribeFrame is the subscribe request; with Recover it asks for the publications
+// after Offset in the stream of Epoch.
 type subscribeFrame struct {
-	Type    string `json:"type"`
-	Channel string `json:"channel"`
-	Token   string `json:"token,omitempty"`
-	ID      uint64 `json:"id"`
+	Type    string  `json:"type"`
+	Channel string  `json:"channel"`
+	Token   string  `json:"token,omitempty"`
+	ID      uint64  `json:"id"`
+	Recover bool    `json:"recover,omitempty"`
+	Offset  *uint64 `json:"offset,omitempty"`
+	Epoch   string  `json:"epoch,omitempty"`
 }
 
 // unsubscribeFrame is the unsubscribe request.
@@ -218,7 +222,11 @@ func (r *router) sendSubscribe(l *connection, s *Subscription, token string) {
 	id := r.nextID()
 	r.pending[id] = request{kind: requestSubscribe, subscription: s}
 	s.busy, s.sent = true, true
-	frame, _ := json.Marshal(subscribeFrame{Type: "subscribe", Channel: s.channel, Token: token, ID: id})
+	subscribe := subscribeFrame{Type: "subscribe", Channel: s.channel, Token: token, ID: id}
+	if position, ok := s.positionLocked(); ok {
+		subscribe.Recover, subscribe.Offset, subscribe.Epoch = true, &position.Offset, position.Epoch
+	}
+	frame, _ := json.Marshal(subscribe)
 	l.pushControl(frame)
 }
 
@@ -267,14 +275,36 @@ func (r *router) reportFor(s *Subscription, err error) {
 	r.client.report(err)
 }
 
-// channelMessage is a server message of channels.
+// channelMessage is a server message of channels. The fields of history are kept raw
+// and read by its methods, so a malformed one is ignored rather than making the whole
+// message unreadable.
 type channelMessage struct {
-	Channel *string         `json:"channel"`
-	ID      json.RawMessage `json:"id"`
-	Reason  string          `json:"reason"`
-	Code    string          `json:"code"`
-	Message string          `json:"message"`
-	Data    json.RawMessage `json:"data"`
+	Channel   *string         `json:"channel"`
+	ID        json.RawMessage `json:"id"`
+	Reason    string          `json:"reason"`
+	Code      string          `json:"code"`
+	Message   string          `json:"message"`
+	Data      json.RawMessage `json:"data"`
+	Offset    json.RawMessage `json:"offset"`
+	Epoch     json.RawMessage `json:"epoch"`
+	Recovered json.RawMessage `json:"recovered"`
+}
+
+// offset returns the message's offset, if it has one.
+func (m *channelMessage) offset() (uint64, bool) {
+	offset, err := strconv.ParseUint(string(m.Offset), 10, 64)
+	return offset, err == nil
+}
+
+// position returns the position a subscribed message carries: false without one (a
+// channel without history).
+func (m *channelMessage) position() (Position, bool) {
+	offset, ok := m.offset()
+	var epoch string
+	if !ok || json.Unmarshal(m.Epoch, &epoch) != nil || epoch == "" {
+		return Position{}, false
+	}
+	return Position{Offset: offset, Epoch: epoch}, true
 }
 
 // handle routes a server message of type kind if it belongs to channels, on Run's
@@ -304,7 +334,7 @@ func (r *router) handle(l *connection, kind string, data []byte) bool {
 	var call func()
 	switch kind {
 	case "subscribed":
-		call = r.onSubscribed(*message.Channel, answered, found, data)
+		call = r.onSubscribed(*message.Channel, answered, found, &message, data)
 	case "unsubscribed":
 		call = r.onUnsubscribed(*message.Channel, id, found, message, data)
 	case "publication":
@@ -325,14 +355,14 @@ func ourID(raw json.RawMessage) (uint64, bool) {
 	return id, err == nil
 }
 
-func (r *router) onSubscribed(channel string, answered request, found bool, data []byte) func() {
+func (r *router) onSubscribed(channel string, answered request, found bool, message *channelMessage, data []byte) func() {
 	event := Subscribed{Channel: channel, Raw: data}
 	if s := r.subscriptions[channel]; s != nil && (!found || answered.subscription == s) {
 		if found {
 			s.busy = false
 		}
 		s.sent = true
-		return r.confirm(s, event)
+		return r.confirm(s, event, message)
 	}
 	if found {
 		// The answer to a subscribe whose subscription has ended since: its
@@ -377,7 +407,14 @@ func (r *router) onPublication(channel string, message channelMessage, data []by
 		return nil
 	}
 	publication := Publication{Channel: channel, Data: message.Data, Raw: data}
+	offset, hasOffset := message.offset()
+	if hasOffset {
+		publication.Offset = offset
+	}
 	if s := r.subscriptions[channel]; s != nil {
+		if hasOffset && !s.advance(offset) {
+			return nil
+		}
 		handler := s.handler
 		return func() { handler(publication) }
 	}
@@ -408,7 +445,7 @@ func (r *router) onError(l *connection, id uint64, answered request, found bool,
 	s.busy = false
 	if message.Code == ChannelAlreadySubscribed {
 		s.sent = true
-		return r.confirm(s, Subscribed{Channel: s.channel})
+		return r.confirm(s, Subscribed{Channel: s.channel}, nil)
 	}
 	s.sent = false
 	if refusal.Temporary() {
@@ -419,18 +456,60 @@ func (r *router) onError(l *connection, id uint64, answered request, found bool,
 	return func() { r.reportFor(s, refusal) }
 }
 
-// confirm marks s subscribed; it returns s's OnSubscribed call unless s was
-// subscribed already.
-func (r *router) confirm(s *Subscription, event Subscribed) func() {
+// confirm marks s subscribed on the open connection, with the server's subscribed
+// message, or nil for already_subscribed (the server had subscribed the connection by
+// itself and said so before). It returns s's OnSubscribed and OnRecovery calls unless
+// s was subscribed already. The first confirmation on a connection settles the
+// position: a subscription that had one asked to recover, and learns here whether it
+// did; otherwise it takes the server's.
+func (r *router) confirm(s *Subscription, event Subscribed, message *channelMessage) func() {
 	s.attempt = 0
 	if s.State() == SubscriptionSubscribed {
 		return nil
 	}
-	s.state.Store(int32(SubscriptionSubscribed))
-	if callback := s.options.OnSubscribed; callback != nil {
-		return func() { callback(event) }
+	recovering := s.epoch != ""
+	recovered := false
+	if message != nil {
+		current, hasHistory := message.position()
+		recovered = recovering && hasHistory && string(message.Recovered) == "true" && current.Epoch == s.epoch
+		if !recovered {
+			s.offset, s.offsetKnown, s.epoch = current.Offset, hasHistory, current.Epoch
+		}
 	}
-	return nil
+	s.state.Store(int32(SubscriptionSubscribed))
+	onSubscribed, onRecovery := s.options.OnSubscribed, s.options.OnRecovery
+	if !recovering {
+		onRecovery = nil
+	}
+	if onSubscribed == nil && onRecovery == nil {
+		return nil
+	}
+	position, _ := s.positionLocked()
+	recovery := Recovery{Channel: s.channel, Recovered: recovered, Position: position}
+	return func() {
+		if onSubscribed != nil {
+			onSubscribed(event)
+		}
+		if onRecovery != nil {
+			onRecovery(recovery)
+		}
+	}
+}
+
+// advance moves s's position to the offset of a publication and reports whether to
+// deliver it. An offset not above the last delivered one is a duplicate (the server
+// promises none; this is a safety net at the seam of a recovery) and is dropped,
+// except offset 1: the first publication of a stream the server started over while the
+// subscription was live (its history expired or was lost). That one is delivered and
+// the position keeps the old epoch, so the next recovery is answered
+// recovered:false, as it must: the client cannot name the new epoch. Called with the
+// lock.
+func (s *Subscription) advance(offset uint64) bool {
+	if s.offsetKnown && offset <= s.offset && offset != 1 {
+		return false
+	}
+	s.offset, s.offsetKnown = offset, true
+	return true
 }
 
 func (r *router) doneLeaving(channel string, id uint64) {
