@@ -31,11 +31,12 @@ window.harness = {
   send(name, message) {
     return clients.get(name).client.send(message);
   },
-  // subscribe subscribes client name to channel; with tokenPath, each subscribe first
+  // subscribe subscribes client name to channel, recording its events (`recovery`
+  // too) and the data and offset of each publication; with tokenPath, each subscribe first
   // fetches its token from that path of this origin (?channel=<channel>), as a page
   // asks its backend.
   subscribe(name, channel, { tokenPath } = {}) {
-    const entry = { events: [], publications: [] };
+    const entry = { events: [], publications: [], offsets: [] };
     const getToken = async (wanted) => {
       const response = await fetch(`${tokenPath}?channel=${encodeURIComponent(wanted)}`);
       if (!response.ok) {
@@ -43,16 +44,21 @@ window.harness = {
       }
       return response.text();
     };
-    const subscription = clients.get(name).client.subscribe(channel, (publication) => entry.publications.push(publication.data), tokenPath ? { getToken } : {});
-    for (const type of ['subscribed', 'error', 'unsubscribed']) {
+    const handler = (publication) => {
+      entry.publications.push(publication.data);
+      entry.offsets.push(publication.offset);
+    };
+    const subscription = clients.get(name).client.subscribe(channel, handler, tokenPath ? { getToken } : {});
+    for (const type of ['subscribed', 'recovery', 'error', 'unsubscribed']) {
       subscription.on(type, (detail) => entry.events.push({ type, detail: describe(detail) }));
     }
     subscriptions.set(`${name}/${channel}`, { subscription, entry });
   },
-  // subscription returns the state, events and publications of a subscription.
+  // subscription returns the state, position, events, and the data and offsets of the
+  // publications of a subscription.
   subscription(name, channel) {
     const { subscription, entry } = subscriptions.get(`${name}/${channel}`);
-    return { state: subscription.state, ...entry };
+    return { state: subscription.state, position: subscription.position, ...entry };
   },
   unsubscribe(name, channel) {
     subscriptions.get(`${name}/${channel}`).subscription.unsubscribe();

@@ -50,6 +50,10 @@ export async function startWsgate(extraFlags = [], { jwt = false } = {}) {
     const timer = setTimeout(() => reject(new Error(`wsgate did not start: ${logs.join('\n')}`)), 10000);
     lines.on('line', (line) => {
       logs.push(line);
+      // Not every line is a log entry: a configuration error is plain text.
+      if (!line.startsWith('{')) {
+        return;
+      }
       const entry = JSON.parse(line);
       if (entry.msg === 'wsgate listening') {
         clearTimeout(timer);
