@@ -31,6 +31,12 @@
 // subscribe, unsubscribe and publish carries an id, a number counting up per Client,
 // and the server's answers are matched by it.
 //
+// Recovery: in a channel with history a Subscription keeps its Position (the offset of
+// the last publication delivered and the stream's epoch) and every resubscribe asks
+// the server for what it missed; the handler sees each publication once, in order, and
+// SubscribeOptions.OnRecovery reports a Recovery: Recovered true (the missed
+// publications follow) or false (they are lost: reload the state).
+//
 // Usage:
 //
 //	c, err := client.New(client.Options{
