@@ -76,12 +76,17 @@ func TestGatewayCutsWhilePublicationsStreamLoseNothingAndDuplicateNothing(t *tes
 		t.Fatal("no position after subscribing to a channel with history")
 	}
 
+	// settled: subscribed on the open connection, with a recovery for each reconnect
+	// (on a loaded machine the heartbeat may drop a connection too).
+	settled := func() bool {
+		return subscription.State() == client.SubscriptionSubscribed && feed.count("recovery") == c.count("open")-1
+	}
 	// The publisher cuts every connection of the proxy after publications 200 and 550,
 	// so each cut falls while publications stream: the client reconnects after its
 	// backoff and recovers what it missed meanwhile, while publishing goes on. Before
-	// the second cut it waits for the first recovery, so that the cut finds a
-	// connection to cut. It stops early when the test fails, so that no goroutine
-	// outlives the test.
+	// each cut it waits for the client to settle, so that the cut finds a live
+	// connection. It stops early when the test fails, so that no goroutine outlives
+	// the test.
 	cuts := []int{200, 550}
 	published, stopped := make(chan error, 1), make(chan struct{})
 	var stop atomic.Bool
@@ -96,11 +101,11 @@ func TestGatewayCutsWhilePublicationsStreamLoseNothingAndDuplicateNothing(t *tes
 				published <- err
 				return
 			}
-			if round := slices.Index(cuts, number); round >= 0 {
+			if slices.Contains(cuts, number) {
 				deadline := time.Now().Add(10 * time.Second)
-				for feed.count("recovery") < round && !stop.Load() {
+				for !settled() && !stop.Load() {
 					if time.Now().After(deadline) {
-						published <- fmt.Errorf("no recovery %d within 10s", round)
+						published <- fmt.Errorf("the client did not settle within 10s before the cut at %d", number)
 						return
 					}
 					time.Sleep(time.Millisecond)
@@ -113,17 +118,16 @@ func TestGatewayCutsWhilePublicationsStreamLoseNothingAndDuplicateNothing(t *tes
 	if err := <-published; err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "every publication and a recovery per cut", func() bool {
-		return len(feed.data()) >= total && feed.count("recovery") == len(cuts)
-	})
+	waitFor(t, 20*time.Second, "every publication", func() bool { return len(feed.data()) >= total && settled() })
 	checkOnceInOrder(t, feed, total)
-	for _, recovery := range feed.recoveries() {
+	recoveries := feed.recoveries()
+	if len(recoveries) < len(cuts) || len(recoveries) != c.count("open")-1 {
+		t.Fatalf("%d recoveries for %d cuts and %d opens, want one per reconnect", len(recoveries), len(cuts), c.count("open"))
+	}
+	for _, recovery := range recoveries {
 		if !recovery.Recovered || recovery.Channel != "history:feed" {
 			t.Fatalf("recovery %+v, want recovered", recovery)
 		}
-	}
-	if got := c.count("close"); got != len(cuts) {
-		t.Fatalf("%d closes, want the two cuts", got)
 	}
 	if position, _ := subscription.Position(); position.Offset != feed.of("publication")[total-1].offset {
 		t.Fatalf("Position() = %v, want the last publication's offset", position)
@@ -151,8 +155,19 @@ func TestGatewayHistoryTooShortOrLostIsReportedAsNotRecovered(t *testing.T) {
 		backendPublish(t, address, "short:feed", number)
 	}
 	proxy.SetTarget(address)
-	waitFor(t, 10*time.Second, "the recovery event", func() bool { return short.count("recovery") == 1 })
-	recovery := short.recoveries()[0]
+	// notRecovered returns the recoveries that said false. Others may come between: on
+	// a loaded machine the heartbeat may drop a connection too.
+	notRecovered := func() []client.Recovery {
+		var recoveries []client.Recovery
+		for _, recovery := range short.recoveries() {
+			if !recovery.Recovered {
+				recoveries = append(recoveries, recovery)
+			}
+		}
+		return recoveries
+	}
+	waitFor(t, 10*time.Second, "the recovery event", func() bool { return len(notRecovered()) == 1 })
+	recovery := notRecovered()[0]
 	want := client.Position{Offset: before.Offset + 10, Epoch: before.Epoch}
 	if recovery.Recovered || recovery.Position != want {
 		t.Fatalf("recovery %+v, want not recovered at %v", recovery, want)
@@ -166,12 +181,12 @@ func TestGatewayHistoryTooShortOrLostIsReportedAsNotRecovered(t *testing.T) {
 	// A node restarted on the same address has lost its memory history: a new epoch.
 	node.Shutdown(5 * time.Second)
 	startHistoryNode(t, address)
-	waitFor(t, 10*time.Second, "the recovery event after the restart", func() bool { return short.count("recovery") == 2 })
-	if got := short.recoveries()[1]; got.Recovered || got.Position.Epoch == "" || got.Position.Epoch == before.Epoch {
-		t.Fatalf("recovery %+v after a restart, want not recovered in a new epoch", got)
+	waitFor(t, 10*time.Second, "the recovery event after the restart", func() bool { return len(notRecovered()) == 2 })
+	if got := notRecovered()[1]; got.Position.Epoch == "" || got.Position.Epoch == before.Epoch {
+		t.Fatalf("recovery %+v after a restart, want a new epoch", got)
 	}
-	if c.count("error") != 0 || short.count("error") != 0 {
-		t.Fatalf("errors %v %v", c.of("error"), short.of("error"))
+	if short.count("error") != 0 {
+		t.Fatalf("errors %v", short.of("error"))
 	}
 }
 
