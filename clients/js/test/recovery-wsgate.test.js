@@ -190,11 +190,14 @@ test('in Chromium: connections cut while 1,000 publications stream, each arrives
     return { subscription, opens, recoveries, settled: subscription.state === 'subscribed' && recoveries.length === opens - 1 };
   };
   await streamWithCuts(gateway.address, 'history:feed', proxy, async () => (await state()).settled);
+  // The checks read what the wait saw: the heartbeat may drop the connection again
+  // right after.
+  let seen;
   await waitFor(async () => {
-    const { subscription, settled } = await state();
-    return subscription.publications.length >= TOTAL && settled;
+    seen = await state();
+    return seen.subscription.publications.length >= TOTAL && seen.settled;
   }, 20000, 'every publication');
-  const { subscription, opens, recoveries } = await state();
+  const { subscription, opens, recoveries } = seen;
   assertOnceInOrder(subscription.offsets.map((offset, index) => [offset, subscription.publications[index]]));
   assertRecoveries(recoveries, opens);
   assert.equal(browser.pageError(), undefined);
