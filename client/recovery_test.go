@@ -150,8 +150,8 @@ func TestAStreamStartedOverUnderALiveSubscriptionIsDeliveredAndNotRecovered(t *t
 	news := newChannelLog(t, &running)
 	subscription := mustSubscribe(t, c, "news", news, nil)
 	waitFor(t, 5*time.Second, "subscribed", func() bool { return news.count("subscribed") == 1 })
-	// The channel's history expired while it was quiet: the next publications start
-	// a new stream at offset 1, in an epoch the client is not told.
+	// A store started the stream again from 1 (a cluster's Redis flushed), in an
+	// epoch the client is not told.
 	for _, offset := range []uint64{6, 1, 2} {
 		server.send(server.latest(), publication(offset))
 	}

@@ -499,11 +499,12 @@ func (r *router) confirm(s *Subscription, event Subscribed, message *channelMess
 // advance moves s's position to the offset of a publication and reports whether to
 // deliver it. An offset not above the last delivered one is a duplicate (the server
 // promises none; this is a safety net at the seam of a recovery) and is dropped,
-// except offset 1: the first publication of a stream the server started over while the
-// subscription was live (its history expired or was lost). That one is delivered and
-// the position keeps the old epoch, so the next recovery is answered
-// recovered:false, as it must: the client cannot name the new epoch. Called with the
-// lock.
+// except offset 1: the first publication of a stream that a store started again from
+// 1 while the subscription was live (a cluster's Redis flushed; a stream that starts
+// again in a new epoch otherwise continues above its old offsets, which the client
+// sees as a gap). Either way the position keeps the old epoch, so the next recovery
+// is answered recovered:false, as it must: the client cannot name the new epoch.
+// Called with the lock.
 func (s *Subscription) advance(offset uint64) bool {
 	if s.offsetKnown && offset <= s.offset && offset != 1 {
 		return false

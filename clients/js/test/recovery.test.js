@@ -105,8 +105,8 @@ test('a publication at or below the last delivered offset is dropped as a duplic
     first.receive(publication(offset));
   }
   assert.deepEqual(received.map(([offset]) => offset), [1, 2, 3, 4], 'each once, in order');
-  // The server started the stream over while the subscription was live (its history
-  // expired): offsets begin again at 1, under an epoch the client cannot know.
+  // A store started the stream again from 1 while the subscription was live (a
+  // cluster's Redis flushed), under an epoch the client cannot know.
   first.receive(publication(1, 'restarted'));
   first.receive(publication(2, 'restarted'));
   assert.deepEqual(received.slice(4), [[1, 'restarted'], [2, 'restarted']]);
