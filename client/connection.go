@@ -185,7 +185,9 @@ func (l *connection) readLoop() {
 		}
 		switch envelope.Type {
 		case "ping":
-			if err := l.write(pongFrame); err != nil {
+			// After the close frame of Close went out a pong cannot follow; the
+			// server's answer to the close ends the loop with its code.
+			if err := l.write(pongFrame); err != nil && !errors.Is(err, websocket.ErrCloseSent) {
 				l.closed = CloseEvent{Code: CodeAbnormal, Reason: "pong: " + err.Error(), Err: err}
 				return
 			}
