@@ -118,6 +118,7 @@ func New(config Config) (*API, error) {
 	a.routes.handle("GET", "/readyz", a.serveReady)
 	a.routePublish()
 	a.routeChannels()
+	a.routeDrain()
 	if config.Dashboard != nil {
 		a.routeDashboard(config.Dashboard)
 	}

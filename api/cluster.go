@@ -80,8 +80,13 @@ func (a *API) writeClusterUnavailable(writer http.ResponseWriter, err error, fie
 // {"status":"ready"}, or 200 {"status":"degraded","redis":"unavailable"} while a
 // clustered node cannot reach Redis. Degraded stays 200 because the node still serves
 // its own connections, and a Redis outage that made every node unready would take
-// the whole gateway out of its load balancer.
+// the whole gateway out of its load balancer. From the start of a drain (or
+// shutdown) it answers 503 {"status":"draining"}: the node refuses new connections.
 func (a *API) serveReady(writer http.ResponseWriter, _ *http.Request) {
+	if a.hub.Draining() {
+		writeJSON(writer, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+		return
+	}
 	if a.cluster != nil && !a.cluster.Healthy() {
 		writeJSON(writer, http.StatusOK, map[string]string{"status": "degraded", "redis": "unavailable"})
 		return

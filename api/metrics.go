@@ -100,13 +100,16 @@ func (a *API) writeNodeFamilies(out *exposition) {
 		float64(max(a.hub.Config().MaxConnections, 0)))
 	out.gauge("wsgate_start_time_seconds", "Unix time at which this node started, in seconds.",
 		float64(a.hub.Started().UnixMicro())/1e6)
+	out.gauge("wsgate_max_connects_per_second", "Connect rate limit of this node (-max-connects-per-second); 0 means no limit.",
+		max(a.hub.Config().MaxConnectsPerSecond, 0))
+	drain := a.hub.DrainStatus()
+	out.gauge("wsgate_draining", "1 from the start of a drain (POST /api/v1/drain, SIGTERM) or shutdown: new connections are refused, open ones closed in batches.",
+		boolGauge(a.hub.Draining()))
+	out.gauge("wsgate_drain_closed", "Connections the current drain has closed so far; 0 when not draining.", float64(drain.Closed))
 	out.counter("wsgate_connections_accepted_total", "Connections that entered the registry.", counters.Accepted)
 	if a.cluster != nil {
-		healthy := 0.0
-		if a.cluster.Healthy() {
-			healthy = 1
-		}
-		out.gauge("wsgate_cluster_healthy", "1 while this node reaches Redis and the other nodes, 0 while cross-node delivery fails.", healthy)
+		out.gauge("wsgate_cluster_healthy", "1 while this node reaches Redis and the other nodes, 0 while cross-node delivery fails.",
+			boolGauge(a.cluster.Healthy()))
 		a.cluster.EachCounter(func(name, help string, value uint64) {
 			out.counter("wsgate_cluster_"+name+"_total", help, value)
 		})
@@ -115,7 +118,7 @@ func (a *API) writeNodeFamilies(out *exposition) {
 		})
 	}
 	out.countersByReason("wsgate_connections_refused_total",
-		"Connections refused, by reason: limit (1008), overload (1013), unauthorized (4401), origin (HTTP 403), handshake_timeout, shutdown (1001).",
+		"Connections refused, by reason: limit (1008), overload (1013), connect_rate (1013), unauthorized (4401), origin (HTTP 403), handshake_timeout, shutdown (1001, also while draining).",
 		&counters.Refused, refusalReasons)
 	out.countersByReason("wsgate_disconnects_total",
 		"Registered connections that ended, by close reason (docs/protocol.md has the codes).",
@@ -134,6 +137,14 @@ func (a *API) writeNodeFamilies(out *exposition) {
 	a.writeHistoryFamilies(out)
 	out.gauge("wsgate_timers_pending", "Timers pending on the node's timer wheel (heartbeats, close graces, token expiries, handshake timeouts).",
 		float64(a.hub.Wheel().Pending()))
+}
+
+// boolGauge is a gauge's value for a condition: 1 when true, 0 when false.
+func boolGauge(condition bool) float64 {
+	if condition {
+		return 1
+	}
+	return 0
 }
 
 // publicationSources are the label values of wsgate_publications_received_total.

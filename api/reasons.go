@@ -19,7 +19,7 @@ func newReasonSet(reasons ...session.CloseReason) *reasonSet {
 
 // refusalReasons are the ways a connection is refused before or at registration.
 var refusalReasons = newReasonSet(session.ReasonLimit, session.ReasonOverload, session.ReasonUnauthorized,
-	session.ReasonOrigin, session.ReasonHandshakeTimeout, session.ReasonShutdown)
+	session.ReasonOrigin, session.ReasonHandshakeTimeout, session.ReasonShutdown, session.ReasonConnectRate)
 
 // disconnectReasons are the ways a registered connection ends.
 var disconnectReasons = newReasonSet(session.ReasonClientClose, session.ReasonHeartbeatTimeout,

@@ -43,6 +43,10 @@ type nodeTotals struct {
 	MessagesReceived uint64 `json:"messages_received"`
 	// MessagesSent counts frames queued to clients (a broadcast counts once per target).
 	MessagesSent uint64 `json:"messages_sent"`
+	// Draining is true from the start of a drain or shutdown; Drain tells a drain's
+	// progress.
+	Draining bool           `json:"draining"`
+	Drain    *drainProgress `json:"drain,omitempty"`
 }
 
 // totals reads the node's totals from the hub's counters.
@@ -58,6 +62,11 @@ func (a *API) totals() nodeTotals {
 	}
 	for _, count := range counters.Refused {
 		totals.ConnectionsRefused += count
+	}
+	totals.Draining = a.hub.Draining()
+	if drain := a.hub.DrainStatus(); drain.Draining {
+		progress := a.drainProgress(drain)
+		totals.Drain = &progress
 	}
 	return totals
 }

@@ -16,10 +16,12 @@ import (
 // before the client sees the 101: a client (or a backend it told) that acts on the
 // connection as soon as it is open finds it registered. It runs on the connection's
 // own executor, so no message of this connection is handled before the session is
-// attached.
+// attached. A connection the hub does not admit (a drain, the connect rate) is
+// refused before its credentials are verified: upgraded, then closed with the
+// refusal's code, which every client can read.
 func (s *Server) serveWebSocket(writer http.ResponseWriter, request *http.Request) {
-	identity, refusal := session.Identity{}, session.ReasonNone
-	if s.config.Identify != nil {
+	identity, refusal := session.Identity{}, s.transport.Admit()
+	if refusal == session.ReasonNone && s.config.Identify != nil {
 		identity, refusal = s.config.Identify(request)
 	}
 	conn, err := s.upgrader.Upgrade(writer, request)

@@ -327,6 +327,28 @@ func (g *Gateway) Shutdown(timeout time.Duration) int {
 	return g.cut
 }
 
+// Drain starts draining the node over duration (0: Config.Session.DrainDuration):
+// /readyz answers 503 at once, new connections are refused with 1001 and the open
+// ones are closed with 1001 in batches spread over duration (see
+// session.Hub.Drain). It reports whether this call started the drain. In a cluster
+// each close gives the user's count back, as any disconnect does.
+func (g *Gateway) Drain(duration time.Duration) bool { return g.Hub.Drain(duration) }
+
+// DrainAndShutdown is the graceful exit of a process: it drains the node over
+// duration (0: Config.Session.DrainDuration; a drain already running keeps its
+// own), waits until its last batch ran, then shuts down (Shutdown), all within
+// duration + timeout. It returns how many sockets had to be cut without completing
+// the close handshake.
+func (g *Gateway) DrainAndShutdown(duration, timeout time.Duration) int {
+	started := time.Now()
+	if duration == 0 {
+		duration = g.Hub.Config().DrainDuration
+	}
+	g.Hub.Drain(duration)
+	g.Hub.WaitDrained(duration + timeout)
+	return g.Shutdown(max(duration+timeout-time.Since(started), time.Second))
+}
+
 // Validate reports the first setting of config that New would refuse: it checks the
 // session, engine and (with a Redis URL) cluster configurations with their own
 // Validate, and the identity settings. Errors name the field.

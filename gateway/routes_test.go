@@ -40,6 +40,7 @@ func apiRoutes() []apiRoute {
 		{"/api/v1/connections/" + connection + "/send", []string{"POST"}, "POST"},
 		{"/api/v1/connections/" + connection, []string{"DELETE"}, "DELETE"},
 		{"/api/v1/users/alice/connections", []string{"DELETE"}, "DELETE"},
+		{"/api/v1/drain", []string{"POST"}, "POST"},
 	}
 }
 

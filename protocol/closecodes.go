@@ -20,7 +20,8 @@ const (
 	CloseTooBig = 1009
 	// CloseInternal (1011): an unexpected server error.
 	CloseInternal = 1011
-	// CloseTryAgainLater (1013): the node holds its connection cap.
+	// CloseTryAgainLater (1013): the node holds its connection cap ("overload"), or
+	// took its rate of new connections in the last second ("connect_rate").
 	CloseTryAgainLater = 1013
 	// CloseHeartbeatTimeout (4000): no frame arrived within the ping timeout.
 	CloseHeartbeatTimeout = 4000
@@ -104,7 +105,9 @@ type CodeRange struct {
 }
 
 // closeCodes is the one table of close codes, in code order; docs/protocol.md's
-// table, closecodes.json and both clients are tested against it.
+// table, closecodes.json and both clients are tested against it. A code sent for
+// several reasons has one entry per reason, all with the same policy (a client only
+// sees the code), the first of them its main one (LookupCloseCode).
 var closeCodes = [...]CloseCode{
 	{CloseNormal, "client_close", "", PolicyTerminal},
 	{CloseGoingAway, "shutdown", "server shutting down", PolicyJitter},
@@ -113,6 +116,7 @@ var closeCodes = [...]CloseCode{
 	{CloseTooBig, "too_big", "message too big", PolicyBackoff},
 	{CloseInternal, "internal", "internal error", PolicyBackoff},
 	{CloseTryAgainLater, "overload", "try again later", PolicyBackoff},
+	{CloseTryAgainLater, "connect_rate", "too many connects", PolicyBackoff},
 	{CloseHeartbeatTimeout, "heartbeat_timeout", "heartbeat timeout", PolicyBackoff},
 	{CloseSlowConsumer, "slow_consumer", "slow consumer", PolicyBackoff},
 	{CloseRateLimited, "rate_limited", "rate limited", PolicyBackoff},
@@ -133,10 +137,22 @@ func CloseCodes() []CloseCode { return append([]CloseCode(nil), closeCodes[:]...
 // CloseCodeRanges returns a copy of the policy ranges, in code order.
 func CloseCodeRanges() []CodeRange { return append([]CodeRange(nil), closeCodeRanges[:]...) }
 
-// LookupCloseCode returns the table's entry for code and whether there is one.
+// LookupCloseCode returns the table's first entry for code and whether there is
+// one.
 func LookupCloseCode(code uint16) (CloseCode, bool) {
 	for _, entry := range closeCodes {
 		if entry.Code == code {
+			return entry, true
+		}
+	}
+	return CloseCode{}, false
+}
+
+// LookupCloseReason returns the table's entry named name (e.g. "connect_rate") and
+// whether there is one.
+func LookupCloseReason(name string) (CloseCode, bool) {
+	for _, entry := range closeCodes {
+		if entry.Name == name {
 			return entry, true
 		}
 	}

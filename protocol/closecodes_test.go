@@ -63,8 +63,18 @@ func TestCloseCodesFileIsCurrent(t *testing.T) {
 func TestCloseCodeTableIsOrderedAndConsistentWithItsRanges(t *testing.T) {
 	names := map[string]bool{}
 	for index, entry := range closeCodes {
-		if index > 0 && entry.Code <= closeCodes[index-1].Code {
-			t.Errorf("%d follows %d: the table must be in code order without repeats", entry.Code, closeCodes[index-1].Code)
+		if index > 0 {
+			previous := closeCodes[index-1]
+			switch {
+			case entry.Code < previous.Code:
+				t.Errorf("%d follows %d: the table must be in code order", entry.Code, previous.Code)
+			case entry.Code == previous.Code && entry.Policy != previous.Policy:
+				t.Errorf("%d is listed as %s and as %s: a client sees the code only, so one code has one policy",
+					entry.Code, previous.Name, entry.Name)
+			}
+		}
+		if found, _ := LookupCloseReason(entry.Name); found != entry {
+			t.Errorf("LookupCloseReason(%q) = %+v, want %+v", entry.Name, found, entry)
 		}
 		if names[entry.Name] || entry.Name == "" {
 			t.Errorf("%d: name %q is empty or taken", entry.Code, entry.Name)
@@ -100,40 +110,37 @@ func TestCloseCodeTableIsOrderedAndConsistentWithItsRanges(t *testing.T) {
 var closeCodeRow = regexp.MustCompile("^\\| (\\d{4}) \\| ([^|]*) \\| `([a-z_]+)` \\|[^|]*\\| ([^|]*) \\|$")
 
 // TestProtocolDocumentAgreesWithTheTable holds docs/protocol.md's close-code table to
-// this one: the same codes (1006 is described below that table, never being sent),
-// texts, names and policies.
+// this one: the same codes and reason names (1006 is described below that table,
+// never being sent), texts and policies.
 func TestProtocolDocumentAgreesWithTheTable(t *testing.T) {
 	document, err := os.ReadFile("../docs/protocol.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	documented := map[uint16]bool{}
+	documented := map[string]bool{}
 	for line := range strings.SplitSeq(string(document), "\n") {
 		row := closeCodeRow.FindStringSubmatch(line)
 		if row == nil {
 			continue
 		}
 		code, _ := strconv.Atoi(row[1])
-		entry, found := LookupCloseCode(uint16(code))
-		if !found {
-			t.Errorf("docs/protocol.md lists %d, which the table does not", code)
+		text, name, policy := row[2], row[3], row[4]
+		entry, found := LookupCloseReason(name)
+		if !found || entry.Code != uint16(code) {
+			t.Errorf("docs/protocol.md lists %d %s, which the table does not", code, name)
 			continue
 		}
-		documented[entry.Code] = true
-		text, name, policy := row[2], row[3], row[4]
+		documented[entry.Name] = true
 		if entry.Text == "" && text != "(echo)" || entry.Text != "" && !strings.HasPrefix(text, "`"+entry.Text+"`") {
 			t.Errorf("%d: docs give the text %s, the table %q", code, text, entry.Text)
-		}
-		if name != entry.Name {
-			t.Errorf("%d: docs name it %s, the table %s", code, name, entry.Name)
 		}
 		if got := documentedPolicy(policy); got != entry.Policy {
 			t.Errorf("%d: docs describe the policy as %q (%s), the table says %s", code, policy, got, entry.Policy)
 		}
 	}
 	for _, entry := range closeCodes {
-		if !documented[entry.Code] && entry.Code != CloseAbnormal {
-			t.Errorf("docs/protocol.md's close-code table lacks %d", entry.Code)
+		if !documented[entry.Name] && entry.Code != CloseAbnormal {
+			t.Errorf("docs/protocol.md's close-code table lacks %d %s", entry.Code, entry.Name)
 		}
 	}
 }

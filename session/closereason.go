@@ -48,6 +48,10 @@ const (
 	// ReasonOrigin: the upgrade request's Origin is not allowed; refused with HTTP
 	// 403 before the upgrade.
 	ReasonOrigin
+	// ReasonConnectRate: the node took Config.MaxConnectsPerSecond connects in the
+	// last second (1013 "too many connects", reconnect with backoff); refused before
+	// the credentials are verified.
+	ReasonConnectRate
 
 	reasonCount
 )
@@ -84,6 +88,7 @@ var reasons = [reasonCount]reasonInfo{
 	ReasonKicked:           closeCode(protocol.CloseKicked),
 	ReasonHandshakeTimeout: {name: "handshake_timeout"},
 	ReasonOrigin:           {name: "origin"},
+	ReasonConnectRate:      closeCodeNamed(protocol.CloseTryAgainLater, "connect_rate"),
 }
 
 // closeCode returns the reasonInfo of a code of protocol's table; a code missing
@@ -92,6 +97,16 @@ func closeCode(code uint16) reasonInfo {
 	entry, found := protocol.LookupCloseCode(code)
 	if !found {
 		panic(fmt.Sprintf("session: close code %d is not in protocol's table", code))
+	}
+	return reasonInfo{name: entry.Name, code: entry.Code, text: entry.Text}
+}
+
+// closeCodeNamed is closeCode for a code that several reasons send (1013: the node
+// is full, or connects come too fast), picking the table's entry by name.
+func closeCodeNamed(code uint16, name string) reasonInfo {
+	entry, found := protocol.LookupCloseReason(name)
+	if !found || entry.Code != code {
+		panic(fmt.Sprintf("session: close reason %s with code %d is not in protocol's table", name, code))
 	}
 	return reasonInfo{name: entry.Name, code: entry.Code, text: entry.Text}
 }

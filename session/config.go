@@ -24,6 +24,14 @@ type Config struct {
 	// MaxConnections caps all connections on this node; more are refused with 1013.
 	// Default (0) and Unlimited: no cap but the process's open-files limit.
 	MaxConnections int
+	// MaxConnectsPerSecond caps new connections on this node per second (a token
+	// bucket holding one second's worth, at least 1); more are refused with 1013
+	// "too many connects" before their credentials are verified (see
+	// Transport.Admit). Default (0) and Unlimited: no limit.
+	MaxConnectsPerSecond float64
+	// DrainDuration is the time Drain(0) spreads the closing of the connections
+	// over. Default DefaultDrainDuration (10s).
+	DrainDuration time.Duration
 	// PingInterval is the time between two heartbeat pings to one connection.
 	// Default DefaultPingInterval (30s); Off disables the heartbeat.
 	PingInterval time.Duration
@@ -87,6 +95,7 @@ const (
 	DefaultCloseGrace            = 2 * time.Second
 	DefaultTimerTick             = 100 * time.Millisecond
 	DefaultMaxPendingBytes       = 1 << 20
+	DefaultDrainDuration         = 10 * time.Second
 	// MaxPendingBytesLimit bounds Config.MaxPendingBytes (1 GiB), so a connection's
 	// queued byte count fits 32 bits.
 	MaxPendingBytesLimit = 1 << 30
@@ -110,6 +119,10 @@ func (config Config) Validate() error {
 		return fieldError("MaxConnectionsPerUser", config.MaxConnectionsPerUser, wantLimit)
 	case config.MaxConnections < Unlimited:
 		return fieldError("MaxConnections", config.MaxConnections, wantLimit)
+	case config.MaxConnectsPerSecond < 0 && config.MaxConnectsPerSecond != Unlimited:
+		return fieldError("MaxConnectsPerSecond", config.MaxConnectsPerSecond, wantLimit)
+	case config.DrainDuration < 0:
+		return fieldError("DrainDuration", config.DrainDuration, wantCount)
 	case config.PingInterval < 0 && config.PingInterval != Off:
 		return fieldError("PingInterval", config.PingInterval, wantInterval)
 	case config.PingTimeout < 0:
@@ -143,6 +156,8 @@ func (config Config) withDefaults() Config {
 	config.Shards = 1 << bits.Len(uint(cmp.Or(config.Shards, DefaultShards)-1))
 	config.MaxConnectionsPerUser = cmp.Or(config.MaxConnectionsPerUser, DefaultMaxConnectionsPerUser)
 	config.MaxConnections = cmp.Or(config.MaxConnections, Unlimited)
+	config.MaxConnectsPerSecond = cmp.Or(config.MaxConnectsPerSecond, Unlimited)
+	config.DrainDuration = cmp.Or(config.DrainDuration, DefaultDrainDuration)
 	config.PingInterval = cmp.Or(config.PingInterval, DefaultPingInterval)
 	config.PingTimeout = cmp.Or(config.PingTimeout, DefaultPingTimeout)
 	config.CloseGrace = cmp.Or(config.CloseGrace, DefaultCloseGrace)

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
@@ -33,9 +34,15 @@ type Hub struct {
 	// closing or refused; Shutdown waits for it to reach zero.
 	liveSessions atomic.Int64
 	shuttingDown atomic.Bool
-	counters     counters
-	closeOnce    sync.Once
-	flushers     []*flusher
+	// draining is set by Drain: new connections are refused, open ones closed in
+	// batches (drain.go).
+	draining atomic.Bool
+	drain    drain
+	// connects is the node's connect rate limit (Config.MaxConnectsPerSecond).
+	connects  *connectLimiter
+	counters  counters
+	closeOnce sync.Once
+	flushers  []*flusher
 }
 
 // NewHub returns a running Hub for config (see Config.Validate); call Shutdown to
@@ -58,6 +65,7 @@ func NewHub(config Config) (*Hub, error) {
 		wheel:      wheel,
 		closeGrace: config.CloseGrace,
 		started:    time.Now(),
+		connects:   newConnectLimiter(config.MaxConnectsPerSecond),
 	}
 	for index := range hub.shards {
 		hub.shards[index] = newShard()
@@ -94,7 +102,7 @@ func (h *Hub) shardFor(userID string, id ConnectionID) *shard {
 // when a limit or the shutdown does; it reports whether s was registered.
 func (h *Hub) admit(s *Session, expiresAt time.Time) bool {
 	reason := ReasonShutdown
-	if !h.shuttingDown.Load() {
+	if !h.shuttingDown.Load() && !h.draining.Load() {
 		reason = h.register(s)
 	}
 	if reason != ReasonNone {
@@ -127,7 +135,13 @@ func (h *Hub) newSession(conn Conn, userID string) *Session {
 func (h *Hub) refuse(s *Session, reason CloseReason) {
 	s.state.CompareAndSwap(stateOpen, stateClosing|uint32(reason)<<8|refusedFlag)
 	h.counters.refused[reason].Add(1)
-	h.logger.Warn("connection refused", "reason", reason.String(), "connection_id", s.id.String(),
+	// A drain or a reconnect storm refuses thousands of clients a second, which are
+	// told to come back: counted, but not worth a warning each.
+	level := slog.LevelWarn
+	if reason == ReasonShutdown || reason == ReasonConnectRate {
+		level = slog.LevelDebug
+	}
+	h.logger.Log(context.Background(), level, "connection refused", "reason", reason.String(), "connection_id", s.id.String(),
 		"user_id", s.userID, "remote_addr", s.RemoteAddr())
 	s.writeCloseAndArmGrace(reason.Code(), reason.Text())
 }
@@ -243,9 +257,11 @@ func (h *Hub) UserCount() int {
 // Shutdown closes every connection with ReasonShutdown (1001 "server shutting
 // down"), waits until they are all gone or timeout passes, then stops the timer
 // wheel and the fan-out workers. It returns the number of sockets still open at the
-// end. Connections opened after Shutdown started are refused with ReasonShutdown.
+// end. Connections opened after Shutdown started are refused with ReasonShutdown. A
+// drain still running is stopped, and what it had not closed yet is closed at once.
 func (h *Hub) Shutdown(timeout time.Duration) int {
 	h.shuttingDown.Store(true)
+	h.stopDrain()
 	for _, sh := range h.shards {
 		sh.mutex.RLock()
 		snapshot := append([]*Session(nil), sh.members...)

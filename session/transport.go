@@ -88,6 +88,25 @@ func (t *Transport) Open(conn Conn, identity Identity) *Session {
 	return s
 }
 
+// Admit decides, before the transport does any costly work for a new connection
+// (the upgrade's token verification, the registry, the cluster's admission),
+// whether the node takes it: ReasonShutdown while the hub drains or shuts down,
+// ReasonConnectRate over Config.MaxConnectsPerSecond (a token of the node's bucket
+// is taken otherwise), else ReasonNone. A refused connection is then completed and
+// closed with Refuse, so that every client, browsers included, reads the close code
+// and follows its reconnect policy. One atomic compare-and-swap; safe for
+// concurrent use.
+func (t *Transport) Admit() CloseReason {
+	h := t.hub
+	switch {
+	case h.shuttingDown.Load() || h.draining.Load():
+		return ReasonShutdown
+	case !h.connects.take(h.clock()):
+		return ReasonConnectRate
+	}
+	return ReasonNone
+}
+
 // Refuse closes an upgraded connection that must not be served (for example one
 // without valid credentials) with reason's close code, counts it, and returns its
 // session, which never enters the registry; attach it to the connection as with Open.

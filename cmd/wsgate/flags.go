@@ -38,21 +38,24 @@ type options struct {
 	pingTimeout           time.Duration
 	handshakeTimeout      time.Duration
 	shutdownTimeout       time.Duration
-	maxPendingBytes       int
-	socketSendBuffer      int
-	writeDelay            time.Duration
-	maxMessagesPerSecond  float64
-	messageBurst          int
-	jwtSecret             string
-	jwtPublicKey          string
-	jwtAudience           string
-	jwtIssuer             string
-	apiKey                string
-	pprof                 bool
-	allowedOrigins        string
-	redisURL              string
-	nodeID                string
-	clusterLease          time.Duration
+	// drainDuration is -drain-duration: 0 means the shutdown timeout.
+	drainDuration        time.Duration
+	maxConnectsPerSecond float64
+	maxPendingBytes      int
+	socketSendBuffer     int
+	writeDelay           time.Duration
+	maxMessagesPerSecond float64
+	messageBurst         int
+	jwtSecret            string
+	jwtPublicKey         string
+	jwtAudience          string
+	jwtIssuer            string
+	apiKey               string
+	pprof                bool
+	allowedOrigins       string
+	redisURL             string
+	nodeID               string
+	clusterLease         time.Duration
 	// maxSubscriptionsPerConnection is -max-subscriptions-per-connection: 0 means
 	// unlimited, as for the other limits of the command line.
 	maxSubscriptionsPerConnection int
@@ -113,7 +116,11 @@ func defineFlags(flags *flag.FlagSet, parsed *options) {
 	flags.DurationVar(&parsed.handshakeTimeout, "handshake-timeout", engine.DefaultHandshakeTimeout,
 		"time a new socket has to complete its upgrade request")
 	flags.DurationVar(&parsed.shutdownTimeout, "shutdown-timeout", 10*time.Second,
-		"on SIGINT/SIGTERM, time allowed to close connections before exiting")
+		"on SIGINT/SIGTERM, time allowed after the drain to finish closing connections before exiting")
+	flags.DurationVar(&parsed.drainDuration, "drain-duration", 0,
+		"on SIGINT/SIGTERM or POST /api/v1/drain, time over which open connections are closed with 1001 in batches, so clients move to other nodes gradually (0 = the shutdown timeout)")
+	flags.Float64Var(&parsed.maxConnectsPerSecond, "max-connects-per-second", 0,
+		"new connections this node accepts per second (bursts up to one second's worth); more are closed with 1013 before their token is checked (0 = unlimited)")
 	flags.IntVar(&parsed.maxPendingBytes, "max-pending-bytes", session.DefaultMaxPendingBytes,
 		"bytes queued for one connection that it has not read; more closes it with 4001 (slow consumer)")
 	flags.IntVar(&parsed.socketSendBuffer, "socket-send-buffer", 0,

@@ -84,6 +84,8 @@ func serve(ctx context.Context, parsed options, logger *slog.Logger) error {
 		Session: session.Config{
 			MaxConnectionsPerUser: unlimitedIfZero(parsed.maxConnectionsPerUser),
 			MaxConnections:        parsed.maxConnections,
+			MaxConnectsPerSecond:  unlimitedIfZero(parsed.maxConnectsPerSecond),
+			DrainDuration:         parsed.drainDurationOrDefault(),
 			PingInterval:          pingInterval,
 			PingTimeout:           parsed.pingTimeout,
 			MaxPendingBytes:       parsed.maxPendingBytes,
@@ -137,11 +139,19 @@ func serve(ctx context.Context, parsed options, logger *slog.Logger) error {
 		logger.Info("cluster enabled through Redis", "node_id", node.Cluster.ID(), "lease", parsed.clusterLease.String())
 	}
 	<-ctx.Done()
-	logger.Info("shutting down", "timeout", parsed.shutdownTimeout.String())
+	logger.Info("shutting down", "drain", parsed.drainDurationOrDefault().String(), "timeout", parsed.shutdownTimeout.String())
 	started := time.Now()
-	cut := node.Shutdown(parsed.shutdownTimeout)
+	cut := node.DrainAndShutdown(parsed.drainDurationOrDefault(), parsed.shutdownTimeout)
 	logger.Info("stopped", "connections_cut", cut, "took", time.Since(started).Round(time.Millisecond).String())
 	return nil
+}
+
+// drainDurationOrDefault is -drain-duration, whose 0 means -shutdown-timeout.
+func (o options) drainDurationOrDefault() time.Duration {
+	if o.drainDuration == 0 {
+		return o.shutdownTimeout
+	}
+	return o.drainDuration
 }
 
 // unlimitedIfZero maps a flag's documented 0 ("unlimited") onto session.Unlimited:

@@ -96,6 +96,10 @@ func (o options) validate(at sources) error {
 		return at.invalid("handshake-timeout", "must be positive")
 	case o.shutdownTimeout <= 0:
 		return at.invalid("shutdown-timeout", "must be positive")
+	case o.drainDuration < 0:
+		return at.invalid("drain-duration", "must be 0 (the shutdown timeout) or more")
+	case o.maxConnectsPerSecond < 0:
+		return at.invalid("max-connects-per-second", "must be 0 (unlimited) or more")
 	case level.UnmarshalText([]byte(o.logLevel)) != nil:
 		return at.invalid("log-level", "must be debug, info, warn or error")
 	case o.logFormat != "text" && o.logFormat != "json":
