@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -254,4 +255,33 @@ func TestConnectsUnderTheRateAreAllAdmitted(t *testing.T) {
 	if refused := n.Hub.Counters().Refused[session.ReasonConnectRate]; refused != 0 {
 		t.Fatalf("%d connects refused for the rate, want none", refused)
 	}
+}
+
+// TestDrainingClusterNodeGivesItsUsersCountsBack: in a cluster, every connection a
+// drain closes releases its user's count in Redis, so the user can connect to the
+// other nodes up to the limit at once.
+func TestDrainingClusterNodeGivesItsUsersCountsBack(t *testing.T) {
+	redis, nodes := startCluster(t, 2, 2)
+	nodes[0].dialWelcomed("amy")
+	nodes[0].dialWelcomed("amy")
+	if nodes[1].admitted("amy") {
+		t.Fatal("amy got a third connection with limit 2 before the drain")
+	}
+	if !nodes[0].Drain(300 * time.Millisecond) {
+		t.Fatal("Drain did not start")
+	}
+	inspector := redisClient(t, redis.URL())
+	waitFor(t, readTimeout, "amy's counts to leave Redis", func() bool {
+		fields, err := inspector.Do(context.Background(), inspector.B().Hlen().Key("wsgate:user:amy").Build()).AsInt64()
+		return err == nil && fields == 0
+	})
+	nodes[1].dialWelcomed("amy")
+	nodes[1].dialWelcomed("amy")
+	if nodes[1].admitted("amy") {
+		t.Fatal("amy got a third connection with limit 2 after moving")
+	}
+	waitFor(t, 2*clusterLease, "the cluster totals to show amy's two connections on the other node only", func() bool {
+		status, body := nodes[1].clusterStats()
+		return status == http.StatusOK && body["nodes"] == float64(2) && body["total_connections"] == float64(2)
+	})
 }
