@@ -49,8 +49,8 @@ type drain struct {
 // Drain starts draining the hub over duration (0: Config.DrainDuration; negative:
 // every connection at once, in a single batch): from now on new connections are
 // refused with ReasonShutdown, and the open ones are closed with ReasonShutdown in
-// batches every 100 ms, the last one at the end of duration, each batch sized from
-// the connections still open and the batches left. It returns false, doing
+// batches every 100 ms, the last one at the end of duration, each batch the
+// connections still open divided by the batches left (rounded down). It returns false, doing
 // nothing, when the hub already drains or shuts down. Safe for concurrent use.
 func (h *Hub) Drain(duration time.Duration) bool {
 	if duration == 0 {
@@ -137,9 +137,10 @@ func (h *Hub) drainLoop(started time.Time, duration time.Duration, stop <-chan s
 		case <-timer.C:
 		}
 		open := h.ConnectionCount()
-		if open > 0 {
-			left := ticks - tick + 1
-			batch = h.closeSome((open+left-1)/left, batch[:0])
+		// Rounded down, so that with fewer connections than batches the closes
+		// still reach the end of the duration; the last batch takes the rest.
+		if count := open / (ticks - tick + 1); count > 0 {
+			batch = h.closeSome(count, batch[:0])
 			h.drain.mutex.Lock()
 			h.drain.status.Closed += len(batch)
 			h.drain.mutex.Unlock()
