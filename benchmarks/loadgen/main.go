@@ -172,6 +172,8 @@ func (b *bench) runScenarios() error {
 			b.run.Subscription, err = b.subscriptionMemory()
 		case "churn":
 			b.run.Churn, err = b.churn()
+		case "storm":
+			b.run.Storm, err = b.storm()
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)

@@ -14,7 +14,7 @@ import (
 )
 
 // scenarioNames are the scenarios in the order they may be given.
-var scenarioNames = []string{"idle", "connect", "fanout", "rate", "echo", "channel-fanout", "channels-rate", "subscriptions", "churn"}
+var scenarioNames = []string{"idle", "connect", "fanout", "rate", "echo", "channel-fanout", "channels-rate", "subscriptions", "churn", "storm"}
 
 // connectionsPerProcess is how many connections one process holds before -procs
 // spreads them: the open-file limit of this machine is 20,000 per process.
@@ -56,8 +56,15 @@ type options struct {
 	churnDuration        time.Duration
 	churnLifetime        time.Duration
 	churnUsers           int64
-	jsonPath             string
-	worker               bool
+	// The storm scenario's settings (storm.go).
+	stormClients   int
+	stormInterval  time.Duration
+	stormBaseline  time.Duration
+	stormBaseDelay time.Duration
+	stormMaxDelay  time.Duration
+	stormTimeout   time.Duration
+	jsonPath       string
+	worker         bool
 }
 
 // parseOptions reads the command line; flag.ErrHelp means -h was given.
@@ -98,6 +105,12 @@ func parseOptions(arguments []string, output io.Writer) (options, error) {
 	flags.DurationVar(&o.churnDuration, "churn-duration", time.Minute, "churn: how long to churn")
 	flags.DurationVar(&o.churnLifetime, "churn-lifetime", 2*time.Second, "churn: mean life of a short-lived connection (uniform over half to one and a half times it)")
 	flags.Int64Var(&o.churnUsers, "churn-users", 500, "churn: user ids churn-0 ... the short-lived connections take in turn (the server needs -insecure-user-id)")
+	flags.IntVar(&o.stormClients, "storm-clients", 15000, "storm: clients that connect at once on top of the -n steady ones")
+	flags.DurationVar(&o.stormInterval, "storm-interval", 100*time.Millisecond, "storm: time between two broadcasts (POST /api/v1/broadcast) to the steady connections")
+	flags.DurationVar(&o.stormBaseline, "storm-baseline", 5*time.Second, "storm: time the broadcasts run before the storm")
+	flags.DurationVar(&o.stormBaseDelay, "storm-base-delay", 500*time.Millisecond, "storm: first retry delay ceiling of a refused client (the Go client's default)")
+	flags.DurationVar(&o.stormMaxDelay, "storm-max-delay", 30*time.Second, "storm: largest retry delay ceiling (the Go client's default)")
+	flags.DurationVar(&o.stormTimeout, "storm-timeout", 3*time.Minute, "storm: longest wait for every storm client to be in")
 	flags.StringVar(&o.jsonPath, "json", "", "also write the result as JSON to this file")
 	flags.BoolVar(&o.worker, "worker", false, "internal: serve connections for a parent load generator over stdin/stdout")
 	flags.Usage = func() {

@@ -87,11 +87,24 @@ func printChannels(output io.Writer, run *result.Run) {
 			fmt.Fprintf(output, "churn: first error: %s\n", churn.FirstError)
 		}
 	}
+	if storm := run.Storm; storm != nil {
+		printStorm(output, storm)
+	}
 }
 
 func subscriptions(s result.Subscriptions) string {
 	return fmt.Sprintf("%d subscribes (%d per connection, %d channels) confirmed %d, refused %d in %.1f s",
 		s.Requested, s.PerConnection, s.Channels, s.Confirmed, s.Refused, s.Seconds)
+}
+
+// printStorm writes the storm scenario's figures.
+func printStorm(output io.Writer, storm *result.Storm) {
+	fmt.Fprintf(output, "\nstorm: %d steady connections, a broadcast every %.0f ms; %d clients at once: %d in after %.2f s\n",
+		storm.Steady, storm.IntervalSeconds*1e3, storm.Clients, storm.In, storm.AllInSeconds)
+	fmt.Fprintf(output, "steady delivery before: %s (%d); during the storm: %s (%d)\n",
+		latency(storm.Before), storm.Before.Count, latency(storm.During), storm.During.Count)
+	fmt.Fprintf(output, "refused %v, dial errors %d (first: %s), broadcast errors %d; %s\n",
+		storm.Refused, storm.DialErrors, storm.FirstDialError, storm.BroadcastErrors, cpu(storm.CPU))
 }
 
 func latency(l result.Latency) string {

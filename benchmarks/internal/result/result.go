@@ -29,6 +29,7 @@ type Run struct {
 	ChannelRate   *ChannelRate        `json:"channels_rate,omitempty"`
 	Subscription  *SubscriptionMemory `json:"subscription_memory,omitempty"`
 	Churn         *Churn              `json:"churn,omitempty"`
+	Storm         *Storm              `json:"storm,omitempty"`
 }
 
 // Server describes the server under test as the load generator saw it.
@@ -167,4 +168,31 @@ func Summarize(distribution stats.Distribution) Latency {
 		Max:   distribution.Max.Seconds(),
 		Mean:  distribution.Mean().Seconds(),
 	}
+}
+
+// Storm is a reconnect storm against a node that serves Steady connections with a
+// broadcast every IntervalSeconds: Clients more connect at once and retry with
+// full-jitter backoff when refused. Before is the steady connections' delivery
+// latency before the storm, During from its start until the last client was in
+// (AllInSeconds after the start; In of Clients made it before the timeout).
+type Storm struct {
+	Steady          int        `json:"steady"`
+	Clients         int        `json:"clients"`
+	IntervalSeconds float64    `json:"interval_s"`
+	In              int        `json:"in"`
+	AllInSeconds    float64    `json:"all_in_s"`
+	Before          Latency    `json:"before"`
+	During          Latency    `json:"during"`
+	Refused         []Refusals `json:"refused"`
+	DialErrors      int        `json:"dial_errors"`
+	FirstDialError  string     `json:"first_dial_error,omitempty"`
+	BroadcastErrors int        `json:"broadcast_errors"`
+	CPU             CPU        `json:"cpu"`
+}
+
+// Refusals counts the connects a server refused with one close code (1006: it
+// closed without a close frame).
+type Refusals struct {
+	Code  int `json:"code"`
+	Count int `json:"count"`
 }
