@@ -21,7 +21,8 @@ const (
 	CodeTooBig = protocol.CloseTooBig
 	// CodeInternal (1011): an unexpected server error. Back off.
 	CodeInternal = protocol.CloseInternal
-	// CodeTryAgainLater (1013): the node is full. Back off.
+	// CodeTryAgainLater (1013): the node is full, or took its rate of new connections
+	// (-max-connects-per-second). Back off.
 	CodeTryAgainLater = protocol.CloseTryAgainLater
 	// CodeHeartbeatTimeout (4000): no frame within the ping timeout, sent by the server or
 	// detected by this client. Back off.

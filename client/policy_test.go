@@ -48,14 +48,17 @@ func TestClosePolicyOfFollowsEveryCodeOfTheProtocolTable(t *testing.T) {
 	named := map[int]bool{CodeNormal: true, CodeGoingAway: true, CodeAbnormal: true, CodeLimit: true, CodeTooBig: true,
 		CodeInternal: true, CodeTryAgainLater: true, CodeHeartbeatTimeout: true, CodeSlowConsumer: true,
 		CodeRateLimited: true, CodeTokenExpired: true, CodeUnauthorized: true, CodeKicked: true}
+	// A code sent for several reasons (1013) has one entry per reason and one constant.
+	seen := map[int]bool{}
 	for _, entry := range protocol.CloseCodes() {
 		if got := ClosePolicyOf(int(entry.Code)); got != want[entry.Policy] {
 			t.Errorf("ClosePolicyOf(%d) = %v, want %v (%s in the table)", entry.Code, got, want[entry.Policy], entry.Policy)
 		}
-		if !named[int(entry.Code)] {
+		if !named[int(entry.Code)] && !seen[int(entry.Code)] {
 			t.Errorf("close code %d (%s) has no Code constant", entry.Code, entry.Name)
 		}
 		delete(named, int(entry.Code))
+		seen[int(entry.Code)] = true
 	}
 	if len(named) != 0 {
 		t.Errorf("Code constants %v are not in the protocol table", named)

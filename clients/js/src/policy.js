@@ -23,7 +23,7 @@ export const CloseCode = Object.freeze({
   TOO_BIG: 1009,
   /** An unexpected server error; back off. */
   INTERNAL: 1011,
-  /** The node is full; back off. */
+  /** The node is full, or took its rate of new connections; back off. */
   TRY_AGAIN_LATER: 1013,
   /** No frame within the ping timeout (from the server, or detected by this client); back off. */
   HEARTBEAT_TIMEOUT: 4000,

@@ -36,8 +36,8 @@ test('every close code of the server\'s table maps to its policy, and CloseCode 
   assert.equal(closePolicy(4500), policyNames[table.default_policy], 'a code outside the table and its ranges');
   assert.deepEqual(
     Object.values(CloseCode).sort((a, b) => a - b),
-    table.codes.map(({ code }) => code),
-    'CloseCode values and the table\'s codes',
+    [...new Set(table.codes.map(({ code }) => code))],
+    'CloseCode values and the table\'s codes (a code sent for several reasons is listed once per reason)',
   );
 });
 
