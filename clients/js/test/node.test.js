@@ -1,6 +1,7 @@
 // The client in Node with the `ws` package against a real wsgate process, through a
 // proxy that cuts and freezes connections: echo, broadcast, server kill and restart,
-// graceful restart (1001), a frozen network, a cut, and the per-user limit (1008).
+// graceful restart (1001), a drain to another node (1001), the connect rate (1013), a frozen
+// network, a cut, and the per-user limit (1008).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import WebSocket from 'ws';
@@ -90,6 +91,60 @@ test('graceful restart: 1001 going away reconnects after a short random delay', 
   setup.proxy.setTarget(setup.gateway.address);
   await nextEvent(client, 'open', 5000);
   await echo(client, messages, 'after restart');
+});
+
+test('drain: 1001 in a batch of the drain, then a short random delay and the next node behind the balancer', async (t) => {
+  // No heartbeat: on a busy machine a 300 ms ping timeout can close a client before
+  // the drain does, and this test is about the drain's closes only.
+  const noHeartbeat = ['-ping-interval', '0'];
+  const draining = await gatewayWithProxy(t, noHeartbeat);
+  const other = await startWsgate(noHeartbeat);
+  t.after(() => other.stop());
+  const clients = [];
+  for (let index = 0; index < 4; index += 1) {
+    clients.push(await openClient(t, draining.proxy.url()));
+  }
+  const closes = clients.map(({ client }) => nextEvent(client, 'close', 5000));
+  const delays = clients.map(({ client }) => nextEvent(client, 'reconnecting', 5000));
+  const drain = await fetch(`http://${draining.gateway.address}/api/v1/drain?duration=500ms`, { method: 'POST' });
+  assert.equal(drain.status, 202);
+  assert.equal((await drain.json()).connections_at_start, 4);
+  const ready = await fetch(`http://${draining.gateway.address}/readyz`);
+  assert.deepEqual([ready.status, await ready.json()], [503, { status: 'draining' }]);
+  draining.proxy.setTarget(other.address); // what a load balancer does on the 503
+  for (const closed of closes) {
+    assert.deepEqual(await closed, { code: 1001, reason: 'server shutting down', willReconnect: true });
+  }
+  for (const reconnecting of delays) {
+    assert.ok((await reconnecting).delay <= fast.goingAwayDelay);
+  }
+  for (const { client, messages } of clients) {
+    await waitFor(() => client.state === 'open', 5000, 'the client open on the other node');
+    await echo(client, messages, 'on the other node');
+  }
+  const stats = await (await fetch(`http://${other.address}/api/v1/ws/stats`)).json();
+  assert.equal(stats.total_connections, 4);
+});
+
+test('connect rate: 1013 too many connects is retried with backoff until a token is free', async (t) => {
+  const { proxy } = await gatewayWithProxy(t, ['-max-connects-per-second', '0.5', '-ping-interval', '0']);
+  await openClient(t, proxy.url()); // takes the bucket's one token for 2 s
+  const late = new WsgateClient({ url: proxy.url(), ...fast, random: () => 0.999 });
+  t.after(() => late.close());
+  const events = record(late, ['close', 'reconnecting']);
+  const welcomed = nextEvent(late, 'welcome', 10000);
+  late.connect();
+  await welcomed;
+  const closes = events.filter((event) => event.type === 'close');
+  assert.ok(closes.length >= 1, 'at least one refusal before the welcome');
+  for (const { detail } of closes) {
+    assert.deepEqual(detail, { code: 1013, reason: 'too many connects', willReconnect: true });
+  }
+  const reconnects = events.filter((event) => event.type === 'reconnecting');
+  reconnects.forEach(({ detail }, index) => {
+    const ceiling = Math.min(fast.maxDelay, fast.baseDelay * 2 ** index);
+    assert.ok(detail.delay >= ceiling * 0.9, `reconnect ${index + 1} waited ${detail.delay} ms, want the backoff's ${ceiling}`);
+  });
 });
 
 test('frozen network: the client notices within ping interval + timeout and reconnects after restore', async (t) => {
