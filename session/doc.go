@@ -51,7 +51,7 @@
 //
 // # Locks
 //
-// Three kinds of mutex, never nested, and none of them held across Conn.Write,
+// Four kinds of mutex, never nested, and none of them held across Conn.Write,
 // Conn.Close, an Admission or Observer call, the MessageHandler or a log line:
 //
 //   - shard.mutex (read-write) guards a shard's maps, its dense member list and its
@@ -61,6 +61,8 @@
 //   - outbound.queueMutex, one per session, guards its queue. enqueue holds it only
 //     to append; the flusher holds it only to take the queue.
 //   - flusher.mutex guards a flush worker's dirty list.
+//   - drain.mutex guards a drain's status and its goroutine's channels (drain.go);
+//     the batches are closed without it.
 //
 // The timer wheel has its own lock, taken inside Schedule and Cancel and released
 // before any OnTimer runs, so timer handlers may close sessions and rearm timers.

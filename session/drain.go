@@ -59,15 +59,17 @@ func (h *Hub) Drain(duration time.Duration) bool {
 	duration = max(duration, 0)
 	d := &h.drain
 	d.mutex.Lock()
-	defer d.mutex.Unlock()
 	if h.shuttingDown.Load() || !h.draining.CompareAndSwap(false, true) {
+		d.mutex.Unlock()
 		return false
 	}
 	started := time.Now()
 	d.status = DrainStatus{Draining: true, StartedAt: started, Duration: duration, Connections: h.ConnectionCount()}
 	d.stop, d.done = make(chan struct{}), make(chan struct{})
-	h.logger.Info("draining", "connections", d.status.Connections, "duration", duration.String())
 	go h.drainLoop(started, duration, d.stop, d.done)
+	connections := d.status.Connections
+	d.mutex.Unlock()
+	h.logger.Info("draining", "connections", connections, "duration", duration.String())
 	return true
 }
 
