@@ -6,9 +6,19 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/client"
+	"github.com/wsgate/wsgate/gateway"
 	"github.com/wsgate/wsgate/internal/testsupport"
+	"github.com/wsgate/wsgate/internal/testsupport/testnode"
 	"github.com/wsgate/wsgate/session"
 )
+
+// startQuietGateway starts a node on a free port without a heartbeat: these tests
+// count every close a client sees, and on a busy machine the other tests' 300 ms
+// ping timeout can add one.
+func startQuietGateway(t *testing.T, sessionConfig session.Config) *gateway.Gateway {
+	t.Helper()
+	return testnode.Start(t, gateway.Config{Session: sessionConfig})
+}
 
 // TestClientsMoveToAnotherNodeWhenTheirNodeDrains: clients behind a load balancer
 // (a proxy that forwards new connections to the node whose /readyz is 200) follow a
@@ -16,8 +26,8 @@ import (
 // reconnects, through the balancer, to the other node.
 func TestClientsMoveToAnotherNodeWhenTheirNodeDrains(t *testing.T) {
 	const clients, drain = 12, 600 * time.Millisecond
-	draining := startGateway(t, "127.0.0.1:0", session.Config{})
-	other := startGateway(t, "127.0.0.1:0", session.Config{})
+	draining := startQuietGateway(t, session.Config{})
+	other := startQuietGateway(t, session.Config{})
 	balancer := startProxy(t, draining.Addr().String())
 	options := fastOptions(testsupport.WebSocketURL(balancer.Addr(), nil))
 	running := make([]*running, clients)
@@ -40,7 +50,12 @@ func TestClientsMoveToAnotherNodeWhenTheirNodeDrains(t *testing.T) {
 	}
 	balancer.SetTarget(other.Addr().String()) // what the balancer does on the 503
 
-	waitFor(t, drain+5*time.Second, "every client on the other node", func() bool {
+	waitFor(t, drain+5*time.Second, "every client welcomed on the other node", func() bool {
+		for _, c := range running {
+			if c.count("welcome") != 2 {
+				return false
+			}
+		}
 		return other.Hub.ConnectionCount() == clients && draining.Hub.ConnectionCount() == 0
 	})
 	var first, last time.Time
@@ -51,9 +66,6 @@ func TestClientsMoveToAnotherNodeWhenTheirNodeDrains(t *testing.T) {
 		}
 		if delay := c.of("reconnecting")[0].delay; delay > options.GoingAwayDelay {
 			t.Fatalf("reconnect delay after 1001 %v, want at most GoingAwayDelay %v", delay, options.GoingAwayDelay)
-		}
-		if c.count("welcome") != 2 {
-			t.Fatalf("%d welcomes, want one from each node", c.count("welcome"))
 		}
 		at := closes[0].at
 		if first.IsZero() || at.Before(first) {
@@ -77,7 +89,7 @@ func TestClientsMoveToAnotherNodeWhenTheirNodeDrains(t *testing.T) {
 func TestConnectRateRefusalIsRetriedWithBackoff(t *testing.T) {
 	// One token every 5 s, a bucket of one: the first client takes it, the second is
 	// refused until the bucket refills.
-	node := startGateway(t, "127.0.0.1:0", session.Config{MaxConnectsPerSecond: 0.2})
+	node := startQuietGateway(t, session.Config{MaxConnectsPerSecond: 0.2})
 	address := testsupport.WebSocketURL(node.Addr().String(), nil)
 	startClient(t, fastOptions(address))
 	waitFor(t, 5*time.Second, "the first connection", func() bool { return node.Hub.ConnectionCount() == 1 })
