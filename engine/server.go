@@ -38,12 +38,19 @@ type Config struct {
 	HandshakeTimeout time.Duration
 	// IdleTimeout closes keep-alive HTTP (API) connections idle this long. Default 60s.
 	IdleTimeout time.Duration
-	// MaxRequestSize is the largest HTTP (API) request, headers and body, in bytes.
-	// nbio buffers a whole request before it is served, so a larger one is cut by
-	// closing the connection without an answer. Default 96 KiB: room for the API's
-	// own body limit (api.DefaultMaxBodySize, 88 KiB, answered with 413) plus
-	// headers.
-	MaxRequestSize int
+	// MaxBodySize is the largest HTTP (API) request body in bytes. nbio buffers a
+	// whole request before it is served, so the engine enforces it while reading:
+	// a larger Content-Length is answered 413 before any of the body is read, a
+	// chunked body once it grows past the limit. Default 1 MiB (DefaultMaxBodySize).
+	MaxBodySize int
+	// Screen, when set, sees each HTTP request that announces a body once its line
+	// and headers have arrived, before the body is read; it returns nil to let the
+	// request through, or the handler that answers it at once (then the body is
+	// never read and the connection closes after the answer). It runs on the event
+	// loop: it must be quick, never block, and be safe for concurrent use. The
+	// request has no body and ContentLength -1 when chunked. Nil: every request
+	// within MaxBodySize goes through.
+	Screen func(request *http.Request) http.Handler
 	// SocketSendBuffer sets SO_SNDBUF on every accepted socket, in bytes. Default 0:
 	// the kernel autotunes, up to tcp_wmem's maximum (4 MiB here), so a client that
 	// stops reading can park megabytes in kernel memory before the hub's
@@ -73,7 +80,7 @@ const (
 	DefaultMaxMessageSize   = 64 << 10
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultIdleTimeout      = 60 * time.Second
-	DefaultMaxRequestSize   = 96 << 10
+	DefaultMaxBodySize      = 1 << 20
 )
 
 // Subprotocol is the WebSocket subprotocol of wsgate's JSON protocol. When a client
@@ -91,7 +98,7 @@ func (config Config) Validate() error {
 		{"MaxMessageSize", int64(config.MaxMessageSize)},
 		{"HandshakeTimeout", int64(config.HandshakeTimeout)},
 		{"IdleTimeout", int64(config.IdleTimeout)},
-		{"MaxRequestSize", int64(config.MaxRequestSize)},
+		{"MaxBodySize", int64(config.MaxBodySize)},
 		{"SocketSendBuffer", int64(config.SocketSendBuffer)},
 		{"Pollers", int64(config.Pollers)},
 	} {
@@ -162,7 +169,7 @@ func New(config Config, transport *session.Transport) (*Server, error) {
 	config.MaxMessageSize = cmp.Or(config.MaxMessageSize, DefaultMaxMessageSize)
 	config.HandshakeTimeout = cmp.Or(config.HandshakeTimeout, DefaultHandshakeTimeout)
 	config.IdleTimeout = cmp.Or(config.IdleTimeout, DefaultIdleTimeout)
-	config.MaxRequestSize = cmp.Or(config.MaxRequestSize, DefaultMaxRequestSize)
+	config.MaxBodySize = cmp.Or(config.MaxBodySize, DefaultMaxBodySize)
 	config.Pollers = cmp.Or(config.Pollers, runtime.GOMAXPROCS(0))
 	config.Logger = cmp.Or(config.Logger, slog.Default())
 	config.Handler = cmp.Or(config.Handler, http.NotFoundHandler())
@@ -212,9 +219,11 @@ func (s *Server) Start() error {
 // starts its handler pools as soon as an engine is built and stops them only when the
 // engine stops, so a Server that never starts (or fails to listen) starts nothing.
 func (s *Server) newEngine() {
-	// The read limit bounds what nbhttp buffers of an HTTP request; an upgraded
-	// connection's frame reader bounds itself by the message size limit.
-	readLimit := s.config.MaxRequestSize
+	// The read limit bounds what nbhttp buffers of an HTTP request: the request
+	// guard bounds its headers and its body, and a body is buffered whole, plus one
+	// read. An upgraded connection's frame reader bounds itself by the message size
+	// limit.
+	readLimit := s.config.MaxBodySize + MaxHeaderSize
 	s.engine = nbhttp.NewEngine(nbhttp.Config{
 		Network:         "tcp",
 		Addrs:           []string{s.config.Addr},
@@ -223,7 +232,7 @@ func (s *Server) newEngine() {
 		NPoller:         s.config.Pollers,
 		MaxLoad:         1 << 22,
 		ReadLimit:       readLimit,
-		MaxHTTPBodySize: readLimit,
+		MaxHTTPBodySize: s.config.MaxBodySize,
 		// The hub closes a connection as a slow consumer when its pending bytes pass
 		// MaxPendingBytes; nbio's own bound sits above that (one coalesced write more)
 		// as a backstop, so nbio never drops a connection the hub still counts as fine.
@@ -235,6 +244,7 @@ func (s *Server) newEngine() {
 	// nbhttp does not pass its allocator down to the nbio engine, whose write caches
 	// would otherwise come from the same global pool.
 	s.engine.Engine.BodyAllocator = heapAllocator
+	s.engine.Engine.OnData(s.onData)
 	s.upgrader = newUpgrader(s)
 	s.engine.OnWrittenSize(func(conn *nbio.Conn, _ []byte, written int) {
 		// Runs under nbio's connection lock: only an atomic add, no writes.
