@@ -28,29 +28,45 @@ func newAccess(apiKey string) access {
 	return access{keyDigest: &digest}
 }
 
-// protect wraps handler: a request without the right key gets 401, or, when no key
-// is configured, a request from a non-loopback address gets 403, each with the API's
-// JSON error body. The key never appears in an answer or a log.
+// protect wraps handler: a request the rule refuses gets the refusal's answer (see
+// refusal) instead.
 func (a access) protect(handler http.HandlerFunc) http.HandlerFunc {
 	return func(writer http.ResponseWriter, request *http.Request) {
-		if a.keyDigest == nil {
-			if !isLoopback(request.RemoteAddr) {
-				writeError(writer, http.StatusForbidden, "forbidden",
-					"no API key is configured, so this endpoint answers loopback clients only")
-				return
-			}
-			handler(writer, request)
-			return
-		}
-		given := sha256.Sum256([]byte(auth.BearerToken(request.Header.Get("Authorization"))))
-		if subtle.ConstantTimeCompare(given[:], a.keyDigest[:]) != 1 {
-			writer.Header().Set("WWW-Authenticate", `Bearer realm="wsgate"`)
-			writeError(writer, http.StatusUnauthorized, "unauthorized",
-				"a valid API key is required as \"Authorization: Bearer <key>\"")
+		if refused := a.refusal(request); refused != nil {
+			refused(writer, request)
 			return
 		}
 		handler(writer, request)
 	}
+}
+
+// refusal returns nil when the rule lets request through, else what answers it: 401
+// without the right key, or, when no key is configured, 403 for a non-loopback
+// address, each with the API's JSON error body. The key never appears in an answer
+// or a log.
+func (a access) refusal(request *http.Request) http.HandlerFunc {
+	if a.keyDigest == nil {
+		if isLoopback(request.RemoteAddr) {
+			return nil
+		}
+		return refuseWithoutKey
+	}
+	given := sha256.Sum256([]byte(auth.BearerToken(request.Header.Get("Authorization"))))
+	if subtle.ConstantTimeCompare(given[:], a.keyDigest[:]) == 1 {
+		return nil
+	}
+	return refuseUnauthorized
+}
+
+func refuseWithoutKey(writer http.ResponseWriter, _ *http.Request) {
+	writeError(writer, http.StatusForbidden, "forbidden",
+		"no API key is configured, so this endpoint answers loopback clients only")
+}
+
+func refuseUnauthorized(writer http.ResponseWriter, _ *http.Request) {
+	writer.Header().Set("WWW-Authenticate", `Bearer realm="wsgate"`)
+	writeError(writer, http.StatusUnauthorized, "unauthorized",
+		"a valid API key is required as \"Authorization: Bearer <key>\"")
 }
 
 // isLoopback reports whether remoteAddress ("host:port") is a loopback address

@@ -50,20 +50,23 @@ type Config struct {
 	// shows. Default nil: none (a cluster keeps its history in Redis).
 	History *history.Memory
 	// MaxBodySize is the largest request body in bytes; a larger one is answered
-	// with 413. Default DefaultMaxBodySize. The transport cuts requests over its own
-	// limit (engine.Config.MaxRequestSize) without an answer, so keep this below it.
+	// with 413, from its Content-Length before the body is read when it has one.
+	// Default DefaultMaxBodySize. On wsgate's own port the engine buffers a whole
+	// body before the handler runs, so give the engine the same limit
+	// (engine.Config.MaxBodySize) and use Screen there.
 	MaxBodySize int64
 	// MetricSets are written to /metrics after the node's own families (the
 	// backend callbacks' metrics, package callbacks). Default none.
 	MetricSets []*metrics.Set
 }
 
-// DefaultMaxBodySize is the default of Config.MaxBodySize: 88 KiB, the engine's
-// default request limit (engine.DefaultMaxRequestSize, 96 KiB) less 8 KiB for the
-// request line and headers, so a batch publish carries as much as the transport
-// lets through. The transport buffers a whole request before the API key is
-// checked, so the limit stays small.
-const DefaultMaxBodySize = 88 << 10
+// DefaultMaxBodySize is the default of Config.MaxBodySize: 1 MiB. A full batch
+// publish (MaxBatchPublications, 1000) then carries about 1 KiB per publication
+// with its channel name, which is what a batch of ticker or chat updates needs;
+// larger payloads belong in several requests. A body is buffered whole only after
+// the route and the API key were checked (Screen), so the limit costs memory only
+// for authorized backends.
+const DefaultMaxBodySize = 1 << 20
 
 // API is the HTTP handler for every non-WebSocket route. Safe for concurrent use.
 type API struct {
@@ -71,6 +74,9 @@ type API struct {
 	publisher   *delivery.Publisher
 	logger      *slog.Logger
 	routes      *router
+	// public holds the routes also served where clients connect when the API has
+	// a listener of its own (see Public).
+	public      *router
 	access      access
 	maxBodySize int64
 	metrics     *Metrics
@@ -107,15 +113,17 @@ func New(config Config) (*API, error) {
 	}
 	metrics.ExposeMetadata(true)
 	a := &API{hub: config.Hub, publisher: config.Publisher, logger: config.Logger, routes: newRouter(),
-		access: newAccess(config.APIKey), maxBodySize: config.MaxBodySize, metrics: config.Metrics,
-		cluster: config.Cluster, metricSets: config.MetricSets, history: config.History}
-	a.routes.handle("GET", "/api/v1/ws/stats", a.access.protect(a.serveStats))
+		public: newRouter(), access: newAccess(config.APIKey), maxBodySize: config.MaxBodySize,
+		metrics: config.Metrics, cluster: config.Cluster, metricSets: config.MetricSets, history: config.History}
+	for _, routes := range []*router{a.routes, a.public} {
+		routes.handle("GET", "/api/v1/ws/stats", a.access.protect(a.serveStats))
+		routes.handleOpen("GET", "/healthz", serveHealth)
+		routes.handleOpen("GET", "/readyz", a.serveReady)
+	}
 	a.routes.handle("GET", "/metrics", a.access.protect(a.serveMetrics))
 	if !config.DisableProfiling {
 		a.routeProfiling()
 	}
-	a.routes.handle("GET", "/healthz", serveHealth)
-	a.routes.handle("GET", "/readyz", a.serveReady)
 	a.routePublish()
 	a.routeChannels()
 	a.routeDrain()

@@ -81,7 +81,7 @@ func (a *API) servePublishToChannel(writer http.ResponseWriter, request *http.Re
 	}
 	result := a.publisher.PublishToChannel(request.Context(), item.Channel, item.Data)
 	if result.Err != nil {
-		a.writeClusterUnavailable(writer, result.Err, "queued", result.Local)
+		a.writeDeliveryUnavailable(writer, result.Err, "queued", result.Local)
 		return
 	}
 	answer := map[string]any{"queued": result.Local}
@@ -144,8 +144,8 @@ func (a *API) servePublishBatch(writer http.ResponseWriter, request *http.Reques
 		results[position].Queued = &local
 		switch {
 		case result.Err != nil:
-			results[position].Error, results[position].Cluster = "cluster_unavailable", "unavailable"
-			results[position].Message = "Redis is unreachable: delivered to this node's subscribers only"
+			results[position].Error, results[position].Cluster = codeClusterUnavailable, clusterUnavailable
+			results[position].Message = messageClusterUnavailable + "delivered to this node's subscribers only"
 		case result.Forwarded:
 			nodes := result.Nodes
 			results[position].Nodes = &nodes
@@ -228,7 +228,7 @@ func (a *API) serveConnectionSubscription(subscribe bool) http.HandlerFunc {
 // not be.
 func (a *API) writeSubscriptionResult(writer http.ResponseWriter, result delivery.Result) {
 	if result.Err != nil {
-		a.writeClusterUnavailable(writer, result.Err, "connections", result.Local)
+		a.writeDeliveryUnavailable(writer, result.Err, "connections", result.Local)
 		return
 	}
 	answer := map[string]int{"connections": result.Local}
@@ -352,11 +352,9 @@ func (a *API) writeClusterChannels(writer http.ResponseWriter, local func() map[
 	}
 	counts, err := ask()
 	if err != nil {
-		a.logger.Debug("cluster channel counts unavailable", "error", err.Error())
 		answer := local()
-		answer["scope"], answer["error"], answer["cluster"] = "node", "cluster_unavailable", "unavailable"
-		answer["message"] = "Redis is unreachable: the counts below are this node's"
-		writeJSON(writer, http.StatusServiceUnavailable, answer)
+		answer["scope"] = "node"
+		a.writeClusterUnavailable(writer, err, "the counts below are this node's", answer)
 		return
 	}
 	answer := merged(counts)

@@ -51,29 +51,39 @@ func (a *API) serveClusterStats(writer http.ResponseWriter, request *http.Reques
 	}
 	nodes, connections, users, err := a.cluster.Totals(request.Context())
 	if err != nil {
-		a.logger.Debug("cluster stats unavailable", "error", err.Error())
-		writeJSON(writer, http.StatusServiceUnavailable, map[string]any{
-			"error": "cluster_unavailable", "message": "Redis is unreachable: the totals below are this node's",
-			"cluster": "unavailable", "scope": "node",
-			"total_connections": a.hub.ConnectionCount(), "total_users": a.hub.UserCount(),
-		})
+		a.writeClusterUnavailable(writer, err, "the totals below are this node's", map[string]any{"scope": "node",
+			"total_connections": a.hub.ConnectionCount(), "total_users": a.hub.UserCount()})
 		return
 	}
 	writeJSON(writer, http.StatusOK, clusterStatsResponse{Scope: "cluster", Nodes: nodes,
 		TotalConnections: connections, TotalUsers: users})
 }
 
-// writeClusterUnavailable answers 503 for a publish request whose cross-node part
-// failed. field ("queued" or "closed") and count say what happened on this node,
-// which did deliver: a retry delivers to those connections again.
-func (a *API) writeClusterUnavailable(writer http.ResponseWriter, err error, field string, count int) {
-	a.logger.Debug("cross-node delivery failed", "error", err.Error())
-	writeJSON(writer, http.StatusServiceUnavailable, map[string]any{
-		"error":   "cluster_unavailable",
-		"message": "Redis is unreachable: delivered to this node's connections only",
-		"cluster": "unavailable",
-		field:     count,
-	})
+// The fields every answer about Redis being unreachable carries: the whole 503
+// answer's (writeClusterUnavailable) and a failed batch item's (servePublishBatch).
+const (
+	codeClusterUnavailable    = "cluster_unavailable"
+	clusterUnavailable        = "unavailable"
+	messageClusterUnavailable = "Redis is unreachable: "
+)
+
+// writeClusterUnavailable answers 503 cluster_unavailable when the other nodes of
+// the cluster could not be reached: figures are what this node knows or did on its
+// own (its totals, its counts, or how many of its connections a delivery reached:
+// a retry delivers to those again), detail says which, and the answer adds
+// "error", "message" and "cluster":"unavailable" to them. err is logged at debug
+// level.
+func (a *API) writeClusterUnavailable(writer http.ResponseWriter, err error, detail string, figures map[string]any) {
+	a.logger.Debug("cluster unavailable", "error", err.Error())
+	figures["error"], figures["cluster"] = codeClusterUnavailable, clusterUnavailable
+	figures["message"] = messageClusterUnavailable + detail
+	writeJSON(writer, http.StatusServiceUnavailable, figures)
+}
+
+// writeDeliveryUnavailable answers 503 for a publish request whose cross-node part
+// failed: field ("queued", "closed" or "connections") is count, what this node did.
+func (a *API) writeDeliveryUnavailable(writer http.ResponseWriter, err error, field string, count int) {
+	a.writeClusterUnavailable(writer, err, "delivered to this node's connections only", map[string]any{field: count})
 }
 
 // serveReady answers GET /readyz, open to everyone like /healthz: 200

@@ -100,7 +100,7 @@ func (a *API) writeCounted(writer http.ResponseWriter, result delivery.Result, f
 	}
 	switch {
 	case result.Err != nil:
-		a.writeClusterUnavailable(writer, result.Err, field, result.Local)
+		a.writeDeliveryUnavailable(writer, result.Err, field, result.Local)
 	case field == "closed":
 		writeJSON(writer, http.StatusOK, closedResponse{Closed: result.Local, Nodes: nodes})
 	default:
@@ -147,7 +147,7 @@ func (a *API) serveKickConnection(writer http.ResponseWriter, request *http.Requ
 func (a *API) answerConnection(writer http.ResponseWriter, request *http.Request, result delivery.Result, field string) {
 	switch {
 	case result.Err != nil:
-		a.writeClusterUnavailable(writer, result.Err, field, result.Local)
+		a.writeDeliveryUnavailable(writer, result.Err, field, result.Local)
 	case !result.Reached():
 		writeConnectionNotFound(writer, request)
 	case result.Forwarded:
@@ -196,14 +196,18 @@ func (a *API) kickText(writer http.ResponseWriter, request *http.Request) (strin
 
 // readJSON reads the body (at most maxBodySize bytes) into target, a pointer to a
 // struct. An empty body is allowed unless required. It answers 413 or 400 itself
-// and then returns false.
+// and then returns false; a Content-Length over the limit gets its 413 before any
+// of the body is read.
 func (a *API) readJSON(writer http.ResponseWriter, request *http.Request, target any, required bool) bool {
+	if request.ContentLength > a.maxBodySize {
+		a.writeBodyTooLarge(writer, request)
+		return false
+	}
 	data, err := io.ReadAll(http.MaxBytesReader(writer, request.Body, a.maxBodySize))
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		writeError(writer, http.StatusRequestEntityTooLarge, "body_too_large",
-			"the request body exceeds "+strconv.FormatInt(a.maxBodySize, 10)+" bytes")
+		a.writeBodyTooLarge(writer, request)
 		return false
 	case err != nil:
 		writeError(writer, http.StatusBadRequest, "unreadable_body", "the request body could not be read")

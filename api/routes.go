@@ -19,10 +19,13 @@ type router struct {
 	// methods lists, per path pattern, the methods registered for it, in the
 	// order they were registered.
 	methods map[string][]string
+	// routes holds every registered "METHOD pattern", true for the routes open to
+	// anyone (handleOpen), false for those behind the access rule.
+	routes map[string]bool
 }
 
 func newRouter() *router {
-	r := &router{mux: http.NewServeMux(), methods: make(map[string][]string)}
+	r := &router{mux: http.NewServeMux(), methods: make(map[string][]string), routes: make(map[string]bool)}
 	r.mux.HandleFunc("/", func(writer http.ResponseWriter, request *http.Request) {
 		writeNoRoute(writer, request, "")
 	})
@@ -30,10 +33,20 @@ func newRouter() *router {
 }
 
 // handle serves method and path (an http.ServeMux path pattern such as
-// "/api/v1/users/{user_id}/send") with handler. The first route of a path also
-// registers the path without a method, which answers the methods not registered
-// with 405.
+// "/api/v1/users/{user_id}/send") with handler, which applies the access rule
+// itself (access.protect). The first route of a path also registers the path
+// without a method, which answers the methods not registered with 405.
 func (r *router) handle(method, pattern string, handler http.HandlerFunc) {
+	r.add(method, pattern, handler, false)
+}
+
+// handleOpen serves a route open to anyone, such as /healthz.
+func (r *router) handleOpen(method, pattern string, handler http.HandlerFunc) {
+	r.add(method, pattern, handler, true)
+}
+
+func (r *router) add(method, pattern string, handler http.HandlerFunc, open bool) {
+	r.routes[method+" "+pattern] = open
 	r.mux.HandleFunc(method+" "+pattern, handler)
 	if _, known := r.methods[pattern]; !known {
 		r.mux.HandleFunc(pattern, func(writer http.ResponseWriter, request *http.Request) {
@@ -57,11 +70,29 @@ func (r *router) methodNotAllowed(writer http.ResponseWriter, request *http.Requ
 
 // ServeHTTP routes a request.
 func (r *router) ServeHTTP(writer http.ResponseWriter, request *http.Request) {
-	if request.Method != http.MethodConnect && !isCleanPath(request.URL.EscapedPath()) {
+	if !r.routable(request) {
 		writeNoRoute(writer, request, ` (a path segment is empty, "." or "..")`)
 		return
 	}
 	r.mux.ServeHTTP(writer, request)
+}
+
+// route returns the registered route ("METHOD pattern") request goes to, and
+// whether it is open to anyone; found is false when the router answers it with 404
+// or 405 itself.
+func (r *router) route(request *http.Request) (route string, open, found bool) {
+	if !r.routable(request) {
+		return "", false, false
+	}
+	_, route = r.mux.Handler(request)
+	open, found = r.routes[route]
+	return route, open, found
+}
+
+// routable reports whether request's path can reach a route: ServeMux would answer
+// an unclean one with a redirect.
+func (r *router) routable(request *http.Request) bool {
+	return request.Method == http.MethodConnect || isCleanPath(request.URL.EscapedPath())
 }
 
 // writeNoRoute answers 404 for a request that matches no route; detail, when not

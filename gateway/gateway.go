@@ -5,6 +5,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -83,6 +84,13 @@ type Config struct {
 	// Callbacks configures the calls to the application's backend: client rpcs
 	// and connection events (see CallbacksConfig). Default: none.
 	Callbacks CallbacksConfig
+	// APIAddr, when set ("host:port"), serves the backend API (publish, send,
+	// kick, channels, stats, metrics, profiling, health) on a listener of its own
+	// with Go's net/http, so that it can stay on a private network while the
+	// WebSocket endpoint faces the internet; Engine.Addr then serves the WebSocket,
+	// GET /api/v1/ws/stats, /healthz and /readyz only (see api.API.Public and
+	// apiserver.go). Default empty: everything on Engine.Addr.
+	APIAddr string
 	// Logger receives every log. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -106,6 +114,8 @@ type Gateway struct {
 	Events *callbacks.Events
 	// History is a single node's history store; nil in a cluster.
 	History *history.Memory
+	// api serves the API on Config.APIAddr; nil without it.
+	api *apiServer
 
 	dashboard *dashboard.Dashboard
 
@@ -187,10 +197,6 @@ func New(config Config) (*Gateway, error) {
 	return g, nil
 }
 
-// apiHeaderRoom is what the API's body limit leaves of the engine's request limit
-// for the request line and headers.
-const apiHeaderRoom = 8 << 10
-
 // assemble builds what serves the hub of publisherConfig: the publisher (forwarding
 // to node, when there is one), the dashboard, the API (with memory, the single
 // node's history store, nil in a cluster) and the engine.
@@ -210,16 +216,12 @@ func assemble(config Config, publisherConfig delivery.Config, node *cluster.Node
 		publisher.Close()
 		return nil, err
 	}
-	// The API takes bodies as large as the engine's request limit leaves room for
-	// (api.DefaultMaxBodySize with the engine's default), so a batch publish carries
-	// as much as the transport lets through.
-	var maxBodySize int64
-	if config.Engine.MaxRequestSize > 0 {
-		maxBodySize = int64(max(config.Engine.MaxRequestSize-apiHeaderRoom, 1))
-	}
+	// The API and the engine share one body limit: the engine enforces it while it
+	// buffers, the API on its own listener.
+	config.Engine.MaxBodySize = cmp.Or(config.Engine.MaxBodySize, engine.DefaultMaxBodySize)
 	apiConfig := api.Config{Hub: hub, Publisher: publisher, Logger: config.Logger, APIKey: config.APIKey,
-		Metrics: metrics, Cluster: apiCluster, DisableProfiling: config.DisableProfiling, MaxBodySize: maxBodySize,
-		Dashboard: board, History: memory}
+		Metrics: metrics, Cluster: apiCluster, DisableProfiling: config.DisableProfiling,
+		MaxBodySize: int64(config.Engine.MaxBodySize), Dashboard: board, History: memory}
 	if calls.client != nil {
 		apiConfig.MetricSets = append(apiConfig.MetricSets, calls.client.Metrics())
 	}
@@ -228,7 +230,12 @@ func assemble(config Config, publisherConfig delivery.Config, node *cluster.Node
 		publisher.Close()
 		return nil, err
 	}
-	config.Engine.Handler = handler
+	var separate *apiServer
+	if config.APIAddr != "" {
+		separate = newAPIServer(config, handler)
+		handler = handler.Public()
+	}
+	config.Engine.Handler, config.Engine.Screen = handler, handler.Screen
 	transport, err := session.NewTransport(hub, publisher)
 	if err != nil {
 		publisher.Close()
@@ -240,7 +247,7 @@ func assemble(config Config, publisherConfig delivery.Config, node *cluster.Node
 		return nil, err
 	}
 	return &Gateway{Hub: hub, Publisher: publisher, Server: server, Cluster: node, History: memory, dashboard: board,
-		Callbacks: calls.client, Events: calls.events, calls: calls}, nil
+		Callbacks: calls.client, Events: calls.events, calls: calls, api: separate}, nil
 }
 
 // joinCluster creates the cluster node when config asks for one and sets the hub's
@@ -290,13 +297,21 @@ func (g *Gateway) Start() error {
 	if g.Cluster != nil {
 		g.Cluster.Start(g.Hub, g.Publisher)
 	}
-	if err := g.Server.Start(); err != nil {
+	if err := g.api.listen(); err != nil {
 		g.Hub.Shutdown(0)
 		g.Publisher.Close()
 		closeCluster(g.Cluster)
 		g.calls.stop(time.Now())
 		return err
 	}
+	if err := g.Server.Start(); err != nil {
+		g.api.stop(context.Background())
+		g.Hub.Shutdown(0)
+		closeCluster(g.Cluster)
+		g.calls.stop(time.Now())
+		return err
+	}
+	g.api.serve()
 	g.dashboard.Start()
 	return nil
 }
@@ -304,11 +319,16 @@ func (g *Gateway) Start() error {
 // Addr returns the bound listening address.
 func (g *Gateway) Addr() net.Addr { return g.Server.Addr() }
 
+// APIAddr returns the bound address of the API's own listener (Config.APIAddr), or
+// nil without one or before Start.
+func (g *Gateway) APIAddr() net.Addr { return g.api.addr() }
+
 // Shutdown stops accepting, closes every connection with 1001 "server shutting down",
 // waits for them to go (at most timeout), leaves the cluster if it is in one (see
-// cluster.Node.Close), stops the event loop, then posts the pending connection
-// events (their disconnects among them) within what is left of timeout (at least
-// 100 ms) and closes the callbacks client. It returns how many sockets had to
+// cluster.Node.Close), stops the API's own listener, if any (letting requests in
+// progress finish), and the event loop, then posts the pending connection events
+// (their disconnects among them) within what is left of timeout (at least 100 ms)
+// and closes the callbacks client. It returns how many sockets had to
 // be cut without completing the close handshake. Only the first call has an effect;
 // later calls return its result.
 func (g *Gateway) Shutdown(timeout time.Duration) int {
@@ -321,6 +341,7 @@ func (g *Gateway) Shutdown(timeout time.Duration) int {
 		closeCluster(g.Cluster)
 		stopContext, cancel := context.WithTimeout(context.Background(), max(timeout-time.Since(started), time.Second))
 		defer cancel()
+		g.api.stop(stopContext)
 		_ = g.Server.Stop(stopContext)
 		g.calls.stop(started.Add(timeout))
 	})
@@ -358,6 +379,9 @@ func (config Config) Validate() error {
 	}
 	if err := config.Engine.Validate(); err != nil {
 		return err
+	}
+	if _, _, err := net.SplitHostPort(config.APIAddr); config.APIAddr != "" && err != nil {
+		return fmt.Errorf("gateway: Config.APIAddr %q is not host:port (e.g. 127.0.0.1:9090): %w", config.APIAddr, err)
 	}
 	if config.Cluster.RedisURL != "" {
 		if err := config.Cluster.Validate(); err != nil {

@@ -13,8 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsgate/wsgate/api"
+	"github.com/wsgate/wsgate/auth"
 	"github.com/wsgate/wsgate/engine"
+	"github.com/wsgate/wsgate/gateway"
 )
 
 // pushScript is the integration guide's example backend (docs/integration.md).
@@ -100,20 +101,20 @@ func TestPythonExampleMintsATokenAndPushes(t *testing.T) {
 	}
 }
 
-// TestPythonExampleTurnsTransportErrorsIntoWsgateError: a body over the transport's
-// limit (engine.DefaultMaxRequestSize), which wsgate cuts without an answer, and a
-// refused connection end in the script's WsgateError (exit 1, one line on stderr),
-// not a Python traceback; a body between the API's limit and the transport's gets
-// the API's 413.
+// TestPythonExampleTurnsTransportErrorsIntoWsgateError: a body over the limit gets
+// the API's 413 (answered from its Content-Length while the script still sends the
+// body), and a refused connection ends in the script's WsgateError (exit 1, one
+// line on stderr), not a Python traceback.
 func TestPythonExampleTurnsTransportErrorsIntoWsgateError(t *testing.T) {
-	n := jwtNode(t)
+	// A limit below what one command-line argument may hold (128 KiB on Linux).
+	const limit = 64 << 10
+	n := startNode(t, gateway.Config{Engine: engine.Config{MaxBodySize: limit}, APIKey: testAPIKey,
+		JWT: auth.Config{Secret: []byte(testJWTSecret), Audience: "wsgate", Issuer: "backend"}})
 	message := func(size int) string { return `{"type":"padding","text":"` + strings.Repeat("x", size) + `"}` }
 	cases := []struct {
 		name, baseURL, message, want string
 	}{
-		{"over the transport limit", "http://" + n.Addr().String(), message(engine.DefaultMaxRequestSize + 4096),
-			"push.py: no answer from wsgate: POST "},
-		{"over the API limit", "http://" + n.Addr().String(), message(api.DefaultMaxBodySize + 1024),
+		{"over the limit", "http://" + n.Addr().String(), message(limit + 4096),
 			"push.py: wsgate answered 413 body_too_large"},
 		{"connection refused", "http://" + closedAddress(t), message(10), "push.py: no answer from wsgate: POST "},
 	}

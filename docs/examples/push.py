@@ -34,8 +34,9 @@ import urllib.parse
 import urllib.request
 
 
-# MAX_BODY_SIZE is the largest request body wsgate's API accepts, in bytes (88 KiB).
-MAX_BODY_SIZE = 88 << 10
+# MAX_BODY_SIZE is the largest request body wsgate's API accepts by default, in bytes
+# (1 MiB, -max-body-size); a larger one is answered 413 body_too_large.
+MAX_BODY_SIZE = 1 << 20
 
 
 def _base64url(data: bytes) -> str:
@@ -134,8 +135,7 @@ class Gateway:
         reason = error.reason if isinstance(error, urllib.error.URLError) else error
         text = f"{method} {self.base_url}{path}: {type(reason).__name__}: {reason}"
         if size > MAX_BODY_SIZE:
-            text += (f" (the body has {size} bytes; wsgate accepts at most {MAX_BODY_SIZE}"
-                     " and may close the connection without an answer for a larger one)")
+            text += f" (the body has {size} bytes; wsgate accepts at most {MAX_BODY_SIZE} by default)"
         return text
 
 
