@@ -28,6 +28,8 @@ type options struct {
 	// nor a variable gives.
 	configFile            string
 	addr                  string
+	apiAddr               string
+	maxBodySize           int
 	maxConnectionsPerUser int
 	maxConnections        int
 	maxMessageSize        int
@@ -99,6 +101,10 @@ func defineFlags(flags *flag.FlagSet, parsed *options) {
 	flags.StringVar(&parsed.configFile, "config", "",
 		"read settings from this YAML (or JSON) `FILE`: any flag under its name (ping-interval: 30s) and the channel namespaces; flags and variables win over it")
 	flags.StringVar(&parsed.addr, "addr", engine.DefaultAddr, "TCP address to listen on, host:port (empty host = every interface)")
+	flags.StringVar(&parsed.apiAddr, "api-addr", "",
+		"serve the backend API (publish, channels, stats, metrics, pprof, health) on this host:port with net/http, e.g. a private 10.0.0.5:9090; -addr then serves the WebSocket, /api/v1/ws/stats, /healthz and /readyz only (empty = everything on -addr)")
+	flags.IntVar(&parsed.maxBodySize, "max-body-size", engine.DefaultMaxBodySize,
+		"largest API request body in bytes (a batch of 1000 publications must fit); larger gets 413 before the body is read")
 	flags.IntVar(&parsed.maxConnectionsPerUser, "max-conns-per-user", session.DefaultMaxConnectionsPerUser,
 		"connections one user may hold; more are closed with 1008 \"Connection limit reached\" (0 = unlimited)")
 	flags.IntVar(&parsed.maxConnections, "max-connections", 0,

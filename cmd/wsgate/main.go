@@ -95,10 +95,12 @@ func serve(ctx context.Context, parsed options, logger *slog.Logger) error {
 		},
 		Engine: engine.Config{
 			Addr:             parsed.addr,
+			MaxBodySize:      parsed.maxBodySize,
 			MaxMessageSize:   parsed.maxMessageSize,
 			HandshakeTimeout: parsed.handshakeTimeout,
 			SocketSendBuffer: parsed.socketSendBuffer,
 		},
+		APIAddr:          parsed.apiAddr,
 		InsecureUserID:   parsed.insecureUserID,
 		JWT:              jwtConfig,
 		APIKey:           parsed.apiKey,
@@ -122,6 +124,9 @@ func serve(ctx context.Context, parsed options, logger *slog.Logger) error {
 	}
 	logger.Info("wsgate listening", "addr", node.Addr().String(), "version", buildinfo.Get().Version, "websocket", engine.DefaultPath,
 		"max_conns_per_user", parsed.maxConnectionsPerUser, "ping_interval", parsed.pingInterval.String())
+	if apiAddr := node.APIAddr(); apiAddr != nil {
+		logger.Info("API listening on its own address", "api_addr", apiAddr.String())
+	}
 	if parsed.insecureUserID {
 		logger.Warn("-insecure-user-id is set: any client can claim any user id with ?user_id=")
 	}

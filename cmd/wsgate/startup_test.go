@@ -64,7 +64,9 @@ func TestEveryFailedStartExitsAtOnce(t *testing.T) {
 		arguments []string
 		want      string
 	}{
-		"port in use":         {[]string{"-addr", occupant.Addr().String()}, "address already in use"},
+		"port in use": {[]string{"-addr", occupant.Addr().String()}, "address already in use"},
+		"API port in use": {[]string{"-addr", "127.0.0.1:0", "-api-addr", occupant.Addr().String()},
+			"API listener: listen tcp " + occupant.Addr().String() + ": bind: address already in use"},
 		"port without colon":  {[]string{"-addr", "8080"}, `-addr "8080"`},
 		"unparseable address": {[]string{"-addr", "bogus"}, `-addr "bogus"`},
 		"bad configuration":   {[]string{"-addr", "127.0.0.1:0", "-ping-timeout", "-1s"}, "-ping-timeout -1s: must be positive"},

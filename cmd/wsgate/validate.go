@@ -70,8 +70,15 @@ func (o options) validate(at sources) error {
 	if err := checkAddr(o.addr); err != nil {
 		return at.invalid("addr", err.Error())
 	}
+	if o.apiAddr != "" {
+		if err := checkAddr(o.apiAddr); err != nil {
+			return at.invalid("api-addr", err.Error())
+		}
+	}
 	var level slog.Level
 	switch {
+	case o.maxBodySize <= 0:
+		return at.invalid("max-body-size", "must be positive")
 	case o.maxConnectionsPerUser < 0:
 		return at.invalid("max-conns-per-user", "must be 0 (unlimited) or more")
 	case o.maxConnections < 0:
