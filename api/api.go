@@ -70,10 +70,10 @@ const DefaultMaxBodySize = 1 << 20
 
 // API is the HTTP handler for every non-WebSocket route. Safe for concurrent use.
 type API struct {
-	hub         *session.Hub
-	publisher   *delivery.Publisher
-	logger      *slog.Logger
-	routes      *router
+	hub       *session.Hub
+	publisher *delivery.Publisher
+	logger    *slog.Logger
+	routes    *router
 	// public holds the routes also served where clients connect when the API has
 	// a listener of its own (see Public).
 	public      *router
