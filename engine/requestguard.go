@@ -247,8 +247,9 @@ func (g *requestGuard) answer() {
 	g.server.handshakes.completed(g.conn)
 	conn, handler, request := g.conn, g.refused, g.request
 	if !g.parser.Execute(func() {
-		_, _ = conn.Write(recordAnswer(handler, request))
+		// The deadline first: whatever the handler does, the connection ends.
 		_ = conn.SetReadDeadline(time.Now().Add(lingerTimeout))
+		_, _ = conn.Write(recordAnswer(handler, request))
 	}) {
 		_ = conn.Close()
 	}
