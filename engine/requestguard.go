@@ -20,8 +20,9 @@ import (
 // by closing the socket, which the client sees as a reset. The request guard sits in
 // that gap: it wraps each connection's nbhttp request processor, so it sees the
 // request line, each header and each body chunk as the parser delivers them, and it
-// answers every request it stops with an HTTP answer (the RequestScreen's JSON) on
-// the connection's own executor, after the answers to the requests before it.
+// answers every request it stops (with Config.Screen's answer, or its own in the
+// API's JSON error shape) on the connection's own executor, after the answers to the
+// requests before it, then closes the connection.
 
 // MaxHeaderSize is the most bytes one HTTP request's line and headers may take; a
 // larger request is answered 431. It applies to WebSocket upgrade requests too (a
