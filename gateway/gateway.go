@@ -33,8 +33,9 @@ type Config struct {
 	// Session configures the registry, limits and heartbeat. Its Logger defaults to
 	// Logger; its Observer is set by the gateway to the API's metrics (/metrics).
 	Session session.Config
-	// Engine configures the listener and transport. Identify, CheckOrigin, Handler
-	// and Logger are set by the gateway.
+	// Engine configures the listener and transport. Identify, CheckOrigin, Handler,
+	// Screen and Logger are set by the gateway; MaxBodySize is the API's body limit
+	// too, on either listener.
 	Engine engine.Config
 	// InsecureUserID trusts the ?user_id= query parameter as the user's identity
 	// (development and tests only). Default false: connections are anonymous. It
