@@ -21,12 +21,12 @@ type Dashboard interface {
 // send the key when it opens a URL, gets the page that asks for the key; without a
 // key they answer loopback clients only, like everything else.
 func (a *API) routeDashboard(dashboard Dashboard) {
-	page := dashboard.ServePage
+	page, register := dashboard.ServePage, a.routes.handleOpen
 	if a.access.keyDigest == nil {
-		page = a.access.protect(page)
+		page, register = a.access.protect(page), a.routes.handle
 	}
-	a.routes.handle("GET", "/dashboard", page)
-	a.routes.handle("GET", "/dashboard/assets/{file...}", page)
+	register("GET", "/dashboard", page)
+	register("GET", "/dashboard/assets/{file...}", page)
 	a.routes.handle("GET", "/dashboard/api/events", a.access.protect(dashboard.ServeEvents))
 	a.routes.handle("GET", "/dashboard/api/search", a.access.protect(dashboard.ServeSearch))
 }
