@@ -99,12 +99,14 @@ test: deps deps-redis lint test-js
 	$(GO) test $(TEST_FLAGS) ./...
 
 ## test-js: the JavaScript client's tests, under Node and in headless Chromium against a
-## real wsgate, with the dashboard's page; and the check that the dashboard's embedded
-## uPlot is its pinned npm release. Installs Debian's chromium when it is missing and
-## the npm packages from the lockfiles.
+## real wsgate, with the dashboard's page, which also runs in headless Firefox; and the
+## check that the dashboard's embedded uPlot is its pinned npm release. Installs
+## Debian's chromium and firefox-esr when they are missing and the npm packages from
+## the lockfiles.
 .PHONY: test-js
 test-js: build
 	$(call apt_install,chromium,the headless browser of the JS client's tests; about 25 packages$(comma) 120 MB to download$(comma) 400 MB on disk,[ -x /usr/bin/chromium ])
+	$(call apt_install,firefox-esr,the headless Firefox of the dashboard's tests; after chromium 2 packages$(comma) 81 MB to download$(comma) 310 MB on disk,[ -x /usr/bin/firefox-esr ])
 	cd clients/js && npm ci --no-audit --no-fund
 	cd dashboard/web && npm ci --no-audit --no-fund && npm run --silent check
 	cd clients/js && WSGATE_BINARY=$(abspath $(BINARY)) npm test
