@@ -5,7 +5,6 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"github.com/wsgate/wsgate/delivery"
 	"github.com/wsgate/wsgate/history"
 	"github.com/wsgate/wsgate/internal/buildinfo"
+	"github.com/wsgate/wsgate/internal/httpjson"
 	"github.com/wsgate/wsgate/session"
 )
 
@@ -142,7 +142,7 @@ func (a *API) ServeHTTP(writer http.ResponseWriter, request *http.Request) {
 // while the process serves HTTP. It names the version only (not the commit or Go
 // version, which /metrics gives behind the API key).
 func serveHealth(writer http.ResponseWriter, _ *http.Request) {
-	writeJSON(writer, http.StatusOK, map[string]string{"status": "ok", "version": buildinfo.Get().Version})
+	httpjson.Write(writer, http.StatusOK, map[string]string{"status": "ok", "version": buildinfo.Get().Version})
 }
 
 // errorResponse is the body of every API error.
@@ -152,16 +152,5 @@ type errorResponse struct {
 }
 
 func writeError(writer http.ResponseWriter, status int, code, message string) {
-	writeJSON(writer, status, errorResponse{Error: code, Message: message})
-}
-
-func writeJSON(writer http.ResponseWriter, status int, body any) {
-	payload, err := json.Marshal(body)
-	if err != nil {
-		status = http.StatusInternalServerError
-		payload = []byte(`{"error":"internal","message":"response could not be encoded"}`)
-	}
-	writer.Header().Set("Content-Type", "application/json")
-	writer.WriteHeader(status)
-	_, _ = writer.Write(append(payload, '\n'))
+	httpjson.Write(writer, status, errorResponse{Error: code, Message: message})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/wsgate/wsgate/channels"
 	"github.com/wsgate/wsgate/delivery"
 	"github.com/wsgate/wsgate/history"
+	"github.com/wsgate/wsgate/internal/httpjson"
 )
 
 // The channel endpoints: publications (one, or a batch), server-side
@@ -76,7 +77,7 @@ func (a *API) servePublishToChannel(writer http.ResponseWriter, request *http.Re
 	}
 	item := publication{Channel: request.PathValue("channel"), Data: body.Data}
 	if refusal := item.check(); refusal != nil {
-		writeJSON(writer, http.StatusBadRequest, refusal)
+		httpjson.Write(writer, http.StatusBadRequest, refusal)
 		return
 	}
 	result := a.publisher.PublishToChannel(request.Context(), item.Channel, item.Data)
@@ -88,7 +89,7 @@ func (a *API) servePublishToChannel(writer http.ResponseWriter, request *http.Re
 	if result.Forwarded {
 		answer["nodes"] = result.Nodes
 	}
-	writeJSON(writer, http.StatusOK, positionFields(answer, result.Position))
+	httpjson.Write(writer, http.StatusOK, positionFields(answer, result.Position))
 }
 
 // batchResult is one entry of a batch's answer: what was queued, or the item's
@@ -155,7 +156,7 @@ func (a *API) servePublishBatch(writer http.ResponseWriter, request *http.Reques
 			results[position].Offset, results[position].Epoch = &offset, result.Position.Epoch
 		}
 	}
-	writeJSON(writer, http.StatusOK, map[string]any{"results": results})
+	httpjson.Write(writer, http.StatusOK, map[string]any{"results": results})
 }
 
 // subscriptionRequest is the body of the server-side subscription endpoints.
@@ -235,7 +236,7 @@ func (a *API) writeSubscriptionResult(writer http.ResponseWriter, result deliver
 	if result.Forwarded {
 		answer["nodes"] = result.Nodes
 	}
-	writeJSON(writer, http.StatusOK, answer)
+	httpjson.Write(writer, http.StatusOK, answer)
 }
 
 // channelEntry is one channel of the listing.
@@ -300,7 +301,7 @@ func (a *API) serveChannelList(writer http.ResponseWriter, request *http.Request
 		})
 		return
 	}
-	writeJSON(writer, http.StatusOK, local())
+	httpjson.Write(writer, http.StatusOK, local())
 }
 
 // serveChannel answers GET /api/v1/channels/{channel}:
@@ -330,7 +331,7 @@ func (a *API) serveChannel(writer http.ResponseWriter, request *http.Request) {
 		}, func(merged channels.MergedCounts) map[string]any { return answerOf(merged.Channels[0]) })
 		return
 	}
-	writeJSON(writer, http.StatusOK, local())
+	httpjson.Write(writer, http.StatusOK, local())
 }
 
 // writeClusterChannels answers a channel endpoint's ?scope=cluster. When the node is
@@ -347,7 +348,7 @@ func (a *API) writeClusterChannels(writer http.ResponseWriter, local func() map[
 	if a.cluster == nil {
 		answer := local()
 		answer["scope"], answer["nodes"] = "cluster", 1
-		writeJSON(writer, http.StatusOK, answer)
+		httpjson.Write(writer, http.StatusOK, answer)
 		return
 	}
 	counts, err := ask()
@@ -362,5 +363,5 @@ func (a *API) writeClusterChannels(writer http.ResponseWriter, local func() map[
 	if counts.Missing > 0 {
 		answer["partial"], answer["missing"] = true, counts.Missing
 	}
-	writeJSON(writer, http.StatusOK, answer)
+	httpjson.Write(writer, http.StatusOK, answer)
 }

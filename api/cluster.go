@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/wsgate/wsgate/channels"
+	"github.com/wsgate/wsgate/internal/httpjson"
 )
 
 // Cluster is what stats, readiness and metrics need to know of a cluster of nodes
@@ -45,7 +46,7 @@ type clusterStatsResponse struct {
 // be reached it answers 503 with this node's totals.
 func (a *API) serveClusterStats(writer http.ResponseWriter, request *http.Request) {
 	if a.cluster == nil {
-		writeJSON(writer, http.StatusOK, clusterStatsResponse{Scope: "cluster", Nodes: 1,
+		httpjson.Write(writer, http.StatusOK, clusterStatsResponse{Scope: "cluster", Nodes: 1,
 			TotalConnections: a.hub.ConnectionCount(), TotalUsers: a.hub.UserCount()})
 		return
 	}
@@ -55,7 +56,7 @@ func (a *API) serveClusterStats(writer http.ResponseWriter, request *http.Reques
 			"total_connections": a.hub.ConnectionCount(), "total_users": a.hub.UserCount()})
 		return
 	}
-	writeJSON(writer, http.StatusOK, clusterStatsResponse{Scope: "cluster", Nodes: nodes,
+	httpjson.Write(writer, http.StatusOK, clusterStatsResponse{Scope: "cluster", Nodes: nodes,
 		TotalConnections: connections, TotalUsers: users})
 }
 
@@ -77,7 +78,7 @@ func (a *API) writeClusterUnavailable(writer http.ResponseWriter, err error, det
 	a.logger.Debug("cluster unavailable", "error", err.Error())
 	figures["error"], figures["cluster"] = codeClusterUnavailable, clusterUnavailable
 	figures["message"] = messageClusterUnavailable + detail
-	writeJSON(writer, http.StatusServiceUnavailable, figures)
+	httpjson.Write(writer, http.StatusServiceUnavailable, figures)
 }
 
 // writeDeliveryUnavailable answers 503 for a publish request whose cross-node part
@@ -94,12 +95,12 @@ func (a *API) writeDeliveryUnavailable(writer http.ResponseWriter, err error, fi
 // shutdown) it answers 503 {"status":"draining"}: the node refuses new connections.
 func (a *API) serveReady(writer http.ResponseWriter, _ *http.Request) {
 	if a.hub.Draining() {
-		writeJSON(writer, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+		httpjson.Write(writer, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
 		return
 	}
 	if a.cluster != nil && !a.cluster.Healthy() {
-		writeJSON(writer, http.StatusOK, map[string]string{"status": "degraded", "redis": "unavailable"})
+		httpjson.Write(writer, http.StatusOK, map[string]string{"status": "degraded", "redis": "unavailable"})
 		return
 	}
-	writeJSON(writer, http.StatusOK, map[string]string{"status": "ready"})
+	httpjson.Write(writer, http.StatusOK, map[string]string{"status": "ready"})
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/wsgate/wsgate/internal/httpjson"
 	"github.com/wsgate/wsgate/session"
 )
 
@@ -76,7 +77,7 @@ func (a *API) serveDrain(writer http.ResponseWriter, request *http.Request) {
 	if started {
 		code = http.StatusAccepted
 	}
-	writeJSON(writer, code, drainAnswer{Started: started, drainProgress: a.drainProgress(status)})
+	httpjson.Write(writer, code, drainAnswer{Started: started, drainProgress: a.drainProgress(status)})
 }
 
 // drainProgress is the JSON form of a drain's status.

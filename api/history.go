@@ -7,6 +7,7 @@ import (
 
 	"github.com/wsgate/wsgate/channels"
 	"github.com/wsgate/wsgate/history"
+	"github.com/wsgate/wsgate/internal/httpjson"
 )
 
 // The history endpoint and the history families of /metrics (docs/channels.md,
@@ -71,7 +72,7 @@ func (a *API) serveHistory(writer http.ResponseWriter, request *http.Request) {
 	for index, publication := range publications {
 		entries[index] = historyPublication{Offset: publication.Offset, Data: publication.Data}
 	}
-	writeJSON(writer, http.StatusOK, map[string]any{"publications": entries, "offset": top.Offset, "epoch": top.Epoch})
+	httpjson.Write(writer, http.StatusOK, map[string]any{"publications": entries, "offset": top.Offset, "epoch": top.Epoch})
 }
 
 // positionFields adds a history channel's publication position to an answer:

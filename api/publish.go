@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wsgate/wsgate/delivery"
+	"github.com/wsgate/wsgate/internal/httpjson"
 	"github.com/wsgate/wsgate/protocol"
 	"github.com/wsgate/wsgate/session"
 )
@@ -102,9 +103,9 @@ func (a *API) writeCounted(writer http.ResponseWriter, result delivery.Result, f
 	case result.Err != nil:
 		a.writeDeliveryUnavailable(writer, result.Err, field, result.Local)
 	case field == "closed":
-		writeJSON(writer, http.StatusOK, closedResponse{Closed: result.Local, Nodes: nodes})
+		httpjson.Write(writer, http.StatusOK, closedResponse{Closed: result.Local, Nodes: nodes})
 	default:
-		writeJSON(writer, http.StatusOK, queuedResponse{Queued: result.Local, Nodes: nodes})
+		httpjson.Write(writer, http.StatusOK, queuedResponse{Queued: result.Local, Nodes: nodes})
 	}
 }
 
@@ -151,11 +152,11 @@ func (a *API) answerConnection(writer http.ResponseWriter, request *http.Request
 	case !result.Reached():
 		writeConnectionNotFound(writer, request)
 	case result.Forwarded:
-		writeJSON(writer, http.StatusOK, map[string]int{field: 0, "nodes": result.Nodes})
+		httpjson.Write(writer, http.StatusOK, map[string]int{field: 0, "nodes": result.Nodes})
 	case field == "closed":
-		writeJSON(writer, http.StatusOK, closedResponse{Closed: result.Local})
+		httpjson.Write(writer, http.StatusOK, closedResponse{Closed: result.Local})
 	default:
-		writeJSON(writer, http.StatusOK, queuedResponse{Queued: result.Local})
+		httpjson.Write(writer, http.StatusOK, queuedResponse{Queued: result.Local})
 	}
 }
 

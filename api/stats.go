@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/wsgate/wsgate/internal/httpjson"
 )
 
 // DefaultStatsLimit is how many users /api/v1/ws/stats lists when ?limit is absent.
@@ -100,7 +102,7 @@ func (a *API) serveStats(writer http.ResponseWriter, request *http.Request) {
 		for _, connection := range sessions {
 			response.ConnectionIDs = append(response.ConnectionIDs, connection.ID().String())
 		}
-		writeJSON(writer, http.StatusOK, response)
+		httpjson.Write(writer, http.StatusOK, response)
 		return
 	}
 	limit := DefaultStatsLimit
@@ -120,5 +122,5 @@ func (a *API) serveStats(writer http.ResponseWriter, request *http.Request) {
 	}
 	response.Limit = limit
 	response.Truncated = truncated
-	writeJSON(writer, http.StatusOK, response)
+	httpjson.Write(writer, http.StatusOK, response)
 }

@@ -2,12 +2,12 @@ package dashboard
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
 	"unicode/utf8"
 
+	"github.com/wsgate/wsgate/internal/httpjson"
 	"github.com/wsgate/wsgate/session"
 )
 
@@ -79,17 +79,11 @@ func describe(connection *session.Session) connectionEntry {
 		Local: true, ConnectedAt: &connectedAt, RemoteAddr: connection.RemoteAddr(), PendingBytes: connection.PendingBytes()}
 }
 
-// writeJSON answers status with body as JSON, in the API's manner.
+// writeJSON answers status with body as JSON, in the API's manner, and keeps the
+// answer out of caches: it names connections and users.
 func writeJSON(writer http.ResponseWriter, status int, body any) {
-	payload, err := json.Marshal(body)
-	if err != nil {
-		status = http.StatusInternalServerError
-		payload = []byte(`{"error":"internal","message":"response could not be encoded"}`)
-	}
-	writer.Header().Set("Content-Type", "application/json")
 	writer.Header().Set("Cache-Control", "no-store")
-	writer.WriteHeader(status)
-	_, _ = writer.Write(append(payload, '\n'))
+	httpjson.Write(writer, status, body)
 }
 
 // writeError answers status with the API's error body.
