@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -22,6 +23,27 @@ import (
 // source address leaves the port to connect(2), which may reuse a port for another
 // destination, so ports held in TIME_WAIT by an earlier run do not block new binds.
 const ipBindAddressNoPort = 24
+
+// newClientEngine returns an nbio client engine, not started, whose pollers (one per
+// CPU) run the message handlers inline: a fixed number of goroutines however many
+// connections it serves. Name labels its goroutines.
+func newClientEngine(name string) *nbhttp.Engine {
+	return nbhttp.NewEngine(nbhttp.Config{
+		Name:                    name,
+		NPoller:                 runtime.GOMAXPROCS(0),
+		IOMod:                   nbhttp.IOModNonBlocking,
+		ReleaseWebsocketPayload: true,
+		ServerExecutor:          func(job func()) { job() },
+	})
+}
+
+// sourceOf returns the source address of dialing goroutine worker (nil: any).
+func sourceOf(sources []net.IP, worker int) net.IP {
+	if len(sources) == 0 {
+		return nil
+	}
+	return sources[worker%len(sources)]
+}
 
 // errDialTimeout is returned when the upgrade does not complete in time.
 var errDialTimeout = errors.New("dial: timed out")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"net"
 	"net/url"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,13 +47,7 @@ type localFleet struct {
 // newLocalFleet starts a client engine; connections come with Grow.
 func newLocalFleet(config localConfig) (*localFleet, error) {
 	fleet := &localFleet{config: config}
-	fleet.engine = nbhttp.NewEngine(nbhttp.Config{
-		Name:                    "loadgen",
-		NPoller:                 runtime.GOMAXPROCS(0),
-		IOMod:                   nbhttp.IOModNonBlocking,
-		ReleaseWebsocketPayload: true,
-		ServerExecutor:          func(job func()) { job() },
-	})
+	fleet.engine = newClientEngine("loadgen")
 	fleet.options = websocket.NewUpgrader()
 	fleet.options.Engine = fleet.engine
 	fleet.options.OnMessage(fleet.onMessage)
@@ -82,11 +75,7 @@ func (f *localFleet) Grow(target int) GrowReport {
 	started := time.Now()
 	var group sync.WaitGroup
 	for worker := range int(min(int64(f.config.concurrency), need)) {
-		var source net.IP
-		if len(f.config.sources) > 0 {
-			source = f.config.sources[worker%len(f.config.sources)]
-		}
-		d := newDialer(f.engine, f.options, source, f.config.dialTimeout)
+		d := newDialer(f.engine, f.options, sourceOf(f.config.sources, worker), f.config.dialTimeout)
 		group.Go(func() {
 			for next.Add(1) <= need {
 				conn, err := d.dial(f.config.target)

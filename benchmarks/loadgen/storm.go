@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,13 +61,7 @@ type stormRun struct {
 func newStormRun(o options) (*stormRun, error) {
 	s := &stormRun{options: o, refusals: map[int]int{}}
 	s.latency.Store(&stats.Histogram{})
-	s.engine = nbhttp.NewEngine(nbhttp.Config{
-		Name:                    "loadgen-storm",
-		NPoller:                 runtime.GOMAXPROCS(0),
-		IOMod:                   nbhttp.IOModNonBlocking,
-		ReleaseWebsocketPayload: true,
-		ServerExecutor:          func(job func()) { job() },
-	})
+	s.engine = newClientEngine("loadgen-storm")
 	s.upgrader = websocket.NewUpgrader()
 	s.upgrader.Engine = s.engine
 	s.upgrader.OnMessage(func(conn *websocket.Conn, _ websocket.MessageType, data []byte) {
@@ -129,14 +121,6 @@ func (s *stormRun) connectSteady(count int) error {
 		return fmt.Errorf("steady connections: %w", *err)
 	}
 	return nil
-}
-
-// sourceOf returns the source address of dialing goroutine worker (nil: any).
-func sourceOf(sources []net.IP, worker int) net.IP {
-	if len(sources) == 0 {
-		return nil
-	}
-	return sources[worker%len(sources)]
 }
 
 // join is one storm client: it connects until admitted and returns when it was in,
