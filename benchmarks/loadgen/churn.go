@@ -383,46 +383,43 @@ const steadyCheck = 30 * time.Second
 // subscribed are answered already_subscribed). It is the only caller of the fleet's
 // methods while the churn runs.
 func (c *churner) keepSteady(fleet Fleet, plan subscriptionPlan, stop <-chan struct{}) *sync.WaitGroup {
-	var done sync.WaitGroup
-	done.Go(func() {
-		ticker := time.NewTicker(steadyCheck)
-		defer ticker.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-ticker.C:
-				open := fleet.Snapshot().Open
-				if open >= int64(c.options.connections) {
-					continue
-				}
-				grown := fleet.Grow(c.options.connections)
-				c.replaced.Add(int64(grown.Connected))
-				fleet.Subscribe(plan, c.options.subscribeTimeout)
-				fmt.Fprintf(os.Stderr, "loadgen: churn: %d steady connections were open, %d replaced\n", open, grown.Connected)
-			}
+	return everyTick(steadyCheck, stop, func() {
+		open := fleet.Snapshot().Open
+		if open >= int64(c.options.connections) {
+			return
 		}
+		grown := fleet.Grow(c.options.connections)
+		c.replaced.Add(int64(grown.Connected))
+		fleet.Subscribe(plan, c.options.subscribeTimeout)
+		fmt.Fprintf(os.Stderr, "loadgen: churn: %d steady connections were open, %d replaced\n", open, grown.Connected)
 	})
-	return &done
 }
 
 // reportProgress prints a line to stderr every minute until stop is closed.
 func (c *churner) reportProgress(stop <-chan struct{}, started time.Time) *sync.WaitGroup {
+	return everyTick(time.Minute, stop, func() {
+		c.mutex.Lock()
+		ended := fmt.Sprint(c.ended)
+		c.mutex.Unlock()
+		fmt.Fprintf(os.Stderr, "loadgen: churn %s: %d dialed, %d failed, %d skipped, %d alive, ended %s\n",
+			time.Since(started).Round(time.Second), c.attempted.Load(), c.dialFailures.Load(), c.skipped.Load(),
+			c.inFlight.Load(), ended)
+	})
+}
+
+// everyTick calls tick every interval, in one goroutine, until stop is closed; the
+// returned group is done when that goroutine has returned.
+func everyTick(interval time.Duration, stop <-chan struct{}, tick func()) *sync.WaitGroup {
 	var done sync.WaitGroup
 	done.Go(func() {
-		ticker := time.NewTicker(time.Minute)
+		ticker := time.NewTicker(interval)
 		defer ticker.Stop()
 		for {
 			select {
 			case <-stop:
 				return
 			case <-ticker.C:
-				c.mutex.Lock()
-				ended := fmt.Sprint(c.ended)
-				c.mutex.Unlock()
-				fmt.Fprintf(os.Stderr, "loadgen: churn %s: %d dialed, %d failed, %d skipped, %d alive, ended %s\n",
-					time.Since(started).Round(time.Second), c.attempted.Load(), c.dialFailures.Load(), c.skipped.Load(),
-					c.inFlight.Load(), ended)
+				tick()
 			}
 		}
 	})

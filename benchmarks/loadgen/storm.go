@@ -169,21 +169,13 @@ func (b *bench) storm() (*result.Storm, error) {
 	api := newAPITrigger(o.base)
 	defer api.close()
 	stop := make(chan struct{})
-	var broadcaster sync.WaitGroup
 	var broadcastErrors atomic.Int64
-	broadcaster.Go(func() {
-		ticker := time.NewTicker(o.stormInterval)
-		defer ticker.Stop()
-		for sequence := 0; ; sequence++ {
-			select {
-			case <-stop:
-				return
-			case <-ticker.C:
-			}
-			content := fmt.Appendf(nil, `{"storm":1,"seq":%d,"sent":%d}`, sequence, time.Now().UnixNano())
-			if api.send(content) != nil {
-				broadcastErrors.Add(1)
-			}
+	sequence := 0
+	broadcaster := everyTick(o.stormInterval, stop, func() {
+		content := fmt.Appendf(nil, `{"storm":1,"seq":%d,"sent":%d}`, sequence, time.Now().UnixNano())
+		sequence++
+		if api.send(content) != nil {
+			broadcastErrors.Add(1)
 		}
 	})
 	defer func() {
