@@ -54,14 +54,20 @@ func TestDecodeRefusesBadInputWithItsErrorCode(t *testing.T) {
 		{`{"type":"welcome"}`, `{"type":"error","code":"unknown_type","message":"unknown message type \"welcome\""}`},
 		{`{"type":"<b>"}`, `{"type":"error","code":"unknown_type","message":"unknown message type \"\u003cb\u003e\""}`},
 	} {
-		_, refusal, ok := Decode([]byte(test.text))
-		if ok {
-			t.Errorf("Decode(%s) accepted it", test.text)
-			continue
-		}
-		if got := string(FramePayload(refusal.Frame())); got != test.answer {
-			t.Errorf("Decode(%s) answers\n%s\nwant\n%s", test.text, got, test.answer)
-		}
+		checkRefusedWith(t, test.text, test.answer)
+	}
+}
+
+// checkRefusedWith fails t unless Decode refuses text with the error frame answer.
+func checkRefusedWith(t *testing.T, text, answer string) {
+	t.Helper()
+	_, refusal, ok := Decode([]byte(text))
+	if ok {
+		t.Errorf("Decode(%s) accepted it", text)
+		return
+	}
+	if got := string(FramePayload(refusal.Frame())); got != answer {
+		t.Errorf("Decode(%s) answers\n%s\nwant\n%s", text, got, answer)
 	}
 }
 

@@ -30,14 +30,7 @@ func TestDecodeRefusesAnRPCWithoutItsFields(t *testing.T) {
 		{`{"type":"rpc","id":2,"method":3}`, `{"type":"error","code":"invalid_field","message":"an rpc needs a \"method\", a non-empty string","id":2}`},
 		{`{"type":"rpc_result","id":2}`, `{"type":"error","code":"unknown_type","message":"unknown message type \"rpc_result\""}`},
 	} {
-		_, refusal, ok := Decode([]byte(test.text))
-		if ok {
-			t.Errorf("Decode(%s) accepted it", test.text)
-			continue
-		}
-		if got := string(FramePayload(refusal.Frame())); got != test.answer {
-			t.Errorf("Decode(%s) answers\n%s\nwant\n%s", test.text, got, test.answer)
-		}
+		checkRefusedWith(t, test.text, test.answer)
 	}
 }
 
