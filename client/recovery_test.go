@@ -48,6 +48,27 @@ func historyAnswer(position *atomic.Pointer[client.Position]) func(map[string]an
 	}
 }
 
+// startHistoryServer starts a channel server that answers subscribes like a channel
+// with history (historyAnswer) at the returned position, which starts at start and
+// which the test moves.
+func startHistoryServer(t *testing.T, start client.Position) (*channelServer, *atomic.Pointer[client.Position]) {
+	var position atomic.Pointer[client.Position]
+	position.Store(&start)
+	return startChannelServer(t, channelServerConfig{subscribed: historyAnswer(&position)}), &position
+}
+
+// subscribeNews starts a client of server, subscribes it to "news" with a log and
+// waits for the subscribed answer.
+func subscribeNews(t *testing.T, server *channelServer) (*channelLog, *client.Subscription) {
+	t.Helper()
+	c := startClient(t, channelOptions(server.url()))
+	var running atomic.Int32
+	news := newChannelLog(t, &running)
+	subscription := mustSubscribe(t, c, "news", news, nil)
+	waitFor(t, 5*time.Second, "subscribed", func() bool { return news.count("subscribed") == 1 })
+	return news, subscription
+}
+
 // publication is a publication of news with offset, its data the offset.
 func publication(offset uint64) map[string]any {
 	return map[string]any{"type": "publication", "channel": "news", "data": offset, "offset": offset}
@@ -64,9 +85,7 @@ func subscribeRequests(server *channelServer) []string {
 }
 
 func TestResubscribeRecoversFromTheLastDeliveredPositionAndDropsDuplicates(t *testing.T) {
-	var position atomic.Pointer[client.Position]
-	position.Store(&client.Position{Offset: 10, Epoch: "e1"})
-	server := startChannelServer(t, channelServerConfig{subscribed: historyAnswer(&position)})
+	server, position := startHistoryServer(t, client.Position{Offset: 10, Epoch: "e1"})
 	c := startClient(t, channelOptions(server.url()))
 	var running atomic.Int32
 	news := newChannelLog(t, &running)
@@ -108,14 +127,8 @@ func TestResubscribeRecoversFromTheLastDeliveredPositionAndDropsDuplicates(t *te
 }
 
 func TestRecoveredFalseIsReportedWithTheServersPosition(t *testing.T) {
-	var position atomic.Pointer[client.Position]
-	position.Store(&client.Position{Offset: 3, Epoch: "e1"})
-	server := startChannelServer(t, channelServerConfig{subscribed: historyAnswer(&position)})
-	c := startClient(t, channelOptions(server.url()))
-	var running atomic.Int32
-	news := newChannelLog(t, &running)
-	subscription := mustSubscribe(t, c, "news", news, nil)
-	waitFor(t, 5*time.Second, "subscribed", func() bool { return news.count("subscribed") == 1 })
+	server, position := startHistoryServer(t, client.Position{Offset: 3, Epoch: "e1"})
+	news, subscription := subscribeNews(t, server)
 	server.send(server.latest(), publication(4))
 	waitFor(t, 5*time.Second, "a publication", func() bool { return len(news.data()) == 1 })
 
@@ -142,14 +155,8 @@ func TestRecoveredFalseIsReportedWithTheServersPosition(t *testing.T) {
 }
 
 func TestAStreamStartedOverUnderALiveSubscriptionIsDeliveredAndNotRecovered(t *testing.T) {
-	var position atomic.Pointer[client.Position]
-	position.Store(&client.Position{Offset: 5, Epoch: "e1"})
-	server := startChannelServer(t, channelServerConfig{subscribed: historyAnswer(&position)})
-	c := startClient(t, channelOptions(server.url()))
-	var running atomic.Int32
-	news := newChannelLog(t, &running)
-	subscription := mustSubscribe(t, c, "news", news, nil)
-	waitFor(t, 5*time.Second, "subscribed", func() bool { return news.count("subscribed") == 1 })
+	server, position := startHistoryServer(t, client.Position{Offset: 5, Epoch: "e1"})
+	news, subscription := subscribeNews(t, server)
 	// A store started the stream again from 1 (a cluster's Redis flushed), in an
 	// epoch the client is not told.
 	for _, offset := range []uint64{6, 1, 2} {
@@ -175,11 +182,7 @@ func TestAStreamStartedOverUnderALiveSubscriptionIsDeliveredAndNotRecovered(t *t
 
 func TestAChannelWithoutHistoryResubscribesPlainlyWithoutRecovery(t *testing.T) {
 	server := startChannelServer(t, channelServerConfig{})
-	c := startClient(t, channelOptions(server.url()))
-	var running atomic.Int32
-	news := newChannelLog(t, &running)
-	subscription := mustSubscribe(t, c, "news", news, nil)
-	waitFor(t, 5*time.Second, "subscribed", func() bool { return news.count("subscribed") == 1 })
+	news, subscription := subscribeNews(t, server)
 	server.publish("news", "a")
 	server.publish("news", "a")
 	server.closeAll(client.CodeGoingAway, "restart")
@@ -196,9 +199,7 @@ func TestAChannelWithoutHistoryResubscribesPlainlyWithoutRecovery(t *testing.T) 
 }
 
 func TestSinceRecoversOnTheFirstSubscribe(t *testing.T) {
-	var position atomic.Pointer[client.Position]
-	position.Store(&client.Position{Offset: 41, Epoch: "e9"})
-	server := startChannelServer(t, channelServerConfig{subscribed: historyAnswer(&position)})
+	server, _ := startHistoryServer(t, client.Position{Offset: 41, Epoch: "e9"})
 	c := startClient(t, channelOptions(server.url()))
 	var running atomic.Int32
 	news := newChannelLog(t, &running)
@@ -239,11 +240,7 @@ func TestAlreadySubscribedToARecoverRequestIsNotRecovered(t *testing.T) {
 			}
 		},
 	})
-	c := startClient(t, channelOptions(server.url()))
-	var running atomic.Int32
-	news := newChannelLog(t, &running)
-	subscription := mustSubscribe(t, c, "news", news, nil)
-	waitFor(t, 5*time.Second, "subscribed", func() bool { return news.count("subscribed") == 1 })
+	news, subscription := subscribeNews(t, server)
 	server.closeAll(client.CodeGoingAway, "restart")
 	waitFor(t, 5*time.Second, "the recovery event", func() bool { return news.count("recovery") == 1 })
 	if got := news.recoveries()[0]; got.Recovered || got.Position != (client.Position{Offset: 7, Epoch: "e1"}) {
