@@ -128,6 +128,17 @@ func mustSubscribe(t *testing.T, c *running, channel string, log *channelLog, to
 	return subscription
 }
 
+// subscribeLogged subscribes c to channel with a new log (counting its own
+// callbacks) and waits for the subscribed answer.
+func subscribeLogged(t *testing.T, c *running, channel string) (*channelLog, *client.Subscription) {
+	t.Helper()
+	var callbacks atomic.Int32
+	log := newChannelLog(t, &callbacks)
+	subscription := mustSubscribe(t, c, channel, log, nil)
+	waitFor(t, 5*time.Second, "subscribed to "+channel, func() bool { return log.count("subscribed") == 1 })
+	return log, subscription
+}
+
 // idOf returns a request's id as JSON text.
 func idOf(r request) string { return fmt.Sprint(r.message["id"]) }
 

@@ -68,10 +68,7 @@ func TestGatewayCutsWhilePublicationsStreamLoseNothingAndDuplicateNothing(t *tes
 	address := node.Addr().String()
 	proxy := startProxy(t, address)
 	c := startClient(t, fastOptions(testsupport.WebSocketURL(proxy.Addr(), testsupport.UserQuery("ann"))))
-	var running atomic.Int32
-	feed := newChannelLog(t, &running)
-	subscription := mustSubscribe(t, c, "history:feed", feed, nil)
-	waitFor(t, 5*time.Second, "subscribed", func() bool { return feed.count("subscribed") == 1 })
+	feed, subscription := subscribeLogged(t, c, "history:feed")
 	if _, ok := subscription.Position(); !ok {
 		t.Fatal("no position after subscribing to a channel with history")
 	}
@@ -144,10 +141,7 @@ func TestGatewayHistoryTooShortOrLostIsReportedAsNotRecovered(t *testing.T) {
 	address := node.Addr().String()
 	proxy := startProxy(t, address)
 	c := startClient(t, fastOptions(testsupport.WebSocketURL(proxy.Addr(), testsupport.UserQuery("ann"))))
-	var running atomic.Int32
-	short := newChannelLog(t, &running)
-	subscription := mustSubscribe(t, c, "short:feed", short, nil)
-	waitFor(t, 5*time.Second, "subscribed", func() bool { return short.count("subscribed") == 1 })
+	short, subscription := subscribeLogged(t, c, "short:feed")
 	backendPublish(t, address, "short:feed", 1)
 	waitFor(t, 5*time.Second, "the first publication", func() bool { return len(short.data()) == 1 })
 	before, _ := subscription.Position()

@@ -57,16 +57,10 @@ func startHistoryServer(t *testing.T, start client.Position) (*channelServer, *a
 	return startChannelServer(t, channelServerConfig{subscribed: historyAnswer(&position)}), &position
 }
 
-// subscribeNews starts a client of server, subscribes it to "news" with a log and
-// waits for the subscribed answer.
+// subscribeNews starts a client of server and subscribes it to "news" (subscribeLogged).
 func subscribeNews(t *testing.T, server *channelServer) (*channelLog, *client.Subscription) {
 	t.Helper()
-	c := startClient(t, channelOptions(server.url()))
-	var running atomic.Int32
-	news := newChannelLog(t, &running)
-	subscription := mustSubscribe(t, c, "news", news, nil)
-	waitFor(t, 5*time.Second, "subscribed", func() bool { return news.count("subscribed") == 1 })
-	return news, subscription
+	return subscribeLogged(t, startClient(t, channelOptions(server.url())), "news")
 }
 
 // publication is a publication of news with offset, its data the offset.
