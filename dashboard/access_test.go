@@ -35,7 +35,7 @@ func get(t *testing.T, address, method, target, authorization string) (int, http
 
 func TestWithAKeyThePageIsOpenAndItsDataNeedsTheKeyInTheHeaderOnly(t *testing.T) {
 	const key = "dashboard-test-key-0123456789"
-	logs := &syncBuffer{}
+	logs := &testsupport.SyncBuffer{}
 	node := startNode(t, key, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	address := node.Addr().String()
 

@@ -2,14 +2,12 @@ package dashboard_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -258,24 +256,6 @@ func flatten(values []*float64) []float64 {
 		}
 	}
 	return flat
-}
-
-// syncBuffer is a bytes.Buffer safe for the node's concurrent logging.
-type syncBuffer struct {
-	mutex  sync.Mutex
-	buffer bytes.Buffer
-}
-
-func (b *syncBuffer) Write(data []byte) (int, error) {
-	b.mutex.Lock()
-	defer b.mutex.Unlock()
-	return b.buffer.Write(data)
-}
-
-func (b *syncBuffer) String() string {
-	b.mutex.Lock()
-	defer b.mutex.Unlock()
-	return b.buffer.String()
 }
 
 func TestTheStreamListsTheClustersNodes(t *testing.T) {

@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -15,7 +14,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +22,7 @@ import (
 
 	"github.com/wsgate/wsgate/auth"
 	"github.com/wsgate/wsgate/gateway"
+	"github.com/wsgate/wsgate/internal/testsupport"
 	"github.com/wsgate/wsgate/session"
 )
 
@@ -309,26 +308,8 @@ func TestInsecureUserIDCannotBeCombinedWithJWT(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mutex  sync.Mutex
-	buffer bytes.Buffer
-}
-
-func (b *syncBuffer) Write(data []byte) (int, error) {
-	b.mutex.Lock()
-	defer b.mutex.Unlock()
-	return b.buffer.Write(data)
-}
-
-func (b *syncBuffer) String() string {
-	b.mutex.Lock()
-	defer b.mutex.Unlock()
-	return b.buffer.String()
-}
-
 func TestTokensAndAPIKeysAreNeverLogged(t *testing.T) {
-	var logs syncBuffer
+	var logs testsupport.SyncBuffer
 	n := startNode(t, gateway.Config{
 		JWT:    auth.Config{Secret: []byte(testJWTSecret)},
 		APIKey: testAPIKey,

@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsgate/wsgate/gateway"
+	"github.com/wsgate/wsgate/internal/testsupport"
 	"github.com/wsgate/wsgate/session"
 )
 
@@ -20,7 +21,7 @@ var connectionRecords = map[string]bool{
 }
 
 func TestConnectionLogsCarryConnectionUserAndAddress(t *testing.T) {
-	var logs syncBuffer
+	var logs testsupport.SyncBuffer
 	n := startNode(t, gateway.Config{
 		InsecureUserID: true,
 		Session:        session.Config{MaxConnectionsPerUser: 1},
