@@ -2,11 +2,7 @@ package callbacks
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,54 +10,11 @@ import (
 	"github.com/wsgate/wsgate/internal/testsupport"
 )
 
-// eventsBackend is a test backend for events: it records every event it took,
-// fails the first failures requests with 500, and counts requests.
-type eventsBackend struct {
-	server   *httptest.Server
-	requests atomic.Int64
-	failures atomic.Int64
-
-	mutex  sync.Mutex
-	events []map[string]any
-}
-
-func newEventsBackend(t testing.TB, failures int64) *eventsBackend {
-	backend := &eventsBackend{}
-	backend.failures.Store(failures)
-	backend.server = httptest.NewServer(http.HandlerFunc(func(writer http.ResponseWriter, request *http.Request) {
-		backend.requests.Add(1)
-		if backend.failures.Add(-1) >= 0 {
-			http.Error(writer, "not now", http.StatusInternalServerError)
-			return
-		}
-		var body struct {
-			Events []map[string]any `json:"events"`
-		}
-		if err := json.NewDecoder(request.Body).Decode(&body); err != nil {
-			http.Error(writer, err.Error(), http.StatusBadRequest)
-			return
-		}
-		backend.mutex.Lock()
-		backend.events = append(backend.events, body.Events...)
-		backend.mutex.Unlock()
-		_, _ = writer.Write([]byte(`{}`))
-	}))
-	t.Cleanup(backend.server.Close)
-	return backend
-}
-
-// received returns how many events the backend took, counting repeats.
-func (b *eventsBackend) received() int {
-	b.mutex.Lock()
-	defer b.mutex.Unlock()
-	return len(b.events)
-}
-
 // newEvents returns Events posting to backend with config, closed at the end.
-func newEvents(t *testing.T, backend *eventsBackend, config EventsConfig) *Events {
+func newEvents(t *testing.T, backend *testsupport.EventsBackend, config EventsConfig) *Events {
 	t.Helper()
 	client := newClient(t, Config{})
-	config.Endpoint = newEndpoint(t, client, "events", backend.server)
+	config.Endpoint = newEndpoint(t, client, "events", backend.Server)
 	events, err := NewEvents(config)
 	if err != nil {
 		t.Fatal(err)
@@ -71,19 +24,18 @@ func newEvents(t *testing.T, backend *eventsBackend, config EventsConfig) *Event
 }
 
 func TestEventsAreBatchedAndCarryTheirFields(t *testing.T) {
-	backend := newEventsBackend(t, 0)
+	backend := testsupport.StartEventsBackend(t, 0, nil)
 	events := newEvents(t, backend, EventsConfig{BatchSize: 100, BatchDelay: 50 * time.Millisecond})
 	for index := range 1000 {
 		events.Add(Event{Type: EventConnect, ConnectionID: fmt.Sprint("c", index), User: "ada"})
 	}
 	events.Add(Event{Type: EventUnsubscribe, ConnectionID: "c1", User: "ada", Channel: "news", Reason: "client"})
-	testsupport.WaitFor(t, 10*time.Second, "1,001 events at the backend", func() bool { return backend.received() == 1001 })
-	if requests := backend.requests.Load(); requests > 20 {
+	testsupport.WaitFor(t, 10*time.Second, "1,001 events at the backend", func() bool { return len(backend.Events()) == 1001 })
+	if requests := backend.Requests.Load(); requests > 20 {
 		t.Errorf("1,001 events took %d requests; batches of 100 need about 11", requests)
 	}
-	backend.mutex.Lock()
-	defer backend.mutex.Unlock()
-	last := backend.events[1000]
+	taken := backend.Events()
+	last := taken[1000]
 	if last["type"] != "unsubscribe" || last["connection_id"] != "c1" || last["user"] != "ada" || last["channel"] != "news" ||
 		last["reason"] != "client" || last["id"] == "" {
 		t.Errorf("the last event arrived as %v", last)
@@ -91,24 +43,22 @@ func TestEventsAreBatchedAndCarryTheirFields(t *testing.T) {
 	if at, _ := last["time"].(float64); time.Since(time.UnixMilli(int64(at))) > time.Minute {
 		t.Errorf("time %v is not the Unix time in milliseconds", last["time"])
 	}
-	if _, present := backend.events[0]["channel"]; present {
-		t.Errorf("a connect carries a channel: %v", backend.events[0])
+	if _, present := taken[0]["channel"]; present {
+		t.Errorf("a connect carries a channel: %v", taken[0])
 	}
 }
 
 func TestFailedBatchesAreRetriedUntilEveryEventArrivesWithUniqueIDs(t *testing.T) {
-	backend := newEventsBackend(t, 3)
+	backend := testsupport.StartEventsBackend(t, 3, nil)
 	events := newEvents(t, backend, EventsConfig{BatchSize: 50, BatchDelay: 10 * time.Millisecond,
 		RetryMin: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond})
 	for index := range 200 {
 		events.Add(Event{Type: EventDisconnect, ConnectionID: fmt.Sprint("c", index), Reason: "client_close"})
 	}
-	testsupport.WaitFor(t, 10*time.Second, "200 events at the backend", func() bool { return backend.received() >= 200 })
-	backend.mutex.Lock()
-	defer backend.mutex.Unlock()
+	testsupport.WaitFor(t, 10*time.Second, "200 events at the backend", func() bool { return len(backend.Events()) >= 200 })
 	ids := map[string]bool{}
 	connections := map[string]bool{}
-	for _, event := range backend.events {
+	for _, event := range backend.Events() {
 		id := event["id"].(string)
 		if ids[id] {
 			t.Errorf("id %s arrived twice", id)
@@ -116,26 +66,26 @@ func TestFailedBatchesAreRetriedUntilEveryEventArrivesWithUniqueIDs(t *testing.T
 		ids[id] = true
 		connections[event["connection_id"].(string)] = true
 	}
-	if len(connections) != 200 || backend.requests.Load() < 7 {
+	if len(connections) != 200 || backend.Requests.Load() < 7 {
 		t.Errorf("%d distinct connections after %d requests; want 200 after at least 3 failed and 4 good ones",
-			len(connections), backend.requests.Load())
+			len(connections), backend.Requests.Load())
 	}
 }
 
 func TestCloseFlushesPendingEventsAndCountsWhatItGivesUp(t *testing.T) {
-	backend := newEventsBackend(t, 0)
+	backend := testsupport.StartEventsBackend(t, 0, nil)
 	events := newEvents(t, backend, EventsConfig{BatchSize: 1000, BatchDelay: time.Hour})
 	for range 10 {
 		events.Add(Event{Type: EventConnect, ConnectionID: "c"})
 	}
-	if lost := events.Close(context.Background()); lost != 0 || backend.received() != 10 {
-		t.Fatalf("Close lost %d and the backend has %d of 10 events", lost, backend.received())
+	if lost := events.Close(context.Background()); lost != 0 || len(backend.Events()) != 10 {
+		t.Fatalf("Close lost %d and the backend has %d of 10 events", lost, len(backend.Events()))
 	}
 	if events.Add(Event{Type: EventConnect}) {
 		t.Error("Add after Close took an event")
 	}
 
-	down := newEventsBackend(t, 1<<40)
+	down := testsupport.StartEventsBackend(t, 1<<40, nil)
 	stuck := newEvents(t, down, EventsConfig{BatchSize: 5, RetryMin: time.Millisecond, RetryMax: time.Millisecond})
 	for range 12 {
 		stuck.Add(Event{Type: EventConnect})
@@ -178,9 +128,9 @@ func TestEventsPastTheQueueAreDroppedAndCounted(t *testing.T) {
 // TestABatchOverTheRequestLimitIsPostedInParts: events that do not fit in one
 // request body of the client's limit are split, and all arrive.
 func TestABatchOverTheRequestLimitIsPostedInParts(t *testing.T) {
-	backend := newEventsBackend(t, 0)
+	backend := testsupport.StartEventsBackend(t, 0, nil)
 	client := newClient(t, Config{MaxRequestSize: 2000})
-	events, err := NewEvents(EventsConfig{Endpoint: newEndpoint(t, client, "events", backend.server), BatchSize: 100,
+	events, err := NewEvents(EventsConfig{Endpoint: newEndpoint(t, client, "events", backend.Server), BatchSize: 100,
 		BatchDelay: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -188,9 +138,9 @@ func TestABatchOverTheRequestLimitIsPostedInParts(t *testing.T) {
 	for index := range 100 {
 		events.Add(Event{Type: EventConnect, ConnectionID: fmt.Sprint("connection-", index)})
 	}
-	if lost := events.Close(context.Background()); lost != 0 || backend.received() != 100 || backend.requests.Load() < 8 {
+	if lost := events.Close(context.Background()); lost != 0 || len(backend.Events()) != 100 || backend.Requests.Load() < 8 {
 		t.Fatalf("lost %d, the backend has %d of 100 events in %d requests; want all, in at least 8 requests of 2,000 bytes",
-			lost, backend.received(), backend.requests.Load())
+			lost, len(backend.Events()), backend.Requests.Load())
 	}
 }
 
@@ -201,13 +151,13 @@ func TestABatchOverTheRequestLimitIsPostedInParts(t *testing.T) {
 func BenchmarkEventBatching(b *testing.B) {
 	for name, spacing := range map[string]time.Duration{"burst": 0, "spread": 100 * time.Microsecond} {
 		b.Run(name, func(b *testing.B) {
-			backend := newEventsBackend(b, 0)
+			backend := testsupport.StartEventsBackend(b, 0, nil)
 			client, err := New(Config{})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer client.Close()
-			endpoint, _ := client.Endpoint("events", backend.server.URL)
+			endpoint, _ := client.Endpoint("events", backend.Server.URL)
 			events, err := NewEvents(EventsConfig{Endpoint: endpoint})
 			if err != nil {
 				b.Fatal(err)
@@ -222,10 +172,10 @@ func BenchmarkEventBatching(b *testing.B) {
 					}
 				}
 				testsupport.WaitFor(b, time.Minute, "the iteration's events", func() bool {
-					return backend.received() == (iteration+1)*1000
+					return len(backend.Events()) == (iteration+1)*1000
 				})
 			}
-			b.ReportMetric(float64(backend.requests.Load())/float64(b.N), "requests/1000-events")
+			b.ReportMetric(float64(backend.Requests.Load())/float64(b.N), "requests/1000-events")
 			b.ReportMetric(float64(b.N*1000)/time.Since(started).Seconds(), "events/s")
 		})
 	}

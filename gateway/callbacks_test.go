@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -203,48 +202,18 @@ func TestASlowBackendDelaysNothingElse(t *testing.T) {
 	}
 }
 
-// eventsBackend records the events it took; it fails the first failures requests.
-type eventsBackend struct {
-	server   *httptest.Server
-	requests atomic.Int64
-	failures atomic.Int64
-
-	mutex  sync.Mutex
-	events []map[string]any
+// startEventsBackend starts an events backend that takes only requests signed with
+// callbackSecret and fails its first failures.
+func startEventsBackend(t *testing.T, failures int64) *testsupport.EventsBackend {
+	return testsupport.StartEventsBackend(t, failures, func(request *http.Request, body []byte) bool {
+		return request.Header.Get(callbacks.SignatureHeader) == callbacks.Sign(callbackSecret, body)
+	})
 }
 
-func newEventsBackend(t *testing.T, failures int64) *eventsBackend {
-	backend := &eventsBackend{}
-	backend.failures.Store(failures)
-	backend.server = httptest.NewServer(http.HandlerFunc(func(writer http.ResponseWriter, request *http.Request) {
-		body, _ := io.ReadAll(request.Body)
-		if request.Header.Get(callbacks.SignatureHeader) != callbacks.Sign(callbackSecret, body) {
-			http.Error(writer, "bad signature", http.StatusUnauthorized)
-			return
-		}
-		backend.requests.Add(1)
-		if backend.failures.Add(-1) >= 0 {
-			http.Error(writer, "not now", http.StatusInternalServerError)
-			return
-		}
-		var batch struct {
-			Events []map[string]any `json:"events"`
-		}
-		_ = json.Unmarshal(body, &batch)
-		backend.mutex.Lock()
-		backend.events = append(backend.events, batch.Events...)
-		backend.mutex.Unlock()
-	}))
-	t.Cleanup(backend.server.Close)
-	return backend
-}
-
-// count returns how many events of eventType arrived, with their distinct ids.
-func (b *eventsBackend) count(eventType string) (events int, ids map[string]bool) {
-	b.mutex.Lock()
-	defer b.mutex.Unlock()
+// countEvents returns how many events of eventType backend took, with their distinct ids.
+func countEvents(backend *testsupport.EventsBackend, eventType string) (events int, ids map[string]bool) {
 	ids = map[string]bool{}
-	for _, event := range b.events {
+	for _, event := range backend.Events() {
 		ids[event["id"].(string)] = true
 		if event["type"] == eventType {
 			events++
@@ -254,8 +223,8 @@ func (b *eventsBackend) count(eventType string) (events int, ids map[string]bool
 }
 
 func TestConnectionEventsAreBatchedRetriedAndUnique(t *testing.T) {
-	backend := newEventsBackend(t, 2)
-	n := startNode(t, gateway.Config{InsecureUserID: true, Callbacks: gateway.CallbacksConfig{EventsURL: backend.server.URL,
+	backend := startEventsBackend(t, 2)
+	n := startNode(t, gateway.Config{InsecureUserID: true, Callbacks: gateway.CallbacksConfig{EventsURL: backend.Server.URL,
 		Client: callbacks.Config{Secret: callbackSecret},
 		Events: callbacks.EventsConfig{RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond}}})
 	const connections = 1000
@@ -264,10 +233,10 @@ func TestConnectionEventsAreBatchedRetriedAndUnique(t *testing.T) {
 		conns[index] = n.dial("")
 	}
 	testsupport.WaitFor(t, 20*time.Second, "1,000 connect events", func() bool {
-		connects, _ := backend.count("connect")
+		connects, _ := countEvents(backend, "connect")
 		return connects == connections
 	})
-	requests := backend.requests.Load()
+	requests := backend.Requests.Load()
 	if requests > 40 {
 		t.Errorf("1,000 connects took %d requests (2 of them failed); want a few", requests)
 	}
@@ -276,7 +245,7 @@ func TestConnectionEventsAreBatchedRetriedAndUnique(t *testing.T) {
 		_ = conn.Close()
 	}
 	testsupport.WaitFor(t, 20*time.Second, "1,000 disconnect events", func() bool {
-		disconnects, _ := backend.count("disconnect")
+		disconnects, _ := countEvents(backend, "disconnect")
 		return disconnects == connections
 	})
 
@@ -286,14 +255,12 @@ func TestConnectionEventsAreBatchedRetriedAndUnique(t *testing.T) {
 	n.Publisher.ChangeUserSubscription(t.Context(), "ada", "news", false, "")
 	readMessage(t, ada, readTimeout)
 	testsupport.WaitFor(t, 10*time.Second, "ada's subscribe and unsubscribe", func() bool {
-		subscribes, _ := backend.count("subscribe")
-		unsubscribes, _ := backend.count("unsubscribe")
+		subscribes, _ := countEvents(backend, "subscribe")
+		unsubscribes, _ := countEvents(backend, "unsubscribe")
 		return subscribes == 1 && unsubscribes == 1
 	})
-	backend.mutex.Lock()
-	defer backend.mutex.Unlock()
 	ids := map[string]bool{}
-	for _, event := range backend.events {
+	for _, event := range backend.Events() {
 		if ids[event["id"].(string)] {
 			t.Errorf("id %v arrived twice", event["id"])
 		}
@@ -309,18 +276,18 @@ func TestConnectionEventsAreBatchedRetriedAndUnique(t *testing.T) {
 }
 
 func TestShutdownFlushesPendingEvents(t *testing.T) {
-	backend := newEventsBackend(t, 0)
-	n := startNode(t, gateway.Config{Callbacks: gateway.CallbacksConfig{EventsURL: backend.server.URL,
+	backend := startEventsBackend(t, 0)
+	n := startNode(t, gateway.Config{Callbacks: gateway.CallbacksConfig{EventsURL: backend.Server.URL,
 		Client: callbacks.Config{Secret: callbackSecret}, Events: callbacks.EventsConfig{BatchDelay: time.Hour}}})
 	for range 3 {
 		welcomeOf(t, n.dial(""))
 	}
-	if connects, _ := backend.count("connect"); connects != 0 {
+	if connects, _ := countEvents(backend, "connect"); connects != 0 {
 		t.Fatalf("%d events posted before their batch was due", connects)
 	}
 	n.Shutdown(5 * time.Second)
-	connects, _ := backend.count("connect")
-	disconnects, _ := backend.count("disconnect")
+	connects, _ := countEvents(backend, "connect")
+	disconnects, _ := countEvents(backend, "disconnect")
 	if connects != 3 || disconnects != 3 {
 		t.Fatalf("after the shutdown the backend has %d connects and %d disconnects, want 3 and 3", connects, disconnects)
 	}
