@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,32 +18,15 @@ import (
 // another node subscribed to the channel. One op is one PUBLISH round trip; the
 // timer stops when the subscriber has received every publication.
 func BenchmarkPublishToChannel(b *testing.B) {
-	redis := redistest.Start(b)
-	publisher, atPublisher := newNode(b, Config{RedisURL: redis.URL()})
-	publisher.Start(atPublisher.hub, atPublisher)
-	subscriber, atSubscriber := newNode(b, Config{RedisURL: redis.URL()})
-	subscriber.Start(atSubscriber.hub, atSubscriber)
-	atSubscriber.subscribe("bench")
-	waitFor(b, 2*time.Second, "the subscriber to subscribe", func() bool {
-		return subscriber.Counters().ChannelSubscriptions == 1
-	})
+	redisURL, publisher, atSubscriber := startBenchNodes(b)
 	payload := []byte(`{"type":"publication","channel":"bench","data":{"price":101.25,"volume":3000}}`)
-	b.SetParallelism(16)
-	b.ReportAllocs()
-	resetRedisStats(b, redis.URL())
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if nodes, err := publisher.PublishToChannel(context.Background(), "bench", payload); err != nil || nodes != 1 {
-				b.Errorf("PublishToChannel: %d, %v", nodes, err)
-				return
-			}
+	runPublications(b, redisURL, func() error {
+		nodes, err := publisher.PublishToChannel(context.Background(), "bench", payload)
+		if err == nil && nodes != 1 {
+			err = fmt.Errorf("reached %d nodes, want 1", nodes)
 		}
-	})
-	waitFor(b, 10*time.Second, "every publication to arrive", func() bool {
-		return atSubscriber.receivedCount() == b.N
-	})
-	reportRedisTime(b, redis.URL(), "publish")
+		return err
+	}, atSubscriber.receivedCount, "publish")
 }
 
 // BenchmarkHistoryAppend is BenchmarkPublishToChannel for a history channel: one op
@@ -50,6 +34,18 @@ func BenchmarkPublishToChannel(b *testing.B) {
 // PUBLISH), with the same data, so the two benchmarks of one run give the cost of
 // history in Redis as a ratio.
 func BenchmarkHistoryAppend(b *testing.B) {
+	redisURL, publisher, atSubscriber := startBenchNodes(b)
+	data := []byte(`{"price":101.25,"volume":3000}`)
+	options := history.Options{Size: 1000, TTL: time.Minute}
+	runPublications(b, redisURL, func() error {
+		_, err := publisher.History().Append(context.Background(), "bench", data, options)
+		return err
+	}, func() int { return len(atSubscriber.positionedOf("bench")) }, "evalsha", "eval")
+}
+
+// startBenchNodes starts a Redis and two nodes on it, the second subscribed to
+// "bench", and returns Redis's URL, the first node and the second's recorder.
+func startBenchNodes(b *testing.B) (redisURL string, publisher *Node, atSubscriber *recorder) {
 	redis := redistest.Start(b)
 	publisher, atPublisher := newNode(b, Config{RedisURL: redis.URL()})
 	publisher.Start(atPublisher.hub, atPublisher)
@@ -59,24 +55,27 @@ func BenchmarkHistoryAppend(b *testing.B) {
 	waitFor(b, 2*time.Second, "the subscriber to subscribe", func() bool {
 		return subscriber.Counters().ChannelSubscriptions == 1
 	})
-	data := []byte(`{"price":101.25,"volume":3000}`)
-	options := history.Options{Size: 1000, TTL: time.Minute}
+	return redis.URL(), publisher, atSubscriber
+}
+
+// runPublications times b.N calls of publish, 16 goroutines per core (like API
+// handlers), until received counts b.N arrivals, and reports the time Redis spent in
+// commands per op.
+func runPublications(b *testing.B, redisURL string, publish func() error, received func() int, commands ...string) {
 	b.SetParallelism(16)
 	b.ReportAllocs()
-	resetRedisStats(b, redis.URL())
+	resetRedisStats(b, redisURL)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := publisher.History().Append(context.Background(), "bench", data, options); err != nil {
-				b.Errorf("Append: %v", err)
+			if err := publish(); err != nil {
+				b.Errorf("publish: %v", err)
 				return
 			}
 		}
 	})
-	waitFor(b, 10*time.Second, "every publication to arrive", func() bool {
-		return len(atSubscriber.positionedOf("bench")) == b.N
-	})
-	reportRedisTime(b, redis.URL(), "evalsha", "eval")
+	waitFor(b, 10*time.Second, "every publication to arrive", func() bool { return received() == b.N })
+	reportRedisTime(b, redisURL, commands...)
 }
 
 // resetRedisStats zeroes Redis's command statistics (CONFIG RESETSTAT).
