@@ -31,6 +31,9 @@ const (
 	CodeSlowConsumer = protocol.CloseSlowConsumer
 	// CodeRateLimited (4002): the client sent over its rate limit. Back off.
 	CodeRateLimited = protocol.CloseRateLimited
+	// CodeBackendUnavailable (4003): the backend did not answer the connect callback.
+	// Back off.
+	CodeBackendUnavailable = protocol.CloseBackendUnavailable
 	// CodeTokenExpired (4100): the token expired. Get a fresh token, then reconnect.
 	CodeTokenExpired = protocol.CloseTokenExpired
 	// CodeUnauthorized (4401): missing or invalid credentials. Terminal.

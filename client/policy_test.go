@@ -9,25 +9,26 @@ import (
 
 func TestClosePolicyOfFollowsTheProtocolTable(t *testing.T) {
 	table := map[int]ClosePolicy{
-		CodeNormal:           PolicyStop,
-		CodeGoingAway:        PolicyGoingAway,
-		CodeAbnormal:         PolicyBackoff,
-		1005:                 PolicyBackoff,
-		CodeLimit:            PolicyBackoff,
-		CodeTooBig:           PolicyBackoff,
-		CodeInternal:         PolicyBackoff,
-		CodeTryAgainLater:    PolicyBackoff,
-		CodeHeartbeatTimeout: PolicyBackoff,
-		CodeSlowConsumer:     PolicyBackoff,
-		CodeRateLimited:      PolicyBackoff,
-		4099:                 PolicyBackoff,
-		CodeTokenExpired:     PolicyRefreshToken,
-		4199:                 PolicyRefreshToken,
-		4400:                 PolicyStop,
-		CodeUnauthorized:     PolicyStop,
-		CodeKicked:           PolicyStop,
-		4499:                 PolicyStop,
-		4500:                 PolicyBackoff,
+		CodeNormal:             PolicyStop,
+		CodeGoingAway:          PolicyGoingAway,
+		CodeAbnormal:           PolicyBackoff,
+		1005:                   PolicyBackoff,
+		CodeLimit:              PolicyBackoff,
+		CodeTooBig:             PolicyBackoff,
+		CodeInternal:           PolicyBackoff,
+		CodeTryAgainLater:      PolicyBackoff,
+		CodeHeartbeatTimeout:   PolicyBackoff,
+		CodeSlowConsumer:       PolicyBackoff,
+		CodeRateLimited:        PolicyBackoff,
+		4099:                   PolicyBackoff,
+		CodeTokenExpired:       PolicyRefreshToken,
+		4199:                   PolicyRefreshToken,
+		4400:                   PolicyStop,
+		CodeUnauthorized:       PolicyStop,
+		CodeKicked:             PolicyStop,
+		4499:                   PolicyStop,
+		4500:                   PolicyBackoff,
+		CodeBackendUnavailable: PolicyBackoff,
 	}
 	for code, want := range table {
 		if got := ClosePolicyOf(code); got != want {
@@ -47,7 +48,7 @@ func TestClosePolicyOfFollowsEveryCodeOfTheProtocolTable(t *testing.T) {
 	}
 	named := map[int]bool{CodeNormal: true, CodeGoingAway: true, CodeAbnormal: true, CodeLimit: true, CodeTooBig: true,
 		CodeInternal: true, CodeTryAgainLater: true, CodeHeartbeatTimeout: true, CodeSlowConsumer: true,
-		CodeRateLimited: true, CodeTokenExpired: true, CodeUnauthorized: true, CodeKicked: true}
+		CodeRateLimited: true, CodeBackendUnavailable: true, CodeTokenExpired: true, CodeUnauthorized: true, CodeKicked: true}
 	// A code sent for several reasons (1013) has one entry per reason and one constant.
 	seen := map[int]bool{}
 	for _, entry := range protocol.CloseCodes() {

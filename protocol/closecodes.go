@@ -29,6 +29,9 @@ const (
 	CloseSlowConsumer = 4001
 	// CloseRateLimited (4002): the client kept sending over its rate limit.
 	CloseRateLimited = 4002
+	// CloseBackendUnavailable (4003): the connect callback's backend did not answer
+	// (down, too slow, or its circuit breaker open); try again later.
+	CloseBackendUnavailable = 4003
 	// CloseTokenExpired (4100): the client's token expired while connected.
 	CloseTokenExpired = 4100
 	// CloseUnauthorized (4401): missing or invalid credentials.
@@ -120,6 +123,7 @@ var closeCodes = [...]CloseCode{
 	{CloseHeartbeatTimeout, "heartbeat_timeout", "heartbeat timeout", PolicyBackoff},
 	{CloseSlowConsumer, "slow_consumer", "slow consumer", PolicyBackoff},
 	{CloseRateLimited, "rate_limited", "rate limited", PolicyBackoff},
+	{CloseBackendUnavailable, "backend_unavailable", "backend unavailable", PolicyBackoff},
 	{CloseTokenExpired, "token_expired", "token expired", PolicyRefreshToken},
 	{CloseUnauthorized, "unauthorized", "unauthorized", PolicyTerminal},
 	{CloseKicked, "kicked", "kicked", PolicyTerminal},

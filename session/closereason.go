@@ -52,6 +52,13 @@ const (
 	// last second (1013 "too many connects", reconnect with backoff); refused before
 	// the credentials are verified.
 	ReasonConnectRate
+	// ReasonBackendUnavailable: the connect callback's backend did not answer (down,
+	// timed out, its circuit breaker open); the client reconnects with backoff (4003).
+	ReasonBackendUnavailable
+	// ReasonBackendDisconnect: the connect callback's backend answered "disconnect";
+	// the close code and text are the backend's (any of 4000-4999, see
+	// Transport.RefuseWithCode), so Code and Text are zero and empty.
+	ReasonBackendDisconnect
 
 	reasonCount
 )
@@ -72,23 +79,25 @@ type reasonInfo struct {
 // the text and the reconnect policy a client follows; the reasons that end a
 // connection without any close code name themselves here.
 var reasons = [reasonCount]reasonInfo{
-	ReasonNone:             {name: "none"},
-	ReasonClientClose:      closeCode(protocol.CloseNormal),
-	ReasonError:            closeCode(protocol.CloseAbnormal),
-	ReasonShutdown:         closeCode(protocol.CloseGoingAway),
-	ReasonLimit:            closeCode(protocol.CloseLimit),
-	ReasonTooBig:           closeCode(protocol.CloseTooBig),
-	ReasonInternal:         closeCode(protocol.CloseInternal),
-	ReasonOverload:         closeCode(protocol.CloseTryAgainLater),
-	ReasonHeartbeatTimeout: closeCode(protocol.CloseHeartbeatTimeout),
-	ReasonSlowConsumer:     closeCode(protocol.CloseSlowConsumer),
-	ReasonRateLimited:      closeCode(protocol.CloseRateLimited),
-	ReasonTokenExpired:     closeCode(protocol.CloseTokenExpired),
-	ReasonUnauthorized:     closeCode(protocol.CloseUnauthorized),
-	ReasonKicked:           closeCode(protocol.CloseKicked),
-	ReasonHandshakeTimeout: {name: "handshake_timeout"},
-	ReasonOrigin:           {name: "origin"},
-	ReasonConnectRate:      closeCodeNamed(protocol.CloseTryAgainLater, "connect_rate"),
+	ReasonNone:               {name: "none"},
+	ReasonClientClose:        closeCode(protocol.CloseNormal),
+	ReasonError:              closeCode(protocol.CloseAbnormal),
+	ReasonShutdown:           closeCode(protocol.CloseGoingAway),
+	ReasonLimit:              closeCode(protocol.CloseLimit),
+	ReasonTooBig:             closeCode(protocol.CloseTooBig),
+	ReasonInternal:           closeCode(protocol.CloseInternal),
+	ReasonOverload:           closeCode(protocol.CloseTryAgainLater),
+	ReasonHeartbeatTimeout:   closeCode(protocol.CloseHeartbeatTimeout),
+	ReasonSlowConsumer:       closeCode(protocol.CloseSlowConsumer),
+	ReasonRateLimited:        closeCode(protocol.CloseRateLimited),
+	ReasonTokenExpired:       closeCode(protocol.CloseTokenExpired),
+	ReasonUnauthorized:       closeCode(protocol.CloseUnauthorized),
+	ReasonKicked:             closeCode(protocol.CloseKicked),
+	ReasonHandshakeTimeout:   {name: "handshake_timeout"},
+	ReasonOrigin:             {name: "origin"},
+	ReasonConnectRate:        closeCodeNamed(protocol.CloseTryAgainLater, "connect_rate"),
+	ReasonBackendUnavailable: closeCode(protocol.CloseBackendUnavailable),
+	ReasonBackendDisconnect:  {name: "backend_disconnect"},
 }
 
 // closeCode returns the reasonInfo of a code of protocol's table; a code missing
@@ -125,7 +134,8 @@ func (r CloseReason) String() string { return r.info().name }
 // Code returns the WebSocket close code sent to the client. For ReasonClientClose it
 // is 1000 (the server echoes the client's own code instead); for ReasonError it is
 // 1006, which is never sent on the wire; it is 0 for reasons that end a connection
-// before the upgrade (handshake timeout, origin).
+// before the upgrade (handshake timeout, origin) and for ReasonBackendDisconnect,
+// whose code is the backend's.
 func (r CloseReason) Code() uint16 { return r.info().code }
 
 // Text returns the close frame's reason text, e.g. "Connection limit reached".

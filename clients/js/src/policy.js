@@ -31,6 +31,8 @@ export const CloseCode = Object.freeze({
   SLOW_CONSUMER: 4001,
   /** The client sent over its rate limit; back off. */
   RATE_LIMITED: 4002,
+  /** The backend did not answer the connect callback; back off. */
+  BACKEND_UNAVAILABLE: 4003,
   /** The token expired; get a fresh one, then reconnect. */
   TOKEN_EXPIRED: 4100,
   /** Missing or invalid credentials; terminal. */

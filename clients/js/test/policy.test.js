@@ -53,6 +53,7 @@ test('every close code of the protocol maps to its policy', () => {
     [CloseCode.HEARTBEAT_TIMEOUT, 'backoff'],
     [CloseCode.SLOW_CONSUMER, 'backoff'],
     [CloseCode.RATE_LIMITED, 'backoff'],
+    [CloseCode.BACKEND_UNAVAILABLE, 'backoff'],
     [4099, 'backoff'],
     [CloseCode.TOKEN_EXPIRED, 'refresh'],
     [4199, 'refresh'],
