@@ -70,5 +70,5 @@ func (p *Publisher) welcome(s *session.Session) []byte {
 		interval, timeout = 0, 0
 	}
 	return protocol.Welcome{ConnectionID: s.ID().String(), UserID: s.UserID(),
-		PingInterval: interval, PingTimeout: timeout}.Frame()
+		PingInterval: interval, PingTimeout: timeout, Data: s.WelcomeData()}.Frame()
 }

@@ -27,22 +27,27 @@ type Welcome struct {
 	// PingInterval and PingTimeout are the heartbeat's settings, zero when the
 	// heartbeat is off; they are sent in whole milliseconds.
 	PingInterval, PingTimeout time.Duration
+	// Data is the JSON the connect callback's backend gave for this client, sent
+	// raw as "data"; nil: the field is left out.
+	Data json.RawMessage
 }
 
 // Frame encodes {"type":"welcome","connection_id":...,"user_id":...,
-// "ping_interval_ms":...,"ping_timeout_ms":...} as a text frame.
+// "ping_interval_ms":...,"ping_timeout_ms":...,"data":...} as a text frame ("data"
+// only when there is some).
 func (w Welcome) Frame() []byte {
 	var userID any
 	if w.UserID != "" {
 		userID = w.UserID
 	}
 	payload, _ := json.Marshal(struct {
-		Type           string `json:"type"`
-		ConnectionID   string `json:"connection_id"`
-		UserID         any    `json:"user_id"`
-		PingIntervalMS int64  `json:"ping_interval_ms"`
-		PingTimeoutMS  int64  `json:"ping_timeout_ms"`
-	}{TypeWelcome, w.ConnectionID, userID, w.PingInterval.Milliseconds(), w.PingTimeout.Milliseconds()})
+		Type           string          `json:"type"`
+		ConnectionID   string          `json:"connection_id"`
+		UserID         any             `json:"user_id"`
+		PingIntervalMS int64           `json:"ping_interval_ms"`
+		PingTimeoutMS  int64           `json:"ping_timeout_ms"`
+		Data           json.RawMessage `json:"data,omitempty"`
+	}{TypeWelcome, w.ConnectionID, userID, w.PingInterval.Milliseconds(), w.PingTimeout.Milliseconds(), w.Data})
 	return TextFrame(payload)
 }
 

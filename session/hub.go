@@ -133,6 +133,11 @@ func (h *Hub) newSession(conn Conn, userID string) *Session {
 }
 
 func (h *Hub) refuse(s *Session, reason CloseReason) {
+	h.refuseWithCode(s, reason, reason.Code(), reason.Text())
+}
+
+// refuseWithCode is refuse with a close code and text of the caller's choosing.
+func (h *Hub) refuseWithCode(s *Session, reason CloseReason, code uint16, text string) {
 	s.state.CompareAndSwap(stateOpen, stateClosing|uint32(reason)<<8|refusedFlag)
 	h.counters.refused[reason].Add(1)
 	// A drain or a reconnect storm refuses thousands of clients a second, which are
@@ -143,7 +148,7 @@ func (h *Hub) refuse(s *Session, reason CloseReason) {
 	}
 	h.logger.Log(context.Background(), level, "connection refused", "reason", reason.String(), "connection_id", s.id.String(),
 		"user_id", s.userID, "remote_addr", s.RemoteAddr())
-	s.writeCloseAndArmGrace(reason.Code(), reason.Text())
+	s.writeCloseAndArmGrace(code, text)
 }
 
 // register inserts s under its shard lock unless a limit refuses it. In a cluster

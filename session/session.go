@@ -61,9 +61,18 @@ type Session struct {
 	// limit is set (idle connections pay a pointer), used only by the connection's
 	// own handler goroutine.
 	limiter *rateLimiter
-	// grants are the channel permissions of the connection's token (Identity.Grants),
-	// nil for most connections; set before the session is registered, never changed.
+	// extras are what few connections carry (channel grants, welcome data); nil for
+	// most, which pay a pointer for them. Set before the session is registered,
+	// never changed.
+	extras *extras
+}
+
+// extras is the rarely present part of a session's identity.
+type extras struct {
+	// grants are the channel permissions of the connection's token (Identity.Grants).
 	grants *channels.Grants
+	// welcomeData is Identity.Data.
+	welcomeData []byte
 }
 
 // ID returns the connection id.
@@ -74,7 +83,22 @@ func (s *Session) UserID() string { return s.userID }
 
 // Grants returns the channel permissions of the connection's token (see
 // Identity.Grants), nil when it has none. They are immutable.
-func (s *Session) Grants() *channels.Grants { return s.grants }
+func (s *Session) Grants() *channels.Grants {
+	if s.extras == nil {
+		return nil
+	}
+	return s.extras.grants
+}
+
+// WelcomeData returns the JSON the connect callback's backend gave for the
+// client's welcome (Identity.Data), nil when it gave none. Immutable; safe for
+// concurrent use.
+func (s *Session) WelcomeData() []byte {
+	if s.extras == nil {
+		return nil
+	}
+	return s.extras.welcomeData
+}
 
 // RemoteAddr returns the peer's address.
 func (s *Session) RemoteAddr() string { return addressText(s.conn) }

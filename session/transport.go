@@ -49,6 +49,9 @@ type Identity struct {
 	// Channels are the channels its token subscribes it to on connect, handed to
 	// MessageHandler.SessionOpened and not kept.
 	Channels []string
+	// Data is the JSON the connect callback's backend gave for the client's welcome
+	// (see Session.WelcomeData); nil for none, as most connections.
+	Data []byte
 }
 
 // Transport is the hub's side that a transport (package engine) calls for the
@@ -80,7 +83,9 @@ func (t *Transport) Hub() *Hub { return t.hub }
 // its close frame queued: IsOpen is false and Reason says why.
 func (t *Transport) Open(conn Conn, identity Identity) *Session {
 	s := t.hub.newSession(conn, identity.UserID)
-	s.grants = identity.Grants
+	if identity.Grants != nil || identity.Data != nil {
+		s.extras = &extras{grants: identity.Grants, welcomeData: identity.Data}
+	}
 	newExpiry(s, identity.ExpiresAt)
 	if t.hub.admit(s, identity.ExpiresAt) {
 		t.messages.SessionOpened(s, identity.Channels)
@@ -113,6 +118,16 @@ func (t *Transport) Admit() CloseReason {
 func (t *Transport) Refuse(conn Conn, reason CloseReason) *Session {
 	s := t.hub.newSession(conn, "")
 	t.hub.refuse(s, reason)
+	return s
+}
+
+// RefuseWithCode closes an upgraded connection with a close code and text that are
+// not the fixed table's (the connect callback's backend chose them: code in
+// 4000-4999, text at most 123 bytes), counts it as ReasonBackendDisconnect and
+// returns its session, which never enters the registry; attach it as with Open.
+func (t *Transport) RefuseWithCode(conn Conn, code uint16, text string) *Session {
+	s := t.hub.newSession(conn, "")
+	t.hub.refuseWithCode(s, ReasonBackendDisconnect, code, text)
 	return s
 }
 
