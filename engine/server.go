@@ -64,6 +64,18 @@ type Config struct {
 	// upgrade is completed and closed at once with that reason's code, because a
 	// browser cannot read the HTTP status of a failed upgrade). Nil: anonymous.
 	Identify func(request *http.Request) (identity session.Identity, refusal session.CloseReason)
+	// Connect, when set, decides about every upgraded connection that Identify did
+	// not refuse, asynchronously (the connect callback: see connect.go). It is
+	// called on the connection's executor after the 101 is written, with the
+	// request and what Identify said; it must not block, and must call decide
+	// exactly once, from any goroutine (or from within Connect). Until then the
+	// connection is not registered and its inbound frames are held, at most
+	// MaxHeldBytes of payload (beyond that the connection is failed with 1009).
+	// Nil: connections are registered as soon as Identify accepts them.
+	Connect func(request *http.Request, identity session.Identity, decide func(ConnectDecision))
+	// MaxHeldBytes bounds the payload bytes of the frames a connection may send
+	// while its Connect decision is pending. Default 16 KiB.
+	MaxHeldBytes int
 	// CheckOrigin reports whether an upgrade request's Origin is allowed. Nil: requests
 	// without Origin and same-origin requests only.
 	CheckOrigin func(request *http.Request) bool
@@ -81,6 +93,7 @@ const (
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultIdleTimeout      = 60 * time.Second
 	DefaultMaxBodySize      = 1 << 20
+	DefaultMaxHeldBytes     = 16 << 10
 )
 
 // Subprotocol is the WebSocket subprotocol of wsgate's JSON protocol. When a client
@@ -101,6 +114,7 @@ func (config Config) Validate() error {
 		{"MaxBodySize", int64(config.MaxBodySize)},
 		{"SocketSendBuffer", int64(config.SocketSendBuffer)},
 		{"Pollers", int64(config.Pollers)},
+		{"MaxHeldBytes", int64(config.MaxHeldBytes)},
 	} {
 		if field.value < 0 {
 			return fmt.Errorf("engine: Config.%s is negative (%d); want 0 (the default) or more", field.name, field.value)
@@ -167,6 +181,7 @@ func New(config Config, transport *session.Transport) (*Server, error) {
 	}
 	config.Path = cmp.Or(config.Path, DefaultPath)
 	config.MaxMessageSize = cmp.Or(config.MaxMessageSize, DefaultMaxMessageSize)
+	config.MaxHeldBytes = cmp.Or(config.MaxHeldBytes, DefaultMaxHeldBytes)
 	config.HandshakeTimeout = cmp.Or(config.HandshakeTimeout, DefaultHandshakeTimeout)
 	config.IdleTimeout = cmp.Or(config.IdleTimeout, DefaultIdleTimeout)
 	config.MaxBodySize = cmp.Or(config.MaxBodySize, DefaultMaxBodySize)

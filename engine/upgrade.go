@@ -69,6 +69,11 @@ func (u *upgrader) Upgrade(writer http.ResponseWriter, request *http.Request) (*
 		return nil, errors.New("engine: upgraded socket is not an nbio connection")
 	}
 	conn := &wsConn{socket: socket, server: u.server}
+	if u.server.config.Connect != nil {
+		// Before the poller sees the socket: a client that sends frames right
+		// behind its request has them held too.
+		conn.held.Store(new(heldFrames))
+	}
 	// From here on the poller hands this socket's bytes to conn.Parse.
 	socket.SetSession(conn)
 	if isHTTPConn {

@@ -19,6 +19,8 @@ import (
 // attached. A connection the hub does not admit (a drain, the connect rate) is
 // refused before its credentials are verified: upgraded, then closed with the
 // refusal's code, which every client can read.
+// With Config.Connect the 101 is written first and the session attached when the
+// decision arrives (connect.go).
 func (s *Server) serveWebSocket(writer http.ResponseWriter, request *http.Request) {
 	identity, refusal := session.Identity{}, s.transport.Admit()
 	if refusal == session.ReasonNone && s.config.Identify != nil {
@@ -35,9 +37,18 @@ func (s *Server) serveWebSocket(writer http.ResponseWriter, request *http.Reques
 		s.logger.Debug("upgrade failed", "error", err.Error(), "remote_addr", request.RemoteAddr)
 		return
 	}
-	if refusal != session.ReasonNone {
+	switch {
+	case refusal != session.ReasonNone:
+		// Nothing is asked about a refused connection: what it sent is dropped.
+		conn.held.Store(nil)
 		conn.SetSession(s.transport.Refuse(conn, refusal))
-	} else {
+	case s.config.Connect != nil:
+		if err := s.awaitDecision(conn, request, identity); err != nil {
+			s.logger.Debug("upgrade failed", "error", err.Error(), "remote_addr", request.RemoteAddr)
+			_ = conn.Close()
+		}
+		return
+	default:
 		conn.SetSession(s.transport.Open(conn, identity))
 	}
 	if err := conn.completeHandshake(); err != nil {
@@ -72,6 +83,12 @@ type wsConn struct {
 	// 101. A pointer, nil once written, so an open connection pays 8 bytes for it
 	// (8 MB at 1M connections) instead of a slice header's 24.
 	handshake *[]byte
+	// held keeps the frames that arrive while the connect decision is pending
+	// (connect.go); nil without Config.Connect and once the decision is applied.
+	held atomic.Pointer[heldFrames]
+	// gone is set by CloseAndClean: a connect decision that arrives later registers
+	// nothing.
+	gone atomic.Bool
 	// reader is used by the poller goroutine only.
 	reader frameReader
 }
@@ -149,6 +166,7 @@ func (c *wsConn) Parse(data []byte) error {
 // CloseAndClean implements nbhttp.ParserCloser: nbio calls it on the executor, after
 // every frame handler already queued, once the socket closed.
 func (c *wsConn) CloseAndClean(err error) {
+	c.gone.Store(true)
 	if s := c.session.Load(); s != nil {
 		c.server.transport.Closed(s, closeReasonOf(err))
 	}
@@ -156,6 +174,9 @@ func (c *wsConn) CloseAndClean(err error) {
 
 // message implements frameHandler: the message goes to the hub on the executor.
 func (c *wsConn) message(opcode byte, payload []byte) {
+	if c.holds(opcode, payload) {
+		return
+	}
 	c.socket.Execute(func() {
 		s := c.session.Load()
 		if s == nil {
@@ -172,6 +193,9 @@ func (c *wsConn) message(opcode byte, payload []byte) {
 // ping implements frameHandler: the hub queues the pong behind what it already
 // queued for the connection.
 func (c *wsConn) ping(payload []byte) {
+	if c.holds(opPing, payload) {
+		return
+	}
 	c.socket.Execute(func() {
 		if s := c.session.Load(); s != nil {
 			c.server.transport.HandlePing(s, payload)
@@ -180,7 +204,10 @@ func (c *wsConn) ping(payload []byte) {
 }
 
 // pong implements frameHandler; an unsolicited pong only proves the peer alive.
-func (c *wsConn) pong([]byte) {
+func (c *wsConn) pong(payload []byte) {
+	if c.holds(opPong, payload) {
+		return
+	}
 	c.socket.Execute(func() {
 		if s := c.session.Load(); s != nil {
 			c.server.transport.HandlePong(s)

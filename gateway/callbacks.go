@@ -14,6 +14,14 @@ import (
 // (package callbacks; docs/integration.md). Zero values mean the documented
 // defaults; without a URL nothing is called.
 type CallbacksConfig struct {
+	// ConnectURL is asked about every upgraded connection before it is registered
+	// (the connect callback: POST, JSON; docs/integration.md). Default empty: a
+	// connection is accepted on its credentials alone.
+	ConnectURL string
+	// ConnectHeaders are the request headers the connect callback forwards. Default
+	// (empty) DefaultConnectHeaders: Cookie, Authorization, User-Agent,
+	// X-Forwarded-For.
+	ConnectHeaders []string
 	// RPCURL receives the clients' rpc messages (POST, JSON). Default empty: an rpc
 	// is answered with rpc_error rpc_not_configured.
 	RPCURL string
@@ -34,17 +42,22 @@ type CallbacksConfig struct {
 }
 
 // enabled reports whether any callback is configured.
-func (config CallbacksConfig) enabled() bool { return config.RPCURL != "" || config.EventsURL != "" }
+func (config CallbacksConfig) enabled() bool {
+	return config.ConnectURL != "" || config.RPCURL != "" || config.EventsURL != ""
+}
 
 // backend is a node's connection to its backend: the client, and the events poster
 // when events are configured; the zero value is a node without callbacks.
 type backend struct {
 	client *callbacks.Client
 	events *callbacks.Events
+	// connect is the connect callback's connector; nil without ConnectURL.
+	connect *connector
 }
 
 // startCallbacks creates the callbacks client and endpoints config asks for and
-// sets them on publisherConfig.
+// sets them on publisherConfig; the connect callback's connector is returned for
+// the engine.
 func startCallbacks(config Config, publisherConfig *delivery.Config) (backend, error) {
 	callbacksConfig := config.Callbacks
 	if !callbacksConfig.enabled() {
@@ -66,6 +79,14 @@ func startCallbacks(config Config, publisherConfig *delivery.Config) (backend, e
 	}
 	started := backend{client: client}
 	publisherConfig.MaxRPCsPerConnection = callbacksConfig.MaxRPCsPerConnection
+	if callbacksConfig.ConnectURL != "" {
+		endpoint, err := client.Endpoint("connect", callbacksConfig.ConnectURL)
+		if err != nil {
+			client.Close()
+			return backend{}, err
+		}
+		started.connect = newConnector(endpoint, callbacksConfig.ConnectHeaders, config.Logger)
+	}
 	if callbacksConfig.RPCURL != "" {
 		if publisherConfig.RPC, err = client.Endpoint("rpc", callbacksConfig.RPCURL); err != nil {
 			client.Close()

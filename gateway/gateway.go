@@ -33,8 +33,8 @@ type Config struct {
 	// Session configures the registry, limits and heartbeat. Its Logger defaults to
 	// Logger; its Observer is set by the gateway to the API's metrics (/metrics).
 	Session session.Config
-	// Engine configures the listener and transport. Identify, CheckOrigin, Handler,
-	// Screen and Logger are set by the gateway; MaxBodySize is the API's body limit
+	// Engine configures the listener and transport. Identify, CheckOrigin, Connect
+	// (with Callbacks.ConnectURL), Handler, Screen and Logger are set by the gateway; MaxBodySize is the API's body limit
 	// too, on either listener.
 	Engine engine.Config
 	// InsecureUserID trusts the ?user_id= query parameter as the user's identity
@@ -82,8 +82,9 @@ type Config struct {
 	// whose token's wsgate claim has "broadcast":true may, others get
 	// permission_denied. Without JWT every connection may, whatever this says.
 	EveryClientMayBroadcast bool
-	// Callbacks configures the calls to the application's backend: client rpcs
-	// and connection events (see CallbacksConfig). Default: none.
+	// Callbacks configures the calls to the application's backend: the connect
+	// callback, client rpcs and connection events (see CallbacksConfig). Default:
+	// none.
 	Callbacks CallbacksConfig
 	// APIAddr, when set ("host:port"), serves the backend API (publish, send,
 	// kick, channels, stats, metrics, profiling, health) on a listener of its own
@@ -187,6 +188,9 @@ func New(config Config) (*Gateway, error) {
 		hub.Shutdown(0)
 		closeCluster(node)
 		return nil, err
+	}
+	if calls.connect != nil {
+		config.Engine.Connect = calls.connect.connect
 	}
 	g, err := assemble(config, publisherConfig, node, memory, metrics, latencies, calls)
 	if err != nil {
