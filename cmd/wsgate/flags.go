@@ -63,6 +63,8 @@ type options struct {
 	maxSubscriptionsPerConnection int
 	clientBroadcast               string
 	// The backend callbacks (package callbacks).
+	connectURL           string
+	connectHeaders       string
 	rpcURL               string
 	eventsURL            string
 	callbackSecret       string
@@ -160,6 +162,10 @@ func defineFlags(flags *flag.FlagSet, parsed *options) {
 		"single node: bytes the channels' memory history may hold in all; over it the least recently published channels lose their history")
 	flags.StringVar(&parsed.clientBroadcast, "client-broadcast", broadcastByGrant,
 		"with JWT, who may send the client broadcast to every connection: grant (a token whose wsgate claim has \"broadcast\":true) or everyone; without JWT everyone may")
+	flags.StringVar(&parsed.connectURL, "connect-url", "",
+		"backend URL asked about every connection after its upgrade, before it is registered (POST, JSON; docs/integration.md); empty = credentials alone decide")
+	flags.StringVar(&parsed.connectHeaders, "connect-headers", strings.Join(gateway.DefaultConnectHeaders, ","),
+		"comma-separated request headers the connect callback forwards to the backend")
 	flags.StringVar(&parsed.rpcURL, "rpc-url", "",
 		"backend URL that receives the clients' rpc messages (POST, JSON; docs/integration.md); empty = rpc answers rpc_not_configured")
 	flags.StringVar(&parsed.eventsURL, "events-url", "",
@@ -312,7 +318,8 @@ func (o options) callbacksConfig() gateway.CallbacksConfig {
 	if limit == 0 {
 		limit = -1
 	}
-	return gateway.CallbacksConfig{RPCURL: o.rpcURL, EventsURL: o.eventsURL, MaxRPCsPerConnection: limit,
+	return gateway.CallbacksConfig{ConnectURL: o.connectURL, ConnectHeaders: commaList(o.connectHeaders),
+		RPCURL: o.rpcURL, EventsURL: o.eventsURL, MaxRPCsPerConnection: limit,
 		Client: callbacks.Config{Secret: []byte(o.callbackSecret), BearerKey: o.callbackKey, Timeout: o.callbackTimeout,
 			Workers: o.callbackWorkers, QueueSize: o.callbackQueue},
 		Events: callbacks.EventsConfig{BatchSize: o.eventsBatchSize, BatchDelay: o.eventsBatchDelay, QueueSize: o.eventsQueueSize}}
@@ -322,9 +329,12 @@ func (o options) callbacksConfig() gateway.CallbacksConfig {
 func (o options) everyClientMayBroadcast() bool { return o.clientBroadcast == broadcastEveryone }
 
 // origins splits -allowed-origins into its entries, without blanks.
-func (o options) origins() []string {
+func (o options) origins() []string { return commaList(o.allowedOrigins) }
+
+// commaList splits a comma-separated flag into its entries, without blanks.
+func commaList(value string) []string {
 	var list []string
-	for entry := range strings.SplitSeq(o.allowedOrigins, ",") {
+	for entry := range strings.SplitSeq(value, ",") {
 		if entry = strings.TrimSpace(entry); entry != "" {
 			list = append(list, entry)
 		}

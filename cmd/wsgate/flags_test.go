@@ -76,6 +76,7 @@ func TestFlagErrorsNameTheFlagAndItsValue(t *testing.T) {
 // reach gateway.CallbacksConfig, -max-rpcs-per-connection 0 as unlimited.
 func TestCallbackFlagsMapOntoTheGatewayConfig(t *testing.T) {
 	parsed, err := parseOptions([]string{"-rpc-url", "http://127.0.0.1:9000/rpc", "-callback-timeout", "250ms",
+		"-connect-url", "http://127.0.0.1:9000/connect", "-connect-headers", "Cookie, X-Real-IP",
 		"-max-rpcs-per-connection", "0", "-events-batch-size", "50"},
 		environment(map[string]string{"WSGATE_EVENTS_URL": "https://backend/events", "WSGATE_CALLBACK_SECRET": "s"}), io.Discard)
 	if err != nil {
@@ -84,7 +85,8 @@ func TestCallbackFlagsMapOntoTheGatewayConfig(t *testing.T) {
 	config := parsed.callbacksConfig()
 	if config.RPCURL != "http://127.0.0.1:9000/rpc" || config.EventsURL != "https://backend/events" ||
 		string(config.Client.Secret) != "s" || config.Client.Timeout != 250*time.Millisecond || config.MaxRPCsPerConnection != -1 ||
-		config.Events.BatchSize != 50 || config.Events.BatchDelay != 100*time.Millisecond || config.Client.Workers != 32 {
+		config.Events.BatchSize != 50 || config.Events.BatchDelay != 100*time.Millisecond || config.Client.Workers != 32 ||
+		config.ConnectURL != "http://127.0.0.1:9000/connect" || strings.Join(config.ConnectHeaders, "|") != "Cookie|X-Real-IP" {
 		t.Fatalf("callbacks config %+v", config)
 	}
 }

@@ -139,7 +139,8 @@ func (o options) validate(at sources) error {
 // validateCallbacks checks the backend callbacks' settings, in the order of the
 // flag list.
 func (o options) validateCallbacks(at sources) error {
-	for _, setting := range []struct{ name, address string }{{"rpc-url", o.rpcURL}, {"events-url", o.eventsURL}} {
+	for _, setting := range []struct{ name, address string }{{"connect-url", o.connectURL}, {"rpc-url", o.rpcURL},
+		{"events-url", o.eventsURL}} {
 		if setting.address == "" {
 			continue
 		}
