@@ -88,3 +88,35 @@ func TestThePythonBackendVerifiesSignaturesAnswersRPCsAndTakesEvents(t *testing.
 		t.Fatalf("a call with a wrong signature answered %v", answer)
 	}
 }
+
+// TestThePythonBackendAuthenticatesConnectionsBySessionCookie: the example's
+// connect endpoint accepts its session cookie as that session's user, with its
+// channel and welcome data, closes a banned session with 4403 and refuses a
+// connection without a session with 4401.
+func TestThePythonBackendAuthenticatesConnectionsBySessionCookie(t *testing.T) {
+	backend := startPythonBackend(t)
+	n := startNode(t, gateway.Config{Callbacks: gateway.CallbacksConfig{ConnectURL: backend + "/connect",
+		Client: callbacks.Config{Secret: callbackSecret}}})
+	conn, _, err := n.dialWith(nil, http.Header{"Cookie": {"theme=dark; session=s3cret-ada"}})
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	send(t, conn, map[string]any{"type": "hello"})
+	if got := readMessage(t, conn, readTimeout); got["type"] != "subscribed" || got["channel"] != "user:42" {
+		t.Fatalf("first message %v, want subscribed to user:42", got)
+	}
+	welcome := readMessage(t, conn, readTimeout)
+	data, _ := welcome["data"].(map[string]any)
+	if welcome["type"] != "welcome" || welcome["user_id"] != "42" || data["name"] != "Ada" {
+		t.Fatalf("welcome %v, want user 42 with data {name: Ada}", welcome)
+	}
+	for cookie, want := range map[string]int{"session=s3cret-eve": 4403, "session=forged": 4401, "": 4401} {
+		refused, _, err := n.dialWith(nil, http.Header{"Cookie": {cookie}})
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		if code, _ := readClose(t, refused, readTimeout); code != want {
+			t.Errorf("cookie %q closed with %d, want %d", cookie, code, want)
+		}
+	}
+}

@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
-"""A wsgate callbacks backend with the standard library only: RPC and connection events.
+"""A wsgate callbacks backend with the standard library only: connect, RPC and connection events.
 
 wsgate posts JSON to the backend (docs/integration.md, "Backend callbacks"):
 
+- POST /connect {"remote_addr","headers":{"Cookie",...},"query","user"?}; this backend accepts
+               the cookie of one of its sessions (SESSIONS below) as that session's user,
+               subscribed to "user:<id>", with the user's name in the welcome's data; a
+               banned session is closed with 4403; anything else is refused (4401).
 - POST /rpc    {"user","connection_id","method","data"}; the answer is
                {"result":{"data":...}} or {"error":{"code":"...","message":"..."}}.
 - POST /events {"events":[{"id","type","time","connection_id","user","channel","reason"}]};
@@ -14,8 +18,8 @@ runs with -callback-secret; this backend refuses a request whose signature does 
 (401). Run it with the same secret wsgate has:
 
     WSGATE_CALLBACK_SECRET=... python3 callbacks_backend.py --port 9000
-    WSGATE_CALLBACK_SECRET=... wsgate -rpc-url http://127.0.0.1:9000/rpc \\
-        -events-url http://127.0.0.1:9000/events
+    WSGATE_CALLBACK_SECRET=... wsgate -connect-url http://127.0.0.1:9000/connect \\
+        -rpc-url http://127.0.0.1:9000/rpc -events-url http://127.0.0.1:9000/events
 
 GET /events lists the distinct events received so far (for tests and curiosity).
 It prints "listening on <port>" once it is ready (--port 0 picks a free port).
@@ -28,10 +32,19 @@ import json
 import os
 import sys
 import threading
+import time
+from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SECRET = os.environ.get("WSGATE_CALLBACK_SECRET", "").encode()
 MAX_BODY = 1 << 20
+
+# The app's own sessions, as its login would have stored them: cookie value -> user.
+SESSIONS = {
+    "s3cret-ada": {"user_id": "42", "name": "Ada", "banned": False},
+    "s3cret-eve": {"user_id": "66", "name": "Eve", "banned": True},
+}
+SESSION_LIFETIME = 3600  # seconds: the connection expires with the session
 
 seen_ids = set()
 events = []
@@ -42,6 +55,24 @@ def signature_is_valid(body, header):
     """Check X-Wsgate-Signature against the body, in constant time."""
     expected = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, header or "")
+
+
+def run_connect(call):
+    """Decide about one connection by the app's session cookie."""
+    cookies = SimpleCookie()
+    try:
+        cookies.load(call.get("headers", {}).get("Cookie", ""))
+    except CookieError:
+        pass
+    session = SESSIONS.get(cookies["session"].value) if "session" in cookies else None
+    if session is None:
+        return {"error": {"code": "no_session", "message": "log in first"}}
+    if session["banned"]:
+        return {"disconnect": {"code": 4403, "reason": "banned"}}
+    user_id = session["user_id"]
+    return {"result": {"user": user_id, "channels": ["user:" + user_id],
+                       "expire_at": int(time.time()) + SESSION_LIFETIME,
+                       "data": {"name": session["name"]}}}
 
 
 def run_rpc(call):
@@ -76,6 +107,8 @@ class Handler(BaseHTTPRequestHandler):
         if SECRET and not signature_is_valid(body, self.headers.get("X-Wsgate-Signature")):
             return self.answer(401, {"error": {"code": "bad_signature", "message": "signature mismatch"}})
         payload = json.loads(body)
+        if self.path == "/connect":
+            return self.answer(200, run_connect(payload))
         if self.path == "/rpc":
             return self.answer(200, run_rpc(payload))
         if self.path == "/events":
