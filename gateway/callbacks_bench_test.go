@@ -100,3 +100,61 @@ func benchmarkRPC(b *testing.B, clients, window int) {
 	b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
 }
+
+// BenchmarkConnectRate measures connections opened per second, each dialed, said
+// hello to, answered with its welcome (so it is registered) and closed, by 8
+// clients at once: "without" the connect callback and "with" it, to a local Go
+// backend that answers at once (signed, one user per connection so no per-user
+// limit applies). Both run in one process, one after the other, so their ratio is
+// the callback's cost.
+func BenchmarkConnectRate(b *testing.B) {
+	b.Run("without", func(b *testing.B) { benchmarkConnect(b, false) })
+	b.Run("with", func(b *testing.B) { benchmarkConnect(b, true) })
+}
+
+func benchmarkConnect(b *testing.B, withCallback bool) {
+	config := gateway.Config{}
+	if withCallback {
+		var users atomic.Int64
+		backend := httptest.NewServer(http.HandlerFunc(func(writer http.ResponseWriter, _ *http.Request) {
+			_, _ = writer.Write([]byte(`{"result":{"user":"` + strconv.FormatInt(users.Add(1), 10) + `"}}`))
+		}))
+		defer backend.Close()
+		config.Callbacks = gateway.CallbacksConfig{ConnectURL: backend.URL, Client: callbacks.Config{Secret: callbackSecret}}
+	}
+	n := testnode.Start(b, config)
+	address := "ws://" + n.Addr().String() + "/api/v1/ws"
+	const clients = 8
+	var next atomic.Int64
+	failures := make(chan error, clients)
+	b.ResetTimer()
+	started := time.Now()
+	for range clients {
+		go func() {
+			for next.Add(1) <= int64(b.N) {
+				conn, response, err := websocket.DefaultDialer.Dial(address, nil)
+				if err != nil {
+					failures <- err
+					return
+				}
+				_ = response.Body.Close()
+				err = conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"hello"}`))
+				if err == nil {
+					_, _, err = conn.ReadMessage()
+				}
+				_ = conn.Close()
+				if err != nil {
+					failures <- err
+					return
+				}
+			}
+			failures <- nil
+		}()
+	}
+	for range clients {
+		if err := <-failures; err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(started).Seconds(), "connects/s")
+}
