@@ -18,9 +18,8 @@ import (
 // own executor, so no message of this connection is handled before the session is
 // attached. A connection the hub does not admit (a drain, the connect rate) is
 // refused before its credentials are verified: upgraded, then closed with the
-// refusal's code, which every client can read.
-// With Config.Connect the 101 is written first and the session attached when the
-// decision arrives (connect.go).
+// refusal's code, which every client can read. With Config.Connect the 101 is
+// written first and the session attached when the decision arrives (connect.go).
 func (s *Server) serveWebSocket(writer http.ResponseWriter, request *http.Request) {
 	identity, refusal := session.Identity{}, s.transport.Admit()
 	if refusal == session.ReasonNone && s.config.Identify != nil {

@@ -34,8 +34,8 @@ type Config struct {
 	// Logger; its Observer is set by the gateway to the API's metrics (/metrics).
 	Session session.Config
 	// Engine configures the listener and transport. Identify, CheckOrigin, Connect
-	// (with Callbacks.ConnectURL), Handler, Screen and Logger are set by the gateway; MaxBodySize is the API's body limit
-	// too, on either listener.
+	// (with Callbacks.ConnectURL), Handler, Screen and Logger are set by the
+	// gateway; MaxBodySize is the API's body limit too, on either listener.
 	Engine engine.Config
 	// InsecureUserID trusts the ?user_id= query parameter as the user's identity
 	// (development and tests only). Default false: connections are anonymous. It
