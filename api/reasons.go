@@ -19,7 +19,8 @@ func newReasonSet(reasons ...session.CloseReason) *reasonSet {
 
 // refusalReasons are the ways a connection is refused before or at registration.
 var refusalReasons = newReasonSet(session.ReasonLimit, session.ReasonOverload, session.ReasonUnauthorized,
-	session.ReasonOrigin, session.ReasonHandshakeTimeout, session.ReasonShutdown, session.ReasonConnectRate)
+	session.ReasonOrigin, session.ReasonHandshakeTimeout, session.ReasonShutdown, session.ReasonConnectRate,
+	session.ReasonBackendUnavailable, session.ReasonBackendDisconnect)
 
 // disconnectReasons are the ways a registered connection ends.
 var disconnectReasons = newReasonSet(session.ReasonClientClose, session.ReasonHeartbeatTimeout,
