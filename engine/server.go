@@ -161,6 +161,10 @@ type Server struct {
 	// startedAt is when the event loop started; written before running is set.
 	startedAt  time.Time
 	handshakes *handshakeTracker
+	// fence is set by Start once the pollers run (nil if it could not be built);
+	// fenceReady is closed then, and accepted sockets wait for it.
+	fence      *reuseFence
+	fenceReady chan struct{}
 	stopOnce   sync.Once
 	stopError  error
 }
@@ -188,7 +192,7 @@ func New(config Config, transport *session.Transport) (*Server, error) {
 	config.Pollers = cmp.Or(config.Pollers, runtime.GOMAXPROCS(0))
 	config.Logger = cmp.Or(config.Logger, slog.Default())
 	config.Handler = cmp.Or(config.Handler, http.NotFoundHandler())
-	server := &Server{config: config, transport: transport, logger: config.Logger}
+	server := &Server{config: config, transport: transport, logger: config.Logger, fenceReady: make(chan struct{})}
 	server.handshakes = newHandshakeTracker(hub.Wheel(), config.HandshakeTimeout, func() {
 		transport.CountRefused(session.ReasonHandshakeTimeout)
 	})
@@ -222,9 +226,16 @@ func (s *Server) Start() error {
 	s.listener.Store(gated)
 	s.newEngine()
 	if err := s.engine.Start(); err != nil {
+		close(s.fenceReady)
 		_ = gated.Close()
 		return fmt.Errorf("engine: %w", err)
 	}
+	fence, err := newReuseFence(s.engine.Engine, s.config.Pollers)
+	if err != nil {
+		s.logger.Error("accepted sockets are not fenced from the previous socket of their descriptor", "error", err.Error())
+	}
+	s.fence = fence
+	close(s.fenceReady)
 	s.startedAt = time.Now()
 	s.running.Store(true)
 	return nil
@@ -273,6 +284,12 @@ func (s *Server) newEngine() {
 				_ = nbioConn.SetWriteBuffer(s.config.SocketSendBuffer)
 			}
 			s.handshakes.opened(nbioConn)
+			// Before nbio registers the socket under its descriptor number (right
+			// after this callback): see reuseFence.
+			<-s.fenceReady
+			if s.fence != nil {
+				s.fence.wait(nbioConn.Hash())
+			}
 		}
 		publishToPollers()
 	})
@@ -327,6 +344,9 @@ func (s *Server) Stop(ctx context.Context) error {
 		select {
 		case <-time.After(time.Until(s.startedAt.Add(pollerStartup))):
 		case <-ctx.Done():
+		}
+		if s.fence != nil {
+			s.fence.close()
 		}
 		stopped := make(chan struct{})
 		go func() {

@@ -1,0 +1,142 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+
+	"github.com/lesismal/nbio"
+)
+
+// reuseFence keeps an error event of a closed socket from cutting the socket that
+// reuses its descriptor number.
+//
+// An nbio poller takes up to 1,024 events from one epoll_wait and then looks up each
+// event's connection by descriptor number. A socket closed off the poller (by wsgate's
+// executor or timer, or by nbio itself when a write fails on a reset connection) frees
+// its number while an event of it may still wait in that batch; the kernel gives the
+// lowest free number to the next accepted socket, and once nbio registered that one
+// under the number, the old socket's EPOLLHUP, EPOLLERR or EPOLLRDHUP closes the new
+// connection (nbio v1.6.12, poller_epoll.go: getConn, then closeWithError(io.EOF))
+// before its request is read: the client reads EOF instead of its 101.
+//
+// The fence runs on the accept goroutine between accept and registration. It wakes the
+// poller that will own the new socket (pollers are chosen by descriptor number modulo
+// their count) through a socket pair of its own, registered on that poller, and waits
+// until the poller reads the byte: the poller takes that event from an epoll_wait
+// after the accept, so the batch it was working on, with any event of the number's
+// previous socket, is done. One write and one poller round trip per accepted socket,
+// a few microseconds on an idle poller; a busy one delays accepting by the rest of
+// its batch. Safe for concurrent use; waits are serialized.
+type reuseFence struct {
+	mutex sync.Mutex
+	// wakers[i] is the writing end of the pair whose reading end poller i reads;
+	// woken[i] receives a value once per read.
+	wakers []*os.File
+	woken  []chan struct{}
+	// stopped is closed by close: a wait in progress returns.
+	stopped   chan struct{}
+	closeOnce sync.Once
+}
+
+// newReuseFence registers one socket pair per poller of engine, which must be
+// running with pollers pollers.
+func newReuseFence(engine *nbio.Engine, pollers int) (*reuseFence, error) {
+	fence := &reuseFence{
+		wakers:  make([]*os.File, pollers),
+		woken:   make([]chan struct{}, pollers),
+		stopped: make(chan struct{}),
+	}
+	for index := range fence.woken {
+		fence.woken[index] = make(chan struct{}, 1)
+	}
+	// A pair lands on the poller its descriptor number selects: make pairs until every
+	// poller has one, closing the ones that land on a poller already served.
+	for attempts, missing := 0, pollers; missing > 0; attempts++ {
+		if attempts >= 8*pollers+8 {
+			fence.close()
+			return nil, errors.New("engine: could not place a wake socket on every poller")
+		}
+		reader, writer, err := wakePair()
+		if err != nil {
+			fence.close()
+			return nil, err
+		}
+		index := reader.Hash() % pollers
+		if fence.wakers[index] != nil {
+			_ = reader.Close()
+			_ = writer.Close()
+			continue
+		}
+		woken := fence.woken[index]
+		reader.OnData(func(*nbio.Conn, []byte) {
+			select {
+			case woken <- struct{}{}:
+			default:
+			}
+		})
+		if _, err := engine.AddConn(reader); err != nil {
+			_ = writer.Close()
+			fence.close()
+			return nil, fmt.Errorf("engine: register a wake socket: %w", err)
+		}
+		publishToPollers()
+		fence.wakers[index] = writer
+		missing--
+	}
+	return fence, nil
+}
+
+// wakePair returns a connected Unix socket pair: a non-blocking nbio end for a poller
+// to read, and a blocking end to write to.
+func wakePair() (*nbio.Conn, *os.File, error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("engine: wake socket pair: %w", err)
+	}
+	readerFile := os.NewFile(uintptr(fds[0]), "wake-reader")
+	writer := os.NewFile(uintptr(fds[1]), "wake-writer")
+	// FileConn and NBConn each duplicate the descriptor; nbio keeps the last copy.
+	conn, err := net.FileConn(readerFile)
+	_ = readerFile.Close()
+	if err != nil {
+		_ = writer.Close()
+		return nil, nil, fmt.Errorf("engine: wake socket: %w", err)
+	}
+	reader, err := nbio.NBConn(conn)
+	if err != nil {
+		_ = conn.Close()
+		_ = writer.Close()
+		return nil, nil, fmt.Errorf("engine: wake socket: %w", err)
+	}
+	return reader, writer, nil
+}
+
+// wait returns once the poller that owns descriptor number fd has finished the batch
+// of events it was working on, or the fence closed.
+func (f *reuseFence) wait(fd int) {
+	f.mutex.Lock()
+	defer f.mutex.Unlock()
+	index := fd % len(f.wakers)
+	if _, err := f.wakers[index].Write([]byte{0}); err != nil {
+		return
+	}
+	select {
+	case <-f.woken[index]:
+	case <-f.stopped:
+	}
+}
+
+// close releases a wait in progress and closes the writing ends; the engine closes
+// the reading ends when it stops.
+func (f *reuseFence) close() {
+	f.closeOnce.Do(func() { close(f.stopped) })
+	for _, writer := range f.wakers {
+		if writer != nil {
+			_ = writer.Close()
+		}
+	}
+}
