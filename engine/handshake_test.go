@@ -93,7 +93,8 @@ func (s *trackedServer) advance(duration time.Duration) {
 	s.wheel.Advance(s.clock.add(duration))
 }
 
-// dial connects count clients and waits until the tracker watches all of them.
+// dial connects count clients and waits until the tracker watches all of them and
+// their timers are on the wheel.
 func (s *trackedServer) dial(t *testing.T, count int) []net.Conn {
 	t.Helper()
 	clients := make([]net.Conn, count)
@@ -105,8 +106,10 @@ func (s *trackedServer) dial(t *testing.T, count int) []net.Conn {
 		t.Cleanup(func() { _ = client.Close() })
 		clients[index] = client
 	}
+	// opened adds a socket to the pending map before it schedules its timer: a test
+	// that moved the clock in between would see that timer a tick late.
 	testsupport.WaitFor(t, 5*time.Second, "the tracker to watch every socket", func() bool {
-		return s.tracker.pendingCount() == count
+		return s.tracker.pendingCount() == count && s.wheel.Pending() == count
 	})
 	return clients
 }
