@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sync"
@@ -54,7 +55,14 @@ func newReuseFence(engine *nbio.Engine, pollers int) (*reuseFence, error) {
 		fence.woken[index] = make(chan struct{}, 1)
 	}
 	// A pair lands on the poller its descriptor number selects: make pairs until every
-	// poller has one, closing the ones that land on a poller already served.
+	// poller has one. The ones that land on a poller already served stay open until
+	// then, so that the next pair gets other numbers.
+	var spares []io.Closer
+	defer func() {
+		for _, spare := range spares {
+			_ = spare.Close()
+		}
+	}()
 	for attempts, missing := 0, pollers; missing > 0; attempts++ {
 		if attempts >= 8*pollers+8 {
 			fence.close()
@@ -67,8 +75,7 @@ func newReuseFence(engine *nbio.Engine, pollers int) (*reuseFence, error) {
 		}
 		index := reader.Hash() % pollers
 		if fence.wakers[index] != nil {
-			_ = reader.Close()
-			_ = writer.Close()
+			spares = append(spares, reader, writer)
 			continue
 		}
 		woken := fence.woken[index]
