@@ -82,7 +82,13 @@ func startTrackedServer(t *testing.T, timeout time.Duration) *trackedServer {
 	if err := engine.Start(); err != nil {
 		t.Fatalf("nbio engine: %v", err)
 	}
-	t.Cleanup(engine.Stop)
+	started := time.Now()
+	t.Cleanup(func() {
+		// As Server.Stop does: a poller that enters its loop after the stop signal
+		// never ends, so stop only once the pollers are certainly in their loops.
+		time.Sleep(time.Until(started.Add(pollerStartup)))
+		engine.Stop()
+	})
 	server.address = engine.Addrs[0]
 	return server
 }
