@@ -121,7 +121,7 @@ func TestStatsReportNodeTotals(t *testing.T) {
 		"disconnects kicked":    {after.DisconnectsByReason["kicked"], 0},
 		"messages_received":     {after.MessagesReceived - before.MessagesReceived, 1},
 		"messages_sent":         {after.MessagesSent - before.MessagesSent, 1},
-		"refusal reasons shown": {uint64(len(after.RefusedByReason)), 7},
+		"refusal reasons shown": {uint64(len(after.RefusedByReason)), 9},
 	} {
 		if moved[0] != moved[1] {
 			t.Errorf("%s: %d, want %d", name, moved[0], moved[1])
