@@ -12,6 +12,8 @@ import (
 func TestNodesListsEveryNodeWithItsStateUntilItIsSwept(t *testing.T) {
 	redis := redistest.Start(t)
 	self, other := startNode(t, redis.URL()), startNode(t, redis.URL())
+	// A node reports itself late while it is not yet Healthy (right after its start).
+	waitFor(t, 3*testLease, "both nodes healthy", func() bool { return self.Healthy() && other.Healthy() })
 	if _, err := other.Acquire("erin", 0); err != nil {
 		t.Fatal(err)
 	}
