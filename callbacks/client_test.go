@@ -258,3 +258,22 @@ func TestEndpointRefusesABadURLAndAKindTwice(t *testing.T) {
 		t.Error("New accepted negative workers")
 	}
 }
+
+func TestABackendAnswering4xxKeepsTheBreakerClosed(t *testing.T) {
+	server := httptest.NewServer(http.HandlerFunc(func(writer http.ResponseWriter, request *http.Request) {
+		http.Error(writer, "no such method", http.StatusNotFound)
+	}))
+	defer server.Close()
+	client := newClient(t, Config{BreakerThreshold: 3})
+	endpoint := newEndpoint(t, client, "rpc", server)
+	for range 6 {
+		result := callAndWait(t, endpoint, `{}`)
+		var callError *CallError
+		if !errors.As(result.err, &callError) || callError.Status != http.StatusNotFound || IsUnavailable(result.err) {
+			t.Fatalf("a 404 gave %v; want a status error that is not unavailability", result.err)
+		}
+	}
+	if endpoint.Breaker() != BreakerClosed {
+		t.Fatalf("after 6 answers of 404 the breaker is %v; want closed", endpoint.Breaker())
+	}
+}

@@ -78,7 +78,10 @@ func (e *Endpoint) run(body []byte) (Answer, error) {
 			err = &CallError{Kind: e.kind, Failure: FailureMalformed, Err: err}
 		}
 	}
-	e.breaker.record(err == nil, time.Now())
+	// The breaker guards against a backend that is absent (down, slow, 5xx), not
+	// one that answered: a 4xx or a malformed answer to one call says nothing of
+	// the next, and opening on it would fail every connection for one bad method.
+	e.breaker.record(!IsUnavailable(err), time.Now())
 	return answer, err
 }
 
