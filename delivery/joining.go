@@ -147,11 +147,18 @@ func (p *Publisher) joinHistory(s *session.Session, channel string, options chan
 		recover: request.recover, from: request.from, recoverMax: options.RecoverMax}
 	target := p.streams.of(channel)
 	target.mutex.Lock()
+	// Counted before the subscription exists: a close racing with this join
+	// (SessionClosed, between Subscribe and the listing below) then sees a joiner
+	// and waits for the stripe lock in forgetJoins, instead of skipping the
+	// stripes and leaving a closed connection's joiner listed until the channel's
+	// next publication.
+	p.streams.joiners.Add(1)
 	err := p.subscribe(s, channel, options.MaxSubscribers)
 	if err == nil {
 		target.joining[channel] = append(target.joining[channel], entering)
 		entering.listed = true
-		p.streams.joiners.Add(1)
+	} else {
+		p.streams.joiners.Add(-1)
 	}
 	target.mutex.Unlock()
 	if err != nil {
