@@ -3,6 +3,7 @@ package channels
 import (
 	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -74,6 +75,17 @@ type NamespaceOptions struct {
 	// more is answered "recovered":false. Default DefaultRecoverMax when
 	// HistorySize is set; it needs HistorySize.
 	RecoverMax int `yaml:"recover_max" json:"recover_max"`
+	// SubscribeCheck asks the backend's subscribe check (a gateway's subscribe
+	// callback URL) about every client subscribe to the namespace's channels that
+	// the rules above allow; the client is answered "subscribed" only when the
+	// backend accepts. Server-side subscriptions (tokens, the connect callback, the
+	// API) are the backend's word and are not checked. Default false.
+	SubscribeCheck bool `yaml:"subscribe_check" json:"subscribe_check"`
+	// PublishCheck asks the backend's publish check (a gateway's publish callback
+	// URL) about every client publication to the namespace's channels that the
+	// rules above allow; the backend accepts it, replaces its data, or refuses it.
+	// Default false.
+	PublishCheck bool `yaml:"publish_check" json:"publish_check"`
 }
 
 // Defaults of the history options of a namespace with HistorySize set.
@@ -186,6 +198,17 @@ func (o NamespaceOptions) withDefaults(authentication bool) NamespaceOptions {
 type Namespaces struct {
 	byName   map[string]NamespaceOptions
 	defaults NamespaceOptions
+	// subscribeChecked and publishChecked list the namespaces with SubscribeCheck
+	// and PublishCheck, in configuration order.
+	subscribeChecked, publishChecked []string
+}
+
+// Checked returns the names of the namespaces with SubscribeCheck and of those
+// with PublishCheck, in configuration order (nil when none), so that a gateway
+// can refuse a configuration that asks for a check without its callback's URL.
+// The slices are the caller's.
+func (n *Namespaces) Checked() (subscribe, publish []string) {
+	return slices.Clone(n.subscribeChecked), slices.Clone(n.publishChecked)
 }
 
 // NewNamespaces validates options (each with Validate, and no name twice) and
@@ -205,6 +228,12 @@ func NewNamespaces(options []NamespaceOptions, authentication bool) (*Namespaces
 			return nil, &OptionError{Namespace: option.Name, Field: "name", Problem: "the namespace is listed twice"}
 		}
 		namespaces.byName[option.Name] = option.withDefaults(authentication)
+		if option.SubscribeCheck {
+			namespaces.subscribeChecked = append(namespaces.subscribeChecked, option.Name)
+		}
+		if option.PublishCheck {
+			namespaces.publishChecked = append(namespaces.publishChecked, option.Name)
+		}
 	}
 	return namespaces, nil
 }

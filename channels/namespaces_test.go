@@ -2,6 +2,7 @@ package channels
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -130,5 +131,29 @@ func TestHistoryOptionsGetTheirDefaults(t *testing.T) {
 	}
 	if plain.HasHistory() || plain.HistoryTTL != 0 || plain.RecoverMax != 0 {
 		t.Errorf("a namespace without history %+v", plain)
+	}
+}
+
+// TestNamespacesCheckedListsTheCheckedNamespaces: Checked names the namespaces
+// that ask for each check, in configuration order, and none for a plain list.
+func TestNamespacesCheckedListsTheCheckedNamespaces(t *testing.T) {
+	namespaces, err := NewNamespaces([]NamespaceOptions{{Name: "chat", SubscribeCheck: true, PublishCheck: true},
+		{Name: "news"}, {Name: "room", PublishCheck: true}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subscribe, publish := namespaces.Checked()
+	if !slices.Equal(subscribe, []string{"chat"}) || !slices.Equal(publish, []string{"chat", "room"}) {
+		t.Errorf("Checked() = %q, %q; want [chat], [chat room]", subscribe, publish)
+	}
+	if options := namespaces.Lookup("room:1"); !options.PublishCheck || options.SubscribeCheck {
+		t.Errorf("Lookup(room:1) = %+v, want the publish check only", options)
+	}
+	plain, err := NewNamespaces([]NamespaceOptions{{Name: "news"}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if subscribe, publish := plain.Checked(); subscribe != nil || publish != nil {
+		t.Errorf("Checked() without checks = %q, %q; want nil, nil", subscribe, publish)
 	}
 }

@@ -79,7 +79,8 @@ func (p *Publisher) rpcFrom(s *session.Session, message protocol.Message) {
 
 // answerRPC sends s the answer to its rpc id: the backend's result data or error,
 // or rpc_error backend_unavailable / backend_error for a failed call. A
-// {"disconnect"} answer closes the connection with 4403 and its reason.
+// {"disconnect"} answer closes the connection with the backend's code and reason,
+// as the connect callback's does.
 func (p *Publisher) answerRPC(s *session.Session, id json.RawMessage, answer callbacks.Answer, err error) {
 	switch {
 	case err != nil && callbacks.IsUnavailable(err):
@@ -89,7 +90,7 @@ func (p *Publisher) answerRPC(s *session.Session, id json.RawMessage, answer cal
 	case answer.Error != nil:
 		s.Send(protocol.RPCError{ID: id, Code: answer.Error.Code, Message: answer.Error.Message}.Frame())
 	case answer.Disconnect != nil:
-		s.CloseWithText(session.ReasonKicked, answer.Disconnect.Reason)
+		s.CloseWithCode(session.ReasonBackendDisconnect, uint16(answer.Disconnect.Code), answer.Disconnect.Reason)
 	default:
 		var result struct {
 			Data json.RawMessage `json:"data"`

@@ -36,40 +36,54 @@ func refuse(s *session.Session, err error, channel string, id []byte) string {
 	return refusal.Code
 }
 
-// subscribeFrom handles a client's subscribe: the name, the subscription token if
-// any, the permission, the limits; it answers "subscribed" (for a history channel
-// with its position, and what the client missed when it asks to recover; see
+// subscribeFrom handles a client's subscribe, in order with the connection's
+// other channel requests (ordering.go): the name, the subscription token if any,
+// the permission, the backend's subscribe check in a namespace that asks for it
+// (checks.go), the limits; it answers "subscribed" (for a history channel with
+// its position, and what the client missed when it asks to recover; see
 // joining.go) or an error.
 func (p *Publisher) subscribeFrom(s *session.Session, message protocol.Message) {
-	err := p.subscribeClient(s, message)
-	switch {
-	case errors.Is(err, errClosed):
-		return
-	case err != nil:
-		p.counters.subscribeRefusals.add(refuse(s, err, message.Channel, message.ID))
-	}
+	p.inOrder(s, message, func() bool {
+		options, err := p.subscribeAllowed(s, message)
+		if err == nil && options.SubscribeCheck {
+			return p.checkSubscribe(s, message, options)
+		}
+		if err == nil {
+			err = p.join(s, message.Channel, options, joinRequest{id: message.ID, recover: message.Recover,
+				from: history.Position{Offset: message.Offset, Epoch: message.Epoch}})
+		}
+		if err != nil && !errors.Is(err, errClosed) {
+			p.counters.subscribeRefusals.add(refuse(s, err, message.Channel, message.ID))
+		}
+		return false
+	})
 }
 
-// subscribeClient subscribes s to the channel of message, a subscribe, if the rules
-// allow it, with the subscription token the client sent (or none), and answers it.
-func (p *Publisher) subscribeClient(s *session.Session, message protocol.Message) error {
+// subscribeAllowed checks message, a subscribe of s, against the rules (the
+// name, the subscription token the client sent, or none, the namespace and the
+// grants, a subscription already held) and returns the channel's namespace
+// options when they allow it.
+func (p *Publisher) subscribeAllowed(s *session.Session, message protocol.Message) (channels.NamespaceOptions, error) {
 	channel, token := message.Channel, message.Token
 	if err := channels.ValidateName(channel); err != nil {
-		return err
+		return channels.NamespaceOptions{}, err
 	}
 	options := p.namespaces.Lookup(channel)
 	tokenChannel := ""
 	if token != "" && p.verifySubscription != nil {
 		if err := p.verifySubscription(token, s.UserID(), channel); err != nil {
-			return &channels.Error{Code: channels.CodePermissionDenied, Message: "subscription token refused: " + err.Error()}
+			return options, &channels.Error{Code: channels.CodePermissionDenied, Message: "subscription token refused: " + err.Error()}
 		}
 		tokenChannel = channel
 	}
 	if err := channels.SubscribePermission(options, connectionOf(s), channel, tokenChannel); err != nil {
-		return err
+		return options, err
 	}
-	return p.join(s, channel, options, joinRequest{id: message.ID, recover: message.Recover,
-		from: history.Position{Offset: message.Offset, Epoch: message.Epoch}})
+	if options.SubscribeCheck && p.index.Subscribed(s, channel) {
+		// Not worth a call to the backend: join would refuse it.
+		return options, channels.ErrAlreadySubscribed
+	}
+	return options, nil
 }
 
 // subscribe adds s to channel in the index, within maxSubscribers (0: unlimited).
@@ -91,54 +105,70 @@ func (p *Publisher) subscribe(s *session.Session, channel string, maxSubscribers
 // to it any more, so its text is never seen.
 var errClosed = errors.New("the connection closed")
 
-// unsubscribeFrom handles a client's unsubscribe and answers "unsubscribed" or an
-// error.
+// unsubscribeFrom handles a client's unsubscribe, in order with the connection's
+// other channel requests, and answers "unsubscribed" or an error.
 func (p *Publisher) unsubscribeFrom(s *session.Session, message protocol.Message) {
-	err := channels.ValidateName(message.Channel)
-	if err == nil {
-		err = p.leave(s, message.Channel, p.namespaces.Lookup(message.Channel))
-	}
-	if err != nil {
-		p.counters.subscribeRefusals.add(refuse(s, err, message.Channel, message.ID))
-		return
-	}
-	p.emit(callbacks.EventUnsubscribe, s, message.Channel, UnsubscribedByClient)
-	s.Send(protocol.ChannelAnswer{Type: protocol.TypeUnsubscribed, Channel: message.Channel, ID: message.ID}.Frame())
+	p.inOrder(s, message, func() bool {
+		err := channels.ValidateName(message.Channel)
+		if err == nil {
+			err = p.leave(s, message.Channel, p.namespaces.Lookup(message.Channel))
+		}
+		if err != nil {
+			p.counters.subscribeRefusals.add(refuse(s, err, message.Channel, message.ID))
+			return false
+		}
+		p.emit(callbacks.EventUnsubscribe, s, message.Channel, UnsubscribedByClient)
+		s.Send(protocol.ChannelAnswer{Type: protocol.TypeUnsubscribed, Channel: message.Channel, ID: message.ID}.Frame())
+		return false
+	})
 }
 
-// publishFrom handles a client's publish: the name and the permission, then the
-// publication to this node's subscribers (the publisher among them only when its
-// namespace says publisher_receives) and, in a cluster, to the other nodes without
-// waiting for them (a history channel's: history.go). A publish with an "id" is
-// acknowledged with "published".
+// publishFrom handles a client's publish, in order with the connection's other
+// channel requests: the name and the permission, the backend's publish check in
+// a namespace that asks for it (checks.go), then the delivery (deliverFrom).
 func (p *Publisher) publishFrom(s *session.Session, message protocol.Message) {
-	channel := message.Channel
-	err := channels.ValidateName(channel)
-	var options channels.NamespaceOptions
-	if err == nil {
-		options = p.namespaces.Lookup(channel)
-		err = channels.PublishPermission(options, connectionOf(s), channel, p.index.Subscribed(s, channel))
-	}
-	if err != nil {
-		p.counters.publishRefusals.add(refuse(s, err, channel, message.ID))
-		return
-	}
+	p.inOrder(s, message, func() bool {
+		channel := message.Channel
+		err := channels.ValidateName(channel)
+		var options channels.NamespaceOptions
+		if err == nil {
+			options = p.namespaces.Lookup(channel)
+			err = channels.PublishPermission(options, connectionOf(s), channel, p.index.Subscribed(s, channel))
+		}
+		if err != nil {
+			p.counters.publishRefusals.add(refuse(s, err, channel, message.ID))
+			return false
+		}
+		if options.PublishCheck {
+			return p.checkPublish(s, message, options)
+		}
+		p.deliverFrom(s, channel, message.Data, options, message.ID)
+		return false
+	})
+}
+
+// deliverFrom delivers data, s's publication to channel, allowed: to this
+// node's subscribers (the publisher among them only when its namespace says
+// publisher_receives) and, in a cluster, to the other nodes without waiting for
+// them (a history channel's: history.go). A publish with an id is acknowledged
+// with "published".
+func (p *Publisher) deliverFrom(s *session.Session, channel string, data []byte, options channels.NamespaceOptions, id []byte) {
 	p.counters.fromClients.Add(1)
 	exclude := s
 	if options.PublisherReceives {
 		exclude = nil
 	}
 	if p.hasHistory(options) {
-		p.publishHistoryFrom(s, channel, message.Data, options, exclude, message.ID)
+		p.publishHistoryFrom(s, channel, data, options, exclude, id)
 		return
 	}
-	payload := protocol.PublicationPayload(channel, message.Data)
+	payload := protocol.PublicationPayload(channel, data)
 	p.publishLocal(channel, payload, exclude)
 	if p.forwarder != nil {
 		p.forwarder.RelayToChannel(channel, payload)
 	}
-	if message.ID != nil {
-		s.Send(protocol.ChannelAnswer{Type: protocol.TypePublished, Channel: channel, ID: message.ID}.Frame())
+	if id != nil {
+		s.Send(protocol.ChannelAnswer{Type: protocol.TypePublished, Channel: channel, ID: id}.Frame())
 	}
 }
 

@@ -63,6 +63,15 @@ type Config struct {
 	// more is answered with rpc_error too_many_rpcs. Default (0)
 	// DefaultMaxRPCsPerConnection (16); negative: unlimited.
 	MaxRPCsPerConnection int
+	// SubscribeCheck and PublishCheck are the backend endpoints of the subscribe
+	// and publish checks of the namespaces with subscribe_check and publish_check
+	// (checks.go). Each is required when a namespace asks for its check, and
+	// unused otherwise. Default nil.
+	SubscribeCheck, PublishCheck *callbacks.Endpoint
+	// MaxWaitingRequests caps the channel requests one connection may have
+	// waiting behind one of its checks (ordering.go); one more is answered with
+	// too_many_requests. Default (0) DefaultMaxWaitingRequests (64).
+	MaxWaitingRequests int
 	// Events, when set, receives a connect and a disconnect event per connection
 	// and a subscribe and an unsubscribe event per subscription (package callbacks
 	// posts them to the backend in batches). Default nil: no events.
@@ -201,6 +210,9 @@ type Publisher struct {
 	counters                channelCounters
 
 	rpc                  *callbacks.Endpoint
+	subscribeCheck       *callbacks.Endpoint
+	publishCheck         *callbacks.Endpoint
+	chains               requestChains
 	maxRPCsPerConnection int
 	rpcsInFlight         rpcCounts
 	events               *callbacks.Events
@@ -235,7 +247,20 @@ func NewPublisher(config Config) (*Publisher, error) {
 		namespaces: config.Namespaces, authentication: config.Authentication,
 		everyClientMayBroadcast: config.EveryClientMayBroadcast, verifySubscription: config.VerifySubscription,
 		rpc: config.RPC, maxRPCsPerConnection: cmp.Or(config.MaxRPCsPerConnection, DefaultMaxRPCsPerConnection),
-		events: config.Events}
+		events: config.Events, subscribeCheck: config.SubscribeCheck, publishCheck: config.PublishCheck}
+	if config.MaxWaitingRequests < 0 {
+		return nil, errors.New("delivery: Config.MaxWaitingRequests must not be negative")
+	}
+	p.chains.limit = cmp.Or(config.MaxWaitingRequests, DefaultMaxWaitingRequests)
+	subscribeChecked, publishChecked := config.Namespaces.Checked()
+	if len(subscribeChecked) > 0 && config.SubscribeCheck == nil {
+		return nil, fmt.Errorf("delivery: namespace %q has subscribe_check, but no subscribe check endpoint is configured",
+			subscribeChecked[0])
+	}
+	if len(publishChecked) > 0 && config.PublishCheck == nil {
+		return nil, fmt.Errorf("delivery: namespace %q has publish_check, but no publish check endpoint is configured",
+			publishChecked[0])
+	}
 	indexConfig := channels.Config{MaxSubscriptions: config.MaxSubscriptionsPerConnection}
 	if config.Forwarder != nil {
 		indexConfig.Activity = config.Forwarder.ChannelInterest

@@ -25,6 +25,15 @@ type CallbacksConfig struct {
 	// RPCURL receives the clients' rpc messages (POST, JSON). Default empty: an rpc
 	// is answered with rpc_error rpc_not_configured.
 	RPCURL string
+	// SubscribeURL is asked about every client subscribe to a channel whose
+	// namespace has subscribe_check, and PublishURL about every client publication
+	// to one whose namespace has publish_check (POST, JSON; docs/integration.md).
+	// Each is required when a namespace asks for its check. Default empty.
+	SubscribeURL, PublishURL string
+	// MaxWaitingRequests caps the channel requests one connection may have
+	// waiting behind a subscribe or publish check (see
+	// delivery.Config.MaxWaitingRequests; default 64).
+	MaxWaitingRequests int
 	// EventsURL receives connection events in batches. Default empty: no events.
 	EventsURL string
 	// Client configures the calls: signature secret or bearer key, timeout (1 s),
@@ -43,7 +52,8 @@ type CallbacksConfig struct {
 
 // enabled reports whether any callback is configured.
 func (config CallbacksConfig) enabled() bool {
-	return config.ConnectURL != "" || config.RPCURL != "" || config.EventsURL != ""
+	return config.ConnectURL != "" || config.RPCURL != "" || config.EventsURL != "" || config.SubscribeURL != "" ||
+		config.PublishURL != ""
 }
 
 // backend is a node's connection to its backend: the client, and the events poster
@@ -79,6 +89,7 @@ func startCallbacks(config Config, publisherConfig *delivery.Config) (backend, e
 	}
 	started := backend{client: client}
 	publisherConfig.MaxRPCsPerConnection = callbacksConfig.MaxRPCsPerConnection
+	publisherConfig.MaxWaitingRequests = callbacksConfig.MaxWaitingRequests
 	if callbacksConfig.ConnectURL != "" {
 		endpoint, err := client.Endpoint("connect", callbacksConfig.ConnectURL)
 		if err != nil {
@@ -89,6 +100,19 @@ func startCallbacks(config Config, publisherConfig *delivery.Config) (backend, e
 	}
 	if callbacksConfig.RPCURL != "" {
 		if publisherConfig.RPC, err = client.Endpoint("rpc", callbacksConfig.RPCURL); err != nil {
+			client.Close()
+			return backend{}, err
+		}
+	}
+	for _, check := range []struct {
+		kind, url string
+		endpoint  **callbacks.Endpoint
+	}{{"subscribe", callbacksConfig.SubscribeURL, &publisherConfig.SubscribeCheck},
+		{"publish", callbacksConfig.PublishURL, &publisherConfig.PublishCheck}} {
+		if check.url == "" {
+			continue
+		}
+		if *check.endpoint, err = client.Endpoint(check.kind, check.url); err != nil {
 			client.Close()
 			return backend{}, err
 		}

@@ -399,8 +399,21 @@ func (config Config) Validate() error {
 	case config.JWT.Enabled() && config.InsecureUserID:
 		return errors.New("gateway: Config.InsecureUserID cannot be combined with Config.JWT")
 	}
-	if _, err := channels.NewNamespaces(config.Namespaces, config.JWT.Enabled()); err != nil {
+	namespaces, err := channels.NewNamespaces(config.Namespaces, config.JWT.Enabled())
+	if err != nil {
 		return fmt.Errorf("gateway: Config.Namespaces: %w", err)
+	}
+	subscribeChecked, publishChecked := namespaces.Checked()
+	if len(subscribeChecked) > 0 && config.Callbacks.SubscribeURL == "" {
+		return fmt.Errorf("gateway: namespace %q has subscribe_check, which needs Config.Callbacks.SubscribeURL (-subscribe-url)",
+			subscribeChecked[0])
+	}
+	if len(publishChecked) > 0 && config.Callbacks.PublishURL == "" {
+		return fmt.Errorf("gateway: namespace %q has publish_check, which needs Config.Callbacks.PublishURL (-publish-url)",
+			publishChecked[0])
+	}
+	if config.Callbacks.MaxWaitingRequests < 0 {
+		return errors.New("gateway: Config.Callbacks.MaxWaitingRequests must not be negative")
 	}
 	if err := config.Callbacks.Client.Validate(); err != nil {
 		return fmt.Errorf("gateway: Config.Callbacks: %w", err)

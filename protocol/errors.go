@@ -33,6 +33,10 @@ const (
 	// ErrorPermissionDenied: the connection may not do what it asked (a channel
 	// operation, or the client broadcast under authentication).
 	ErrorPermissionDenied = "permission_denied"
+	// ErrorTooManyRequests: the connection has as many channel requests waiting
+	// behind a backend check (a subscribe or publish check in flight) as it may;
+	// this one was dropped.
+	ErrorTooManyRequests = "too_many_requests"
 )
 
 // Error is one error answer: a code from the list above (or, for a refused channel

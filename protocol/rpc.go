@@ -2,8 +2,10 @@ package protocol
 
 import "encoding/json"
 
-// Error codes of rpc_error. Codes the backend gives in its {"error":{"code":...}}
-// answer are passed on as they are; these are the gateway's own.
+// Error codes of rpc_error, and of the error that answers a subscribe or publish
+// whose backend check failed. Codes the backend gives in its
+// {"error":{"code":...}} answer are passed on as they are; these are the
+// gateway's own.
 const (
 	// ErrorBackendUnavailable: the backend could not answer: it is down, slow (the
 	// call timed out), overloaded (the gateway's queue of calls is full) or failing

@@ -55,9 +55,10 @@ const (
 	// ReasonBackendUnavailable: the connect callback's backend did not answer (down,
 	// timed out, its circuit breaker open); the client reconnects with backoff (4003).
 	ReasonBackendUnavailable
-	// ReasonBackendDisconnect: the connect callback's backend answered "disconnect";
-	// the close code and text are the backend's (any of 4000-4999, see
-	// Transport.RefuseWithCode), so Code and Text are zero and empty.
+	// ReasonBackendDisconnect: a callback's backend answered "disconnect" (the
+	// connect callback, an rpc, a subscribe or publish check); the close code and
+	// text are the backend's (any of 4000-4999, see Transport.RefuseWithCode and
+	// Session.CloseWithCode), so Code and Text are zero and empty.
 	ReasonBackendDisconnect
 
 	reasonCount

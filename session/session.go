@@ -166,12 +166,20 @@ func (s *Session) Close(reason CloseReason) { s.CloseWithText(reason, reason.Tex
 // most 123 bytes of UTF-8; longer text is cut to 123 bytes, so callers pass valid
 // text of that size.
 func (s *Session) CloseWithText(reason CloseReason, text string) {
+	s.CloseWithCode(reason, reason.Code(), text)
+}
+
+// CloseWithCode is Close with a close code and text that are not reason's: the
+// backend's own {"disconnect":{"code":4xxx,"reason":"..."}} answer to a callback
+// (code in 4000-4999, text of at most 123 bytes of valid UTF-8), counted under
+// reason (ReasonBackendDisconnect).
+func (s *Session) CloseWithCode(reason CloseReason, code uint16, text string) {
 	if !s.beginClose(reason) {
 		return
 	}
 	s.hub.unregister(s)
 	s.hub.recordDisconnect(s, reason)
-	s.writeCloseAndArmGrace(reason.Code(), text)
+	s.writeCloseAndArmGrace(code, text)
 }
 
 // beginClose moves the session from open to closing with reason; it reports whether

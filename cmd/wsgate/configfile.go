@@ -195,6 +195,8 @@ func namespaceFields(options *channels.NamespaceOptions) *flag.FlagSet {
 	fields.IntVar(&options.HistorySize, "history_size", 0, "")
 	fields.DurationVar(&options.HistoryTTL, "history_ttl", 0, "")
 	fields.IntVar(&options.RecoverMax, "recover_max", 0, "")
+	fields.BoolVar(&options.SubscribeCheck, "subscribe_check", false, "")
+	fields.BoolVar(&options.PublishCheck, "publish_check", false, "")
 	return fields
 }
 
@@ -250,12 +252,14 @@ func (file *configFile) namespaceOptions() []channels.NamespaceOptions {
 // checkNamespaces validates the file's namespaces as gateway.New will, with
 // channels.NewNamespaces (authentication says whether JWT is configured), and points
 // an error at the line of the option at fault: the entry is the first whose list so
-// far NewNamespaces refuses, the line that of the key the error names.
-func (file *configFile) checkNamespaces(authentication bool) error {
+// far NewNamespaces refuses, the line that of the key the error names. A
+// subscribe_check or publish_check needs its callback's URL (checks says which
+// are set).
+func (file *configFile) checkNamespaces(authentication bool, checks checkURLs) error {
 	list := file.namespaceOptions()
 	_, refused := channels.NewNamespaces(list, authentication)
 	if refused == nil {
-		return nil
+		return file.checkCallbacks(checks)
 	}
 	for index, entry := range file.namespaces {
 		_, err := channels.NewNamespaces(list[:index+1], authentication)
@@ -280,6 +284,27 @@ func (file *configFile) checkNamespaces(authentication bool) error {
 		return fmt.Errorf("%s:%d: %w", file.path, line, err)
 	}
 	return fmt.Errorf("%s: %w", file.path, refused)
+}
+
+// checkURLs says which check callbacks have a URL: -subscribe-url and -publish-url.
+type checkURLs struct{ subscribe, publish bool }
+
+// checkCallbacks points at the first subscribe_check or publish_check whose
+// callback has no URL.
+func (file *configFile) checkCallbacks(checks checkURLs) error {
+	for _, entry := range file.namespaces {
+		for _, check := range []struct {
+			key, flag     string
+			asked, hasURL bool
+		}{{"subscribe_check", "subscribe-url", entry.options.SubscribeCheck, checks.subscribe},
+			{"publish_check", "publish-url", entry.options.PublishCheck, checks.publish}} {
+			if check.asked && !check.hasURL {
+				return fmt.Errorf("%s:%d: namespace %q: %s: needs -%s, the backend URL that answers the check", file.path,
+					entry.keyLines[check.key], entry.options.Name, check.key, check.flag)
+			}
+		}
+	}
+	return nil
 }
 
 // resolved returns node with its anchor (&name) or tag (!!str) taken off, and an

@@ -167,8 +167,12 @@ func TestConfigFileReadsNamespaces(t *testing.T) {
     history_size: 100
     history_ttl: 90s
     recover_max: 50
+  - name: room
+    subscribe_check: true
+    publish_check: true
 `)
-	parsed, err := parseOptions([]string{"-config", path}, environment(nil), io.Discard)
+	parsed, err := parseOptions([]string{"-config", path, "-subscribe-url", "http://127.0.0.1:9000/subscribe",
+		"-publish-url", "http://127.0.0.1:9000/publish"}, environment(nil), io.Discard)
 	if err != nil {
 		t.Fatalf("parseOptions: %v", err)
 	}
@@ -177,6 +181,7 @@ func TestConfigFileReadsNamespaces(t *testing.T) {
 		{Name: "inbox", Personal: true},
 		{Name: "", Publish: channels.PublishOff},
 		{Name: "feed", HistorySize: 100, HistoryTTL: 90 * time.Second, RecoverMax: 50},
+		{Name: "room", SubscribeCheck: true, PublishCheck: true},
 	}
 	if !reflect.DeepEqual(parsed.namespaces, want) {
 		t.Fatalf("namespaces %+v, want %+v", parsed.namespaces, want)
@@ -207,7 +212,12 @@ func TestConfigFileNamespaceErrorsNameTheLine(t *testing.T) {
 		"bad name": {"namespaces:\n  - name: chat:room\n", nil,
 			`:2: namespace "chat:room": name: contains ':', which ends a namespace`},
 		"unknown key": {"namespaces:\n  - name: chat\n    presence: true\n", nil,
-			`:3: namespaces: unknown key "presence"; an entry has history_size, history_ttl, max_subscribers, name, personal, publish, publisher_receives, recover_max, subscribe`},
+			`:3: namespaces: unknown key "presence"; an entry has history_size, history_ttl, max_subscribers, name, personal, publish, publish_check, publisher_receives, recover_max, subscribe, subscribe_check`},
+		"subscribe_check without its url": {"namespaces:\n  - name: news\n  - name: chat\n    publish: subscribers\n    subscribe_check: true\n", nil,
+			`:5: namespace "chat": subscribe_check: needs -subscribe-url, the backend URL that answers the check`},
+		"publish_check without its url": {"namespaces:\n  - name: chat\n    publish_check: true\n",
+			map[string]string{"WSGATE_SUBSCRIBE_URL": "http://127.0.0.1:9000/subscribe"},
+			`:3: namespace "chat": publish_check: needs -publish-url, the backend URL that answers the check`},
 		"history_ttl without a unit": {"namespaces:\n  - name: chat\n    history_size: 10\n    history_ttl: 300\n", nil,
 			`:4: namespaces: history_ttl: "300": a duration needs a unit, e.g. 30s or 1m`},
 		"history_ttl without history_size": {"namespaces:\n  - name: chat\n    history_ttl: 5m\n", nil,

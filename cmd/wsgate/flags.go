@@ -66,6 +66,8 @@ type options struct {
 	connectURL           string
 	connectHeaders       string
 	rpcURL               string
+	subscribeURL         string
+	publishURL           string
 	eventsURL            string
 	callbackSecret       string
 	callbackKey          string
@@ -168,6 +170,10 @@ func defineFlags(flags *flag.FlagSet, parsed *options) {
 		"comma-separated request headers the connect callback forwards to the backend")
 	flags.StringVar(&parsed.rpcURL, "rpc-url", "",
 		"backend URL that receives the clients' rpc messages (POST, JSON; docs/integration.md); empty = rpc answers rpc_not_configured")
+	flags.StringVar(&parsed.subscribeURL, "subscribe-url", "",
+		"backend URL asked about every client subscribe to a namespace with subscribe_check (POST, JSON; docs/integration.md)")
+	flags.StringVar(&parsed.publishURL, "publish-url", "",
+		"backend URL asked about every client publication to a namespace with publish_check (POST, JSON; docs/integration.md)")
 	flags.StringVar(&parsed.eventsURL, "events-url", "",
 		"backend URL that receives connect, disconnect, subscribe and unsubscribe events in batches (empty = no events)")
 	flags.StringVar(&parsed.callbackSecret, "callback-secret", "",
@@ -275,7 +281,8 @@ func parseOptions(arguments []string, lookup func(string) (string, bool), output
 	if err := parsed.validate(at); err != nil {
 		return parsed, err
 	}
-	return parsed, file.checkNamespaces(parsed.authentication())
+	return parsed, file.checkNamespaces(parsed.authentication(),
+		checkURLs{subscribe: parsed.subscribeURL != "", publish: parsed.publishURL != ""})
 }
 
 // readConfigFile reads and parses the -config file at path; an error reading it
@@ -319,7 +326,8 @@ func (o options) callbacksConfig() gateway.CallbacksConfig {
 		limit = -1
 	}
 	return gateway.CallbacksConfig{ConnectURL: o.connectURL, ConnectHeaders: commaList(o.connectHeaders),
-		RPCURL: o.rpcURL, EventsURL: o.eventsURL, MaxRPCsPerConnection: limit,
+		RPCURL: o.rpcURL, SubscribeURL: o.subscribeURL, PublishURL: o.publishURL, EventsURL: o.eventsURL,
+		MaxRPCsPerConnection: limit,
 		Client: callbacks.Config{Secret: []byte(o.callbackSecret), BearerKey: o.callbackKey, Timeout: o.callbackTimeout,
 			Workers: o.callbackWorkers, QueueSize: o.callbackQueue},
 		Events: callbacks.EventsConfig{BatchSize: o.eventsBatchSize, BatchDelay: o.eventsBatchDelay, QueueSize: o.eventsQueueSize}}

@@ -55,6 +55,10 @@ func TestFlagErrorsNameTheFlagAndItsValue(t *testing.T) {
 			`wsgate: -client-broadcast "nobody": must be grant or everyone` + "\n"},
 		"rpc url without scheme": {[]string{"-rpc-url", "localhost:8000/rpc"},
 			`wsgate: -rpc-url "localhost:8000/rpc": must be an http:// or https:// URL` + "\n"},
+		"subscribe url without scheme": {[]string{"-subscribe-url", "backend/subscribe"},
+			`wsgate: -subscribe-url "backend/subscribe": must be an http:// or https:// URL` + "\n"},
+		"publish url of another scheme": {[]string{"-publish-url", "ws://backend/publish"},
+			`wsgate: -publish-url "ws://backend/publish": must be an http:// or https:// URL` + "\n"},
 		"events url of another scheme": {[]string{"-events-url", "ftp://host/events"},
 			`wsgate: -events-url "ftp://host/events": must be an http:// or https:// URL` + "\n"},
 		"zero callback workers":  {[]string{"-callback-workers", "0"}, "wsgate: -callback-workers 0: must be positive\n"},
@@ -77,8 +81,9 @@ func TestFlagErrorsNameTheFlagAndItsValue(t *testing.T) {
 func TestCallbackFlagsMapOntoTheGatewayConfig(t *testing.T) {
 	parsed, err := parseOptions([]string{"-rpc-url", "http://127.0.0.1:9000/rpc", "-callback-timeout", "250ms",
 		"-connect-url", "http://127.0.0.1:9000/connect", "-connect-headers", "Cookie, X-Real-IP",
-		"-max-rpcs-per-connection", "0", "-events-batch-size", "50"},
-		environment(map[string]string{"WSGATE_EVENTS_URL": "https://backend/events", "WSGATE_CALLBACK_SECRET": "s"}), io.Discard)
+		"-max-rpcs-per-connection", "0", "-events-batch-size", "50", "-subscribe-url", "http://127.0.0.1:9000/subscribe"},
+		environment(map[string]string{"WSGATE_EVENTS_URL": "https://backend/events", "WSGATE_CALLBACK_SECRET": "s",
+			"WSGATE_PUBLISH_URL": "http://127.0.0.1:9000/publish"}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +91,8 @@ func TestCallbackFlagsMapOntoTheGatewayConfig(t *testing.T) {
 	if config.RPCURL != "http://127.0.0.1:9000/rpc" || config.EventsURL != "https://backend/events" ||
 		string(config.Client.Secret) != "s" || config.Client.Timeout != 250*time.Millisecond || config.MaxRPCsPerConnection != -1 ||
 		config.Events.BatchSize != 50 || config.Events.BatchDelay != 100*time.Millisecond || config.Client.Workers != 32 ||
-		config.ConnectURL != "http://127.0.0.1:9000/connect" || strings.Join(config.ConnectHeaders, "|") != "Cookie|X-Real-IP" {
+		config.ConnectURL != "http://127.0.0.1:9000/connect" || strings.Join(config.ConnectHeaders, "|") != "Cookie|X-Real-IP" ||
+		config.SubscribeURL != "http://127.0.0.1:9000/subscribe" || config.PublishURL != "http://127.0.0.1:9000/publish" {
 		t.Fatalf("callbacks config %+v", config)
 	}
 }

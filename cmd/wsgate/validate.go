@@ -140,7 +140,7 @@ func (o options) validate(at sources) error {
 // flag list.
 func (o options) validateCallbacks(at sources) error {
 	for _, setting := range []struct{ name, address string }{{"connect-url", o.connectURL}, {"rpc-url", o.rpcURL},
-		{"events-url", o.eventsURL}} {
+		{"subscribe-url", o.subscribeURL}, {"publish-url", o.publishURL}, {"events-url", o.eventsURL}} {
 		if setting.address == "" {
 			continue
 		}
