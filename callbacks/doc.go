@@ -1,6 +1,6 @@
 // Package callbacks calls the application's backend over HTTP: the asynchronous
-// calls of the connection lifecycle (RPC today; the connect callback and the
-// publish and subscribe checks use the same API) and the batched connection events.
+// calls of the connection lifecycle (the connect callback, RPC, the subscribe
+// and publish checks) and the batched connection events.
 // It knows nothing of sessions or of the wire protocol: callers hand it JSON bodies
 // and get parsed answers back.
 //

@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/wsgate/wsgate/callbacks"
+	"github.com/wsgate/wsgate/channels"
 	"github.com/wsgate/wsgate/gateway"
 	"github.com/wsgate/wsgate/internal/testsupport"
 )
@@ -118,5 +121,41 @@ func TestThePythonBackendAuthenticatesConnectionsBySessionCookie(t *testing.T) {
 		if code, _ := readClose(t, refused, readTimeout); code != want {
 			t.Errorf("cookie %q closed with %d, want %d", cookie, code, want)
 		}
+	}
+}
+
+// TestThePythonBackendAnswersSubscribeAndPublishChecks: the example's checks let
+// a room's members subscribe and refuse others, and replace a publication's data
+// (masked, stamped with its author) or refuse it.
+func TestThePythonBackendAnswersSubscribeAndPublishChecks(t *testing.T) {
+	backend := startPythonBackend(t)
+	n := startNode(t, gateway.Config{InsecureUserID: true,
+		Namespaces: []channels.NamespaceOptions{{Name: "room", Subscribe: channels.SubscribeAuthenticated,
+			Publish: channels.PublishSubscribers, SubscribeCheck: true, PublishCheck: true}},
+		Callbacks: gateway.CallbacksConfig{SubscribeURL: backend + "/subscribe", PublishURL: backend + "/publish",
+			Client: callbacks.Config{Secret: callbackSecret}}})
+	ada, bob, eve := n.dial("ada"), n.dial("bob"), n.dial("eve")
+	for _, conn := range []*websocket.Conn{ada, bob} {
+		send(t, conn, map[string]any{"type": "subscribe", "channel": "room:lobby"})
+		if got := readMessage(t, conn, readTimeout); got["type"] != "subscribed" {
+			t.Fatalf("a member's subscribe got %v", got)
+		}
+	}
+	send(t, eve, map[string]any{"type": "subscribe", "channel": "room:lobby"})
+	expectError(t, eve, "permission_denied", "room:lobby")
+
+	send(t, ada, map[string]any{"type": "publish", "channel": "room:lobby", "data": map[string]any{"text": "darn it works"}})
+	got := readMessage(t, bob, readTimeout)
+	data, _ := got["data"].(map[string]any)
+	if got["type"] != "publication" || data["text"] != "**** it works" || data["user"] != "ada" {
+		t.Fatalf("bob got %v, want the backend's masked text stamped with ada", got)
+	}
+	send(t, ada, map[string]any{"type": "publish", "channel": "room:lobby", "data": map[string]any{"text": "buy spam"}})
+	expectError(t, ada, "publish_not_allowed", "room:lobby")
+	send(t, ada, map[string]any{"type": "publish", "channel": "room:lobby", "data": "not an object"})
+	expectError(t, ada, "publish_not_allowed", "room:lobby")
+	send(t, bob, map[string]any{"type": "publish", "channel": "room:lobby", "data": map[string]any{"text": "hi"}})
+	if got := readMessage(t, ada, readTimeout); got["type"] != "publication" || got["data"].(map[string]any)["user"] != "bob" {
+		t.Fatalf("ada got %v, want bob's publication (nothing of the refused ones)", got)
 	}
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A wsgate callbacks backend with the standard library only: connect, RPC and connection events.
+"""A wsgate callbacks backend with the standard library only: connect, RPC, subscribe and publish
+checks, and connection events.
 
 wsgate posts JSON to the backend (docs/integration.md, "Backend callbacks"):
 
@@ -9,6 +10,14 @@ wsgate posts JSON to the backend (docs/integration.md, "Backend callbacks"):
                banned session is closed with 4403; anything else is refused (4401).
 - POST /rpc    {"user","connection_id","method","data"}; the answer is
                {"result":{"data":...}} or {"error":{"code":"...","message":"..."}}.
+- POST /subscribe {"user","connection_id","channel","token"?,"data"?}: asked about a client's
+               subscribe in a namespace with subscribe_check; this backend lets the members of
+               a room (ROOMS below) subscribe to "room:<name>", and refuses anyone else with
+               permission_denied.
+- POST /publish {"user","connection_id","channel","data"}: asked about a client's publication
+               in a namespace with publish_check; this backend takes {"text":"..."} only,
+               refuses text with a blocked word (publish_not_allowed), and replaces the data
+               with the text masked and stamped with the author: {"result":{"data":{...}}}.
 - POST /events {"events":[{"id","type","time","connection_id","user","channel","reason"}]};
                any 2xx answer takes the batch. Events may come twice (at least once
                delivery): de-duplicate by "id".
@@ -19,7 +28,17 @@ runs with -callback-secret; this backend refuses a request whose signature does 
 
     WSGATE_CALLBACK_SECRET=... python3 callbacks_backend.py --port 9000
     WSGATE_CALLBACK_SECRET=... wsgate -connect-url http://127.0.0.1:9000/connect \\
-        -rpc-url http://127.0.0.1:9000/rpc -events-url http://127.0.0.1:9000/events
+        -rpc-url http://127.0.0.1:9000/rpc -events-url http://127.0.0.1:9000/events \\
+        -subscribe-url http://127.0.0.1:9000/subscribe -publish-url http://127.0.0.1:9000/publish
+
+with a namespace that asks for the checks in wsgate's configuration file:
+
+    namespaces:
+      - name: room
+        subscribe: authenticated
+        publish: subscribers
+        subscribe_check: true
+        publish_check: true
 
 GET /events lists the distinct events received so far (for tests and curiosity).
 It prints "listening on <port>" once it is ready (--port 0 picks a free port).
@@ -45,6 +64,11 @@ SESSIONS = {
     "s3cret-eve": {"user_id": "66", "name": "Eve", "banned": True},
 }
 SESSION_LIFETIME = 3600  # seconds: the connection expires with the session
+
+# Who may read and write each room: "room:<name>" -> user ids.
+ROOMS = {"lobby": {"42", "ada", "bob"}}
+BLOCKED_WORDS = {"spam"}
+MASKED_WORDS = {"darn"}
 
 seen_ids = set()
 events = []
@@ -87,6 +111,26 @@ def run_rpc(call):
     return {"error": {"code": "unknown_method", "message": "no method %r" % method}}
 
 
+def run_subscribe(call):
+    """Let the members of a room subscribe to it."""
+    namespace, _, room = call.get("channel", "").partition(":")
+    if namespace == "room" and call.get("user") in ROOMS.get(room, ()):
+        return {"result": {}}
+    return {"error": {"code": "permission_denied", "message": "not a member of this room"}}
+
+
+def run_publish(call):
+    """Take {"text": ...} only; refuse blocked words, mask others, stamp the author."""
+    data = call.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("text"), str):
+        return {"error": {"code": "publish_not_allowed", "message": 'publish {"text":"..."}'}}
+    words = data["text"].split()
+    if any(word.lower() in BLOCKED_WORDS for word in words):
+        return {"error": {"code": "publish_not_allowed", "message": "blocked word"}}
+    text = " ".join("*" * len(word) if word.lower() in MASKED_WORDS else word for word in words)
+    return {"result": {"data": {"text": text, "user": call.get("user")}}}
+
+
 def take_events(batch):
     """Keep each event once, whatever the retries."""
     with events_lock:
@@ -111,6 +155,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(200, run_connect(payload))
         if self.path == "/rpc":
             return self.answer(200, run_rpc(payload))
+        if self.path == "/subscribe":
+            return self.answer(200, run_subscribe(payload))
+        if self.path == "/publish":
+            return self.answer(200, run_publish(payload))
         if self.path == "/events":
             take_events(payload)
             return self.answer(200, {})
