@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsgate/wsgate/callbacks"
+	"github.com/wsgate/wsgate/channels"
 	"github.com/wsgate/wsgate/gateway"
 	"github.com/wsgate/wsgate/internal/testsupport/testnode"
 	"github.com/wsgate/wsgate/session"
@@ -157,4 +158,91 @@ func benchmarkConnect(b *testing.B, withCallback bool) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/time.Since(started).Seconds(), "connects/s")
+}
+
+// BenchmarkPublishCheck measures client publications per second, each
+// acknowledged with "published", by 8 clients with 16 publications in flight
+// each (over the rate limit's reach: unlimited), into a namespace "without" and
+// "with" publish_check, to a local Go backend that accepts at once (signed). Each
+// client publishes to its own channel, which it is subscribed to (no fan-out: the
+// check's cost alone). Both run in one process, one after the other, so their
+// ratio is the check's cost; with the check a connection's publications are
+// checked one at a time (they keep their order), so its rate is bounded by the
+// backend's round trip.
+func BenchmarkPublishCheck(b *testing.B) {
+	b.Run("without", func(b *testing.B) { benchmarkPublishCheck(b, "plain") })
+	b.Run("with", func(b *testing.B) { benchmarkPublishCheck(b, "checked") })
+}
+
+func benchmarkPublishCheck(b *testing.B, namespace string) {
+	backend := httptest.NewServer(http.HandlerFunc(func(writer http.ResponseWriter, _ *http.Request) {
+		_, _ = writer.Write([]byte(`{"result":{}}`))
+	}))
+	defer backend.Close()
+	open := channels.NamespaceOptions{Subscribe: channels.SubscribeAnyone, Publish: channels.PublishSubscribers}
+	plain, checked := open, open
+	plain.Name, checked.Name, checked.PublishCheck = "plain", "checked", true
+	n := testnode.Start(b, gateway.Config{Session: session.Config{MaxMessagesPerSecond: session.Unlimited},
+		Namespaces: []channels.NamespaceOptions{plain, checked},
+		Callbacks:  gateway.CallbacksConfig{PublishURL: backend.URL, Client: callbacks.Config{Secret: callbackSecret}}})
+	const clients, window = 8, 16
+	conns := make([]*websocket.Conn, clients)
+	for index := range conns {
+		conn, response, err := websocket.DefaultDialer.Dial("ws://"+n.Addr().String()+"/api/v1/ws", nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = response.Body.Close()
+		defer conn.Close()
+		channel := namespace + ":" + strconv.Itoa(index)
+		if err := conn.WriteJSON(map[string]any{"type": "subscribe", "channel": channel}); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := conn.ReadMessage(); err != nil {
+			b.Fatal(err)
+		}
+		conns[index] = conn
+	}
+	var next atomic.Int64
+	done := make(chan error, clients)
+	b.ResetTimer()
+	started := time.Now()
+	for index, conn := range conns {
+		publish := []byte(`{"type":"publish","channel":"` + namespace + ":" + strconv.Itoa(index) + `","data":{"text":"hi"},"id":1}`)
+		go func() {
+			inFlight := 0
+			send := func() {
+				if next.Add(1) <= int64(b.N) && conn.WriteMessage(websocket.TextMessage, publish) == nil {
+					inFlight++
+				}
+			}
+			for range window {
+				send()
+			}
+			for inFlight > 0 {
+				_, data, err := conn.ReadMessage()
+				if err != nil {
+					done <- err
+					return
+				}
+				var answer struct {
+					Type string `json:"type"`
+				}
+				_ = json.Unmarshal(data, &answer)
+				if answer.Type != "published" {
+					done <- &json.UnsupportedValueError{Str: string(data)}
+					return
+				}
+				inFlight--
+				send()
+			}
+			done <- nil
+		}()
+	}
+	for range clients {
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(started).Seconds(), "publishes/s")
 }
