@@ -5,6 +5,7 @@
 // server that speaks the channel protocol (support/channel-server.js); against a real
 // wsgate in channels-wsgate.test.js.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import { after, before, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -198,5 +199,55 @@ test('channels in the page: tokens from the backend, resubscription after a rest
   const refusal = log.events.find((event) => event.type === 'error').detail;
   assert.deepEqual([refusal.name, refusal.code, refusal.channel, refusal.id], ['ChannelError', 'publish_not_allowed', 'news', channels.requests('publish')[0].id]);
   assert.deepEqual(log.messages, [], 'channel messages are not message events');
+  assert.equal(setup.browser.pageError(), undefined);
+});
+
+// freePort returns a loopback port nothing listens on (for now).
+async function freePort() {
+  const server = createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+test('connect callback backend unreachable: 4003, the page client backs off and gets in once the backend is up', async (t) => {
+  const port = await freePort();
+  const connectURL = `http://127.0.0.1:${port}/connect`;
+  const gateway = await startWsgate(['-connect-url', connectURL, '-callback-timeout', '300ms']);
+  setup.proxy.setTarget(gateway.address);
+  let backend = null;
+  t.after(async () => {
+    await inPage('closeAll');
+    setup.proxy.setTarget(setup.gateway.address);
+    await gateway.stop();
+    await new Promise((resolve) => (backend ? backend.close(resolve) : resolve()));
+  });
+  await inPage('create', 'ivan', fast);
+  await until(10000, 'two refusals, each followed by a backoff', atLeast(2), 'count', 'ivan', 'reconnecting');
+  const refused = (await inPage('log', 'ivan')).events.filter((event) => event.type === 'close');
+  assert.ok(refused.length >= 2, `closes: ${JSON.stringify(refused)}`);
+  for (const close of refused) {
+    assert.deepEqual(close.detail, { code: 4003, reason: 'backend unavailable', willReconnect: true });
+  }
+  assert.equal(await inPage('count', 'ivan', 'welcome'), 0);
+
+  // The backend comes up on the URL wsgate was given; the circuit breaker, open
+  // after the failures, lets a probe through after its cooldown (5 s).
+  const calls = [];
+  backend = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk) => (body += chunk));
+    request.on('end', () => {
+      calls.push(JSON.parse(body));
+      response.setHeader('Content-Type', 'application/json');
+      response.end(JSON.stringify({ result: { user: 'ivan-from-backend' } }));
+    });
+  });
+  await new Promise((resolve) => backend.listen(port, '127.0.0.1', resolve));
+  const log = await until(20000, 'welcome once the backend answers', (value) => value.events.some((event) => event.type === 'welcome'), 'log', 'ivan');
+  assert.equal(log.events.find((event) => event.type === 'welcome').detail.user_id, 'ivan-from-backend');
+  assert.equal(await inPage('state', 'ivan'), 'open');
+  assert.ok(calls.length >= 1 && calls[0].headers['User-Agent'].includes('HeadlessChrome'), `the backend got ${JSON.stringify(calls)}`);
   assert.equal(setup.browser.pageError(), undefined);
 });
