@@ -118,6 +118,15 @@ test-js: build
 dashboard-assets:
 	cd dashboard/web && npm ci --no-audit --no-fund && npm run --silent build
 
+## test-slow-backend: the slow-backend test at the issue's scale: 10,000 connections,
+## held by the load generator in a process of its own, keep receiving broadcasts while
+## every connect callback times out (gateway/slowbackend_test.go; make test runs it
+## with 1,000). About two minutes on 2 cores; without -race, whose slowdown of the
+## node on 2 cores would be what it measures.
+.PHONY: test-slow-backend
+test-slow-backend: deps
+	WSGATE_SLOW_BACKEND_CONNECTIONS=10000 $(GO) test -count=1 -timeout 10m -run '^TestASlowConnectCallbackStallsNoBroadcast$$' -v ./gateway/
+
 ## bench: Go benchmarks, each beside its baseline in the same run, then the short
 ## load suite (3,000 connections against wsgate, the seed's design and bare nbio;
 ## benchmarks/README.md). Under 5 minutes.
