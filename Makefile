@@ -14,7 +14,7 @@ COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -X github.com/wsgate/wsgate/internal/buildinfo.version=$(VERSION) \
              -X github.com/wsgate/wsgate/internal/buildinfo.commit=$(COMMIT)
 
-.PHONY: all build run test lint deps bench bench-full fuzz soak clean dist release-binary docker
+.PHONY: all build run test lint deps bench bench-full bench-scale fuzz soak clean dist release-binary docker
 
 all: build
 
@@ -137,6 +137,16 @@ bench: deps
 ## bench-full: the 15,000-connection load suite; results in benchmarks/results/full.
 bench-full: deps
 	$(GO) run ./benchmarks/suite
+
+## bench-scale: 100,000 connections over six wsgate processes joined through one
+## redis-server, one load generator worker per node (benchmarks/README.md, "100,000
+## connections"); SCALE_FLAGS='-redis cluster' starts a 3-master Redis Cluster instead,
+## SCALE_FLAGS='-redis-url ...' uses a Redis you run. Results in
+## benchmarks/results/scale/<mode>/. About 4 minutes; not part of make test.
+SCALE_FLAGS ?=
+bench-scale: build deps-redis
+	$(GO) build -o bin/loadgen ./benchmarks/loadgen
+	$(GO) run ./benchmarks/scale -wsgate $(BINARY) -loadgen bin/loadgen $(SCALE_FLAGS)
 
 ## fuzz: every Fuzz* function of the module, found by go test -list (so a new one
 ## needs no edit here), each fuzzed for FUZZTIME (default 30s) one after the other:
