@@ -58,7 +58,7 @@ func main() {
 	flag.IntVar(&parsed.rounds, "rounds", 5, "broadcasts and channel publications, one after the other (medians are reported)")
 	flag.IntVar(&parsed.statsQueries, "stats-queries", 21, "cluster-wide stats queries (median and maximum are reported)")
 	flag.DurationVar(&parsed.burst, "burst", 5*time.Second, "length of the publication burst")
-	flag.BoolVar(&parsed.pin, "pin", true, "run the nodes and Redis on core 1 and the workers on core 0 (taskset)")
+	flag.BoolVar(&parsed.pin, "pin", false, "run the nodes and Redis on core 1 and the workers on core 0 (taskset); off, the kernel spreads every process over both cores")
 	flag.StringVar(&parsed.label, "label", "", "results directory name under -output (default: the -redis mode, or \"given\")")
 	flag.StringVar(&parsed.output, "output", "benchmarks/results/scale", "where results go")
 	flag.Parse()

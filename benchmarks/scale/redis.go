@@ -118,6 +118,24 @@ func (s *redisSet) startServer(port string, extra ...string) error {
 	}
 }
 
+// cluster reports whether the set is a Redis Cluster (its URL says so).
+func (s *redisSet) cluster() bool {
+	return strings.HasPrefix(s.url, "redis+cluster://")
+}
+
+// owner returns the address of the master that owns channel's slot: the one that
+// runs a sharded publication to it instead of answering MOVED.
+func (s *redisSet) owner(channel string) (string, error) {
+	for _, address := range s.addresses {
+		host, port, _ := strings.Cut(address, ":")
+		output, err := exec.Command("redis-cli", "-h", host, "-p", port, "SPUBLISH", channel, "probe").Output()
+		if err == nil && !strings.Contains(string(output), "MOVED") && !strings.Contains(string(output), "ERR") {
+			return address, nil
+		}
+	}
+	return "", fmt.Errorf("no master of %v owns the slot of %s", s.addresses, channel)
+}
+
 // stop kills the servers this program started.
 func (s *redisSet) stop() {
 	for _, process := range s.processes {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,32 +15,35 @@ import (
 
 // report is every figure of a run, written as results.json; table renders it.
 type report struct {
-	Command      []string         `json:"command"`
-	Date         time.Time        `json:"date"`
-	Machine      result.Machine   `json:"machine"`
-	RedisMode    string           `json:"redis_mode"`
-	RedisURL     string           `json:"redis_url"`
-	RedisServers int              `json:"redis_servers"`
-	Nodes        int              `json:"nodes"`
-	Target       int              `json:"target_connections"`
-	OpenFiles    uint64           `json:"open_files_per_process"`
-	PortRange    [2]int           `json:"ephemeral_port_range"`
-	Sources      int              `json:"source_addresses_per_worker"`
-	PingInterval string           `json:"ping_interval"`
-	GOGC         string           `json:"gogc"`
-	GOMEMLIMIT   string           `json:"gomemlimit"`
-	Pinned       bool             `json:"pinned"`
-	Connect      []connectStep    `json:"connect"`
-	Memory       []memoryStep     `json:"memory"`
-	MemorySlope  *memorySlope     `json:"memory_slope"`
-	Held         int              `json:"held"`
-	HeldPerNode  []int            `json:"held_per_node"`
-	ClusterNodes int              `json:"cluster_nodes"`
-	StatsQuery   summary          `json:"cluster_stats_query_ms"`
-	Broadcast    *fanoutResult    `json:"broadcast"`
-	Subscribe    *subscribeResult `json:"subscribe"`
-	Channel      *fanoutResult    `json:"channel"`
-	Burst        *burstResult     `json:"burst"`
+	Command      []string          `json:"command"`
+	Date         time.Time         `json:"date"`
+	Machine      result.Machine    `json:"machine"`
+	RedisMode    string            `json:"redis_mode"`
+	RedisURL     string            `json:"redis_url"`
+	RedisServers int               `json:"redis_servers"`
+	Nodes        int               `json:"nodes"`
+	Target       int               `json:"target_connections"`
+	OpenFiles    uint64            `json:"open_files_per_process"`
+	PortRange    [2]int            `json:"ephemeral_port_range"`
+	Sources      int               `json:"source_addresses_per_worker"`
+	PingInterval string            `json:"ping_interval"`
+	GOGC         string            `json:"gogc"`
+	GOMEMLIMIT   string            `json:"gomemlimit"`
+	Pinned       bool              `json:"pinned"`
+	Connect      []connectStep     `json:"connect"`
+	Memory       []memoryStep      `json:"memory"`
+	MemorySlope  *memorySlope      `json:"memory_slope"`
+	Held         int               `json:"held"`
+	HeldPerNode  []int             `json:"held_per_node"`
+	ClusterNodes int               `json:"cluster_nodes"`
+	StatsQuery   summary           `json:"cluster_stats_query_ms"`
+	Broadcast    *fanoutResult     `json:"broadcast"`
+	Subscribe    *subscribeResult  `json:"subscribe"`
+	Channel      *fanoutResult     `json:"channel"`
+	Bursts       []*burstResult    `json:"bursts"`
+	Burst        *burstResult      `json:"burst_median"`
+	Saturation   *saturationResult `json:"redis_saturation"`
+	Disconnects  map[string]int64  `json:"disconnects_by_reason"`
 }
 
 // connectStep is one Grow of the workers.
@@ -88,6 +92,7 @@ func summarize(values []float64) summary {
 
 // fanoutRound is one broadcast or publication to every connection.
 type fanoutRound struct {
+	Open            int64            `json:"open_connections"`
 	Delivered       int64            `json:"delivered"`
 	LastMs          float64          `json:"last_delivery_ms"`
 	LastPerNodeMs   []float64        `json:"last_delivery_ms_per_node"`
@@ -98,7 +103,6 @@ type fanoutRound struct {
 
 // fanoutResult is the rounds of one kind of fan-out and their medians.
 type fanoutResult struct {
-	Expected            int64         `json:"expected_per_round"`
 	Rounds              []fanoutRound `json:"rounds"`
 	LastMs              summary       `json:"last_delivery_ms"`
 	LastPerNodeMsMedian []float64     `json:"last_delivery_ms_per_node_median"`
@@ -122,7 +126,7 @@ func (f *fanoutResult) summarize(nodes int) {
 		}
 		commands = append(commands, float64(total))
 		publishes = append(publishes, float64(round.RedisCommands["publish"]+round.RedisCommands["spublish"]))
-		f.Lost += f.Expected - round.Delivered
+		f.Lost += max(round.Open-round.Delivered, 0)
 		for index, value := range round.LastPerNodeMs {
 			perNode[index] = append(perNode[index], value)
 		}
@@ -137,6 +141,7 @@ func (f *fanoutResult) summarize(nodes int) {
 
 // subscribeResult is every connection subscribing to one channel.
 type subscribeResult struct {
+	Open                      int64            `json:"open_connections"`
 	Confirmed                 int64            `json:"confirmed"`
 	Refused                   int64            `json:"refused"`
 	Seconds                   float64          `json:"seconds"`
@@ -160,6 +165,15 @@ type burstResult struct {
 	RedisCPUShare                 float64          `json:"redis_cpu_share_of_one_core"`
 	NodesCPUPerPublicationUs      float64          `json:"nodes_cpu_us_per_publication"`
 	SaturationPublicationsPerCore float64          `json:"redis_saturation_publications_per_second_extrapolated"`
+}
+
+// summarizeBursts keeps the burst of median Redis CPU per publication as Burst.
+func (r *report) summarizeBursts() {
+	sorted := slices.Clone(r.Bursts)
+	slices.SortFunc(sorted, func(a, b *burstResult) int {
+		return cmp.Compare(a.RedisCPUPerPublicationUs, b.RedisCPUPerPublicationUs)
+	})
+	r.Burst = sorted[len(sorted)/2]
 }
 
 func newReport(parsed options, redis *redisSet, openFiles uint64, ports [2]int) *report {
@@ -253,7 +267,7 @@ func (r *report) table() string {
 		}
 		row(fanout.name+": last delivery overall, median / max (ms)", "%.0f / %.0f", fanout.result.LastMs.Median, fanout.result.LastMs.Max)
 		row(fanout.name+": last delivery per node, median (ms)", "%s", joinFloats(fanout.result.LastPerNodeMsMedian))
-		row(fanout.name+": lost", "%d", fanout.result.Lost)
+		row(fanout.name+": lost (open connections not reached)", "%d", fanout.result.Lost)
 		row(fanout.name+": nodes' CPU per delivery (µs)", "%.2f", fanout.result.NodesCPUPerDelivery)
 		row(fanout.name+": Redis PUBLISH/SPUBLISH per round", "%.0f", fanout.result.RedisPublishes)
 		row(fanout.name+": Redis commands per round, with the nodes' background (leases, pings)", "%.0f", fanout.result.RedisCommands)
@@ -262,6 +276,9 @@ func (r *report) table() string {
 		row("subscribe every connection to one channel (s)", "%.1f", s.Seconds)
 		row("Redis commands for those subscribes", "%s", formatCommands(s.RedisCommands))
 	}
+	if len(r.Disconnects) > 0 {
+		row("connections the nodes closed during the run", "%s", formatCommands(r.Disconnects))
+	}
 	if b := r.Burst; b != nil {
 		row(fmt.Sprintf("burst: publications/s to one subscriber on each of %d nodes", b.Subscribers), "%s", thousands(b.PerSecond))
 		row("burst: delivered / expected", "%d / %d", b.Delivered, b.Expected)
@@ -269,9 +286,28 @@ func (r *report) table() string {
 		row("burst: Redis CPU per publication (µs)", "%.1f", b.RedisCPUPerPublicationUs)
 		row("burst: Redis CPU used (share of one core)", "%.0f%%", 100*b.RedisCPUShare)
 		row("burst: nodes' CPU per publication (µs)", "%.1f", b.NodesCPUPerPublicationUs)
-		row("one Redis core saturates at (publications/s, extrapolated)", "%s", thousands(b.SaturationPublicationsPerCore))
+		row("burst: Redis CPU per publication in each burst (µs)", "%s", r.burstCosts())
+		row("one Redis core saturates at (publications/s, extrapolated from the burst)", "%s", thousands(b.SaturationPublicationsPerCore))
+	}
+	if s := r.Saturation; s != nil {
+		row(fmt.Sprintf("redis-benchmark %s of %d B to %d subscribers, median (/s)", s.Command, s.PayloadSize, s.Subscribers),
+			"%s", thousands(s.PerSecond))
+		row("redis-benchmark: Redis CPU share / µs per publication, median", "%.0f%% / %.2f", 100*s.CPUShare, s.CPUUs)
 	}
 	return text.String()
+}
+
+// burstCosts lists the Redis CPU per publication of every burst.
+func (r *report) burstCosts() string {
+	var values []float64
+	for _, burst := range r.Bursts {
+		values = append(values, burst.RedisCPUPerPublicationUs)
+	}
+	var parts []string
+	for _, value := range values {
+		parts = append(parts, fmt.Sprintf("%.1f", value))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // formatCommands lists commands by name, most frequent first.
