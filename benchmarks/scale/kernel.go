@@ -120,3 +120,42 @@ func portRange() (low, high int) {
 	high, _ = strconv.Atoi(fields[1])
 	return low, high
 }
+
+// machineBusySeconds returns the processor time every CPU of the machine spent
+// outside idle and iowait since boot (/proc/stat), for the time other processes
+// took during a measurement.
+func machineBusySeconds() float64 {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 9 || fields[0] != "cpu" {
+		return 0
+	}
+	busy := 0.0
+	// user nice system idle iowait irq softirq steal: all but idle and iowait.
+	for index, field := range fields[1:9] {
+		if index == 3 || index == 4 {
+			continue
+		}
+		ticks, _ := strconv.ParseFloat(field, 64)
+		busy += ticks
+	}
+	return busy / 100 // USER_HZ
+}
+
+// loadAverage returns the one-minute load average (/proc/loadavg).
+func loadAverage() float64 {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	fields := strings.Fields(string(data))
+	if len(fields) == 0 {
+		return 0
+	}
+	value, _ := strconv.ParseFloat(fields[0], 64)
+	return value
+}

@@ -156,6 +156,7 @@ func run(parsed options) error {
 	if err := b.measure(); err != nil {
 		return err
 	}
+	b.report.LoadEnd = loadAverage()
 	target := filepath.Join(parsed.output, parsed.label)
 	if err := b.report.write(target); err != nil {
 		return err

@@ -105,7 +105,15 @@ func (b *bench) readDisconnects() error {
 			}
 		}
 	}
-	progress("connections the nodes closed during the run: %v", b.report.Disconnects)
+	answers, err := b.fleet.same(workerCommand{Operation: "snapshot"})
+	if err != nil {
+		return err
+	}
+	for _, answer := range answers {
+		b.report.ClosedAtClients += answer.Snapshot.Closed
+	}
+	progress("connections the nodes closed during the run: %v; closes the workers saw: %d", b.report.Disconnects,
+		b.report.ClosedAtClients)
 	return nil
 }
 
@@ -218,7 +226,7 @@ func (b *bench) fanout(name string, phase int, send func(content []byte) error) 
 		if err != nil {
 			return nil, err
 		}
-		cpuBefore := b.nodeCPU()
+		cpuBefore, machineBefore, workersBefore := b.nodeCPU(), machineBusySeconds(), b.workerCPU()
 		if err := send(content(phase, sequence)); err != nil {
 			return nil, fmt.Errorf("%s %d: %w", name, sequence, err)
 		}
@@ -229,14 +237,20 @@ func (b *bench) fanout(name string, phase int, send func(content []byte) error) 
 		if err != nil {
 			return nil, err
 		}
-		cpuAfter := b.nodeCPU()
+		cpuAfter, machineAfter := b.nodeCPU(), machineBusySeconds()
 		redisAfter, err := b.redis.usage()
 		if err != nil {
 			return nil, err
 		}
 		redisDelta := redisAfter.since(redisBefore, len(b.redis.addresses))
+		workers := 0.0
+		for _, answer := range answers {
+			workers += answer.Snapshot.WorkerCPU
+		}
 		current := fanoutRound{NodesCPUSeconds: cpuAfter - cpuBefore, RedisCPUSeconds: redisDelta.cpuSeconds,
-			RedisCommands: redisDelta.commands}
+			RedisCommands: redisDelta.commands, WorkersCPUSeconds: workers - workersBefore, LoadAverage: loadAverage()}
+		current.OthersCPUSeconds = max(machineAfter-machineBefore-current.NodesCPUSeconds-current.WorkersCPUSeconds-
+			current.RedisCPUSeconds, 0)
 		for _, answer := range answers {
 			current.Open += answer.Snapshot.Open
 			current.Delivered += answer.Snapshot.Received[sequence]
@@ -245,8 +259,9 @@ func (b *bench) fanout(name string, phase int, send func(content []byte) error) 
 			current.LastMs = max(current.LastMs, last)
 		}
 		result.Rounds = append(result.Rounds, current)
-		progress("%s %d: %d delivered to %d open connections, last after %.0f ms (per node %v)", name, sequence,
-			current.Delivered, current.Open, current.LastMs, roundedAll(current.LastPerNodeMs))
+		progress("%s %d: %d delivered to %d open connections, last after %.0f ms (per node %v); CPU s: nodes %.2f, workers %.2f, others %.2f; load %.1f",
+			name, sequence, current.Delivered, current.Open, current.LastMs, roundedAll(current.LastPerNodeMs),
+			current.NodesCPUSeconds, current.WorkersCPUSeconds, current.OthersCPUSeconds, current.LoadAverage)
 	}
 	result.summarize(len(b.nodes))
 	return result, nil
@@ -257,6 +272,19 @@ func (b *bench) nodeCPU() float64 {
 	total := 0.0
 	for _, current := range b.nodes {
 		total += current.cpuSeconds()
+	}
+	return total
+}
+
+// workerCPU returns the workers' processor time in all.
+func (b *bench) workerCPU() float64 {
+	answers, err := b.fleet.same(workerCommand{Operation: "snapshot"})
+	if err != nil {
+		return 0
+	}
+	total := 0.0
+	for _, answer := range answers {
+		total += answer.Snapshot.WorkerCPU
 	}
 	return total
 }

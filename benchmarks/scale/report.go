@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ type report struct {
 	Command      []string          `json:"command"`
 	Date         time.Time         `json:"date"`
 	Machine      result.Machine    `json:"machine"`
+	Wsgate       string            `json:"wsgate_version"`
 	RedisMode    string            `json:"redis_mode"`
 	RedisURL     string            `json:"redis_url"`
 	RedisServers int               `json:"redis_servers"`
@@ -44,6 +46,11 @@ type report struct {
 	Burst        *burstResult      `json:"burst_median"`
 	Saturation   *saturationResult `json:"redis_saturation"`
 	Disconnects  map[string]int64  `json:"disconnects_by_reason"`
+	// ClosedAtClients is the connections the workers saw closed.
+	ClosedAtClients int64 `json:"closed_at_clients"`
+	// LoadStart and LoadEnd are the machine's one-minute load average.
+	LoadStart float64 `json:"load_average_start"`
+	LoadEnd   float64 `json:"load_average_end"`
 }
 
 // connectStep is one Grow of the workers.
@@ -92,13 +99,17 @@ func summarize(values []float64) summary {
 
 // fanoutRound is one broadcast or publication to every connection.
 type fanoutRound struct {
-	Open            int64            `json:"open_connections"`
-	Delivered       int64            `json:"delivered"`
-	LastMs          float64          `json:"last_delivery_ms"`
-	LastPerNodeMs   []float64        `json:"last_delivery_ms_per_node"`
-	NodesCPUSeconds float64          `json:"nodes_cpu_s"`
-	RedisCPUSeconds float64          `json:"redis_cpu_s"`
-	RedisCommands   map[string]int64 `json:"redis_commands"`
+	Open              int64     `json:"open_connections"`
+	Delivered         int64     `json:"delivered"`
+	LastMs            float64   `json:"last_delivery_ms"`
+	LastPerNodeMs     []float64 `json:"last_delivery_ms_per_node"`
+	NodesCPUSeconds   float64   `json:"nodes_cpu_s"`
+	WorkersCPUSeconds float64   `json:"workers_cpu_s"`
+	// OthersCPUSeconds is what every other process of the machine used meanwhile.
+	OthersCPUSeconds float64          `json:"others_cpu_s"`
+	LoadAverage      float64          `json:"load_average"`
+	RedisCPUSeconds  float64          `json:"redis_cpu_s"`
+	RedisCommands    map[string]int64 `json:"redis_commands"`
 }
 
 // fanoutResult is the rounds of one kind of fan-out and their medians.
@@ -110,16 +121,18 @@ type fanoutResult struct {
 	NodesCPUPerDelivery float64       `json:"nodes_cpu_us_per_delivery_median"`
 	RedisCommands       float64       `json:"redis_commands_per_round_median"`
 	RedisPublishes      float64       `json:"redis_publishes_per_round_median"`
+	OthersCPUSeconds    float64       `json:"others_cpu_s_median"`
 	RedisCPUUs          float64       `json:"redis_cpu_us_per_round_median"`
 }
 
 func (f *fanoutResult) summarize(nodes int) {
-	var last, cpu, commands, publishes, redisCPU []float64
+	var last, cpu, commands, publishes, redisCPU, others []float64
 	perNode := make([][]float64, nodes)
 	for _, round := range f.Rounds {
 		last = append(last, round.LastMs)
 		cpu = append(cpu, round.NodesCPUSeconds/float64(max(round.Delivered, 1))*1e6)
 		redisCPU = append(redisCPU, round.RedisCPUSeconds*1e6)
+		others = append(others, round.OthersCPUSeconds)
 		total := int64(0)
 		for _, count := range round.RedisCommands {
 			total += count
@@ -136,7 +149,7 @@ func (f *fanoutResult) summarize(nodes int) {
 		f.LastPerNodeMsMedian = append(f.LastPerNodeMsMedian, median(values))
 	}
 	f.NodesCPUPerDelivery, f.RedisCommands, f.RedisCPUUs = median(cpu), median(commands), median(redisCPU)
-	f.RedisPublishes = median(publishes)
+	f.RedisPublishes, f.OthersCPUSeconds = median(publishes), median(others)
 }
 
 // subscribeResult is every connection subscribing to one channel.
@@ -186,8 +199,17 @@ func newReport(parsed options, redis *redisSet, openFiles uint64, ports [2]int) 
 		RedisMode: mode, RedisURL: redis.url, RedisServers: len(redis.addresses), Nodes: parsed.nodes,
 		Target: parsed.connections, OpenFiles: openFiles, PortRange: ports, Sources: parsed.sources,
 		PingInterval: parsed.pingInterval.String(), GOGC: os.Getenv("GOGC"), GOMEMLIMIT: os.Getenv("GOMEMLIMIT"),
-		Pinned: parsed.pin,
+		Pinned: parsed.pin, LoadStart: loadAverage(), Wsgate: binaryVersion(parsed.wsgate),
 	}
+}
+
+// binaryVersion returns what `binary -version` prints, on one line.
+func binaryVersion(binary string) string {
+	output, err := exec.Command(binary, "-version").Output()
+	if err != nil {
+		return "version unknown"
+	}
+	return strings.Join(strings.Fields(string(output)), " ")
 }
 
 // summarizeMemory takes the slopes between the two memory steps.
@@ -230,8 +252,9 @@ func (r *report) write(directory string) error {
 // table renders the figures as a Markdown table.
 func (r *report) table() string {
 	var text strings.Builder
-	fmt.Fprintf(&text, "%s: %d wsgate nodes, Redis %s (%d servers), %s, %d CPUs, %s\n\n", r.Date.Format("2006-01-02 15:04 UTC"),
-		r.Nodes, r.RedisMode, r.RedisServers, r.Machine.Model, r.Machine.CPUs, r.Machine.Kernel)
+	fmt.Fprintf(&text, "%s: %d wsgate nodes (%s), Redis %s (%d servers), %s, %d CPUs, %s, load average %.1f at the start and %.1f at the end\n\n",
+		r.Date.Format("2006-01-02 15:04 UTC"), r.Nodes, r.Wsgate, r.RedisMode, r.RedisServers, r.Machine.Model, r.Machine.CPUs,
+		r.Machine.Kernel, r.LoadStart, r.LoadEnd)
 	text.WriteString("| figure | value |\n|---|---:|\n")
 	row := func(name, format string, arguments ...any) {
 		fmt.Fprintf(&text, "| %s | "+format+" |\n", append([]any{name}, arguments...)...)
@@ -269,6 +292,7 @@ func (r *report) table() string {
 		row(fanout.name+": last delivery per node, median (ms)", "%s", joinFloats(fanout.result.LastPerNodeMsMedian))
 		row(fanout.name+": lost (open connections not reached)", "%d", fanout.result.Lost)
 		row(fanout.name+": nodes' CPU per delivery (µs)", "%.2f", fanout.result.NodesCPUPerDelivery)
+		row(fanout.name+": CPU other processes of the machine used per round, median (s)", "%.2f", fanout.result.OthersCPUSeconds)
 		row(fanout.name+": Redis PUBLISH/SPUBLISH per round", "%.0f", fanout.result.RedisPublishes)
 		row(fanout.name+": Redis commands per round, with the nodes' background (leases, pings)", "%.0f", fanout.result.RedisCommands)
 	}
@@ -277,7 +301,8 @@ func (r *report) table() string {
 		row("Redis commands for those subscribes", "%s", formatCommands(s.RedisCommands))
 	}
 	if len(r.Disconnects) > 0 {
-		row("connections the nodes closed during the run", "%s", formatCommands(r.Disconnects))
+		row("connections the nodes closed during the run, by reason", "%s", formatCommands(r.Disconnects))
+		row("connections the workers saw closed", "%d", r.ClosedAtClients)
 	}
 	if b := r.Burst; b != nil {
 		row(fmt.Sprintf("burst: publications/s to one subscriber on each of %d nodes", b.Subscribers), "%s", thousands(b.PerSecond))
