@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -158,4 +159,10 @@ func loadAverage() float64 {
 	}
 	value, _ := strconv.ParseFloat(fields[0], 64)
 	return value
+}
+
+// dieWithUs makes command's process receive SIGKILL when this program ends, so an
+// interrupted run leaves no Redis, node or worker behind.
+func dieWithUs(command *exec.Cmd) {
+	command.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }

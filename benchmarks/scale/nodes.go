@@ -47,6 +47,7 @@ func startNodes(binary string, count int, redisURL string, pingInterval time.Dur
 			arguments = append([]string{"taskset", "-c", cpus}, arguments...)
 		}
 		process := exec.Command(arguments[0], arguments[1:]...)
+		dieWithUs(process)
 		process.Stdout, process.Stderr = os.Stderr, os.Stderr
 		if err := process.Start(); err != nil {
 			stopAll()

@@ -99,6 +99,7 @@ func (s *redisSet) startServer(port string, extra ...string) error {
 	arguments := append([]string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--loglevel", "warning"}, extra...)
 	command := exec.Command("redis-server", arguments...)
+	dieWithUs(command)
 	command.Stderr = os.Stderr
 	if err := command.Start(); err != nil {
 		return fmt.Errorf("start redis-server (make deps-redis installs it): %w", err)

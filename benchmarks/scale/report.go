@@ -38,6 +38,7 @@ type report struct {
 	Held         int               `json:"held"`
 	HeldPerNode  []int             `json:"held_per_node"`
 	ClusterNodes int               `json:"cluster_nodes"`
+	StatsTotals  []int             `json:"cluster_stats_totals"`
 	StatsQuery   summary           `json:"cluster_stats_query_ms"`
 	Broadcast    *fanoutResult     `json:"broadcast"`
 	Subscribe    *subscribeResult  `json:"subscribe"`
@@ -281,6 +282,10 @@ func (r *report) table() string {
 		row("of which TCP slab caches, both ends (B)", "%s", thousands(slope.TCPSlabBothEnds))
 	}
 	row("cluster stats query, median / max (ms)", "%.2f / %.2f", r.StatsQuery.Median, r.StatsQuery.Max)
+	if len(r.StatsTotals) > 0 {
+		row("connections the cluster stats answered, lowest / highest", "%s / %s", thousands(float64(slices.Min(r.StatsTotals))),
+			thousands(float64(slices.Max(r.StatsTotals))))
+	}
 	for _, fanout := range []struct {
 		name   string
 		result *fanoutResult

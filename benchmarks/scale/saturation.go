@@ -63,6 +63,7 @@ func (b *bench) saturate(subscribers, rounds int) (*saturationResult, error) {
 	}()
 	for range subscribers {
 		reader := exec.Command("redis-cli", "-h", host, "-p", port, subscribe, saturationChannel)
+		dieWithUs(reader)
 		if err := reader.Start(); err != nil {
 			return nil, err
 		}

@@ -76,6 +76,7 @@ func startWorker(loadgen, url string, sources, concurrency int, cpus string) (*w
 		arguments = append([]string{"taskset", "-c", cpus}, arguments...)
 	}
 	process := exec.Command(arguments[0], arguments[1:]...)
+	dieWithUs(process)
 	process.Stderr = os.Stderr
 	input, err := process.StdinPipe()
 	if err != nil {
