@@ -35,6 +35,7 @@ type options struct {
 	sources      int
 	concurrency  int
 	pingInterval time.Duration
+	pingTimeout  time.Duration
 	rounds       int
 	statsQueries int
 	burst        time.Duration
@@ -55,6 +56,7 @@ func main() {
 	flag.IntVar(&parsed.sources, "sources", 4, "source addresses 127.0.0.2, 127.0.0.3, ... each worker dials from")
 	flag.IntVar(&parsed.concurrency, "concurrency", 32, "dials in flight per worker")
 	flag.DurationVar(&parsed.pingInterval, "ping-interval", 30*time.Second, "the nodes' heartbeat (wsgate's default); memory is read after one interval at each step")
+	flag.DurationVar(&parsed.pingTimeout, "ping-timeout", time.Minute, "the nodes' -ping-timeout: longer than wsgate's default 10s, since on a shared 2-core machine a starved worker answers a ping late while it reads a fan-out and the node would close its connections")
 	flag.IntVar(&parsed.rounds, "rounds", 5, "broadcasts and channel publications, one after the other (medians are reported)")
 	flag.IntVar(&parsed.statsQueries, "stats-queries", 21, "cluster-wide stats queries (median and maximum are reported)")
 	flag.DurationVar(&parsed.burst, "burst", 5*time.Second, "length of the publication burst")
@@ -131,7 +133,7 @@ func run(parsed options) error {
 	}
 	progress("Redis %s (%d servers)", redis.url, len(redis.addresses))
 
-	nodes, err := startNodes(parsed.wsgate, parsed.nodes, redis.url, parsed.pingInterval, nodeCPUs)
+	nodes, err := startNodes(parsed.wsgate, parsed.nodes, redis.url, parsed.pingInterval, parsed.pingTimeout, nodeCPUs)
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ type node struct {
 // one answers /readyz (which needs Redis). Everything a user would run, except that
 // a user may hold any number of connections (-max-conns-per-user 0: the load
 // generator's connections are anonymous).
-func startNodes(binary string, count int, redisURL string, pingInterval time.Duration, cpus string) ([]*node, error) {
+func startNodes(binary string, count int, redisURL string, pingInterval, pingTimeout time.Duration, cpus string) ([]*node, error) {
 	var nodes []*node
 	stopAll := func() {
 		for _, started := range nodes {
@@ -42,7 +42,7 @@ func startNodes(binary string, count int, redisURL string, pingInterval time.Dur
 		}
 		name := "scale-" + strconv.Itoa(index)
 		arguments := []string{binary, "-addr", "127.0.0.1:" + port, "-redis-url", redisURL, "-node-id", name,
-			"-max-conns-per-user", "0", "-ping-interval", pingInterval.String(), "-log-level", "warn"}
+			"-max-conns-per-user", "0", "-ping-interval", pingInterval.String(), "-ping-timeout", pingTimeout.String(), "-log-level", "warn"}
 		if cpus != "" {
 			arguments = append([]string{"taskset", "-c", cpus}, arguments...)
 		}

@@ -28,6 +28,7 @@ type report struct {
 	OpenFiles    uint64            `json:"open_files_per_process"`
 	PortRange    [2]int            `json:"ephemeral_port_range"`
 	Sources      int               `json:"source_addresses_per_worker"`
+	PingTimeout  string            `json:"ping_timeout"`
 	PingInterval string            `json:"ping_interval"`
 	GOGC         string            `json:"gogc"`
 	GOMEMLIMIT   string            `json:"gomemlimit"`
@@ -199,7 +200,7 @@ func newReport(parsed options, redis *redisSet, openFiles uint64, ports [2]int) 
 		Command: os.Args, Date: time.Now().UTC().Truncate(time.Second), Machine: result.ThisMachine(),
 		RedisMode: mode, RedisURL: redis.url, RedisServers: len(redis.addresses), Nodes: parsed.nodes,
 		Target: parsed.connections, OpenFiles: openFiles, PortRange: ports, Sources: parsed.sources,
-		PingInterval: parsed.pingInterval.String(), GOGC: os.Getenv("GOGC"), GOMEMLIMIT: os.Getenv("GOMEMLIMIT"),
+		PingInterval: parsed.pingInterval.String(), PingTimeout: parsed.pingTimeout.String(), GOGC: os.Getenv("GOGC"), GOMEMLIMIT: os.Getenv("GOMEMLIMIT"),
 		Pinned: parsed.pin, LoadStart: loadAverage(), Wsgate: binaryVersion(parsed.wsgate),
 	}
 }
