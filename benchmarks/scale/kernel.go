@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,14 +18,26 @@ type kernelMemory struct {
 	TCPBuffers int64 `json:"tcp_buffer_bytes"`
 	Slab       int64 `json:"slab_bytes"`
 	Sockets    int64 `json:"tcp_sockets_allocated"`
+	// SocketCaches is the bytes of each slab cache a TCP socket takes objects
+	// from (socketCaches), from /proc/slabinfo.
+	SocketCaches map[string]int64 `json:"socket_slab_caches_bytes"`
 }
+
+// socketCaches are the slab caches an open TCP socket takes objects from: the
+// socket itself, its inode, dentry and file, and its epoll registration.
+var socketCaches = []string{"TCP", "sock_inode_cache", "dentry", "filp", "eventpoll_epi", "eventpoll_pwq"}
 
 // readKernelMemory reads the kernel's figures; an unreadable one is 0.
 func readKernelMemory() kernelMemory {
-	var memory kernelMemory
+	memory := kernelMemory{SocketCaches: map[string]int64{}}
 	if data, err := os.ReadFile("/proc/slabinfo"); err == nil {
 		for line := range strings.Lines(string(data)) {
 			fields := strings.Fields(line)
+			if len(fields) >= 4 && slices.Contains(socketCaches, fields[0]) {
+				active, _ := strconv.ParseInt(fields[1], 10, 64)
+				size, _ := strconv.ParseInt(fields[3], 10, 64)
+				memory.SocketCaches[fields[0]] = active * size
+			}
 			// TCP, tcp_bind_bucket, request_sock_TCP, ...: every cache named for TCP.
 			if len(fields) < 4 || !strings.Contains(strings.ToLower(fields[0]), "tcp") {
 				continue

@@ -86,6 +86,12 @@ type memorySlope struct {
 	TCPSlabBothEnds         float64   `json:"kernel_tcp_slab_bytes_per_connection_both_ends"`
 	SlabBothEnds            float64   `json:"kernel_slab_bytes_per_connection_both_ends"`
 	BuffersBothEnds         float64   `json:"kernel_tcp_buffer_bytes_per_connection_both_ends"`
+	// SocketsAdded is the growth of the machine's TCP sockets (other processes'
+	// included), and the per-socket figures divide by it, so that sockets others
+	// opened or closed meanwhile count as what they are.
+	SocketsAdded          int64              `json:"tcp_sockets_added"`
+	SocketCachesPerSocket map[string]float64 `json:"socket_slab_caches_bytes_per_socket"`
+	KernelPerSocket       float64            `json:"socket_slab_caches_bytes_per_socket_total"`
 }
 
 // summary is the median and maximum of repeated measurements.
@@ -233,6 +239,15 @@ func (r *report) summarizeMemory() {
 	slope.SlabBothEnds = float64(to.Kernel.Slab-from.Kernel.Slab) / added
 	slope.BuffersBothEnds = float64(to.Kernel.TCPBuffers-from.Kernel.TCPBuffers) / added
 	slope.KernelBothEnds = slope.SlabBothEnds + slope.BuffersBothEnds
+	slope.SocketsAdded = to.Kernel.Sockets - from.Kernel.Sockets
+	if slope.SocketsAdded > 0 {
+		slope.SocketCachesPerSocket = map[string]float64{}
+		for name, bytes := range to.Kernel.SocketCaches {
+			perSocket := float64(bytes-from.Kernel.SocketCaches[name]) / float64(slope.SocketsAdded)
+			slope.SocketCachesPerSocket[name] = perSocket
+			slope.KernelPerSocket += perSocket
+		}
+	}
 	r.MemorySlope = slope
 }
 
@@ -281,6 +296,10 @@ func (r *report) table() string {
 		row("Go heap per connection, median of nodes (B)", "%s", thousands(slope.HeapPerConnectionMedian))
 		row("kernel slab + TCP buffers per connection, both ends (B)", "%s", thousands(slope.KernelBothEnds))
 		row("of which TCP slab caches, both ends (B)", "%s", thousands(slope.TCPSlabBothEnds))
+		if slope.SocketsAdded > 0 {
+			row(fmt.Sprintf("kernel per TCP socket: socket slab caches / %s sockets added machine-wide (B)", thousands(float64(slope.SocketsAdded))),
+				"%s (TCP %s)", thousands(slope.KernelPerSocket), thousands(slope.SocketCachesPerSocket["TCP"]))
+		}
 	}
 	row("cluster stats query, median / max (ms)", "%.2f / %.2f", r.StatsQuery.Median, r.StatsQuery.Max)
 	if len(r.StatsTotals) > 0 {
