@@ -142,7 +142,7 @@ bench-full: deps
 ## redis-server, one load generator worker per node (benchmarks/README.md, "100,000
 ## connections"); SCALE_FLAGS='-redis cluster' starts a 3-master Redis Cluster instead,
 ## SCALE_FLAGS='-redis-url ...' uses a Redis you run. Results in
-## benchmarks/results/scale/<mode>/. About 4 minutes; not part of make test.
+## benchmarks/results/scale/<mode>/. About 5-6 minutes; not part of make test.
 SCALE_FLAGS ?=
 bench-scale: build deps-redis
 	$(GO) build -o bin/loadgen ./benchmarks/loadgen
