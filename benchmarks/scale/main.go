@@ -153,7 +153,7 @@ func run(parsed options) error {
 	}
 	progress("%d nodes and %d workers started", len(nodes), len(fleet))
 
-	b := &bench{options: parsed, redis: redis, nodes: nodes, fleet: fleet, directory: directory, workerCPUs: workerCPUs}
+	b := &bench{options: parsed, redis: redis, nodes: nodes, fleet: fleet, workerCPUs: workerCPUs}
 	b.report = newReport(parsed, redis, openFiles, [2]int{low, high})
 	if err := b.measure(); err != nil {
 		return err

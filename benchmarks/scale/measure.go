@@ -31,7 +31,6 @@ type bench struct {
 	redis      *redisSet
 	nodes      []*node
 	fleet      workers
-	directory  string
 	workerCPUs string
 	report     *report
 	client     *http.Client
