@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"time"
 
 	"github.com/wsgate/wsgate/benchmarks/internal/stats"
@@ -75,8 +76,10 @@ type Snapshot struct {
 	RoundTrips  uint64             `json:"round_trips"`
 	EchoLatency stats.Distribution `json:"echo_latency"`
 	// WorkerCPU is the processor time of worker processes, in seconds; zero for a
-	// fleet in this process, whose time is the process's own.
-	WorkerCPU float64 `json:"worker_cpu_s"`
+	// fleet in this process, whose time is the process's own. ProcessCPU is that
+	// time per worker, in worker order.
+	WorkerCPU  float64   `json:"worker_cpu_s"`
+	ProcessCPU []float64 `json:"process_cpu_s,omitempty"`
 }
 
 // merge combines the snapshots of two fleets of the same phase.
@@ -95,6 +98,7 @@ func (s Snapshot) merge(other Snapshot) Snapshot {
 		RoundTrips:  s.RoundTrips + other.RoundTrips,
 		EchoLatency: s.EchoLatency.Merge(other.EchoLatency),
 		WorkerCPU:   s.WorkerCPU + other.WorkerCPU,
+		ProcessCPU:  append(slices.Clip(s.ProcessCPU), other.ProcessCPU...),
 	}
 	for _, part := range []Snapshot{s, other} {
 		for sequence, count := range part.Received {

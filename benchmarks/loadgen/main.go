@@ -111,7 +111,7 @@ type bench struct {
 func newBench(options options, arguments []string) (*bench, error) {
 	b := &bench{options: options, probe: newProbe(options.serverPID, options.base, options.debugBase, options.gcPath)}
 	if options.processes > 1 {
-		fleet, err := startWorkers(options.processes, workerArguments(options))
+		fleet, err := startWorkers(options.processes, options.workerCPUs, workerArguments(options))
 		if err != nil {
 			return nil, err
 		}
@@ -139,7 +139,7 @@ func newBench(options options, arguments []string) (*bench, error) {
 			Metrics: b.probe.metrics, GCEndpoint: b.probe.gcEndpoint,
 		},
 		Generator: result.Generator{
-			Processes: options.processes, Sources: len(options.sourceAddresses()),
+			Processes: options.processes, WorkerCPUs: options.workerCPUs, Sources: len(options.sourceAddresses()),
 			Concurrency: options.concurrency, Trigger: options.trigger,
 			GOGC: os.Getenv("GOGC"), GOMEMLIMIT: os.Getenv("GOMEMLIMIT"),
 		},
@@ -192,22 +192,36 @@ func (b *bench) close() {
 	b.fleet.Close()
 }
 
-// cpuMark is the processor time of the generator and the server at one moment.
+// cpuMark is the processor time of the generator (in all, and per worker process)
+// and the server at one moment.
 type cpuMark struct {
+	at        time.Time
 	generator float64
+	workers   []float64
 	server    float64
 	serverOK  bool
 }
 
 func (b *bench) mark() cpuMark {
 	server, ok := b.probe.cpuSeconds()
-	return cpuMark{generator: processCPU() + b.fleet.Snapshot().WorkerCPU, server: server, serverOK: ok}
+	fleet := b.fleet.Snapshot()
+	return cpuMark{at: time.Now(), generator: processCPU() + fleet.WorkerCPU, workers: fleet.ProcessCPU, server: server, serverOK: ok}
 }
 
 // since returns the processor time spent since start.
 func (b *bench) since(start cpuMark) result.CPU {
-	end := b.mark()
-	spent := result.CPU{Generator: end.generator - start.generator}
+	return spentBetween(start, b.mark())
+}
+
+// spentBetween returns the processor and wall time spent from start to end; a worker
+// missing from either mark (it died) counts as none.
+func spentBetween(start, end cpuMark) result.CPU {
+	spent := result.CPU{Generator: end.generator - start.generator, Wall: end.at.Sub(start.at).Seconds()}
+	if len(start.workers) == len(end.workers) {
+		for index := range end.workers {
+			spent.GeneratorProcesses = append(spent.GeneratorProcesses, end.workers[index]-start.workers[index])
+		}
+	}
 	if start.serverOK && end.serverOK {
 		server := end.server - start.server
 		spent.Server = &server

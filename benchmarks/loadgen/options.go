@@ -33,6 +33,7 @@ type options struct {
 	serverPID            int
 	gcPath               string
 	processes            int
+	workerCPUs           []int
 	sources              int
 	concurrency          int
 	dialTimeout          time.Duration
@@ -70,7 +71,7 @@ type options struct {
 // parseOptions reads the command line; flag.ErrHelp means -h was given.
 func parseOptions(arguments []string, output io.Writer) (options, error) {
 	var o options
-	var scenarios, steps string
+	var scenarios, steps, cpus string
 	flags := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	flags.SetOutput(output)
 	flags.StringVar(&o.url, "url", "ws://127.0.0.1:8080/api/v1/ws", "WebSocket endpoint of the server under test")
@@ -81,7 +82,8 @@ func parseOptions(arguments []string, output io.Writer) (options, error) {
 	flags.IntVar(&o.serverPID, "server-pid", 0, "pid of the server, for its RSS, CPU time and environment from /proc")
 	flags.StringVar(&o.debugBase, "debug-url", "", "base URL of the server's /metrics and -gc-path (default: the server's own address)")
 	flags.StringVar(&o.gcPath, "gc-path", "/debug/pprof/heap?gc=1", "GET path that forces a GC on the server before each memory reading, if it answers 200 (empty: never)")
-	flags.IntVar(&o.processes, "procs", 0, "client processes (0: one per 18,000 connections)")
+	flags.IntVar(&o.processes, "procs", 0, "client processes (0: one per 18,000 connections); with 2 or more, worker processes hold the connections, each its own Go runtime, and their figures are merged")
+	flags.StringVar(&cpus, "cpus", "", "comma-separated CPUs the worker processes are pinned to with taskset, worker i to the i-th (in turn); empty: not pinned (they inherit this process's affinity)")
 	flags.IntVar(&o.sources, "sources", 4, "local source addresses 127.0.0.2, 127.0.0.3, ... to dial from (0: let the kernel choose)")
 	flags.IntVar(&o.concurrency, "concurrency", 64, "dials in progress at once")
 	flags.DurationVar(&o.dialTimeout, "dial-timeout", 10*time.Second, "time for one connection's upgrade")
@@ -157,6 +159,9 @@ func parseOptions(arguments []string, output io.Writer) (options, error) {
 	if o.processes <= 0 {
 		o.processes = (o.connections + connectionsPerProcess - 1) / connectionsPerProcess
 	}
+	if o.workerCPUs, err = parseCPUs(cpus); err != nil {
+		return o, err
+	}
 	if o.echoConnections <= 0 || o.echoConnections > o.connections {
 		o.echoConnections = o.connections
 	}
@@ -178,6 +183,22 @@ func parseSteps(text string, connections int) ([]int, error) {
 		steps = append(steps, step)
 	}
 	return steps, nil
+}
+
+// parseCPUs reads -cpus: a comma-separated list of CPU numbers, or nothing.
+func parseCPUs(text string) ([]int, error) {
+	if text == "" {
+		return nil, nil
+	}
+	var cpus []int
+	for field := range strings.SplitSeq(text, ",") {
+		cpu, err := strconv.Atoi(strings.TrimSpace(field))
+		if err != nil || cpu < 0 {
+			return nil, fmt.Errorf("-cpus %q: want comma-separated CPU numbers", text)
+		}
+		cpus = append(cpus, cpu)
+	}
+	return cpus, nil
 }
 
 // sourceAddresses returns 127.0.0.2, 127.0.0.3, ... when the server is on an IPv4

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/wsgate/wsgate/benchmarks/internal/result"
@@ -116,7 +117,16 @@ func cpu(c result.CPU) string {
 	if c.Server != nil {
 		server = fmt.Sprintf("%.2f s", *c.Server)
 	}
-	return fmt.Sprintf("CPU generator %.2f s, server %s", c.Generator, server)
+	processes := ""
+	if len(c.GeneratorProcesses) > 0 {
+		parts := make([]string, len(c.GeneratorProcesses))
+		for index, seconds := range c.GeneratorProcesses {
+			parts[index] = fmt.Sprintf("%.2f", seconds)
+		}
+		processes = fmt.Sprintf(" (workers %s s)", strings.Join(parts, ", "))
+	}
+	return fmt.Sprintf("CPU generator %.2f s%s, busiest generator process %.0f%% of %.1f s, server %s",
+		c.Generator, processes, 100*c.BusiestGenerator(), c.Wall, server)
 }
 
 func mebibytes(bytes int64) float64 { return float64(bytes) / (1 << 20) }

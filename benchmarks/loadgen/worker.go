@@ -72,6 +72,7 @@ func serveWorker(fleet *localFleet, input io.Reader, output io.Writer) error {
 		case "snapshot":
 			reply.Snapshot = fleet.Snapshot()
 			reply.Snapshot.WorkerCPU = processCPU()
+			reply.Snapshot.ProcessCPU = []float64{reply.Snapshot.WorkerCPU}
 		case "close":
 			return encoder.Encode(reply)
 		default:
@@ -112,15 +113,20 @@ type processFleet struct {
 }
 
 // startWorkers re-executes this program count times with arguments (the parent's
-// connection settings) plus -worker.
-func startWorkers(count int, arguments []string) (*processFleet, error) {
+// connection settings) plus -worker; with cpus, worker i runs under taskset on
+// cpus[i mod len(cpus)], so its Go runtime starts with that one CPU (GOMAXPROCS 1).
+func startWorkers(count int, cpus []int, arguments []string) (*processFleet, error) {
 	executable, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	fleet := &processFleet{}
-	for range count {
-		process := exec.Command(executable, append([]string{"-worker"}, arguments...)...)
+	for index := range count {
+		command := append([]string{executable, "-worker"}, arguments...)
+		if len(cpus) > 0 {
+			command = append([]string{"taskset", "-c", strconv.Itoa(cpus[index%len(cpus)])}, command...)
+		}
+		process := exec.Command(command[0], command[1:]...)
 		process.Stderr = os.Stderr
 		input, err := process.StdinPipe()
 		if err != nil {

@@ -5,6 +5,7 @@
 package result
 
 import (
+	"slices"
 	"time"
 
 	"github.com/wsgate/wsgate/benchmarks/internal/stats"
@@ -49,7 +50,10 @@ type Server struct {
 
 // Generator describes the load generator's own setup.
 type Generator struct {
-	Processes   int    `json:"processes"`
+	Processes int `json:"processes"`
+	// WorkerCPUs are the CPUs the worker processes were pinned to, in turn (-cpus);
+	// empty when they were not pinned.
+	WorkerCPUs  []int  `json:"worker_cpus,omitempty"`
 	Sources     int    `json:"sources"`
 	Concurrency int    `json:"concurrency"`
 	Trigger     string `json:"trigger"`
@@ -58,10 +62,28 @@ type Generator struct {
 }
 
 // CPU is the processor time spent during one scenario, user plus system, in seconds.
-// Server is nil when the server's pid is unknown.
+// Server is nil when the server's pid is unknown. GeneratorProcesses is the part of
+// Generator each worker process spent (in worker order; empty when the generator ran
+// in one process) and Wall the scenario's elapsed time, so that a worker that used
+// its whole core (the generator's limit, not the server's) shows.
 type CPU struct {
-	Generator float64  `json:"generator_s"`
-	Server    *float64 `json:"server_s,omitempty"`
+	Generator          float64   `json:"generator_s"`
+	GeneratorProcesses []float64 `json:"generator_processes_s,omitempty"`
+	Server             *float64  `json:"server_s,omitempty"`
+	Wall               float64   `json:"wall_s"`
+}
+
+// BusiestGenerator returns the largest share of the wall time one generator process
+// (the only one, or the busiest worker) spent on the processor: near 1 or above, that
+// process's core was the limit of the scenario. 0 when the wall time is unknown.
+func (c CPU) BusiestGenerator() float64 {
+	if c.Wall <= 0 {
+		return 0
+	}
+	if len(c.GeneratorProcesses) == 0 {
+		return c.Generator / c.Wall
+	}
+	return slices.Max(c.GeneratorProcesses) / c.Wall
 }
 
 // Sample is one settled reading of the idle scenario. Heap is the lowest Go heap
