@@ -57,6 +57,14 @@ type Config struct {
 	// more frames for the same connection join one write. Default 0: write at once
 	// (frames still coalesce whenever the workers fall behind).
 	WriteDelay time.Duration
+	// MaxFanoutDelay bounds how long a fan-out's frames (Broadcast, SendToSessions)
+	// may wait so that fan-outs arriving back to back share writes: after a fan-out
+	// round that kept a flush worker busy for d, its next round starts 4 x d after
+	// this one started, or MaxFanoutDelay after, whichever is sooner (writer.go). A
+	// fan-out after a quiet spell is written at once; frames sent to one connection
+	// are never delayed. Default DefaultMaxFanoutDelay (250ms); Off writes every
+	// fan-out at once.
+	MaxFanoutDelay time.Duration
 	// FlushWorkers is the number of goroutines that write queued frames. Default
 	// GOMAXPROCS.
 	FlushWorkers int
@@ -96,6 +104,7 @@ const (
 	DefaultTimerTick             = 100 * time.Millisecond
 	DefaultMaxPendingBytes       = 1 << 20
 	DefaultDrainDuration         = 10 * time.Second
+	DefaultMaxFanoutDelay        = 250 * time.Millisecond
 	// MaxPendingBytesLimit bounds Config.MaxPendingBytes (1 GiB), so a connection's
 	// queued byte count fits 32 bits.
 	MaxPendingBytesLimit = 1 << 30
@@ -135,6 +144,8 @@ func (config Config) Validate() error {
 		return fieldError("MaxPendingBytes", config.MaxPendingBytes, "0 (the default) up to 1 GiB")
 	case config.WriteDelay < 0:
 		return fieldError("WriteDelay", config.WriteDelay, wantCount)
+	case config.MaxFanoutDelay < 0 && config.MaxFanoutDelay != Off:
+		return fieldError("MaxFanoutDelay", config.MaxFanoutDelay, wantInterval)
 	case config.FlushWorkers < 0:
 		return fieldError("FlushWorkers", config.FlushWorkers, wantCount)
 	case config.MaxMessagesPerSecond < 0 && config.MaxMessagesPerSecond != Unlimited:
@@ -164,6 +175,7 @@ func (config Config) withDefaults() Config {
 	config.TimerTick = cmp.Or(config.TimerTick, DefaultTimerTick)
 	config.MaxPendingBytes = cmp.Or(config.MaxPendingBytes, DefaultMaxPendingBytes)
 	config.FlushWorkers = cmp.Or(config.FlushWorkers, runtime.GOMAXPROCS(0))
+	config.MaxFanoutDelay = cmp.Or(config.MaxFanoutDelay, DefaultMaxFanoutDelay)
 	config.MaxMessagesPerSecond = cmp.Or(config.MaxMessagesPerSecond, DefaultMaxMessagesPerSecond)
 	if config.MaxMessagesPerSecond > 0 && config.MessageBurst == 0 {
 		config.MessageBurst = max(int(2*config.MaxMessagesPerSecond), 1)

@@ -20,7 +20,8 @@ func TestZeroConfigMeansTheBinarysDefaults(t *testing.T) {
 	effective := zero.Config()
 	if effective.MaxConnectionsPerUser != 5 || effective.MaxMessagesPerSecond != 100 || effective.MessageBurst != 200 ||
 		effective.PingInterval != 30*time.Second || effective.PingTimeout != 10*time.Second ||
-		effective.MaxConnections != Unlimited || effective.MaxPendingBytes != 1<<20 {
+		effective.MaxConnections != Unlimited || effective.MaxPendingBytes != 1<<20 ||
+		effective.MaxFanoutDelay != 250*time.Millisecond {
 		t.Fatalf("effective zero config %+v", effective)
 	}
 	hub := newTestHub(t, Config{})
@@ -52,6 +53,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		"TimerTick":             {TimerTick: -1},
 		"MaxPendingBytes":       {MaxPendingBytes: MaxPendingBytesLimit + 1},
 		"WriteDelay":            {WriteDelay: -1},
+		"MaxFanoutDelay":        {MaxFanoutDelay: -time.Second},
 		"FlushWorkers":          {FlushWorkers: -1},
 		"MaxMessagesPerSecond":  {MaxMessagesPerSecond: -0.5},
 		"MessageBurst":          {MessageBurst: -1},

@@ -60,11 +60,11 @@ func (h *Hub) Broadcast(frame []byte, exclude ...ConnectionID) int {
 				if len(exclude) > 0 && isExcluded(s.id) {
 					continue
 				}
-				queued, schedule, overflow := s.enqueue(frame, false)
+				queued, schedule, overflow := s.enqueue(frame, false, true)
 				if queued {
 					count++
 				}
-				if schedule {
+				if schedule == scheduledFanout {
 					*dirty = append(*dirty, s)
 				}
 				if overflow {
@@ -72,7 +72,7 @@ func (h *Hub) Broadcast(frame []byte, exclude ...ConnectionID) int {
 				}
 			}
 			// One hand-over per shard instead of one per connection.
-			sh.flusher.add(*dirty...)
+			sh.flusher.addFanout(*dirty...)
 			delivered.Add(count)
 		}
 		clear(*snapshot)

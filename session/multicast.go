@@ -50,16 +50,16 @@ func (h *Hub) SendToSessions(frame []byte, sessions []*Session, exclude *Session
 				if s == exclude {
 					continue
 				}
-				queued, schedule, overflow := s.enqueue(frame, false)
+				queued, schedule, overflow := s.enqueue(frame, false, true)
 				if queued {
 					count++
 				}
-				if schedule {
+				if schedule == scheduledFanout {
 					if position := h.flusherPosition(s.shard.flusher, hint); position >= 0 {
 						hint = position
 						batches.dirty[position] = append(batches.dirty[position], s)
 					} else {
-						s.shard.flusher.add(s)
+						s.shard.flusher.addFanout(s)
 					}
 				}
 				if overflow {
@@ -67,7 +67,7 @@ func (h *Hub) SendToSessions(frame []byte, sessions []*Session, exclude *Session
 				}
 			}
 			for position, dirty := range batches.dirty {
-				h.flushers[position].add(dirty...)
+				h.flushers[position].addFanout(dirty...)
 				clear(dirty)
 				batches.dirty[position] = dirty[:0]
 			}

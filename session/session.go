@@ -145,10 +145,8 @@ func (s *Session) Send(frame []byte) bool {
 
 // queue is Send without counting, for control frames.
 func (s *Session) queue(frame []byte) bool {
-	queued, schedule, overflow := s.enqueue(frame, false)
-	if schedule {
-		s.shard.flusher.add(s)
-	}
+	queued, schedule, overflow := s.enqueue(frame, false, false)
+	s.schedule(schedule)
 	if overflow {
 		s.Close(ReasonSlowConsumer)
 	}
@@ -196,9 +194,8 @@ func (s *Session) writeCloseAndArmGrace(code uint16, text string) {
 // sendClose queues a close frame behind everything already queued, whatever the
 // session's state and pending bytes.
 func (s *Session) sendClose(code uint16, text string) {
-	if _, schedule, _ := s.enqueue(protocol.CloseFrame(code, text), true); schedule {
-		s.shard.flusher.add(s)
-	}
+	_, schedule, _ := s.enqueue(protocol.CloseFrame(code, text), true, false)
+	s.schedule(schedule)
 }
 
 // OnTimer implements timerwheel.Handler: while open it runs the heartbeat, while

@@ -46,6 +46,7 @@ type options struct {
 	maxPendingBytes      int
 	socketSendBuffer     int
 	writeDelay           time.Duration
+	maxFanoutDelay       time.Duration
 	maxMessagesPerSecond float64
 	messageBurst         int
 	jwtSecret            string
@@ -137,6 +138,8 @@ func defineFlags(flags *flag.FlagSet, parsed *options) {
 		"SO_SNDBUF for client sockets in bytes (0 = kernel autotuning, up to megabytes per stalled client)")
 	flags.DurationVar(&parsed.writeDelay, "write-delay", 0,
 		"time the writers wait after new frames so that more frames share one write (0 = write at once)")
+	flags.DurationVar(&parsed.maxFanoutDelay, "max-fanout-delay", session.DefaultMaxFanoutDelay,
+		"longest a broadcast or publication waits so that fan-outs arriving back to back share one write per connection (0 = write every fan-out at once)")
 	flags.Float64Var(&parsed.maxMessagesPerSecond, "max-messages-per-second", session.DefaultMaxMessagesPerSecond,
 		"inbound messages one connection may send per second; more get a rate_limited error (0 = unlimited)")
 	flags.IntVar(&parsed.messageBurst, "message-burst", 0,

@@ -33,6 +33,7 @@ func TestFlagErrorsNameTheFlagAndItsValue(t *testing.T) {
 		"negative rate":          {[]string{"-max-messages-per-second", "-1"}, "wsgate: -max-messages-per-second -1: must be 0 (unlimited) or more\n"},
 		"negative burst":         {[]string{"-message-burst", "-2"}, "wsgate: -message-burst -2: must be 0 (twice the rate) or more\n"},
 		"negative write delay":   {[]string{"-write-delay", "-1ms"}, "wsgate: -write-delay -1ms: must be 0 or more\n"},
+		"negative fanout delay":  {[]string{"-max-fanout-delay", "-1ms"}, "wsgate: -max-fanout-delay -1ms: must be 0 (write every fan-out at once) or more\n"},
 		"negative send buffer":   {[]string{"-socket-send-buffer", "-1"}, "wsgate: -socket-send-buffer -1: must be 0 (kernel autotuning) or more\n"},
 		"negative user limit":    {[]string{"-max-conns-per-user", "-1"}, "wsgate: -max-conns-per-user -1: must be 0 (unlimited) or more\n"},
 		"negative node limit":    {[]string{"-max-connections", "-1"}, "wsgate: -max-connections -1: must be 0 (no limit) or more\n"},

@@ -76,6 +76,10 @@ func serve(ctx context.Context, parsed options, logger *slog.Logger) error {
 	if pingInterval == 0 {
 		pingInterval = session.Off
 	}
+	maxFanoutDelay := parsed.maxFanoutDelay
+	if maxFanoutDelay == 0 {
+		maxFanoutDelay = session.Off
+	}
 	jwtConfig, err := parsed.jwtConfig()
 	if err != nil {
 		return err
@@ -90,6 +94,7 @@ func serve(ctx context.Context, parsed options, logger *slog.Logger) error {
 			PingTimeout:           parsed.pingTimeout,
 			MaxPendingBytes:       parsed.maxPendingBytes,
 			WriteDelay:            parsed.writeDelay,
+			MaxFanoutDelay:        maxFanoutDelay,
 			MaxMessagesPerSecond:  unlimitedIfZero(parsed.maxMessagesPerSecond),
 			MessageBurst:          parsed.messageBurst,
 		},

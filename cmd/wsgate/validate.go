@@ -91,6 +91,8 @@ func (o options) validate(at sources) error {
 		return at.invalid("socket-send-buffer", "must be 0 (kernel autotuning) or more")
 	case o.writeDelay < 0:
 		return at.invalid("write-delay", "must be 0 or more")
+	case o.maxFanoutDelay < 0:
+		return at.invalid("max-fanout-delay", "must be 0 (write every fan-out at once) or more")
 	case o.maxMessagesPerSecond < 0:
 		return at.invalid("max-messages-per-second", "must be 0 (unlimited) or more")
 	case o.messageBurst < 0:
