@@ -33,6 +33,8 @@ type settings struct {
 	duration     time.Duration
 	echoDuration time.Duration
 	firstPort    int
+	processes    int
+	workerCPUs   string
 	pin          bool
 	forceGC      bool
 	retries      int
@@ -50,6 +52,8 @@ func main() {
 	flag.DurationVar(&s.duration, "duration", 10*time.Second, "rate: how long to send")
 	flag.DurationVar(&s.echoDuration, "echo-duration", 5*time.Second, "echo: how long to echo")
 	flag.IntVar(&s.firstPort, "port", 9300, "first TCP port; each server run gets the next one")
+	flag.IntVar(&s.processes, "procs", 0, "load generator processes (loadgen -procs; 0: its default, one per 18,000 connections)")
+	flag.StringVar(&s.workerCPUs, "generator-cpus", "", "CPUs the generator's worker processes are pinned to in turn (loadgen -cpus; empty: the generator's core)")
 	flag.BoolVar(&s.pin, "pin", true, "pin servers to core 1 and the generator to core 0 with taskset")
 	flag.IntVar(&s.retries, "retries", 2, "times a run is measured again when other processes used more than 3 s of CPU during it (the least disturbed run is kept)")
 	flag.BoolVar(&s.forceGC, "force-gc", true, "force a GC before each memory reading (GET /debug/pprof/heap?gc=1) on servers that allow it; the header says which did")
@@ -189,6 +193,12 @@ func runLoadgen(s settings, prefix []string, binary, name, scenarios string, por
 	}
 	if !s.forceGC {
 		arguments = append(arguments, "-gc-path", "")
+	}
+	if s.processes > 0 {
+		arguments = append(arguments, "-procs", strconv.Itoa(s.processes))
+	}
+	if s.workerCPUs != "" {
+		arguments = append(arguments, "-cpus", s.workerCPUs)
 	}
 	arguments = append(arguments, "-json", jsonPath)
 	command := append(append(append([]string(nil), prefix...), binary), arguments...)
