@@ -145,5 +145,13 @@ func (b *bench) sustained() (*result.Rate, error) {
 	if span := time.Duration(snapshot.LastReceipt - first.UnixNano()); span > 0 {
 		rate.DeliveredPerSecond = float64(delivered) / span.Seconds()
 	}
+	if delivered > 0 && cpu.Server != nil {
+		perDelivery := *cpu.Server / float64(delivered)
+		rate.ServerCPUPerDelivery = &perDelivery
+	}
+	if delivered > 0 && cpu.ServerWrites != nil {
+		perDelivery := float64(*cpu.ServerWrites) / float64(delivered)
+		rate.ServerWritesPerDelivery = &perDelivery
+	}
 	return rate, nil
 }

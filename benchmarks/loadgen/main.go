@@ -200,12 +200,16 @@ type cpuMark struct {
 	workers   []float64
 	server    float64
 	serverOK  bool
+	writes    int64
+	writesOK  bool
 }
 
 func (b *bench) mark() cpuMark {
 	server, ok := b.probe.cpuSeconds()
+	writes, writesOK := b.probe.writeCalls()
 	fleet := b.fleet.Snapshot()
-	return cpuMark{at: time.Now(), generator: processCPU() + fleet.WorkerCPU, workers: fleet.ProcessCPU, server: server, serverOK: ok}
+	return cpuMark{at: time.Now(), generator: processCPU() + fleet.WorkerCPU, workers: fleet.ProcessCPU,
+		server: server, serverOK: ok, writes: writes, writesOK: writesOK}
 }
 
 // since returns the processor time spent since start.
@@ -225,6 +229,10 @@ func spentBetween(start, end cpuMark) result.CPU {
 	if start.serverOK && end.serverOK {
 		server := end.server - start.server
 		spent.Server = &server
+	}
+	if start.writesOK && end.writesOK {
+		writes := end.writes - start.writes
+		spent.ServerWrites = &writes
 	}
 	return spent
 }

@@ -102,6 +102,25 @@ func (p *probe) cpuSeconds() (float64, bool) {
 	return (user + system) / clockTicks, true
 }
 
+// writeCalls returns the write system calls the server made so far (syscw in
+// /proc/PID/io, readable by the server's user or root).
+func (p *probe) writeCalls() (int64, bool) {
+	if p.pid <= 0 {
+		return 0, false
+	}
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(p.pid) + "/io")
+	if err != nil {
+		return 0, false
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if value, found := strings.CutPrefix(line, "syscw:"); found {
+			count, err := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
+			return count, err == nil
+		}
+	}
+	return 0, false
+}
+
 // environment returns the server's GOGC and GOMEMLIMIT ("" when unset or unreadable).
 func (p *probe) environment() (gogc, gomemlimit string) {
 	if p.pid <= 0 {

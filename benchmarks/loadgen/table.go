@@ -43,9 +43,16 @@ func printRun(output io.Writer, run *result.Run) {
 			fanout.Lost, fanout.Expected, fanout.Stale, cpu(fanout.CPU))
 	}
 	if rate := run.Rate; rate != nil {
-		fmt.Fprintf(output, "\nrate: %d broadcasts at %.0f/s over %.1f s: %d delivered = %.0f/s, lost %d of %d, stale %d; latency %s; %s\n",
+		perDelivery, writes := "unknown", "unknown"
+		if rate.ServerCPUPerDelivery != nil {
+			perDelivery = fmt.Sprintf("%.2f us", *rate.ServerCPUPerDelivery*1e6)
+		}
+		if rate.ServerWritesPerDelivery != nil {
+			writes = fmt.Sprintf("%.3f", *rate.ServerWritesPerDelivery)
+		}
+		fmt.Fprintf(output, "\nrate: %d broadcasts at %.0f/s over %.1f s: %d delivered = %.0f/s, lost %d of %d, stale %d; latency %s; server CPU per delivery %s, write calls per delivery %s; %s\n",
 			rate.Sent, rate.Rate, rate.Duration, rate.Delivered, rate.DeliveredPerSecond, rate.Lost, rate.Expected, rate.Stale,
-			latency(rate.Latency), cpu(rate.CPU))
+			latency(rate.Latency), perDelivery, writes, cpu(rate.CPU))
 	}
 	if echo := run.Echo; echo != nil {
 		fmt.Fprintf(output, "\necho: %d connections for %.0f s: %d round trips = %.0f/s; latency %s; %s\n",

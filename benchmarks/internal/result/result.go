@@ -70,7 +70,11 @@ type CPU struct {
 	Generator          float64   `json:"generator_s"`
 	GeneratorProcesses []float64 `json:"generator_processes_s,omitempty"`
 	Server             *float64  `json:"server_s,omitempty"`
-	Wall               float64   `json:"wall_s"`
+	// ServerWrites is how many write system calls (write, writev, sendmsg) the
+	// server made (syscw of /proc/PID/io): beside deliveries, how well it coalesces,
+	// a count the machine's other load does not inflate as it does CPU time.
+	ServerWrites *int64  `json:"server_write_calls,omitempty"`
+	Wall         float64 `json:"wall_s"`
 }
 
 // BusiestGenerator returns the largest share of the wall time one generator process
@@ -168,6 +172,10 @@ type Rate struct {
 	DeliveredPerSecond float64 `json:"delivered_per_second"`
 	Latency            Latency `json:"latency"`
 	CPU                CPU     `json:"cpu"`
+	// ServerCPUPerDelivery and ServerWritesPerDelivery divide the server's CPU time
+	// (seconds) and write calls by the deliveries; nil when the server is unknown.
+	ServerCPUPerDelivery    *float64 `json:"server_cpu_per_delivery_s,omitempty"`
+	ServerWritesPerDelivery *float64 `json:"server_writes_per_delivery,omitempty"`
 }
 
 // Echo is round trips of {"type":"message"} over many connections, one message in
