@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -108,6 +109,8 @@ func TestReuseFenceServesEveryPoller(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
+			// The first wait claims a fresh number; the second is a reuse.
+			server.fence.wait(index)
 			server.fence.wait(index)
 		}()
 		select {
@@ -115,5 +118,46 @@ func TestReuseFenceServesEveryPoller(t *testing.T) {
 		case <-time.After(answerTimeout):
 			t.Fatalf("poller %d did not read its wake byte within %v", index, answerTimeout)
 		}
+	}
+}
+
+// TestReuseFenceWaitsOnlyForReusedNumbers checks that a descriptor number the
+// engine has not had before passes without a poller round trip, and that the same
+// number again waits for its poller: here a poller that never reads, so the second
+// wait ends only when the fence closes.
+func TestReuseFenceWaitsOnlyForReusedNumbers(t *testing.T) {
+	reader, writer, err := wakePair()
+	if err != nil {
+		t.Fatalf("wakePair: %v", err)
+	}
+	t.Cleanup(func() { _ = reader.Close() })
+	fence := &reuseFence{wakers: []*os.File{writer}, woken: []chan struct{}{make(chan struct{}, 1)}, stopped: make(chan struct{})}
+	t.Cleanup(fence.close)
+	const number = 130
+	fresh := make(chan struct{})
+	go func() {
+		defer close(fresh)
+		fence.wait(number)
+	}()
+	select {
+	case <-fresh:
+	case <-time.After(answerTimeout):
+		t.Fatalf("a fresh descriptor number waited for a poller round trip")
+	}
+	reused := make(chan struct{})
+	go func() {
+		defer close(reused)
+		fence.wait(number)
+	}()
+	select {
+	case <-reused:
+		t.Fatal("a reused descriptor number passed without its poller's answer")
+	case <-time.After(50 * time.Millisecond):
+	}
+	fence.close()
+	select {
+	case <-reused:
+	case <-time.After(answerTimeout):
+		t.Fatal("closing the fence did not release the wait")
 	}
 }
