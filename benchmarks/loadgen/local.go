@@ -19,6 +19,8 @@ type localConfig struct {
 	sources     []net.IP
 	concurrency int
 	dialTimeout time.Duration
+	// users gives each dial its ?user_id= (users.go); nil: anonymous.
+	users *userIDs
 }
 
 // localFleet is a Fleet of connections in this process, served by one nbio client
@@ -78,7 +80,7 @@ func (f *localFleet) Grow(target int) GrowReport {
 		d := newDialer(f.engine, f.options, sourceOf(f.config.sources, worker), f.config.dialTimeout)
 		group.Go(func() {
 			for next.Add(1) <= need {
-				conn, err := d.dial(f.config.target)
+				conn, err := d.dial(f.config.users.next(f.config.target))
 				if err != nil {
 					failed.Add(1)
 					message := err.Error()

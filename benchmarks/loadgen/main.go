@@ -75,6 +75,7 @@ func serveAsWorker(options options, diagnostics io.Writer) int {
 		sources:     options.sourceAddresses(),
 		concurrency: options.concurrency,
 		dialTimeout: options.dialTimeout,
+		users:       newUserIDs(options.target, options.connsPerUser),
 	})
 	if err != nil {
 		fmt.Fprintln(diagnostics, "loadgen worker:", err)
@@ -122,6 +123,7 @@ func newBench(options options, arguments []string) (*bench, error) {
 			sources:     options.sourceAddresses(),
 			concurrency: options.concurrency,
 			dialTimeout: options.dialTimeout,
+			users:       newUserIDs(options.target, options.connsPerUser),
 		})
 		if err != nil {
 			return nil, err

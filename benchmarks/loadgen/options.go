@@ -57,6 +57,7 @@ type options struct {
 	churnDuration        time.Duration
 	churnLifetime        time.Duration
 	churnUsers           int64
+	connsPerUser         int
 	// The storm scenario's settings (storm.go).
 	stormClients   int
 	stormInterval  time.Duration
@@ -113,6 +114,7 @@ func parseOptions(arguments []string, output io.Writer) (options, error) {
 	flags.DurationVar(&o.stormBaseDelay, "storm-base-delay", 500*time.Millisecond, "storm: first retry delay ceiling of a refused client (the Go client's default)")
 	flags.DurationVar(&o.stormMaxDelay, "storm-max-delay", 30*time.Second, "storm: largest retry delay ceiling (the Go client's default)")
 	flags.DurationVar(&o.stormTimeout, "storm-timeout", 3*time.Minute, "storm: longest wait for every storm client to be in")
+	flags.IntVar(&o.connsPerUser, "conns-per-user", 0, "connections per user: each dial carries ?user_id=, consecutive dials share a user in groups of this size (0: anonymous; the server needs -insecure-user-id)")
 	flags.StringVar(&o.jsonPath, "json", "", "also write the result as JSON to this file")
 	flags.BoolVar(&o.worker, "worker", false, "internal: serve connections for a parent load generator over stdin/stdout")
 	flags.Usage = func() {
@@ -144,8 +146,8 @@ func parseOptions(arguments []string, output io.Writer) (options, error) {
 	if o.trigger != "client" && o.trigger != "api" {
 		return o, fmt.Errorf("-trigger %q: want client or api", o.trigger)
 	}
-	if o.connections < 1 || o.concurrency < 1 || o.broadcasts < 1 || o.rate <= 0 || o.sources < 0 || o.sources > 250 {
-		return o, errors.New("-n, -concurrency, -broadcasts and -rate must be positive, -sources 0 to 250")
+	if o.connections < 1 || o.concurrency < 1 || o.broadcasts < 1 || o.rate <= 0 || o.sources < 0 || o.connsPerUser < 0 || o.sources > 250 {
+		return o, errors.New("-n, -concurrency, -broadcasts and -rate must be positive, -sources 0 to 250, -conns-per-user not negative")
 	}
 	if o.channelSubscriptions < 1 || o.channels < o.channelSubscriptions || o.publishRate <= 0 || o.publishBatch < 1 || o.publishBatch > 1000 {
 		return o, errors.New("-channel-subs must be positive and at most -channels, -publish-rate positive, -publish-batch 1 to 1000")

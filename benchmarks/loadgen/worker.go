@@ -262,5 +262,6 @@ func workerArguments(options options) []string {
 		"-sources", strconv.Itoa(options.sources),
 		"-concurrency", strconv.Itoa(max(options.concurrency/options.processes, 1)),
 		"-dial-timeout", options.dialTimeout.String(),
+		"-conns-per-user", strconv.Itoa(options.connsPerUser),
 	}
 }
