@@ -106,3 +106,31 @@ func TestTransportTellsTheHandlerOfOpenAndClose(t *testing.T) {
 		t.Fatalf("closed %v, want each session once", messages.closed)
 	}
 }
+
+// TestHeartbeatPongsAreNotRateLimited: the heartbeat's answer neither spends the
+// rate limit nor allocates its state (an idle connection would pay 32 bytes for it),
+// and a message after many pongs is still within the burst.
+func TestHeartbeatPongsAreNotRateLimited(t *testing.T) {
+	hub := newTestHub(t, Config{MaxMessagesPerSecond: 1, MessageBurst: 1})
+	messages := &recordedMessages{}
+	transport, err := NewTransport(hub, messages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := transport.Open(&testsupport.Conn{}, Identity{})
+	for range 10 {
+		transport.HandleText(s, []byte(protocol.PongText))
+	}
+	if s.limiter != nil {
+		t.Fatal("pongs allocated the rate limiter")
+	}
+	transport.HandleText(s, []byte(`{"type":"message"}`))
+	messages.mutex.Lock()
+	defer messages.mutex.Unlock()
+	if len(messages.texts) != 1 {
+		t.Fatalf("handed on %q after 10 pongs, want the message (burst 1)", messages.texts)
+	}
+	if counters := hub.Counters(); counters.MessagesReceived != 11 || counters.MessagesDropped != 0 {
+		t.Fatalf("received %d, dropped %d; want 11 and 0", counters.MessagesReceived, counters.MessagesDropped)
+	}
+}
