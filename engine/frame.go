@@ -79,8 +79,8 @@ type frameHandler interface {
 // assembled: a frame's payload is unmasked, checked and appended as it arrives, so
 // only the header (at most 14 bytes) waits for more input. What it holds is bounded
 // by the message size limit plus one control frame. It is used by one goroutine at a
-// time (the connection's poller); an idle reader holds about 80 bytes and no
-// allocation.
+// time (the connection's poller). At a frame boundary (atBoundary) it holds nothing
+// worth keeping: a connection then keeps no reader at all (wsConn.reader).
 type frameReader struct {
 	// message is the data message being assembled (nil between messages).
 	message []byte
@@ -141,6 +141,12 @@ func (r *frameReader) feed(data []byte, limit int, handler frameHandler) *frameE
 		}
 	}
 	return nil
+}
+
+// atBoundary reports whether the reader is between frames, outside any fragmented
+// message and still reading: a zero reader would read on exactly as it does.
+func (r *frameReader) atBoundary() bool {
+	return !r.inPayload && r.headerSize == 0 && r.messageOpcode == 0 && !r.done
 }
 
 // headerLength returns the size of a header whose first two bytes are known.

@@ -60,8 +60,8 @@ func (s *Server) serveWebSocket(writer http.ResponseWriter, request *http.Reques
 // bytes (Parse, as the socket's nbhttp.ParserCloser), its frame reader turns them
 // into messages and control frames, and those run on the socket's executor (nbio's
 // per-connection FIFO on the handler pool), where the session lives. It implements
-// session.Conn for the hub's writes, which arrive already encoded. 144 bytes
-// per idle connection.
+// session.Conn for the hub's writes, which arrive already encoded. 64 bytes
+// per idle connection (144 with the frame reader inline).
 type wsConn struct {
 	socket *nbio.Conn
 	server *Server
@@ -89,8 +89,12 @@ type wsConn struct {
 	// held keeps the frames that arrive while the connect decision is pending
 	// (connect.go); nil without Config.Connect and once the decision is applied.
 	held atomic.Pointer[heldFrames]
-	// reader is used by the poller goroutine only.
-	reader frameReader
+	// reader holds what the frame reader keeps between two reads of the socket: a
+	// frame or fragmented message cut across reads, or the end of reading (done).
+	// It is nil at a frame boundary, where an idle connection spends its life: Parse
+	// then reads with a reader on the poller's stack, and only state that must wait
+	// for more bytes moves to the heap. Used by the poller goroutine only.
+	reader *frameReader
 }
 
 // SetSession attaches the hub's session to the connection; called once, on the
@@ -156,7 +160,20 @@ func (c *wsConn) UnderlayerConn() net.Conn { return c.socket }
 // (1002, 1007 or 1009) is written, and the error returned makes nbio close the
 // socket.
 func (c *wsConn) Parse(data []byte) error {
-	if failure := c.reader.feed(data, c.server.config.MaxMessageSize, c); failure != nil {
+	var onStack frameReader
+	reader := c.reader
+	if reader == nil {
+		reader = &onStack
+	}
+	failure := reader.feed(data, c.server.config.MaxMessageSize, c)
+	switch {
+	case reader.atBoundary():
+		c.reader = nil
+	case reader == &onStack:
+		c.reader = new(frameReader)
+		*c.reader = onStack
+	}
+	if failure != nil {
 		_, _ = c.Write(protocol.CloseFrame(failure.code, failure.text))
 		return failure
 	}
