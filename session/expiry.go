@@ -7,8 +7,8 @@ import (
 )
 
 // expiry closes a session with ReasonTokenExpired when its credentials expire. It is
-// allocated only for sessions opened with an expiry, so a session without one pays
-// for a nil pointer (8 bytes) and no timer; one with it pays about 80 bytes and one
+// allocated only for sessions opened with an expiry (in the session's extras), so a
+// session without one pays nothing for it; one with it pays about 80 bytes and one
 // wheel timer, never a runtime timer.
 type expiry struct {
 	timer   timerwheel.Timer
@@ -20,13 +20,21 @@ type expiry struct {
 func (e *expiry) OnTimer(time.Time) { e.session.Close(ReasonTokenExpired) }
 
 // newExpiry gives s an expiry timer when its credentials expire at expiresAt (not
-// the zero time); called before s is registered.
+// the zero time); called before s is registered, once s has its extras.
 func newExpiry(s *Session, expiresAt time.Time) {
 	if expiresAt.IsZero() {
 		return
 	}
-	s.expiry = &expiry{session: s}
-	s.expiry.timer.Init(s.expiry)
+	s.extras.expiry = &expiry{session: s}
+	s.extras.expiry.timer.Init(s.extras.expiry)
+}
+
+// expiryOf returns s's expiry, or nil.
+func expiryOf(s *Session) *expiry {
+	if s.extras == nil {
+		return nil
+	}
+	return s.extras.expiry
 }
 
 // armExpiry schedules the expiry of a session that just entered the registry. If the
@@ -34,10 +42,11 @@ func newExpiry(s *Session, expiresAt time.Time) {
 // timer is taken back here: a closed session must not stay reachable from the wheel
 // until its token's expiry.
 func (h *Hub) armExpiry(s *Session, expiresAt time.Time) {
-	if s.expiry == nil {
+	expiry := expiryOf(s)
+	if expiry == nil {
 		return
 	}
-	h.wheel.ScheduleAt(&s.expiry.timer, expiresAt)
+	h.wheel.ScheduleAt(&expiry.timer, expiresAt)
 	if !s.IsOpen() {
 		h.cancelExpiry(s)
 	}
@@ -45,7 +54,7 @@ func (h *Hub) armExpiry(s *Session, expiresAt time.Time) {
 
 // cancelExpiry disarms the session's expiry timer, if it has one.
 func (h *Hub) cancelExpiry(s *Session) {
-	if s.expiry != nil {
-		h.wheel.Cancel(&s.expiry.timer)
+	if expiry := expiryOf(s); expiry != nil {
+		h.wheel.Cancel(&expiry.timer)
 	}
 }

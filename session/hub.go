@@ -68,7 +68,7 @@ func NewHub(config Config) (*Hub, error) {
 		connects:   newConnectLimiter(config.MaxConnectsPerSecond),
 	}
 	for index := range hub.shards {
-		hub.shards[index] = newShard()
+		hub.shards[index] = newShard(hub)
 	}
 	hub.startFlushers()
 	wheel.Start()
@@ -122,7 +122,6 @@ func (h *Hub) newSession(conn Conn, userID string) *Session {
 		id:          NewTaggedConnectionID(h.config.NodeTag),
 		userID:      userID,
 		conn:        conn,
-		hub:         h,
 		connectedAt: time.Now().UnixNano(),
 	}
 	s.timer.Init(s)

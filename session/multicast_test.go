@@ -56,7 +56,7 @@ func TestSendToSessionsClosesASlowConsumer(t *testing.T) {
 	slowConn, fastConn := &testsupport.Conn{}, &testsupport.Conn{}
 	slow := mustOpen(t, hub, slowConn, "")
 	fast := mustOpen(t, hub, fastConn, "")
-	slow.unsent.Store(990) // the transport holds 990 bytes the socket did not take
+	slow.out.unsent.Store(990) // the transport holds 990 bytes the socket did not take
 	frame := protocol.TextFrame(make([]byte, 50))
 	if queued := hub.SendToSessions(frame, []*Session{slow, fast}, nil); queued != 1 {
 		t.Fatalf("queued %d, want 1 (the slow consumer is over its bound)", queued)

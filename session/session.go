@@ -21,15 +21,15 @@ const (
 )
 
 // Session is one accepted WebSocket connection in the registry. Its methods are
-// safe for concurrent use. A Session is 256 bytes (the 256-byte size class, full) on
-// top of the transport: at 1M connections that is 256 MB, so fields are kept few and
+// safe for concurrent use. A Session is 224 bytes (the 224-byte size class, full) on
+// top of the transport: at 1M connections that is 224 MB, so fields are kept few and
 // small, and rarely used state (expiry, rate limiter, grants) is allocated only when
 // used.
 type Session struct {
-	id          ConnectionID
-	userID      string
-	conn        Conn
-	hub         *Hub
+	id     ConnectionID
+	userID string
+	conn   Conn
+	// shard is the registry shard the session belongs to; its hub is the session's.
 	shard       *shard
 	connectedAt int64 // Unix nanoseconds
 	// lastSeen is the hub clock (nanoseconds since the hub started) of the last
@@ -50,20 +50,16 @@ type Session struct {
 	// 0: the first inbound frame after a ping takes it and reports the round trip.
 	roundTripFrom atomic.Int64
 	timer         timerwheel.Timer
-	// expiry closes the session when its credentials expire; nil when they do not
-	// (see Transport.Open). Set before the session is registered, never changed.
-	expiry *expiry
-	// out is the outbound queue (writer.go); unsent counts bytes handed to the
-	// transport that the socket has not taken yet.
-	out    outbound
-	unsent atomic.Int64
+	// out is the outbound queue (writer.go), with the bytes handed to the transport
+	// that the socket has not taken yet.
+	out outbound
 	// limiter is the inbound rate limit state, allocated on the first message when a
 	// limit is set (idle connections pay a pointer), used only by the connection's
 	// own handler goroutine.
 	limiter *rateLimiter
-	// extras are what few connections carry (channel grants, welcome data); nil for
-	// most, which pay a pointer for them. Set before the session is registered,
-	// never changed.
+	// extras are what few connections carry (channel grants, welcome data, an
+	// expiry); nil for most, which pay a pointer for them. Set before the session is
+	// registered, never changed.
 	extras *extras
 }
 
@@ -73,6 +69,9 @@ type extras struct {
 	grants *channels.Grants
 	// welcomeData is Identity.Data.
 	welcomeData []byte
+	// expiry closes the session when its credentials expire; nil when they do not
+	// (see Transport.Open).
+	expiry *expiry
 }
 
 // ID returns the connection id.
@@ -120,11 +119,11 @@ func (s *Session) Refused() bool { return s.state.Load()&refusedFlag != 0 }
 // touch records that a frame arrived: any inbound frame proves the peer alive. The
 // first frame after a heartbeat ping also reports the ping's round trip.
 func (s *Session) touch() {
-	now := s.hub.clock()
+	now := s.shard.hub.clock()
 	s.lastSeen.Store(now)
 	if s.roundTripFrom.Load() != 0 {
 		if sent := s.roundTripFrom.Swap(0); sent != 0 {
-			s.hub.config.Observer.PingAnswered(time.Duration(now - sent))
+			s.shard.hub.config.Observer.PingAnswered(time.Duration(now - sent))
 		}
 	}
 }
@@ -139,7 +138,7 @@ func (s *Session) Send(frame []byte) bool {
 	if !s.queue(frame) {
 		return false
 	}
-	s.hub.countSent(1, len(frame))
+	s.shard.hub.countSent(1, len(frame))
 	return true
 }
 
@@ -175,8 +174,8 @@ func (s *Session) CloseWithCode(reason CloseReason, code uint16, text string) {
 	if !s.beginClose(reason) {
 		return
 	}
-	s.hub.unregister(s)
-	s.hub.recordDisconnect(s, reason)
+	s.shard.hub.unregister(s)
+	s.shard.hub.recordDisconnect(s, reason)
 	s.writeCloseAndArmGrace(code, text)
 }
 
@@ -188,7 +187,7 @@ func (s *Session) beginClose(reason CloseReason) bool {
 
 func (s *Session) writeCloseAndArmGrace(code uint16, text string) {
 	s.sendClose(code, text)
-	s.hub.wheel.Schedule(&s.timer, s.hub.closeGrace)
+	s.shard.hub.wheel.Schedule(&s.timer, s.shard.hub.closeGrace)
 }
 
 // sendClose queues a close frame behind everything already queued, whatever the
@@ -203,7 +202,7 @@ func (s *Session) sendClose(code uint16, text string) {
 func (s *Session) OnTimer(now time.Time) {
 	switch s.state.Load() & 0xff {
 	case stateOpen:
-		s.hub.heartbeat(s)
+		s.shard.hub.heartbeat(s)
 	case stateClosing:
 		_ = s.conn.Close()
 	}

@@ -20,6 +20,8 @@ type userEntry struct {
 // chosen by the user id, so the per-user limit check and the insert are one critical
 // section under one lock.
 type shard struct {
+	// hub is the hub the shard belongs to: a session reaches it through its shard.
+	hub      *Hub
 	mutex    sync.RWMutex
 	sessions map[ConnectionID]*Session
 	// members is a dense copy of the sessions, for broadcast: copying a slice under
@@ -39,8 +41,9 @@ type shard struct {
 	flusher *flusher
 }
 
-func newShard() *shard {
+func newShard(hub *Hub) *shard {
 	return &shard{
+		hub:          hub,
 		sessions:     make(map[ConnectionID]*Session),
 		users:        make(map[string]*userEntry),
 		usersByCount: make([]*userEntry, 2),

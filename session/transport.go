@@ -83,7 +83,7 @@ func (t *Transport) Hub() *Hub { return t.hub }
 // its close frame queued: IsOpen is false and Reason says why.
 func (t *Transport) Open(conn Conn, identity Identity) *Session {
 	s := t.hub.newSession(conn, identity.UserID)
-	if identity.Grants != nil || identity.Data != nil {
+	if identity.Grants != nil || identity.Data != nil || !identity.ExpiresAt.IsZero() {
 		s.extras = &extras{grants: identity.Grants, welcomeData: identity.Data}
 	}
 	newExpiry(s, identity.ExpiresAt)
@@ -186,7 +186,7 @@ func (t *Transport) HandlePong(s *Session) { s.touch() }
 // Written reports bytes the transport put on the socket for s, including bytes it
 // had buffered earlier, so that s's pending bytes shrink. It may run under the
 // transport's own connection lock: it is one atomic add.
-func (t *Transport) Written(s *Session, bytes int) { s.unsent.Add(-int64(bytes)) }
+func (t *Transport) Written(s *Session, bytes int) { s.out.unsent.Add(-int32(bytes)) }
 
 // PeerClosed reports that the client sent a close frame with code (0 when the frame
 // carried no status). If the server had not started a close itself, the session

@@ -2,7 +2,9 @@ package session
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // The write path. Every frame for a connection, whatever its source (broadcast, API
@@ -52,17 +54,34 @@ var framesPool = sync.Pool{New: func() any { return new([][]byte) }}
 // outbound is a session's queue; guarded by the session's queueMutex. The first
 // queued frame is kept inline, so the common case of one frame per flush (a broadcast
 // reaching an idle connection) allocates nothing per connection; more frames go to a
-// pooled slice. An idle session holds 48 bytes of queue and no allocation.
+// pooled slice. An idle session holds 40 bytes of queue and no allocation: the first
+// frame is kept as its start and length (a frame's capacity is never used), 8 bytes
+// less than a slice header.
 type outbound struct {
-	queueMutex sync.Mutex
-	first      []byte
-	rest       *[][]byte
-	// queuedBytes is the size of frames; unsent (in Session) counts bytes handed to the
-	// transport but not yet on the socket.
-	queuedBytes int32 // at most MaxPendingBytes (below 1 GiB) plus one close frame
+	queueMutex  sync.Mutex
+	firstData   *byte
+	rest        *[][]byte
+	firstLength int32
+	// queuedBytes is the size of frames; unsent counts bytes handed to the transport
+	// but not yet on the socket (atomic: the transport's written-bytes callback
+	// lowers it without the queue mutex). Both stay under MaxPendingBytes (below
+	// 1 GiB) plus one coalesced write and a close frame.
+	queuedBytes int32
+	unsent      atomic.Int32
 	// scheduled is scheduledNone, scheduledFanout or scheduledNow: which of its
 	// flusher's lists the session sits in.
 	scheduled uint8
+}
+
+// takeFirst returns the first queued frame, or nil, and empties its place; the
+// caller holds queueMutex.
+func (out *outbound) takeFirst() []byte {
+	if out.firstData == nil {
+		return nil
+	}
+	first := unsafe.Slice(out.firstData, out.firstLength)
+	out.firstData, out.firstLength = nil, 0
+	return first
 }
 
 // enqueue appends frame to s's queue, as part of a fan-out when fanout is set. With
@@ -79,13 +98,13 @@ func (s *Session) enqueue(frame []byte, force, fanout bool) (queued bool, schedu
 		if !s.IsOpen() {
 			return false, scheduledNone, false
 		}
-		if pending := int(s.out.queuedBytes) + int(s.unsent.Load()) + len(frame); pending > s.hub.config.MaxPendingBytes {
+		if pending := int(s.out.queuedBytes) + int(s.out.unsent.Load()) + len(frame); pending > s.shard.hub.config.MaxPendingBytes {
 			return false, scheduledNone, true
 		}
 	}
 	switch {
-	case s.out.first == nil:
-		s.out.first = frame
+	case s.out.firstData == nil:
+		s.out.firstData, s.out.firstLength = unsafe.SliceData(frame), int32(len(frame))
 	case s.out.rest == nil:
 		s.out.rest = framesPool.Get().(*[][]byte)
 		fallthrough
@@ -109,7 +128,7 @@ func (s *Session) enqueue(frame []byte, force, fanout bool) (queued bool, schedu
 func (s *Session) PendingBytes() int {
 	s.out.queueMutex.Lock()
 	defer s.out.queueMutex.Unlock()
-	return int(s.out.queuedBytes) + int(max(s.unsent.Load(), 0))
+	return int(s.out.queuedBytes) + int(max(s.out.unsent.Load(), 0))
 }
 
 // flusher writes the queues of the sessions of its shards.
@@ -223,8 +242,8 @@ func (f *flusher) flushAll(batch []*Session) {
 // flush writes everything queued for s, coalesced into writes of up to maxBatchBytes.
 func (f *flusher) flush(s *Session) {
 	s.out.queueMutex.Lock()
-	first, rest := s.out.first, s.out.rest
-	s.out.first, s.out.rest = nil, nil
+	first, rest := s.out.takeFirst(), s.out.rest
+	s.out.rest = nil
 	s.out.queuedBytes = 0
 	s.out.scheduled = scheduledNone
 	s.out.queueMutex.Unlock()
@@ -257,10 +276,10 @@ func (f *flusher) flush(s *Session) {
 // write hands bytes to the transport, which copies what the socket does not take, so
 // the flusher may reuse its buffer at once.
 func (s *Session) write(bytes []byte) {
-	s.unsent.Add(int64(len(bytes)))
+	s.out.unsent.Add(int32(len(bytes)))
 	if written, err := s.conn.Write(bytes); err != nil {
 		// The transport closed the socket; Transport.Closed follows. Nothing it kept is unsent.
-		s.unsent.Add(-int64(len(bytes) - max(written, 0)))
+		s.out.unsent.Add(-int32(len(bytes) - max(written, 0)))
 	}
 }
 
