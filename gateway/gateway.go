@@ -475,5 +475,5 @@ func compileGrants(claim *auth.Grants) (*channels.Grants, error) {
 
 // userIDFromQuery trusts ?user_id= (see Config.InsecureUserID).
 func userIDFromQuery(request *http.Request) (session.Identity, session.CloseReason) {
-	return session.Identity{UserID: request.URL.Query().Get("user_id")}, session.ReasonNone
+	return session.Identity{UserID: queryValue(request.URL.RawQuery, "user_id")}, session.ReasonNone
 }

@@ -110,8 +110,12 @@ func (h *Hub) admit(s *Session, expiresAt time.Time) bool {
 		return false
 	}
 	h.counters.accepted.Add(1)
-	h.logger.Debug("connected", "connection_id", s.id.String(), "user_id", s.userID,
-		"remote_addr", s.RemoteAddr())
+	// Its arguments (the id's text, the formatted address) cost allocations on every
+	// connect: built only when the line is written.
+	if h.logger.Enabled(context.Background(), slog.LevelDebug) {
+		h.logger.Debug("connected", "connection_id", s.id.String(), "user_id", s.userID,
+			"remote_addr", s.RemoteAddr())
+	}
 	h.armHeartbeat(s)
 	h.armExpiry(s, expiresAt)
 	return true
@@ -211,8 +215,10 @@ func (h *Hub) unregister(s *Session) {
 
 func (h *Hub) recordDisconnect(s *Session, reason CloseReason) {
 	h.counters.disconnects[reason].Add(1)
-	h.logger.Debug("disconnected", "connection_id", s.id.String(), "user_id", s.userID,
-		"remote_addr", s.RemoteAddr(), "reason", reason.String())
+	if h.logger.Enabled(context.Background(), slog.LevelDebug) {
+		h.logger.Debug("disconnected", "connection_id", s.id.String(), "user_id", s.userID,
+			"remote_addr", s.RemoteAddr(), "reason", reason.String())
+	}
 }
 
 // Lookup returns the open session with id, or nil.
