@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -203,5 +204,43 @@ func TestCloseRacingAcceptAndShut(t *testing.T) {
 		loop.stop(t, listener)
 		<-shutDone
 		clients.Wait()
+	}
+}
+
+// TestKeepAliveOnlyWithoutHeartbeat checks an accepted socket's SO_KEEPALIVE: off
+// when the heartbeat watches the connection, Go's default (on) when nothing else
+// does.
+func TestKeepAliveOnlyWithoutHeartbeat(t *testing.T) {
+	for _, heartbeat := range []bool{true, false} {
+		settings := listenConfig(heartbeat)
+		listener, err := settings.Listen(t.Context(), "tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("listen: %v", err)
+		}
+		client, err := net.Dial("tcp", listener.Addr().String())
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		accepted, err := listener.Accept()
+		if err != nil {
+			t.Fatalf("accept: %v", err)
+		}
+		raw, err := accepted.(*net.TCPConn).SyscallConn()
+		if err != nil {
+			t.Fatalf("SyscallConn: %v", err)
+		}
+		var keepAlive int
+		var optionError error
+		if err := raw.Control(func(fd uintptr) {
+			keepAlive, optionError = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE)
+		}); err != nil || optionError != nil {
+			t.Fatalf("getsockopt: %v, %v", err, optionError)
+		}
+		if want := !heartbeat; (keepAlive != 0) != want {
+			t.Errorf("heartbeat %v: SO_KEEPALIVE %d, want on=%v", heartbeat, keepAlive, want)
+		}
+		_ = client.Close()
+		_ = accepted.Close()
+		_ = listener.Close()
 	}
 }
