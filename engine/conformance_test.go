@@ -3,6 +3,7 @@ package engine
 import (
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
@@ -37,6 +38,12 @@ const answerTimeout = 5 * time.Second
 // returns its address; both stop when the test ends.
 func startConformanceServer(t testing.TB) string {
 	t.Helper()
+	return startConformanceServerWith(t, Config{})
+}
+
+// startConformanceServerWith is startConformanceServer with config's Compression.
+func startConformanceServerWith(t testing.TB, config Config) string {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	// No heartbeat: its pings, scheduled anywhere in the first interval, would land
 	// among the frames a case expects (one did, after 0.3 s, on a loaded machine).
@@ -44,7 +51,7 @@ func startConformanceServer(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("NewHub: %v", err)
 	}
-	server, err := New(Config{Addr: "127.0.0.1:0", Pollers: 1, Logger: logger}, newTransport(t, hub))
+	server, err := New(Config{Addr: "127.0.0.1:0", Pollers: 1, Logger: logger, Compression: config.Compression}, newTransport(t, hub))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -63,10 +70,21 @@ type rawClient struct {
 	t      *testing.T
 	conn   net.Conn
 	reader *bufio.Reader
+	// deflate is set when the connection negotiated permessage-deflate: readFrame
+	// then accepts RSV1 on data frames and inflates their payload.
+	deflate bool
 }
 
 // dialRaw connects to addr and completes the opening handshake.
 func dialRaw(t *testing.T, addr string) *rawClient {
+	t.Helper()
+	client, _ := dialRawWith(t, addr, "")
+	return client
+}
+
+// dialRawWith is dialRaw with extra header lines (each ending in CRLF) in the
+// request; it also returns the 101 answer.
+func dialRawWith(t *testing.T, addr, extraHeaders string) (*rawClient, *http.Response) {
 	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -76,7 +94,7 @@ func dialRaw(t *testing.T, addr string) *rawClient {
 	key := make([]byte, 16)
 	_, _ = rand.Read(key)
 	request := "GET " + DefaultPath + " HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + base64.StdEncoding.EncodeToString(key) + "\r\n\r\n"
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + base64.StdEncoding.EncodeToString(key) + "\r\n" + extraHeaders + "\r\n"
 	if _, err := conn.Write([]byte(request)); err != nil {
 		t.Fatalf("write the upgrade request: %v", err)
 	}
@@ -89,7 +107,7 @@ func dialRaw(t *testing.T, addr string) *rawClient {
 	if response.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("upgrade answered %s, want 101", response.Status)
 	}
-	return client
+	return client, response
 }
 
 // Frame flags: the first byte of a frame is fin|rsv|opcode.
@@ -157,14 +175,20 @@ type serverFrame struct {
 func (f serverFrame) opcode() byte { return f.first & 0x0F }
 
 // readFrame reads the server's next frame, checking what RFC 6455 asks of a server's
-// frames: final (wsgate never fragments), no reserved bits, not masked.
+// frames: final (wsgate never fragments), no reserved bits (but RSV1 on a data frame
+// of a connection that negotiated compression, whose payload it inflates), not
+// masked.
 func (c *rawClient) readFrame() (serverFrame, error) {
 	_ = c.conn.SetReadDeadline(time.Now().Add(answerTimeout))
 	var header [2]byte
 	if _, err := io.ReadFull(c.reader, header[:]); err != nil {
 		return serverFrame{}, err
 	}
-	if header[0]&0x70 != 0 || header[1]&0x80 != 0 || header[0]&fin == 0 {
+	reserved := header[0] & 0x70
+	if c.deflate && header[0]&0x0F < opClose {
+		reserved &^= rsv1
+	}
+	if reserved != 0 || header[1]&0x80 != 0 || header[0]&fin == 0 {
 		c.t.Fatalf("server frame header %#x %#x: want final, no reserved bits, unmasked", header[0], header[1])
 	}
 	length := uint64(header[1] & 0x7F)
@@ -185,6 +209,13 @@ func (c *rawClient) readFrame() (serverFrame, error) {
 	payload := make([]byte, length)
 	if _, err := io.ReadFull(c.reader, payload); err != nil {
 		return serverFrame{}, err
+	}
+	if header[0]&rsv1 != 0 {
+		inflated, err := io.ReadAll(flate.NewReader(io.MultiReader(bytes.NewReader(payload), strings.NewReader("\x00\x00\xff\xff\x01\x00\x00\xff\xff"))))
+		if err != nil {
+			c.t.Fatalf("inflate a compressed server frame of %d bytes: %v", length, err)
+		}
+		payload = inflated
 	}
 	return serverFrame{first: header[0], payload: payload}, nil
 }

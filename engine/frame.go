@@ -12,7 +12,10 @@ import (
 // websocket parser buffered whole frames against a per-connection byte budget (so
 // several messages within the size limit, sent back to back, broke it), accepted
 // unmasked frames, closed on protocol errors without a close frame and dropped empty
-// messages; wsgate reads frames itself, behind nbio's poller and HTTP parser.
+// messages; wsgate reads frames itself, behind nbio's poller and HTTP parser. With
+// permessage-deflate negotiated (deflateoffer.go), RSV1 on a message's first frame
+// marks it compressed: the reader assembles it as it came and inflates it whole
+// (inflate.go) before checking its UTF-8 and handing it on.
 
 // Frame opcodes (RFC 6455 §5.2).
 const (
@@ -46,6 +49,8 @@ func (e *frameError) Error() string { return "websocket: " + e.text }
 // connection allocates nothing. Texts stay well under the 123 bytes of a close frame.
 var (
 	errReservedBits      = &frameError{closeProtocolError, "protocol error: reserved bits set"}
+	errCompressedControl = &frameError{closeProtocolError, "protocol error: RSV1 on a control frame"}
+	errCompressedMiddle  = &frameError{closeProtocolError, "protocol error: RSV1 on a continuation frame"}
 	errReservedOpcode    = &frameError{closeProtocolError, "protocol error: reserved opcode"}
 	errUnmasked          = &frameError{closeProtocolError, "protocol error: client frame not masked"}
 	errFragmentedControl = &frameError{closeProtocolError, "protocol error: fragmented control frame"}
@@ -104,6 +109,11 @@ type frameReader struct {
 	text          utf8Validator
 	// done is set after a close frame or a failure: nothing more is read.
 	done bool
+	// deflate is set before the first byte arrives when the connection negotiated
+	// permessage-deflate; compressed marks the message being assembled as compressed
+	// (RSV1 on its first frame). They sit in the struct's padding: no extra bytes.
+	deflate    bool
+	compressed bool
 }
 
 // feed reads data, calling handler for every complete message and control frame.
@@ -119,7 +129,7 @@ func (r *frameReader) feed(data []byte, limit int, handler frameHandler) *frameE
 			}
 			data = data[consumed:]
 			if r.inPayload && r.remaining == 0 {
-				if err := r.endFrame(handler); err != nil {
+				if err := r.endFrame(handler, limit); err != nil {
 					r.done = true
 					return err
 				}
@@ -134,7 +144,7 @@ func (r *frameReader) feed(data []byte, limit int, handler frameHandler) *frameE
 			return err
 		}
 		if r.remaining == 0 {
-			if err := r.endFrame(handler); err != nil {
+			if err := r.endFrame(handler, limit); err != nil {
 				r.done = true
 				return err
 			}
@@ -188,12 +198,21 @@ func (r *frameReader) readHeader(data []byte, limit int) (int, *frameError) {
 }
 
 // checkFirstByte applies the rules of FIN, RSV1-3 and the opcode (§5.2, §5.4, §5.5):
-// no extension is negotiated, so every reserved bit must be 0.
+// RSV2 and RSV3 must be 0, and RSV1 too unless permessage-deflate was negotiated,
+// which allows it on the first frame of a data message only (RFC 7692 §6).
 func (r *frameReader) checkFirstByte(first byte) *frameError {
 	r.final = first&0x80 != 0
 	r.opcode = first & 0x0F
-	if first&0x70 != 0 {
+	if first&0x30 != 0 || (first&0x40 != 0 && !r.deflate) {
 		return errReservedBits
+	}
+	if first&0x40 != 0 {
+		switch {
+		case r.opcode >= opClose:
+			return errCompressedControl
+		case r.opcode == opContinuation:
+			return errCompressedMiddle
+		}
 	}
 	switch r.opcode {
 	case opContinuation:
@@ -262,6 +281,7 @@ func (r *frameReader) startPayload(limit int) *frameError {
 	if r.opcode != opContinuation {
 		r.messageOpcode = r.opcode
 		r.text = utf8Validator{}
+		r.compressed = r.header[0]&0x40 != 0
 	}
 	return nil
 }
@@ -278,7 +298,7 @@ func (r *frameReader) readPayload(chunk []byte, limit int) *frameError {
 	start := len(r.message)
 	r.message = appendBounded(r.message, chunk, limit)
 	r.maskOffset = unmask(r.message[start:], r.mask, r.maskOffset)
-	if r.messageOpcode == opText && !r.text.write(r.message[start:]) {
+	if r.messageOpcode == opText && !r.compressed && !r.text.write(r.message[start:]) {
 		return errInvalidText
 	}
 	return nil
@@ -297,8 +317,9 @@ func appendBounded(message, chunk []byte, limit int) []byte {
 	return append(message, chunk...)
 }
 
-// endFrame finishes the frame whose payload is complete.
-func (r *frameReader) endFrame(handler frameHandler) *frameError {
+// endFrame finishes the frame whose payload is complete; limit is the largest
+// message in bytes, which a compressed message must respect once inflated.
+func (r *frameReader) endFrame(handler frameHandler, limit int) *frameError {
 	r.inPayload = false
 	r.headerSize = 0
 	switch r.opcode {
@@ -316,10 +337,19 @@ func (r *frameReader) endFrame(handler frameHandler) *frameError {
 		if !r.final {
 			return nil
 		}
-		if r.messageOpcode == opText && !r.text.complete() {
+		payload := r.message
+		if r.compressed {
+			inflated, err := inflate(payload, limit)
+			if err != nil {
+				return err
+			}
+			if r.messageOpcode == opText && !validUTF8(inflated) {
+				return errInvalidText
+			}
+			payload, r.compressed = inflated, false
+		} else if r.messageOpcode == opText && !r.text.complete() {
 			return errInvalidText
 		}
-		payload := r.message
 		if payload == nil {
 			payload = []byte{}
 		}

@@ -33,6 +33,13 @@ type Config struct {
 	// MaxMessageSize is the largest inbound message in bytes; a larger one closes the
 	// connection with 1009. Default 64 KiB.
 	MaxMessageSize int
+	// Compression accepts a client's permessage-deflate offer (RFC 7692) in the one
+	// form that keeps no state per connection: no context takeover either way
+	// (deflateoffer.go). Such a connection's compressed messages are inflated with a
+	// pooled decompressor (their inflated size bounded by MaxMessageSize), and it is
+	// written compressed frames through session.DeflateConn. Default false: no
+	// offer is accepted, and a frame with RSV1 fails the connection with 1002.
+	Compression bool
 	// HandshakeTimeout cuts sockets that do not complete a request (normally the
 	// upgrade) in time. Default 10s.
 	HandshakeTimeout time.Duration

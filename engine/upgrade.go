@@ -69,6 +69,8 @@ func (u *upgrader) Upgrade(writer http.ResponseWriter, request *http.Request) (*
 		return nil, errors.New("engine: upgraded socket is not an nbio connection")
 	}
 	conn := &wsConn{socket: socket, server: u.server}
+	// Before the poller reads the socket's first frame.
+	conn.reader.deflate = u.server.config.Compression && acceptsDeflateOffer(request.Header)
 	if u.server.config.Connect != nil {
 		// Before the poller sees the socket: a client that sends frames right
 		// behind its request has them held too.
@@ -80,7 +82,7 @@ func (u *upgrader) Upgrade(writer http.ResponseWriter, request *http.Request) (*
 		httpConn.Parser = nil
 	}
 	publishToPollers()
-	answer := switchingProtocols(request)
+	answer := switchingProtocols(request, conn.reader.deflate)
 	conn.handshake = &answer
 	// nbhttp's keep-alive deadline belongs to HTTP; liveness of a WebSocket is the
 	// hub's heartbeat.
@@ -108,8 +110,9 @@ func (u *upgrader) check(request *http.Request) (int, error) {
 }
 
 // switchingProtocols returns the 101 answer to a valid upgrade request, selecting
-// the wsgate subprotocol when the client offers it.
-func switchingProtocols(request *http.Request) []byte {
+// the wsgate subprotocol when the client offers it, and accepting permessage-deflate
+// when deflate is set.
+func switchingProtocols(request *http.Request, deflate bool) []byte {
 	digest := sha1.Sum([]byte(request.Header.Get("Sec-WebSocket-Key") + acceptGUID))
 	answer := make([]byte, 0, 160)
 	answer = append(answer, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
@@ -117,6 +120,9 @@ func switchingProtocols(request *http.Request) []byte {
 	answer = append(answer, "\r\n"...)
 	if offersSubprotocol(request) {
 		answer = append(answer, "Sec-WebSocket-Protocol: "+Subprotocol+"\r\n"...)
+	}
+	if deflate {
+		answer = append(answer, deflateAnswer...)
 	}
 	return append(answer, "\r\n"...)
 }

@@ -149,6 +149,11 @@ func (c *wsConn) Close() error {
 	return c.socket.Close()
 }
 
+// AcceptsDeflate implements session.DeflateConn: whether the client negotiated
+// permessage-deflate. Set by Upgrade before the connection is registered, never
+// changed.
+func (c *wsConn) AcceptsDeflate() bool { return c.reader.deflate }
+
 // RemoteAddr implements session.Conn.
 func (c *wsConn) RemoteAddr() net.Addr { return c.socket.RemoteAddr() }
 

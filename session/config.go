@@ -80,6 +80,11 @@ type Config struct {
 	// enforces MaxConnectionsPerUser cluster-wide (see Admission). Default nil: one
 	// node, the limit holds per node.
 	Admission Admission
+	// CompressionMinSize is the smallest payload, in bytes, compressed for the
+	// connections that negotiated permessage-deflate (see DeflateConn); smaller
+	// messages go uncompressed, since compression saves little on them and costs the
+	// same call. Default DefaultCompressionMinSize (256).
+	CompressionMinSize int
 	// NodeTag, when not zero, starts every connection id this hub issues, so a cluster
 	// routes messages for a connection to its node by the id alone. Default zero:
 	// fully random ids.
@@ -105,6 +110,7 @@ const (
 	DefaultMaxPendingBytes       = 1 << 20
 	DefaultDrainDuration         = 10 * time.Second
 	DefaultMaxFanoutDelay        = 250 * time.Millisecond
+	DefaultCompressionMinSize    = 256
 	// MaxPendingBytesLimit bounds Config.MaxPendingBytes (1 GiB), so a connection's
 	// queued byte count fits 32 bits.
 	MaxPendingBytesLimit = 1 << 30
@@ -152,6 +158,8 @@ func (config Config) Validate() error {
 		return fieldError("MaxMessagesPerSecond", config.MaxMessagesPerSecond, wantLimit)
 	case config.MessageBurst < 0:
 		return fieldError("MessageBurst", config.MessageBurst, wantCount)
+	case config.CompressionMinSize < 0:
+		return fieldError("CompressionMinSize", config.CompressionMinSize, wantCount)
 	}
 	return nil
 }
@@ -180,6 +188,7 @@ func (config Config) withDefaults() Config {
 	if config.MaxMessagesPerSecond > 0 && config.MessageBurst == 0 {
 		config.MessageBurst = max(int(2*config.MaxMessagesPerSecond), 1)
 	}
+	config.CompressionMinSize = cmp.Or(config.CompressionMinSize, DefaultCompressionMinSize)
 	config.Logger = cmp.Or(config.Logger, slog.Default())
 	config.Observer = cmp.Or[Observer](config.Observer, noObserver{})
 	return config

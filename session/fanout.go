@@ -14,7 +14,8 @@ var snapshotPool = sync.Pool{New: func() any { return new([]*Session) }}
 
 // Broadcast queues frame (see protocol.TextFrame) to every open connection except those in
 // exclude and returns how many it was queued for. The frame is encoded once by the
-// caller and shared by every queue. Shards are processed in parallel by up to
+// caller and shared by every queue (connections that negotiated compression share
+// its compressed form instead: compression.go). Shards are processed in parallel by up to
 // GOMAXPROCS goroutines (the caller is one of them); each shard is copied under its
 // read lock and queued to outside it, so no lock is held while queuing and connects
 // are delayed by at most one slice copy. The flush workers write the queues. Safe for
@@ -41,7 +42,8 @@ func (h *Hub) Broadcast(frame []byte, exclude ...ConnectionID) int {
 		return false
 	}
 
-	var next, delivered atomic.Int64
+	frames := h.newFanoutFrames(frame)
+	var next, delivered, deflated atomic.Int64
 	work := func() {
 		snapshot := snapshotPool.Get().(*[]*Session)
 		dirty := snapshotPool.Get().(*[]*Session)
@@ -54,14 +56,17 @@ func (h *Hub) Broadcast(frame []byte, exclude ...ConnectionID) int {
 			sh.mutex.RLock()
 			*snapshot = append((*snapshot)[:0], sh.members...)
 			sh.mutex.RUnlock()
-			count := int64(0)
+			count, compressedCount := int64(0), int64(0)
 			*dirty = (*dirty)[:0]
 			for _, s := range *snapshot {
 				if len(exclude) > 0 && isExcluded(s.id) {
 					continue
 				}
-				queued, schedule, overflow := s.enqueue(frame, false, true)
-				if queued {
+				chosen, compressed := frames.frameFor(s)
+				queued, schedule, overflow := s.enqueue(chosen, false, true)
+				if queued && compressed {
+					compressedCount++
+				} else if queued {
 					count++
 				}
 				if schedule == scheduledFanout {
@@ -74,6 +79,7 @@ func (h *Hub) Broadcast(frame []byte, exclude ...ConnectionID) int {
 			// One hand-over per shard instead of one per connection.
 			sh.flusher.addFanout(*dirty...)
 			delivered.Add(count)
+			deflated.Add(compressedCount)
 		}
 		clear(*snapshot)
 		clear(*dirty)
@@ -83,22 +89,30 @@ func (h *Hub) Broadcast(frame []byte, exclude ...ConnectionID) int {
 
 	runInParallel(len(h.shards), work)
 
-	total := delivered.Load()
+	total := delivered.Load() + deflated.Load()
 	h.counters.broadcasts.Add(1)
-	h.countSent(total, len(frame))
+	frames.countSent(h, delivered.Load(), deflated.Load())
 	h.config.Observer.BroadcastDone(int(total), time.Since(started))
 	return int(total)
 }
 
-// SendToUser queues frame to every open connection of userID and returns how many.
+// SendToUser queues frame to every open connection of userID and returns how many;
+// like Broadcast, it compresses the frame at most once for all of them.
 func (h *Hub) SendToUser(userID string, frame []byte) int {
-	count := 0
+	frames := h.newFanoutFrames(frame)
+	plain, deflated := int64(0), int64(0)
 	for _, s := range h.UserSessions(userID) {
-		if s.Send(frame) {
-			count++
+		chosen, compressed := frames.frameFor(s)
+		switch {
+		case !s.queue(chosen):
+		case compressed:
+			deflated++
+		default:
+			plain++
 		}
 	}
-	return count
+	frames.countSent(h, plain, deflated)
+	return int(plain + deflated)
 }
 
 // SendToConnection queues frame to the connection with id; it reports false when

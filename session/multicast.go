@@ -23,7 +23,7 @@ var multicastPool = sync.Pool{New: func() any { return new(multicastBatches) }}
 // still open, except exclude (nil for none), and returns how many it was queued for:
 // the fan-out of a channel publication, sessions being the snapshot of the channel's
 // subscribers. As in Broadcast, the frame is encoded once by the caller and shared by
-// every queue; the list is taken in chunks by up to GOMAXPROCS goroutines (the caller
+// every queue (and compressed at most once, for the sessions that negotiated it); the list is taken in chunks by up to GOMAXPROCS goroutines (the caller
 // is one; a list of one chunk is done by the caller alone); the sessions whose queue
 // became non-empty are handed to their flush workers once per chunk and worker, not
 // one by one; a session whose pending bytes would pass Config.MaxPendingBytes is
@@ -31,13 +31,14 @@ var multicastPool = sync.Pool{New: func() any { return new(multicastBatches) }}
 // listed twice is sent the frame twice. sessions is only read, and not kept after
 // the call, so the caller may reuse a pooled slice. Safe for concurrent use.
 func (h *Hub) SendToSessions(frame []byte, sessions []*Session, exclude *Session) int {
-	var next, delivered atomic.Int64
+	frames := h.newFanoutFrames(frame)
+	var next, delivered, deflated atomic.Int64
 	work := func() {
 		batches := multicastPool.Get().(*multicastBatches)
 		if len(batches.dirty) != len(h.flushers) {
 			batches.dirty = make([][]*Session, len(h.flushers))
 		}
-		count := int64(0)
+		count, compressedCount := int64(0), int64(0)
 		// hint is the position in h.flushers of the last session's flusher: the
 		// search for the next one starts there.
 		hint := 0
@@ -50,8 +51,11 @@ func (h *Hub) SendToSessions(frame []byte, sessions []*Session, exclude *Session
 				if s == exclude {
 					continue
 				}
-				queued, schedule, overflow := s.enqueue(frame, false, true)
-				if queued {
+				chosen, compressed := frames.frameFor(s)
+				queued, schedule, overflow := s.enqueue(chosen, false, true)
+				if queued && compressed {
+					compressedCount++
+				} else if queued {
 					count++
 				}
 				if schedule == scheduledFanout {
@@ -73,14 +77,14 @@ func (h *Hub) SendToSessions(frame []byte, sessions []*Session, exclude *Session
 			}
 		}
 		delivered.Add(count)
+		deflated.Add(compressedCount)
 		multicastPool.Put(batches)
 	}
 
 	runInParallel((len(sessions)+multicastChunk-1)/multicastChunk, work)
 
-	total := delivered.Load()
-	h.countSent(total, len(frame))
-	return int(total)
+	frames.countSent(h, delivered.Load(), deflated.Load())
+	return int(delivered.Load() + deflated.Load())
 }
 
 // flusherPosition returns the position of target in h.flushers, looking at hint

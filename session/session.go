@@ -131,10 +131,13 @@ func (s *Session) touch() {
 // Send queues an encoded frame (see protocol.TextFrame) for this connection, counts
 // it as sent (Counters.MessagesSent) and wakes its flush worker; it never blocks on
 // the client. frame may be shared with other connections and must not change
-// afterwards. It returns false when the session is no longer open, or when the frame
+// afterwards. When the connection negotiated compression and the payload is at
+// least Config.CompressionMinSize, the frame is compressed for it (a pooled
+// compressor, a few microseconds per kilobyte). It returns false when the session is no longer open, or when the frame
 // would take the connection's pending bytes over Config.MaxPendingBytes: the session
 // is then closed as a slow consumer (4001).
 func (s *Session) Send(frame []byte) bool {
+	frame = s.hub.frameFor(s, frame)
 	if !s.queue(frame) {
 		return false
 	}

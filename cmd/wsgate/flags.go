@@ -33,6 +33,8 @@ type options struct {
 	maxConnectionsPerUser int
 	maxConnections        int
 	maxMessageSize        int
+	compression           bool
+	compressionMinSize    int
 	insecureUserID        bool
 	logLevel              string
 	logFormat             string
@@ -116,6 +118,10 @@ func defineFlags(flags *flag.FlagSet, parsed *options) {
 		"connections this node holds; more are closed with 1013 \"try again later\" (0 = only the open-files limit)")
 	flags.IntVar(&parsed.maxMessageSize, "max-message-size", engine.DefaultMaxMessageSize,
 		"largest inbound message in bytes; larger closes the connection with 1009")
+	flags.BoolVar(&parsed.compression, "compression", false,
+		"accept permessage-deflate (no context takeover either way, no state per connection): fan-outs are compressed once for every client that negotiated it")
+	flags.IntVar(&parsed.compressionMinSize, "compression-min-size", session.DefaultCompressionMinSize,
+		"with -compression, smallest message in bytes sent compressed; smaller ones go uncompressed (0 = every message)")
 	flags.BoolVar(&parsed.insecureUserID, "insecure-user-id", false,
 		"trust the ?user_id= query parameter as the user's identity (development and tests only)")
 	flags.StringVar(&parsed.logLevel, "log-level", "info", "log level: debug, info, warn or error")

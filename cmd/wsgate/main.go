@@ -97,11 +97,13 @@ func serve(ctx context.Context, parsed options, logger *slog.Logger) error {
 			MaxFanoutDelay:        maxFanoutDelay,
 			MaxMessagesPerSecond:  unlimitedIfZero(parsed.maxMessagesPerSecond),
 			MessageBurst:          parsed.messageBurst,
+			CompressionMinSize:    max(parsed.compressionMinSize, 1),
 		},
 		Engine: engine.Config{
 			Addr:             parsed.addr,
 			MaxBodySize:      parsed.maxBodySize,
 			MaxMessageSize:   parsed.maxMessageSize,
+			Compression:      parsed.compression,
 			HandshakeTimeout: parsed.handshakeTimeout,
 			SocketSendBuffer: parsed.socketSendBuffer,
 		},

@@ -85,6 +85,8 @@ func (o options) validate(at sources) error {
 		return at.invalid("max-connections", "must be 0 (no limit) or more")
 	case o.maxMessageSize <= 0:
 		return at.invalid("max-message-size", "must be positive")
+	case o.compressionMinSize < 0:
+		return at.invalid("compression-min-size", "must be 0 (every message) or more")
 	case o.maxPendingBytes < o.maxMessageSize:
 		return at.invalid("max-pending-bytes", fmt.Sprintf("must be at least -max-message-size (%d)", o.maxMessageSize))
 	case o.socketSendBuffer < 0:
