@@ -69,7 +69,10 @@ type Options struct {
 	// Clock measures how long connections stay open and waits out reconnect delays.
 	// Default the system clock. (Socket deadlines always use the system clock.)
 	Clock Clock
-	// Dialer dials every connection. Default a dialer with http.ProxyFromEnvironment.
+	// Dialer dials every connection. Default a dialer with http.ProxyFromEnvironment
+	// that offers permessage-deflate (EnableCompression), so a server run with
+	// -compression sends it large messages compressed; a Dialer given here
+	// compresses only if its own EnableCompression is set.
 	Dialer *websocket.Dialer
 
 	// OnOpen is called when a connection is open and has said hello; queued messages
@@ -149,7 +152,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.Clock = systemClock{}
 	}
 	if o.Dialer == nil {
-		o.Dialer = &websocket.Dialer{Proxy: http.ProxyFromEnvironment}
+		o.Dialer = &websocket.Dialer{Proxy: http.ProxyFromEnvironment, EnableCompression: true}
 	}
 	return o, nil
 }
