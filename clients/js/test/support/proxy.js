@@ -14,6 +14,9 @@ export async function startProxy(target, files = {}) {
   let frozen = false;
   const pairs = new Set();
   const upgrades = [];
+  // bytesToClients counts the bytes forwarded from the target to the clients, the
+  // upgrade answers included: what the server put on the wire.
+  let bytesToClients = 0;
 
   const server = createServer((request, response) => {
     const url = new URL(request.url, 'http://proxy');
@@ -42,6 +45,9 @@ export async function startProxy(target, files = {}) {
           pair.held.push([to, chunk]);
           from.pause();
           return;
+        }
+        if (from === upstream) {
+          bytesToClients += chunk.length;
         }
         to.write(chunk);
       });
@@ -76,6 +82,10 @@ export async function startProxy(target, files = {}) {
     // upgrades lists the path and query and the Sec-WebSocket-Protocol header of every
     // upgrade request, in order.
     upgrades,
+    // bytesToClients counts the bytes the target sent to every client so far.
+    get bytesToClients() {
+      return bytesToClients;
+    },
     // connections counts forwarded WebSocket connections.
     get connections() {
       return pairs.size;
