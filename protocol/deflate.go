@@ -3,7 +3,7 @@ package protocol
 import (
 	"bytes"
 	"compress/flate"
-	"sync"
+	"runtime"
 )
 
 // Compressed frames for connections that negotiated permessage-deflate (RFC 7692)
@@ -19,31 +19,52 @@ const DeflateLevel = flate.BestSpeed
 // deflateRSV1 is the RSV1 bit of a frame's first byte: "this message is compressed".
 const deflateRSV1 = 0x40
 
-// deflater is a pooled compressor with its output buffer. A flate.Writer at
-// BestSpeed holds about 1 MB less than one at the default level, and none is kept
-// per connection.
+// deflater is a compressor with its output buffer. A flate.Writer is about 1 MB
+// whatever its level (its hash tables are arrays), so compressors are kept in a
+// small free list rather than a sync.Pool, which every garbage collection empties:
+// at most one per processor stays allocated, about 1 MB each per process (never
+// per connection), and a busy server does not allocate a new one per message after
+// each collection.
 type deflater struct {
 	output bytes.Buffer
 	writer *flate.Writer
 }
 
-var deflaters = sync.Pool{New: func() any {
+// deflaters holds the idle compressors; more than its capacity in use at once are
+// made and then dropped.
+var deflaters = make(chan *deflater, runtime.GOMAXPROCS(0))
+
+// getDeflater returns an idle compressor, or a new one.
+func getDeflater() *deflater {
+	select {
+	case state := <-deflaters:
+		return state
+	default:
+	}
 	state := new(deflater)
 	// The level is a valid constant, so NewWriter cannot fail.
 	state.writer, _ = flate.NewWriter(&state.output, DeflateLevel)
 	return state
-}}
+}
+
+// putDeflater keeps state for reuse, unless enough are kept already.
+func putDeflater(state *deflater) {
+	select {
+	case deflaters <- state:
+	default:
+	}
+}
 
 // DeflatedFrame returns frame (a final, unmasked frame built by this package, such
 // as TextFrame's) with its payload compressed and RSV1 set, or nil when compression
 // would not make the frame smaller (the plain frame is then the better choice for
 // every connection). The result is a new slice, which may be written to any number
 // of connections that negotiated permessage-deflate; frame is only read. Safe for
-// concurrent use; the compressor comes from a pool shared by every caller.
+// concurrent use; the compressor comes from a free list shared by every caller.
 func DeflatedFrame(frame []byte) []byte {
 	payload := FramePayload(frame)
-	state := deflaters.Get().(*deflater)
-	defer deflaters.Put(state)
+	state := getDeflater()
+	defer putDeflater(state)
 	state.output.Reset()
 	state.writer.Reset(&state.output)
 	// Writes to a bytes.Buffer do not fail, so neither do these.
