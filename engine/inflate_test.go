@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"runtime"
 	"testing"
+	"unsafe"
 )
 
 // TestInflateBoundsMemory: a message that inflates far past the limit fails with
@@ -51,5 +52,14 @@ func TestInflate(t *testing.T) {
 	}
 	if _, err := inflate([]byte{0x07, 0x08}, 1000); err != errBadCompression {
 		t.Fatalf("inflate of bytes that are not deflate data: %v, want errBadCompression", err)
+	}
+}
+
+// TestCompressionCostsNoBytesPerConnection: the two flags compression adds to the
+// frame reader (negotiated, and the message being compressed) sit in padding, so a
+// connection is no larger than the 144 bytes it was without them.
+func TestCompressionCostsNoBytesPerConnection(t *testing.T) {
+	if size := unsafe.Sizeof(wsConn{}); size > 144 {
+		t.Fatalf("wsConn is %d bytes, more than the 144 it was before compression", size)
 	}
 }
