@@ -75,6 +75,10 @@ func (c *Client) connect(ctx context.Context, token string) connectionResult {
 	if err != nil {
 		return connectionResult{event: CloseEvent{Code: CodeAbnormal, Reason: "dial: " + err.Error(), Err: err}}
 	}
+	// Compression, when negotiated, is for what the server sends (fan-outs it
+	// compresses once); the client's own messages are small (pongs, subscribes) and
+	// go uncompressed, which spares a compressor per write.
+	conn.EnableWriteCompression(false)
 	openedAt := c.options.Clock.Now()
 	link := &connection{
 		client: c, conn: conn, readerDone: make(chan struct{}), writerDone: make(chan struct{}),

@@ -71,8 +71,9 @@ type Options struct {
 	Clock Clock
 	// Dialer dials every connection. Default a dialer with http.ProxyFromEnvironment
 	// that offers permessage-deflate (EnableCompression), so a server run with
-	// -compression sends it large messages compressed; a Dialer given here
-	// compresses only if its own EnableCompression is set.
+	// -compression sends it large messages compressed (the client's own messages go
+	// uncompressed); a Dialer given here negotiates compression only if its own
+	// EnableCompression is set.
 	Dialer *websocket.Dialer
 
 	// OnOpen is called when a connection is open and has said hello; queued messages
