@@ -60,7 +60,7 @@ func TestWorkerProcessesMergeIntoOneReport(t *testing.T) {
 	trigger := newAPITrigger("http://" + address)
 	defer trigger.close()
 	for sequence := range 3 {
-		if err := trigger.send(broadcastContent(phaseRate, sequence, time.Now().UnixNano())); err != nil {
+		if err := trigger.send(broadcastContent(phaseRate, sequence, time.Now().UnixNano(), defaultPayloadBytes)); err != nil {
 			t.Fatal(err)
 		}
 	}
