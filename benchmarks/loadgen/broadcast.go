@@ -59,9 +59,9 @@ func (b *bench) fanout() (*result.Fanout, error) {
 	}
 	// The API delivers its message as it is; the seed's client broadcast arrives
 	// wrapped in {"type":"broadcast","content":...}.
-	frameBytes := len(broadcastContent(phaseFanout, 0, time.Now().UnixNano()))
+	frameBytes := len(broadcastContent(phaseFanout, 0, time.Now().UnixNano(), b.options.payload))
 	if b.options.trigger == "client" {
-		frameBytes = len(wrap(broadcastContent(phaseFanout, 0, time.Now().UnixNano())))
+		frameBytes = len(wrap(broadcastContent(phaseFanout, 0, time.Now().UnixNano(), b.options.payload)))
 	}
 	return b.fanoutRounds(phaseFanout, open, frameBytes, send.send)
 }
@@ -73,15 +73,17 @@ func (b *bench) fanout() (*result.Fanout, error) {
 func (b *bench) fanoutRounds(phaseNumber int, open int64, frameBytes int, send func(content []byte) error) (*result.Fanout, error) {
 	count := b.options.broadcasts
 	b.fleet.Begin(phaseNumber, count, 1)
+	sentBefore, _ := b.probe.metricValue("wsgate_sent_bytes_total")
 	start := b.mark()
 	for sequence := range count {
-		if err := send(broadcastContent(phaseNumber, sequence, time.Now().UnixNano())); err != nil {
+		if err := send(broadcastContent(phaseNumber, sequence, time.Now().UnixNano(), b.options.payload)); err != nil {
 			return nil, fmt.Errorf("broadcast %d: %w", sequence, err)
 		}
 		b.fleet.Await(sequence, b.options.await)
 		time.Sleep(b.options.gap)
 	}
 	cpu := b.since(start)
+	sentAfter, _ := b.probe.metricValue("wsgate_sent_bytes_total")
 	snapshot := b.fleet.Snapshot()
 	var lasts stats.Histogram
 	for _, slowest := range snapshot.Slowest {
@@ -103,6 +105,7 @@ func (b *bench) fanoutRounds(phaseNumber int, open int64, frameBytes int, send f
 		Last:         result.Summarize(lasts.Snapshot()),
 		Distribution: snapshot.Latency,
 		CPU:          cpu,
+		WireBytes:    int64(sentAfter - sentBefore),
 	}, nil
 }
 
@@ -121,7 +124,7 @@ func (b *bench) sustained() (*result.Rate, error) {
 	first := time.Now()
 	for sequence := range count {
 		time.Sleep(time.Until(first.Add(time.Duration(sequence) * interval)))
-		if err := send.send(broadcastContent(phaseRate, sequence, time.Now().UnixNano())); err != nil {
+		if err := send.send(broadcastContent(phaseRate, sequence, time.Now().UnixNano(), b.options.payload)); err != nil {
 			return nil, fmt.Errorf("broadcast %d: %w", sequence, err)
 		}
 	}

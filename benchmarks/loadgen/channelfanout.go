@@ -26,7 +26,7 @@ func (b *bench) channelFanout() (*result.Fanout, error) {
 		return nil, fmt.Errorf("%d of %d connections subscribed, %d refused", subscriptions.Confirmed, open, subscriptions.Refused)
 	}
 	publisher := b.channelPublisher()
-	frameBytes := len(publicationFrame(channelFanoutName, broadcastContent(phaseChannelFanout, 0, time.Now().UnixNano())))
+	frameBytes := len(publicationFrame(channelFanoutName, broadcastContent(phaseChannelFanout, 0, time.Now().UnixNano(), b.options.payload)))
 	return b.fanoutRounds(phaseChannelFanout, open, frameBytes, func(content []byte) error {
 		queued, err := publisher.publish(channelFanoutName, content)
 		if err == nil && queued != open {

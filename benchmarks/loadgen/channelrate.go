@@ -47,7 +47,7 @@ func (b *bench) channelRate() (*result.ChannelRate, error) {
 		for part := range batchesPerRound {
 			time.Sleep(time.Until(first.Add(time.Duration(round*batchesPerRound+part) * interval)))
 			chosen := names[part*batch : min((part+1)*batch, channels)]
-			if _, err := publisher.publishBatch(chosen, broadcastContent(phaseChannelRate, round, time.Now().UnixNano())); err != nil {
+			if _, err := publisher.publishBatch(chosen, broadcastContent(phaseChannelRate, round, time.Now().UnixNano(), b.options.payload)); err != nil {
 				return nil, fmt.Errorf("round %d: %w", round, err)
 			}
 			published += int64(len(chosen))

@@ -58,6 +58,9 @@ type dialer struct {
 	options *websocket.Upgrader
 	network net.Dialer
 	timeout time.Duration
+	// compression offers permessage-deflate without context takeover either way, as
+	// nbio's own Dialer does.
+	compression bool
 }
 
 // newDialer returns a dialer bound to source (nil: the kernel chooses).
@@ -96,6 +99,9 @@ func (d *dialer) dial(target *url.URL) (*websocket.Conn, error) {
 			"Sec-Websocket-Key":     {key},
 			"Sec-Websocket-Version": {"13"},
 		},
+	}
+	if d.compression {
+		request.Header.Set("Sec-Websocket-Extensions", "permessage-deflate; server_no_context_takeover; client_no_context_takeover")
 	}
 	type outcome struct {
 		conn *websocket.Conn
@@ -149,7 +155,11 @@ func (d *dialer) adopt(response *http.Response, conn net.Conn, key string) (*web
 	if !ok {
 		return nil, errors.New("dial: no HTTP parser on the connection")
 	}
-	upgraded := websocket.NewClientConn(d.options, conn, "", false, false)
+	// A server that accepted compression may send compressed frames (inflated by the
+	// connection); the generator's own messages go uncompressed either way.
+	accepted := strings.HasPrefix(response.Header.Get("Sec-Websocket-Extensions"), "permessage-deflate")
+	upgraded := websocket.NewClientConn(d.options, conn, "", accepted, false)
+	upgraded.EnableWriteCompression(false)
 	parser.ParserCloser = upgraded
 	upgraded.Engine = parser.Engine
 	upgraded.Execute = parser.Execute

@@ -21,6 +21,8 @@ type localConfig struct {
 	dialTimeout time.Duration
 	// users gives each dial its ?user_id= (users.go); nil: anonymous.
 	users *userIDs
+	// compression offers permessage-deflate (see dialer.dial).
+	compression bool
 }
 
 // localFleet is a Fleet of connections in this process, served by one nbio client
@@ -51,6 +53,9 @@ func newLocalFleet(config localConfig) (*localFleet, error) {
 	fleet := &localFleet{config: config}
 	fleet.engine = newClientEngine("loadgen")
 	fleet.options = websocket.NewUpgrader()
+	// Lets a connection read compressed frames; dial offers compression, and only a
+	// server that accepts it sends them.
+	fleet.options.EnableCompression(config.compression)
 	fleet.options.Engine = fleet.engine
 	fleet.options.OnMessage(fleet.onMessage)
 	fleet.options.OnClose(func(*websocket.Conn, error) {
@@ -78,6 +83,7 @@ func (f *localFleet) Grow(target int) GrowReport {
 	var group sync.WaitGroup
 	for worker := range int(min(int64(f.config.concurrency), need)) {
 		d := newDialer(f.engine, f.options, sourceOf(f.config.sources, worker), f.config.dialTimeout)
+		d.compression = f.config.compression
 		group.Go(func() {
 			for next.Add(1) <= need {
 				conn, err := d.dial(f.config.users.next(f.config.target))

@@ -76,6 +76,7 @@ func serveAsWorker(options options, diagnostics io.Writer) int {
 		concurrency: options.concurrency,
 		dialTimeout: options.dialTimeout,
 		users:       newUserIDs(options.target, options.connsPerUser),
+		compression: options.compression,
 	})
 	if err != nil {
 		fmt.Fprintln(diagnostics, "loadgen worker:", err)
@@ -124,6 +125,7 @@ func newBench(options options, arguments []string) (*bench, error) {
 			concurrency: options.concurrency,
 			dialTimeout: options.dialTimeout,
 			users:       newUserIDs(options.target, options.connsPerUser),
+			compression: options.compression,
 		})
 		if err != nil {
 			return nil, err

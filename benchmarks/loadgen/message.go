@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"strconv"
 )
 
@@ -21,9 +22,9 @@ var (
 	keySent        = []byte(`"sent":`)
 )
 
-// payloadBytes is the size a broadcast's content is padded to, so that the
-// {"type":"broadcast","content":...} frame payload is about 100 bytes.
-const payloadBytes = 70
+// defaultPayloadBytes is the default size of a broadcast's content (-payload), so
+// that the {"type":"broadcast","content":...} frame payload is about 100 bytes.
+const defaultPayloadBytes = 70
 
 // numberAfter returns the non-negative integer that follows key in data.
 func numberAfter(data, key []byte) (int64, bool) {
@@ -44,20 +45,60 @@ func numberAfter(data, key []byte) (int64, bool) {
 }
 
 // broadcastContent returns the content of broadcast number sequence of phase, sent
-// at sent (unix nanoseconds), padded to payloadBytes.
-func broadcastContent(phase, sequence int, sent int64) []byte {
-	content := make([]byte, 0, payloadBytes+8)
+// at sent (unix nanoseconds), of size bytes (or its three numbers alone, if size is
+// smaller): after them, JSON records of random words and numbers (different in
+// every broadcast, so they compress about as well as real JSON does), then padding.
+func broadcastContent(phase, sequence int, sent int64, size int) []byte {
+	content := make([]byte, 0, size+8)
 	content = append(content, `{"phase":`...)
 	content = strconv.AppendInt(content, int64(phase), 10)
 	content = append(content, `,"seq":`...)
 	content = strconv.AppendInt(content, int64(sequence), 10)
 	content = append(content, `,"sent":`...)
 	content = strconv.AppendInt(content, sent, 10)
+	content = appendRecords(content, size-len(`,"pad":""}`), rand.New(rand.NewPCG(uint64(phase), uint64(sequence))))
 	content = append(content, `,"pad":"`...)
-	for len(content) < payloadBytes-2 {
+	for len(content) < size-2 {
 		content = append(content, 'x')
 	}
 	return append(content, `"}`...)
+}
+
+// recordWords are the words of appendRecords' records.
+var recordWords = []string{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
+	"juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango"}
+
+// appendRecords appends `,"items":[...]` with as many records
+// {"id":...,"name":"...","price":...,"stock":...} as fit within limit bytes of
+// content; nothing when not even one fits.
+func appendRecords(content []byte, limit int, random *rand.Rand) []byte {
+	var record []byte
+	for index := 0; ; index++ {
+		record = record[:0]
+		if index == 0 {
+			record = append(record, `,"items":[`...)
+		} else {
+			record = append(record, ',')
+		}
+		record = append(record, `{"id":`...)
+		record = strconv.AppendInt(record, random.Int64N(1_000_000), 10)
+		record = append(record, `,"name":"`...)
+		record = append(record, recordWords[random.IntN(len(recordWords))]...)
+		record = append(record, ' ')
+		record = append(record, recordWords[random.IntN(len(recordWords))]...)
+		record = append(record, `","price":`...)
+		record = strconv.AppendFloat(record, float64(random.IntN(100_000))/100, 'f', 2, 64)
+		record = append(record, `,"stock":`...)
+		record = strconv.AppendInt(record, int64(random.IntN(500)), 10)
+		record = append(record, '}')
+		if len(content)+len(record)+1 > limit {
+			if index == 0 {
+				return content
+			}
+			return append(content, ']')
+		}
+		content = append(content, record...)
+	}
 }
 
 // echoMessage returns a {"type":"message"} whose content carries its send time.

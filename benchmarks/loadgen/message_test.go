@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 )
@@ -25,7 +26,7 @@ func TestNumberAfter(t *testing.T) {
 }
 
 func TestBroadcastContentIsValidPaddedJSON(t *testing.T) {
-	content := broadcastContent(1, 49, 1767000000123456789)
+	content := broadcastContent(1, 49, 1767000000123456789, defaultPayloadBytes)
 	var decoded struct {
 		Phase int   `json:"phase"`
 		Seq   int   `json:"seq"`
@@ -37,8 +38,8 @@ func TestBroadcastContentIsValidPaddedJSON(t *testing.T) {
 	if decoded.Phase != 1 || decoded.Seq != 49 || decoded.Sent != 1767000000123456789 {
 		t.Fatalf("decoded %+v", decoded)
 	}
-	if len(content) != payloadBytes {
-		t.Errorf("content is %d bytes, want %d", len(content), payloadBytes)
+	if len(content) != defaultPayloadBytes {
+		t.Errorf("content is %d bytes, want %d", len(content), defaultPayloadBytes)
 	}
 	frame := wrap(content)
 	if !json.Valid(frame) || len(frame) < 95 || len(frame) > 105 {
@@ -101,11 +102,27 @@ func TestChannelMessagesAreValidJSON(t *testing.T) {
 	if err := json.Unmarshal(subscribe, &decoded); err != nil || decoded.Type != "subscribe" || decoded.Channel != "rate-7" {
 		t.Fatalf("%s: %+v, %v", subscribe, decoded, err)
 	}
-	frame := publicationFrame("fanout-0", broadcastContent(3, 12, 42))
+	frame := publicationFrame("fanout-0", broadcastContent(3, 12, 42, defaultPayloadBytes))
 	if err := json.Unmarshal(frame, &decoded); err != nil || decoded.Type != "publication" || decoded.Data.Seq != 12 {
 		t.Fatalf("%s: %+v, %v", frame, decoded, err)
 	}
 	if sequence, ok := numberAfter(frame, keySeq); !ok || sequence != 12 {
 		t.Error("a publication's sequence must be found by the byte search")
+	}
+}
+
+func TestLargeBroadcastContentIsJSONOfItsSize(t *testing.T) {
+	for _, size := range []int{1 << 10, 10 << 10} {
+		content := broadcastContent(1, 7, 1767000000123456789, size)
+		var decoded struct {
+			Seq   int              `json:"seq"`
+			Items []map[string]any `json:"items"`
+		}
+		if err := json.Unmarshal(content, &decoded); err != nil || len(content) != size || decoded.Seq != 7 || len(decoded.Items) < size/100 {
+			t.Fatalf("%d-byte content: %d bytes, %d records, seq %d, %v", size, len(content), len(decoded.Items), decoded.Seq, err)
+		}
+		if bytes.Equal(content, broadcastContent(1, 8, 1767000000123456789, size)[:size]) {
+			t.Fatalf("broadcasts 7 and 8 carry the same %d bytes", size)
+		}
 	}
 }

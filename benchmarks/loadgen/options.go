@@ -67,6 +67,10 @@ type options struct {
 	stormTimeout   time.Duration
 	jsonPath       string
 	worker         bool
+	// compression offers permessage-deflate on every connection; payload is the
+	// size of a broadcast's content in bytes.
+	compression bool
+	payload     int
 }
 
 // parseOptions reads the command line; flag.ErrHelp means -h was given.
@@ -116,6 +120,8 @@ func parseOptions(arguments []string, output io.Writer) (options, error) {
 	flags.DurationVar(&o.stormTimeout, "storm-timeout", 3*time.Minute, "storm: longest wait for every storm client to be in")
 	flags.IntVar(&o.connsPerUser, "conns-per-user", 0, "connections per user: each dial carries ?user_id=, consecutive dials share a user in groups of this size (0: anonymous; the server needs -insecure-user-id)")
 	flags.StringVar(&o.jsonPath, "json", "", "also write the result as JSON to this file")
+	flags.BoolVar(&o.compression, "compression", false, "offer permessage-deflate (no context takeover) on every connection, and inflate what arrives compressed")
+	flags.IntVar(&o.payload, "payload", defaultPayloadBytes, "fanout, rate: bytes of a broadcast's content, padded with JSON records of random words and numbers (compresses like real JSON)")
 	flags.BoolVar(&o.worker, "worker", false, "internal: serve connections for a parent load generator over stdin/stdout")
 	flags.Usage = func() {
 		fmt.Fprintln(output, "loadgen opens many WebSocket connections to a wsgate-compatible server and measures memory")

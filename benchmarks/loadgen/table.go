@@ -41,6 +41,7 @@ func printRun(output io.Writer, run *result.Run) {
 		fmt.Fprintf(output, "\nfanout: %d broadcasts of %d bytes to %d connections: latency %s; time to the last connection %s; lost %d of %d, stale %d; %s\n",
 			fanout.Broadcasts, fanout.PayloadBytes, fanout.Connections, latency(fanout.Latency), latency(fanout.Last),
 			fanout.Lost, fanout.Expected, fanout.Stale, cpu(fanout.CPU))
+		printWireBytes(output, fanout)
 	}
 	if rate := run.Rate; rate != nil {
 		perDelivery, writes := "unknown", "unknown"
@@ -67,6 +68,7 @@ func printChannels(output io.Writer, run *result.Run) {
 		fmt.Fprintf(output, "\nchannel-fanout: %d publications of %d bytes to %d subscribers: latency %s; time to the last connection %s; lost %d of %d, stale %d; %s\n",
 			fanout.Broadcasts, fanout.PayloadBytes, fanout.Connections, latency(fanout.Latency), latency(fanout.Last),
 			fanout.Lost, fanout.Expected, fanout.Stale, cpu(fanout.CPU))
+		printWireBytes(output, fanout)
 		if run.Fanout != nil && run.Fanout.Last.P50 > 0 && run.Fanout.Last.P99 > 0 {
 			fmt.Fprintf(output, "channel-fanout over fanout, time to the last connection: p50 %.2fx, p99 %.2fx\n",
 				fanout.Last.P50/run.Fanout.Last.P50, fanout.Last.P99/run.Fanout.Last.P99)
@@ -178,4 +180,12 @@ func yesNo(value bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// printWireBytes prints what the server sent per delivery, when it said.
+func printWireBytes(output io.Writer, fanout *result.Fanout) {
+	if fanout.WireBytes > 0 && fanout.Received > 0 {
+		fmt.Fprintf(output, "  on the wire: %d bytes, %.0f per delivery (payload %d)\n",
+			fanout.WireBytes, float64(fanout.WireBytes)/float64(fanout.Received), fanout.PayloadBytes)
+	}
 }

@@ -263,5 +263,6 @@ func workerArguments(options options) []string {
 		"-concurrency", strconv.Itoa(max(options.concurrency/options.processes, 1)),
 		"-dial-timeout", options.dialTimeout.String(),
 		"-conns-per-user", strconv.Itoa(options.connsPerUser),
+		"-compression=" + strconv.FormatBool(options.compression),
 	}
 }

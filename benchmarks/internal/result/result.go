@@ -156,6 +156,10 @@ type Fanout struct {
 	Last         Latency            `json:"last"`
 	Distribution stats.Distribution `json:"distribution"`
 	CPU          CPU                `json:"cpu"`
+	// WireBytes is what the server counted as sent meanwhile (wsgate's
+	// wsgate_sent_bytes_total: frames, headers included, compressed where
+	// compressed); 0 for a server without that metric.
+	WireBytes int64 `json:"wire_bytes,omitempty"`
 }
 
 // Rate is broadcasts sent at a fixed rate for a duration: delivered messages per
