@@ -137,7 +137,7 @@ func (s *Session) touch() {
 // would take the connection's pending bytes over Config.MaxPendingBytes: the session
 // is then closed as a slow consumer (4001).
 func (s *Session) Send(frame []byte) bool {
-	frame = s.hub.frameFor(s, frame)
+	frame = s.shard.hub.frameFor(s, frame)
 	if !s.queue(frame) {
 		return false
 	}
