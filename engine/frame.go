@@ -109,9 +109,9 @@ type frameReader struct {
 	text          utf8Validator
 	// done is set after a close frame or a failure: nothing more is read.
 	done bool
-	// deflate is set before the first byte arrives when the connection negotiated
-	// permessage-deflate; compressed marks the message being assembled as compressed
-	// (RSV1 on its first frame). They sit in the struct's padding: no extra bytes.
+	// deflate is the connection's wsConn.deflate, copied in before each read;
+	// compressed marks the message being assembled as compressed (RSV1 on its first
+	// frame). They sit in the struct's padding: no extra bytes.
 	deflate    bool
 	compressed bool
 }

@@ -70,7 +70,7 @@ func (u *upgrader) Upgrade(writer http.ResponseWriter, request *http.Request) (*
 	}
 	conn := &wsConn{socket: socket, server: u.server}
 	// Before the poller reads the socket's first frame.
-	conn.reader.deflate = u.server.config.Compression && acceptsDeflateOffer(request.Header)
+	conn.deflate = u.server.config.Compression && acceptsDeflateOffer(request.Header)
 	if u.server.config.Connect != nil {
 		// Before the poller sees the socket: a client that sends frames right
 		// behind its request has them held too.
@@ -82,7 +82,7 @@ func (u *upgrader) Upgrade(writer http.ResponseWriter, request *http.Request) (*
 		httpConn.Parser = nil
 	}
 	publishToPollers()
-	answer := switchingProtocols(request, conn.reader.deflate)
+	answer := switchingProtocols(request, conn.deflate)
 	conn.handshake = &answer
 	// nbhttp's keep-alive deadline belongs to HTTP; liveness of a WebSocket is the
 	// hub's heartbeat.
