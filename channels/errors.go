@@ -21,6 +21,11 @@ const (
 	// CodePublishNotAllowed: the channel's namespace takes no client publications
 	// (publish: off) and the token grants none.
 	CodePublishNotAllowed = "publish_not_allowed"
+	// CodePresenceNotEnabled: a presence query for a channel whose namespace keeps
+	// no presence (its presence option is off).
+	CodePresenceNotEnabled = "presence_not_enabled"
+	// CodeInvalidCursor: a presence query's cursor is not one a page returned.
+	CodeInvalidCursor = "invalid_cursor"
 )
 
 // Error is a refused channel operation: Code is one of the Code constants, the wire

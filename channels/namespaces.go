@@ -39,8 +39,7 @@ const (
 
 // NamespaceOptions are the options of one namespace, with the shape of one entry of
 // the configuration file's "namespaces" list (a contract like the wire format). Zero
-// values mean the defaults named per field; the presence options of a later issue
-// join as further fields. A value type: copies are independent.
+// values mean the defaults named per field. A value type: copies are independent.
 type NamespaceOptions struct {
 	// Name is the namespace: channels "Name:..." belong to it; "" is the default
 	// namespace of channels without NamespaceSeparator. At most MaxNameLength-1
@@ -86,7 +85,21 @@ type NamespaceOptions struct {
 	// rules above allow; the backend accepts it, replaces its data, or refuses it.
 	// Default false.
 	PublishCheck bool `yaml:"publish_check" json:"publish_check"`
+	// Presence keeps the presence of the namespace's channels: which users are
+	// subscribed, with how many connections each, and the totals, which a
+	// subscribed client ("presence", "presence_stats") and the backend's API read
+	// (docs/channels.md, "Presence"). Anonymous connections are not counted.
+	// Default false.
+	Presence bool `yaml:"presence" json:"presence"`
+	// JoinLeave sends the subscribers of the namespace's channels "join" when a
+	// user's first connection subscribes and "leave" when its last one leaves,
+	// coalesced into periodic "presence_diff" messages under churn. Default false.
+	JoinLeave bool `yaml:"join_leave" json:"join_leave"`
 }
+
+// TracksPresence reports whether the namespace's channels keep presence: for the
+// presence queries or for join and leave.
+func (o NamespaceOptions) TracksPresence() bool { return o.Presence || o.JoinLeave }
 
 // Defaults of the history options of a namespace with HistorySize set.
 const (
@@ -236,6 +249,17 @@ func NewNamespaces(options []NamespaceOptions, authentication bool) (*Namespaces
 		}
 	}
 	return namespaces, nil
+}
+
+// AnyTracksPresence reports whether a configured namespace tracks presence
+// (NamespaceOptions.TracksPresence). O(namespaces).
+func (n *Namespaces) AnyTracksPresence() bool {
+	for _, options := range n.byName {
+		if options.TracksPresence() {
+			return true
+		}
+	}
+	return false
 }
 
 // Lookup returns the options of channel's namespace (NamespaceOf), defaults filled

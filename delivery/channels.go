@@ -86,15 +86,16 @@ func (p *Publisher) subscribeAllowed(s *session.Session, message protocol.Messag
 	return options, nil
 }
 
-// subscribe adds s to channel in the index, within maxSubscribers (0: unlimited).
-// A session that closed meanwhile may have been cleaned up already (SessionClosed),
-// so the subscription is taken back: it reports ErrClosed then.
-func (p *Publisher) subscribe(s *session.Session, channel string, maxSubscribers int) error {
-	if err := p.index.Subscribe(s, channel, maxSubscribers); err != nil {
+// subscribe adds s to channel in the index (and its presence, presence.go),
+// within the namespace's max_subscribers. A session that closed meanwhile may
+// have been cleaned up already (SessionClosed), so the subscription is taken
+// back: it reports ErrClosed then.
+func (p *Publisher) subscribe(s *session.Session, channel string, options channels.NamespaceOptions) error {
+	if err := p.subscribeTracked(s, channel, options); err != nil {
 		return err
 	}
 	if !s.IsOpen() {
-		_ = p.index.Unsubscribe(s, channel)
+		_ = p.unsubscribeTracked(s, channel, options)
 		return errClosed
 	}
 	p.emit(callbacks.EventSubscribe, s, channel, "")
@@ -218,7 +219,7 @@ func (p *Publisher) SessionClosed(s *session.Session) {
 		p.emit(callbacks.EventDisconnect, s, "", s.Reason().String())
 	}
 	names := closedNamesPool.Get().(*[]string)
-	*names = p.index.UnsubscribeAll(s, (*names)[:0])
+	*names = p.unsubscribeAllTracked(s, (*names)[:0])
 	p.forgetJoins(s, *names)
 	clear(*names)
 	closedNamesPool.Put(names)

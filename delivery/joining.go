@@ -115,7 +115,7 @@ func (p *Publisher) join(s *session.Session, channel string, options channels.Na
 	if p.hasHistory(options) {
 		return p.joinHistory(s, channel, options, request)
 	}
-	if err := p.subscribe(s, channel, options.MaxSubscribers); err != nil {
+	if err := p.subscribe(s, channel, options); err != nil {
 		return err
 	}
 	answer := protocol.ChannelAnswer{Type: protocol.TypeSubscribed, Channel: channel, ID: request.id}
@@ -153,7 +153,7 @@ func (p *Publisher) joinHistory(s *session.Session, channel string, options chan
 	// stripes and leaving a closed connection's joiner listed until the channel's
 	// next publication.
 	p.streams.joiners.Add(1)
-	err := p.subscribe(s, channel, options.MaxSubscribers)
+	err := p.subscribe(s, channel, options)
 	if err == nil {
 		target.joining[channel] = append(target.joining[channel], entering)
 		entering.listed = true
@@ -373,13 +373,13 @@ func (p *Publisher) leaveLocked(target *stripe, s *session.Session, channel stri
 // channel reaches s after it left.
 func (p *Publisher) leave(s *session.Session, channel string, options channels.NamespaceOptions) error {
 	if !p.hasHistory(options) {
-		return p.index.Unsubscribe(s, channel)
+		return p.unsubscribeTracked(s, channel, options)
 	}
 	target := p.streams.of(channel)
 	target.mutex.Lock()
 	defer target.mutex.Unlock()
 	p.leaveLocked(target, s, channel)
-	return p.index.Unsubscribe(s, channel)
+	return p.unsubscribeTracked(s, channel, options)
 }
 
 // forgetJoins drops the joiners of a closed session among channels, the channels

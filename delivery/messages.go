@@ -35,6 +35,10 @@ func (p *Publisher) HandleMessage(s *session.Session, text []byte) {
 		p.publishFrom(s, message)
 	case protocol.TypeRPC:
 		p.rpcFrom(s, message)
+	case protocol.TypePresence:
+		p.presenceFrom(s, message)
+	case protocol.TypePresenceStats:
+		p.presenceStatsFrom(s, message)
 	case protocol.TypePing:
 		s.Send(protocol.PongFrame())
 	case protocol.TypePong:

@@ -101,6 +101,23 @@ type Config struct {
 	// delivered on this node without an offset, both counted). Used only in a
 	// cluster with History. Default DefaultHistoryWorkers and DefaultHistoryQueue.
 	HistoryWorkers, HistoryQueue int
+
+	// PresenceCluster, when set, keeps the cluster's presence (package cluster):
+	// this node reports each change of its presence to it, presence queries are
+	// answered from it, and join and leave come from its cluster-wide transitions
+	// (PresenceTransitions) instead of this node's. Default nil: a single node.
+	PresenceCluster PresenceCluster
+	// JoinLeaveRate is the number of join and leave events per second per channel
+	// above which they are coalesced into periodic presence_diff messages
+	// (presenceevents.go). Default DefaultJoinLeaveRate (20).
+	JoinLeaveRate int
+	// PresenceDiffPeriod is the period of presence_diff messages while coalescing.
+	// Default DefaultPresenceDiffPeriod (1s).
+	PresenceDiffPeriod time.Duration
+	// PresenceDiffMaxUsers is the most users a presence_diff lists; above it the
+	// diff carries only the counts of joins and leaves. Default
+	// DefaultPresenceDiffMaxUsers (100).
+	PresenceDiffMaxUsers int
 }
 
 // Defaults of Config's history settings.
@@ -226,6 +243,9 @@ type Publisher struct {
 	workers        *historyWorkers
 	streams        streams
 	historyCounts  historyCounters
+
+	presence       presenceState
+	presenceCounts presenceCounters
 }
 
 // NewPublisher returns a Publisher for config.
@@ -273,6 +293,9 @@ func NewPublisher(config Config) (*Publisher, error) {
 	if err := p.configureHistory(config); err != nil {
 		return nil, fmt.Errorf("delivery: %w", err)
 	}
+	if err := p.configurePresence(config); err != nil {
+		return nil, fmt.Errorf("delivery: %w", err)
+	}
 	return p, nil
 }
 
@@ -300,13 +323,14 @@ func (p *Publisher) configureHistory(config Config) error {
 }
 
 // Close stops the history workers of a cluster's Publisher (see
-// Config.HistoryWorkers), dropping the jobs still queued; call it once the hub has
-// shut down. Without them it does nothing. The Publisher must not be used
-// afterwards.
+// Config.HistoryWorkers) and the goroutine of join and leave events, once one
+// was sent, dropping what is still queued; call it once the hub has shut down.
+// The Publisher must not be used afterwards.
 func (p *Publisher) Close() {
 	if p.workers != nil {
 		p.workers.close()
 	}
+	p.presence.events.close()
 }
 
 // Broadcast queues payload to every open connection of the cluster except those in

@@ -77,6 +77,10 @@ type Config struct {
 	// node-wide budget. Default history.DefaultMaxBytes. A node in a cluster keeps
 	// no history in memory.
 	History history.MemoryConfig
+	// Presence sets how the join and leave events of the namespaces with
+	// join_leave are coalesced under churn (PresenceConfig). Default: the
+	// delivery package's defaults.
+	Presence PresenceConfig
 	// EveryClientMayBroadcast lets every connection send the client broadcast
 	// message when JWT is configured. Default false: with JWT only a connection
 	// whose token's wsgate claim has "broadcast":true may, others get
@@ -95,6 +99,21 @@ type Config struct {
 	APIAddr string
 	// Logger receives every log. Default slog.Default().
 	Logger *slog.Logger
+}
+
+// PresenceConfig sets the coalescing of join and leave events (docs/channels.md,
+// "Presence"). Zero values mean the defaults named per field. A value type.
+type PresenceConfig struct {
+	// JoinLeaveRate is the number of join and leave events per second per channel
+	// above which they become periodic presence_diff messages. Default
+	// delivery.DefaultJoinLeaveRate (20).
+	JoinLeaveRate int
+	// DiffPeriod is the period of presence_diff messages. Default
+	// delivery.DefaultPresenceDiffPeriod (1s).
+	DiffPeriod time.Duration
+	// DiffMaxUsers is the most users a presence_diff lists; above it the diff
+	// carries only the counts. Default delivery.DefaultPresenceDiffMaxUsers (100).
+	DiffMaxUsers int
 }
 
 // Gateway is one running node. Its methods are safe for concurrent use.
@@ -168,7 +187,9 @@ func New(config Config) (*Gateway, error) {
 	}
 	publisherConfig := delivery.Config{Hub: hub, Logger: config.Logger, Namespaces: namespaces,
 		Authentication: config.JWT.Enabled(), EveryClientMayBroadcast: config.EveryClientMayBroadcast,
-		MaxSubscriptionsPerConnection: config.MaxSubscriptionsPerConnection}
+		MaxSubscriptionsPerConnection: config.MaxSubscriptionsPerConnection,
+		JoinLeaveRate:                 config.Presence.JoinLeaveRate, PresenceDiffPeriod: config.Presence.DiffPeriod,
+		PresenceDiffMaxUsers: config.Presence.DiffMaxUsers}
 	if verifier != nil {
 		publisherConfig.VerifySubscription = func(token, userID, channel string) error {
 			_, err := verifier.VerifySubscription(token, userID, channel)

@@ -53,6 +53,21 @@ const (
 	TypeRPCResult = "rpc_result"
 	// TypeRPCError (server to client) says why an rpc failed; see RPCError.
 	TypeRPCError = "rpc_error"
+	// TypePresence ({"type":"presence","channel":C}, optionally "limit", "cursor"
+	// and "id") asks for a page of the presence of C, a channel the connection is
+	// subscribed to; the answer has the same type (PresenceAnswer).
+	TypePresence = "presence"
+	// TypePresenceStats ({"type":"presence_stats","channel":C}, optionally "id")
+	// asks for the counts of C's presence; the answer has the same type
+	// (PresenceStatsAnswer).
+	TypePresenceStats = "presence_stats"
+	// TypeJoin and TypeLeave (server to client) say that a user's first
+	// connection subscribed to a channel, or its last one left (JoinLeavePayload).
+	TypeJoin  = "join"
+	TypeLeave = "leave"
+	// TypePresenceDiff (server to client) carries a channel's joins and leaves of
+	// one period while they are coalesced (PresenceDiffPayload).
+	TypePresenceDiff = "presence_diff"
 )
 
 // The exact texts of the heartbeat messages. They are most of the traffic of an
@@ -66,7 +81,7 @@ const (
 // "channel" and may have an "id".
 func isChannelType(messageType string) bool {
 	switch messageType {
-	case TypeSubscribe, TypeUnsubscribe, TypePublish:
+	case TypeSubscribe, TypeUnsubscribe, TypePublish, TypePresence, TypePresenceStats:
 		return true
 	}
 	return false
@@ -75,7 +90,8 @@ func isChannelType(messageType string) bool {
 // isClientType reports whether a client may send messageType.
 func isClientType(messageType string) bool {
 	switch messageType {
-	case TypeMessage, TypeBroadcast, TypePing, TypePong, TypeHello, TypeSubscribe, TypeUnsubscribe, TypePublish, TypeRPC:
+	case TypeMessage, TypeBroadcast, TypePing, TypePong, TypeHello, TypeSubscribe, TypeUnsubscribe, TypePublish, TypeRPC,
+		TypePresence, TypePresenceStats:
 		return true
 	}
 	return false
@@ -110,6 +126,11 @@ type Message struct {
 	Recover bool
 	Offset  uint64
 	Epoch   string
+	// Limit is a presence query's "limit", 0 without one (the default page);
+	// Decode refuses one that is not a whole number from 1 and cuts one above
+	// presence.MaxPageSize to it. Cursor is its "cursor", "" for the first page.
+	Limit  int
+	Cursor string
 }
 
 // nullContent is Message.Content of a message without "content"; shared, never
@@ -142,6 +163,8 @@ func Decode(data []byte) (message Message, refusal Error, ok bool) {
 		Recover json.RawMessage `json:"recover"`
 		Offset  json.RawMessage `json:"offset"`
 		Epoch   json.RawMessage `json:"epoch"`
+		Limit   json.RawMessage `json:"limit"`
+		Cursor  json.RawMessage `json:"cursor"`
 	}
 	if err := json.Unmarshal(data, &inbound); err != nil {
 		if _, isTypeError := err.(*json.UnmarshalTypeError); isTypeError {
@@ -168,6 +191,9 @@ func Decode(data []byte) (message Message, refusal Error, ok bool) {
 	message, refusal, ok = decodeChannelFields(message, inbound.Channel, inbound.Token, inbound.ID, inbound.Data)
 	if ok && message.Type == TypeSubscribe {
 		return decodeRecovery(message, inbound.Recover, inbound.Offset, inbound.Epoch)
+	}
+	if ok && message.Type == TypePresence {
+		return decodePresenceFields(message, inbound.Limit, inbound.Cursor)
 	}
 	return message, refusal, ok
 }

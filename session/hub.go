@@ -246,6 +246,18 @@ func (h *Hub) UserSessions(userID string) []*Session {
 	return append([]*Session(nil), entry.sessions...)
 }
 
+// UserConnectionCount returns the number of userID's open connections, in O(1)
+// without allocating.
+func (h *Hub) UserConnectionCount(userID string) int {
+	sh := h.shardFor(userID, ConnectionID{})
+	sh.mutex.RLock()
+	defer sh.mutex.RUnlock()
+	if entry := sh.users[userID]; entry != nil {
+		return len(entry.sessions)
+	}
+	return 0
+}
+
 // ConnectionCount returns the number of open connections, in O(shards).
 func (h *Hub) ConnectionCount() int {
 	total := int64(0)

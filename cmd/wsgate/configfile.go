@@ -197,6 +197,8 @@ func namespaceFields(options *channels.NamespaceOptions) *flag.FlagSet {
 	fields.IntVar(&options.RecoverMax, "recover_max", 0, "")
 	fields.BoolVar(&options.SubscribeCheck, "subscribe_check", false, "")
 	fields.BoolVar(&options.PublishCheck, "publish_check", false, "")
+	fields.BoolVar(&options.Presence, "presence", false, "")
+	fields.BoolVar(&options.JoinLeave, "join_leave", false, "")
 	return fields
 }
 

@@ -170,6 +170,8 @@ func TestConfigFileReadsNamespaces(t *testing.T) {
   - name: room
     subscribe_check: true
     publish_check: true
+    presence: true
+    join_leave: true
 `)
 	parsed, err := parseOptions([]string{"-config", path, "-subscribe-url", "http://127.0.0.1:9000/subscribe",
 		"-publish-url", "http://127.0.0.1:9000/publish"}, environment(nil), io.Discard)
@@ -181,7 +183,7 @@ func TestConfigFileReadsNamespaces(t *testing.T) {
 		{Name: "inbox", Personal: true},
 		{Name: "", Publish: channels.PublishOff},
 		{Name: "feed", HistorySize: 100, HistoryTTL: 90 * time.Second, RecoverMax: 50},
-		{Name: "room", SubscribeCheck: true, PublishCheck: true},
+		{Name: "room", SubscribeCheck: true, PublishCheck: true, Presence: true, JoinLeave: true},
 	}
 	if !reflect.DeepEqual(parsed.namespaces, want) {
 		t.Fatalf("namespaces %+v, want %+v", parsed.namespaces, want)
@@ -211,8 +213,10 @@ func TestConfigFileNamespaceErrorsNameTheLine(t *testing.T) {
 			`:3: namespace "inbox": subscribe: "authenticated" would let every connection read personal channels; a personal namespace takes token (or nothing)`},
 		"bad name": {"namespaces:\n  - name: chat:room\n", nil,
 			`:2: namespace "chat:room": name: contains ':', which ends a namespace`},
-		"unknown key": {"namespaces:\n  - name: chat\n    presence: true\n", nil,
-			`:3: namespaces: unknown key "presence"; an entry has history_size, history_ttl, max_subscribers, name, personal, publish, publish_check, publisher_receives, recover_max, subscribe, subscribe_check`},
+		"unknown key": {"namespaces:\n  - name: chat\n    presense: true\n", nil,
+			`:3: namespaces: unknown key "presense"; an entry has history_size, history_ttl, join_leave, max_subscribers, name, personal, presence, publish, publish_check, publisher_receives, recover_max, subscribe, subscribe_check`},
+		"presence not a boolean": {"namespaces:\n  - name: chat\n    presence: yes please\n", nil,
+			`:3: namespaces: presence: "yes please": not true or false`},
 		"subscribe_check without its url": {"namespaces:\n  - name: news\n  - name: chat\n    publish: subscribers\n    subscribe_check: true\n", nil,
 			`:5: namespace "chat": subscribe_check: needs -subscribe-url, the backend URL that answers the check`},
 		"publish_check without its url": {"namespaces:\n  - name: chat\n    publish_check: true\n",

@@ -82,6 +82,9 @@ type options struct {
 	eventsBatchDelay     time.Duration
 	eventsQueueSize      int
 	historyMaxBytes      int64
+	joinLeaveRate        int
+	presenceDiffPeriod   time.Duration
+	presenceDiffMaxUsers int
 	// namespaces come from the file's namespaces list only.
 	namespaces []channels.NamespaceOptions
 	// printVersion is -version: print the build and exit, a command rather than a
@@ -171,6 +174,12 @@ func defineFlags(flags *flag.FlagSet, parsed *options) {
 		"channels one connection may be subscribed to at once; more get too_many_subscriptions (0 = unlimited)")
 	flags.Int64Var(&parsed.historyMaxBytes, "history-max-bytes", history.DefaultMaxBytes,
 		"single node: bytes the channels' memory history may hold in all; over it the least recently published channels lose their history")
+	flags.IntVar(&parsed.joinLeaveRate, "join-leave-rate", delivery.DefaultJoinLeaveRate,
+		"join/leave events per second per channel (namespaces with join_leave) above which subscribers get a periodic presence_diff instead")
+	flags.DurationVar(&parsed.presenceDiffPeriod, "presence-diff-period", delivery.DefaultPresenceDiffPeriod,
+		"period of the presence_diff messages of a channel whose join/leave events are coalesced")
+	flags.IntVar(&parsed.presenceDiffMaxUsers, "presence-diff-max-users", delivery.DefaultPresenceDiffMaxUsers,
+		"users a presence_diff lists at most; above it the diff carries only the counts of joins and leaves")
 	flags.StringVar(&parsed.clientBroadcast, "client-broadcast", broadcastByGrant,
 		"with JWT, who may send the client broadcast to every connection: grant (a token whose wsgate claim has \"broadcast\":true) or everyone; without JWT everyone may")
 	flags.StringVar(&parsed.connectURL, "connect-url", "",

@@ -122,6 +122,8 @@ func serve(ctx context.Context, parsed options, logger *slog.Logger) error {
 		EveryClientMayBroadcast:       parsed.everyClientMayBroadcast(),
 		Callbacks:                     parsed.callbacksConfig(),
 		History:                       history.MemoryConfig{MaxBytes: parsed.historyMaxBytes},
+		Presence: gateway.PresenceConfig{JoinLeaveRate: parsed.joinLeaveRate, DiffPeriod: parsed.presenceDiffPeriod,
+			DiffMaxUsers: parsed.presenceDiffMaxUsers},
 	})
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/wsgate/wsgate/auth"
 	"github.com/wsgate/wsgate/cluster"
@@ -123,6 +124,12 @@ func (o options) validate(at sources) error {
 		return at.invalid("max-subscriptions-per-connection", "must be 0 (unlimited) or more")
 	case o.historyMaxBytes < 1:
 		return at.invalid("history-max-bytes", "must be positive")
+	case o.joinLeaveRate < 1:
+		return at.invalid("join-leave-rate", "must be positive")
+	case o.presenceDiffPeriod < 10*time.Millisecond:
+		return at.invalid("presence-diff-period", "must be at least 10ms")
+	case o.presenceDiffMaxUsers < 1:
+		return at.invalid("presence-diff-max-users", "must be positive")
 	case o.clientBroadcast != broadcastByGrant && o.clientBroadcast != broadcastEveryone:
 		return at.invalid("client-broadcast", "must be grant or everyone")
 	}
