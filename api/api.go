@@ -126,6 +126,7 @@ func New(config Config) (*API, error) {
 	}
 	a.routePublish()
 	a.routeChannels()
+	a.routePresence()
 	a.routeDrain()
 	if config.Dashboard != nil {
 		a.routeDashboard(config.Dashboard)

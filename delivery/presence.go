@@ -173,7 +173,7 @@ func (p *Publisher) unsubscribeAllTracked(s *session.Session, into []string) []s
 // presentAdd counts a connection of userID more in channel and reports the change.
 func (p *Publisher) presentAdd(channel, userID string, options channels.NamespaceOptions) {
 	p.presence.registry.add(channel, userID, func(connections int) {
-		p.presenceChanged(channel, userID, connections, options)
+		p.presenceChanged(channel, userID, connections, connections == 1, options)
 	})
 }
 
@@ -181,21 +181,23 @@ func (p *Publisher) presentAdd(channel, userID string, options channels.Namespac
 // change.
 func (p *Publisher) presentRemove(channel, userID string, options channels.NamespaceOptions) {
 	p.presence.registry.remove(channel, userID, func(connections int) {
-		p.presenceChanged(channel, userID, connections, options)
+		p.presenceChanged(channel, userID, connections, connections == 0, options)
 	})
 }
 
-// presenceChanged reports one change (userID has connections in channel now): to
-// the cluster when there is one, which then decides the cluster-wide join and
-// leave (PresenceTransitions); on a single node, a first connection is a join and
-// a last one a leave. It runs under the registry's lock, so it only queues.
-func (p *Publisher) presenceChanged(channel, userID string, connections int, options channels.NamespaceOptions) {
+// presenceChanged reports one change (userID has connections in channel now;
+// transition says that was its first connection's arrival or its last one's
+// departure): to the cluster when there is one, which then decides the
+// cluster-wide join and leave (PresenceTransitions); on a single node, the
+// transition is the join or leave. It runs under the registry's lock, so it only
+// queues.
+func (p *Publisher) presenceChanged(channel, userID string, connections int, transition bool, options channels.NamespaceOptions) {
 	if p.presence.cluster != nil {
 		p.presence.cluster.ReportPresence(presence.Change{Channel: channel, User: userID, Connections: connections})
 		return
 	}
-	if options.JoinLeave && connections <= 1 {
-		p.presence.events.add(presenceEvent{channel: channel, user: userID, joined: connections == 1})
+	if options.JoinLeave && transition {
+		p.presence.events.add(presenceEvent{channel: channel, user: userID, joined: connections > 0})
 	}
 }
 
