@@ -37,10 +37,8 @@ func (n *node) waitPresence(channel string, users, connections int) {
 // waitPresenceFor is waitPresence waiting at most timeout.
 func (n *node) waitPresenceFor(timeout time.Duration, channel string, users, connections int) {
 	n.t.Helper()
-	gotUsers, gotConnections := 0, 0
 	waitFor(n.t, timeout, fmt.Sprintf("%s to hold %d users with %d connections", channel, users, connections), func() bool {
-		var err error
-		gotUsers, gotConnections, err = n.Publisher.PresenceStats(context.Background(), channel)
+		gotUsers, gotConnections, err := n.Publisher.PresenceStats(context.Background(), channel)
 		if err != nil {
 			n.t.Fatalf("PresenceStats: %v", err)
 		}
