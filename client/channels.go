@@ -143,6 +143,12 @@ func (s SubscriptionState) String() string {
 // SubscribeOptions configures one Subscription. Every field is optional. The callbacks
 // follow the rule of Options: called on Run's goroutine, one at a time.
 type SubscribeOptions struct {
+	// OnJoin and OnLeave are called with each join and leave of the channel (a
+	// namespace with join_leave); OnPresenceDiff with each presence_diff, the
+	// coalesced joins and leaves under churn. Without them those messages go to
+	// Options.OnMessage.
+	OnJoin, OnLeave func(PresenceEvent)
+	OnPresenceDiff  func(PresenceDiff)
 	// Token returns the subscription token sent with each subscribe of this
 	// subscription (so a fresh one after every reconnect); an error is reported to
 	// OnError and retried with backoff. Default Options.SubscriptionToken.

@@ -48,6 +48,9 @@ type router struct {
 	serverChannels map[string]struct{}
 	// current is the open connection, nil between connections.
 	current *connection
+	// queries maps the id of a presence query sent on the open connection to its
+	// waiter (presence.go).
+	queries map[uint64]chan queryAnswer
 }
 
 func newRouter(c *Client) *router {
@@ -57,6 +60,7 @@ func newRouter(c *Client) *router {
 		pending:        map[uint64]request{},
 		leaving:        map[string]uint64{},
 		serverChannels: map[string]struct{}{},
+		queries:        map[uint64]chan queryAnswer{},
 	}
 }
 
@@ -137,6 +141,7 @@ func (r *router) closed() {
 	r.mutex.Lock()
 	defer r.mutex.Unlock()
 	r.current = nil
+	r.failQueriesLocked()
 	clear(r.pending)
 	clear(r.leaving)
 	clear(r.serverChannels)
@@ -312,7 +317,8 @@ func (m *channelMessage) position() (Position, bool) {
 // message.
 func (r *router) handle(l *connection, kind string, data []byte) bool {
 	switch kind {
-	case "subscribed", "unsubscribed", "publication", "published", "error":
+	case "subscribed", "unsubscribed", "publication", "published", "error", "presence", "presence_stats",
+		"join", "leave", "presence_diff":
 	default:
 		return false
 	}
@@ -322,6 +328,22 @@ func (r *router) handle(l *connection, kind string, data []byte) bool {
 	}
 	r.mutex.Lock()
 	id, ours := ourID(message.ID)
+	if r.answerQueryLocked(id, ours, kind, data, &message) {
+		r.mutex.Unlock()
+		return true
+	}
+	switch kind {
+	case "presence", "presence_stats":
+		r.mutex.Unlock()
+		return false
+	case "join", "leave", "presence_diff":
+		call, taken := r.onPresenceEventLocked(*message.Channel, kind, data)
+		r.mutex.Unlock()
+		if call != nil {
+			call()
+		}
+		return taken
+	}
 	answered, found := r.pending[id]
 	found = found && ours
 	if message.Channel == nil && !found {
