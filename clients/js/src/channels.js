@@ -23,6 +23,9 @@ export const ChannelErrorCode = Object.freeze({
   TOO_MANY_SUBSCRIBERS: 'too_many_subscribers',
   PUBLISH_NOT_ALLOWED: 'publish_not_allowed',
   RATE_LIMITED: 'rate_limited',
+  PRESENCE_NOT_ENABLED: 'presence_not_enabled',
+  INVALID_CURSOR: 'invalid_cursor',
+  PRESENCE_UNAVAILABLE: 'presence_unavailable',
 });
 
 // TEMPORARY are the codes after which the same subscribe may succeed later: the
@@ -78,6 +81,24 @@ export class ChannelError extends Error {
  */
 
 /**
+ * One page of a channel's presence.
+ * @typedef {object} PresencePage
+ * @property {string} channel
+ * @property {Record<string, number>} users each user listed and its connections subscribed
+ * @property {number} total_users
+ * @property {number} total_connections
+ * @property {string} cursor the next page's cursor; "" on the last page
+ */
+
+/**
+ * A channel's presence counts.
+ * @typedef {object} PresenceStats
+ * @property {string} channel
+ * @property {number} users
+ * @property {number} connections
+ */
+
+/**
  * One channel a client wants to be subscribed to: created by `client.subscribe`. It is
  * subscribed again after every reconnect until `unsubscribe()`, a permanent refusal, or
  * the server's removal. In a channel with history (its namespace sets `history_size`)
@@ -94,6 +115,15 @@ export class ChannelError extends Error {
  *   failed; `state` says whether it will be retried (`"subscribing"`) or not (`"failed"`).
  * - `unsubscribed` ({ channel, reason }): the subscription ended: `reason` is the
  *   server's when the server or the backend removed it, undefined after `unsubscribe()`.
+ * - `join` and `leave` (the server's message, `{ type, channel, user }`): in a namespace
+ *   with `join_leave`, a user's first connection subscribed to the channel, or its last
+ *   one left.
+ * - `presence_diff` (the server's message: `{ type, channel, joins, leaves }`, or
+ *   `{ type, channel, join_count, leave_count }` when too many users changed): the
+ *   joins and leaves of one period while the server coalesces them under churn.
+ *
+ * In a namespace with `presence`, `presence()` and `presenceStats()` ask the server who
+ * is in the channel.
  */
 export class Subscription {
   #channel;
@@ -101,6 +131,7 @@ export class Subscription {
   #listeners = new Listeners();
   #leave;
   #position;
+  #query;
 
   /**
    * Not called by applications: see `client.subscribe`.
@@ -109,11 +140,13 @@ export class Subscription {
    * @param {(controls: { setState: (state: string) => void, emit: (type: string, detail: unknown) => void }) => void} bind
    *   receives what the router uses to drive the subscription
    * @param {() => Position | null} position reads the subscription's position in the router
+   * @param {(request: object) => Promise<any>} query sends a query and resolves with its answer
    */
-  constructor(channel, leave, bind, position) {
+  constructor(channel, leave, bind, position, query) {
     this.#channel = channel;
     this.#leave = leave;
     this.#position = position;
+    this.#query = query;
     bind({
       setState: (state) => {
         this.#state = state;
@@ -150,8 +183,39 @@ export class Subscription {
   }
 
   /**
+   * Asks the server for one page of the channel's presence (a namespace with
+   * `presence`; the subscription must be subscribed). Resolves with the server's
+   * answer: `{ type, channel, users, total_users, total_connections, cursor }`, `users`
+   * mapping each user to its connections; a non-empty `cursor` is passed back for the
+   * next page. Rejects with a ChannelError (`not_subscribed`, `presence_not_enabled`,
+   * `invalid_cursor`, `presence_unavailable`), or an Error when no connection is open
+   * or it closes before the answer.
+   * @param {{ limit?: number, cursor?: string }} [options] `limit` 1 to 1000 (default 100)
+   * @returns {Promise<PresencePage>}
+   */
+  presence(options = {}) {
+    const request = { type: 'presence', channel: this.#channel };
+    if (options.limit !== undefined) {
+      request.limit = options.limit;
+    }
+    if (options.cursor) {
+      request.cursor = options.cursor;
+    }
+    return this.#query(request);
+  }
+
+  /**
+   * Asks the server for the channel's presence counts; resolves with
+   * `{ type, channel, users, connections }`, rejects as `presence()` does.
+   * @returns {Promise<PresenceStats>}
+   */
+  presenceStats() {
+    return this.#query({ type: 'presence_stats', channel: this.#channel });
+  }
+
+  /**
    * Adds a listener for event `type` (see the class description).
-   * @param {"subscribed" | "recovery" | "error" | "unsubscribed"} type
+   * @param {"subscribed" | "recovery" | "error" | "unsubscribed" | "join" | "leave" | "presence_diff"} type
    * @param {(detail: any) => void} listener
    * @returns {() => void} a function that removes the listener
    */
@@ -207,6 +271,9 @@ export class ChannelRouter {
   #leaving = new Map();
   // #serverChannels holds the channels the server subscribed this connection to itself.
   #serverChannels = new Set();
+  // #queries maps the id of a presence query sent on this connection to its
+  // { resolve, reject } until its answer arrives.
+  #queries = new Map();
   #nextId = 0;
   // #connection counts connections, so a token that arrives after its connection
   // closed is not used on the next one.
@@ -258,7 +325,7 @@ export class ChannelRouter {
     const position = () => (record.epoch === undefined ? null : { offset: record.offset, epoch: record.epoch });
     record.subscription = new Subscription(channel, (subscription) => this.#leave(subscription), (controls) => {
       record.controls = controls;
-    }, position);
+    }, position, (request) => this.#query(request));
     this.#records.set(channel, record);
     this.#serverChannels.delete(channel);
     this.#request(record);
@@ -294,6 +361,10 @@ export class ChannelRouter {
    */
   closed() {
     this.#connection += 1;
+    for (const { reject } of this.#queries.values()) {
+      reject(new Error('wsgate: the connection closed before the answer'));
+    }
+    this.#queries.clear();
     this.#pending.clear();
     this.#leaving.clear();
     this.#serverChannels.clear();
@@ -311,10 +382,31 @@ export class ChannelRouter {
    * @returns {boolean} whether it was handled (otherwise it is an ordinary message)
    */
   handle(message) {
-    if (typeof message?.channel !== 'string' && !(message?.type === 'error' && this.#pending.has(message.id))) {
+    const answers = this.#pending.has(message?.id) || this.#queries.has(message?.id);
+    if (typeof message?.channel !== 'string' && !(message?.type === 'error' && answers)) {
       return false;
     }
+    const query = this.#queries.get(message.id);
+    if (query !== undefined && ['presence', 'presence_stats', 'error'].includes(message.type)) {
+      this.#queries.delete(message.id);
+      if (message.type === 'error') {
+        query.reject(new ChannelError(message));
+      } else {
+        query.resolve(message);
+      }
+      return true;
+    }
     switch (message.type) {
+      case 'join':
+      case 'leave':
+      case 'presence_diff': {
+        const record = this.#records.get(message.channel);
+        if (record === undefined) {
+          return false;
+        }
+        record.controls.emit(message.type, message);
+        return true;
+      }
       case 'subscribed':
         this.#onSubscribed(message);
         return true;
@@ -526,6 +618,19 @@ export class ChannelRouter {
       Object.assign(message, { recover: true, offset: record.offset, epoch: record.epoch });
     }
     this.#hooks.write(JSON.stringify(message));
+  }
+
+  // #query sends request with a fresh id on the open connection and resolves with
+  // the answer that carries the id.
+  #query(request) {
+    if (!this.#hooks.isOpen()) {
+      return Promise.reject(new Error('wsgate: no open connection'));
+    }
+    const id = this.nextId();
+    return new Promise((resolve, reject) => {
+      this.#queries.set(id, { resolve, reject });
+      this.#hooks.write(JSON.stringify({ ...request, id }));
+    });
   }
 
   #sendUnsubscribe(channel) {

@@ -187,6 +187,9 @@ export declare const ChannelErrorCode: Readonly<{
   TOO_MANY_SUBSCRIBERS: 'too_many_subscribers';
   PUBLISH_NOT_ALLOWED: 'publish_not_allowed';
   RATE_LIMITED: 'rate_limited';
+  PRESENCE_NOT_ENABLED: 'presence_not_enabled';
+  INVALID_CURSOR: 'invalid_cursor';
+  PRESENCE_UNAVAILABLE: 'presence_unavailable';
 }>;
 
 /** A channel request the server refused. */
@@ -219,6 +222,44 @@ export interface SubscriptionEvents {
   error: ChannelError | unknown;
   /** The subscription ended: `reason` is the server's when it removed it, undefined after `unsubscribe()`. */
   unsubscribed: { channel: string; reason: string | undefined };
+  /** In a namespace with `join_leave`: a user's first connection subscribed to the channel. */
+  join: PresenceEventMessage;
+  /** In a namespace with `join_leave`: a user's last connection left the channel. */
+  leave: PresenceEventMessage;
+  /** The joins and leaves of one period while the server coalesces them under churn. */
+  presence_diff: PresenceDiffMessage;
+}
+
+/** A `join` or `leave` message. */
+export interface PresenceEventMessage {
+  type: 'join' | 'leave';
+  channel: string;
+  user: string;
+}
+
+/** A `presence_diff` message: the users, or only their counts when too many changed (ask `presence()` then). */
+export type PresenceDiffMessage =
+  | { type: 'presence_diff'; channel: string; joins: string[]; leaves: string[] }
+  | { type: 'presence_diff'; channel: string; join_count: number; leave_count: number };
+
+/** One page of a channel's presence. */
+export interface PresencePage {
+  type: 'presence';
+  channel: string;
+  /** Each user listed and its number of connections subscribed. */
+  users: Record<string, number>;
+  total_users: number;
+  total_connections: number;
+  /** The next page's cursor; "" on the last page. */
+  cursor: string;
+}
+
+/** A channel's presence counts. */
+export interface PresenceStats {
+  type: 'presence_stats';
+  channel: string;
+  users: number;
+  connections: number;
 }
 
 /** Options of `WsgateClient.subscribe`. */
@@ -250,6 +291,14 @@ export declare class Subscription {
   off<K extends keyof SubscriptionEvents>(type: K, listener: (detail: SubscriptionEvents[K]) => void): void;
   /** Ends the subscription at once (an `unsubscribed` event without reason follows); tells the server when it holds it. */
   unsubscribe(): void;
+  /**
+   * One page of the channel's presence (a namespace with `presence`; the subscription must be subscribed); pass the
+   * page's non-empty `cursor` back for the next. Rejects with a ChannelError (`not_subscribed`,
+   * `presence_not_enabled`, `invalid_cursor`, `presence_unavailable`) or an Error without an open connection.
+   */
+  presence(options?: { limit?: number; cursor?: string }): Promise<PresencePage>;
+  /** The channel's presence counts; rejects as `presence()` does. */
+  presenceStats(): Promise<PresenceStats>;
 }
 
 /** Events of WsgateClient and their details. */

@@ -49,7 +49,7 @@ window.harness = {
       entry.offsets.push(publication.offset);
     };
     const subscription = clients.get(name).client.subscribe(channel, handler, tokenPath ? { getToken } : {});
-    for (const type of ['subscribed', 'recovery', 'error', 'unsubscribed']) {
+    for (const type of ['subscribed', 'recovery', 'error', 'unsubscribed', 'join', 'leave', 'presence_diff']) {
       subscription.on(type, (detail) => entry.events.push({ type, detail: describe(detail) }));
     }
     subscriptions.set(`${name}/${channel}`, { subscription, entry });
@@ -59,6 +59,13 @@ window.harness = {
   subscription(name, channel) {
     const { subscription, entry } = subscriptions.get(`${name}/${channel}`);
     return { state: subscription.state, position: subscription.position, ...entry };
+  },
+  // presence resolves with a page of the subscription's channel's presence (or
+  // presenceStats' counts when stats is true), or with the error, described.
+  presence(name, channel, options, stats = false) {
+    const { subscription } = subscriptions.get(`${name}/${channel}`);
+    const query = stats ? subscription.presenceStats() : subscription.presence(options);
+    return query.then((answer) => answer, (error) => describe(error));
   },
   unsubscribe(name, channel) {
     subscriptions.get(`${name}/${channel}`).subscription.unsubscribe();
