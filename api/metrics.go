@@ -135,6 +135,11 @@ func (a *API) writeNodeFamilies(out *exposition) {
 	out.histogram(a.metrics.pingRoundTrip)
 	a.writeChannelFamilies(out)
 	a.writeHistoryFamilies(out)
+	presence := a.publisher.PresenceCountsOf()
+	out.counter("wsgate_presence_events_total",
+		"join, leave and presence_diff messages this node sent to a channel's subscribers (each counted once, however many received it).",
+		presence.EventsSent)
+	out.counter("wsgate_presence_queries_total", "Presence and presence stats queries answered, from clients and the API.", presence.Queries)
 	out.gauge("wsgate_timers_pending", "Timers pending on the node's timer wheel (heartbeats, close graces, token expiries, handshake timeouts).",
 		float64(a.hub.Wheel().Pending()))
 }
