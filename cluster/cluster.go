@@ -91,6 +91,7 @@ type Node struct {
 	interest  interest
 	queries   queries
 	history   History
+	presence  presenceState
 	counters  counters
 	// reachable says whether the last Redis call reached Redis; subscribed whether
 	// the node currently receives the cluster's channels.
@@ -99,6 +100,8 @@ type Node struct {
 	// rewriteAll is set when the lease had to be created anew: every user's count on
 	// this node must be written again.
 	rewriteAll atomic.Bool
+	// recoveries counts how often Redis became reachable again after failed calls.
+	recoveries atomic.Uint64
 	// renewNow asks the maintenance goroutine to renew at once rather than at the
 	// next Lease/3 tick: Redis has just come back and may have lost this node's
 	// lease and counts (see requestRenewal).
@@ -213,6 +216,7 @@ func New(config Config) (*Node, error) {
 	n.interest.init()
 	n.queries.init()
 	n.history.node = n
+	n.presence.init(n.keys.tag)
 	n.reachable.Store(err == nil)
 	n.rewriteAll.Store(true)
 	if err != nil {
@@ -243,14 +247,17 @@ func (n *Node) Owns(id session.ConnectionID) bool { return id.NodeTag() == n.tag
 // (waiting at most Config.Timeout for Redis), then subscribes to the cluster's
 // channels and to the channels with local subscribers, and starts publishing
 // client broadcasts and publications in the background, and answering other
-// nodes' channel queries (query.go). The goroutines it starts (three, plus
-// queryWorkers) stop in Close. Only the first call has an effect.
+// nodes' channel queries (query.go), and writing this node's presence changes
+// (presence.go). The goroutines it starts (four, plus queryWorkers) stop in Close.
+// Only the first call has an effect.
 func (n *Node) Start(hub *session.Hub, receiver Receiver) {
 	n.startOnce.Do(func() {
 		n.hub = hub
 		n.receiver = receiver
 		n.renew()
-		n.workers.Add(3 + queryWorkers)
+		n.renewPresence()
+		n.workers.Add(4 + queryWorkers)
+		go n.presenceLoop()
 		go n.subscribeLoop()
 		go n.maintainLoop()
 		go n.relayLoop()
@@ -260,14 +267,16 @@ func (n *Node) Start(hub *session.Hub, receiver Receiver) {
 	})
 }
 
-// Close leaves the cluster: it stops the node's goroutines, deletes its lease and
-// its users' counts from Redis (within Config.Timeout per step, so a Redis outage
-// does not hold a shutdown; an expired lease cleans up instead), and disconnects.
+// Close leaves the cluster: it stops the node's goroutines, deletes its presence
+// (reporting its users' leaves to the Receiver), its lease and its users' counts
+// from Redis (within Config.Timeout per step, so a Redis outage does not hold a
+// shutdown; an expired lease cleans up instead), and disconnects.
 // Call it after the hub shut down. Only the first call has an effect.
 func (n *Node) Close() {
 	n.closeOnce.Do(func() {
 		close(n.stop)
 		n.workers.Wait()
+		n.leavePresence(time.Now().Add(2 * n.config.Timeout))
 		n.leave()
 		n.client.Close()
 	})
@@ -331,6 +340,7 @@ func (n *Node) observe(err error) {
 	}
 	if !n.reachable.Load() && !n.reachable.Swap(true) {
 		n.logger.Info("redis reachable again")
+		n.recoveries.Add(1)
 		n.requestRenewal()
 	}
 }

@@ -24,6 +24,16 @@ type counters struct {
 	historyReads        atomic.Uint64
 	historyReadFailures atomic.Uint64
 	historyReceived     atomic.Uint64
+
+	presenceApplied       atomic.Uint64
+	presenceBatches       atomic.Uint64
+	presenceFailures      atomic.Uint64
+	presenceRewrites      atomic.Uint64
+	presenceSwept         atomic.Uint64
+	presenceJoins         atomic.Uint64
+	presenceLeaves        atomic.Uint64
+	presenceQueries       atomic.Uint64
+	presenceQueryFailures atomic.Uint64
 }
 
 // Counters is a snapshot of a node's cluster totals since it started, for metrics
@@ -83,6 +93,31 @@ type Counters struct {
 	// HistoryReceived counts history publications from Redis handed to this node's
 	// subscribers, its own included.
 	HistoryReceived uint64
+	// PresenceApplied counts presence changes (one user's connections in one
+	// channel on this node) written to Redis; changes coalesced before their write
+	// count once.
+	PresenceApplied uint64
+	// PresenceBatches counts the pipelined rounds that wrote them.
+	PresenceBatches uint64
+	// PresenceFailures counts presence changes whose write failed; they stay
+	// pending and are written again when Redis answers.
+	PresenceFailures uint64
+	// PresenceRewrites counts how often the node rewrote all its presence under a
+	// new incarnation (its presence lease had expired, Redis lost it, or too many
+	// changes waited through an outage).
+	PresenceRewrites uint64
+	// PresenceSwept counts contributions of dead nodes (and this node's own when
+	// it left) removed by this node's sweeps.
+	PresenceSwept uint64
+	// PresenceJoins and PresenceLeaves count the cluster-wide joins and leaves
+	// this node reported to its Receiver.
+	PresenceJoins  uint64
+	PresenceLeaves uint64
+	// PresenceQueries counts presence pages, stats and users-online reads Redis
+	// answered; PresenceQueryFailures those that failed because Redis was
+	// unreachable or too slow.
+	PresenceQueries       uint64
+	PresenceQueryFailures uint64
 	// ChannelSubscriptions is the number of channels this node receives from Redis
 	// now (those with local subscribers, once Redis confirmed them); 0 while the
 	// subscription connection is down.
@@ -103,16 +138,26 @@ func (n *Node) Counters() Counters {
 		SubscriptionLosses: n.counters.subscriptionLosses.Load(),
 		RedisErrors:        n.counters.redisErrors.Load(),
 
-		ChannelPublished:     n.counters.channelPublished.Load(),
-		ChannelReceived:      n.counters.channelReceived.Load(),
-		ChannelRelayDropped:  n.counters.channelRelayDropped.Load(),
-		ChannelBatches:       n.counters.channelBatches.Load(),
-		QueriesDropped:       n.counters.queriesDropped.Load(),
-		HistoryAppended:      n.counters.historyAppended.Load(),
-		HistoryReads:         n.counters.historyReads.Load(),
-		HistoryReadFailures:  n.counters.historyReadFailures.Load(),
-		HistoryReceived:      n.counters.historyReceived.Load(),
-		ChannelSubscriptions: uint64(n.interest.confirmedCount()),
+		ChannelPublished:    n.counters.channelPublished.Load(),
+		ChannelReceived:     n.counters.channelReceived.Load(),
+		ChannelRelayDropped: n.counters.channelRelayDropped.Load(),
+		ChannelBatches:      n.counters.channelBatches.Load(),
+		QueriesDropped:      n.counters.queriesDropped.Load(),
+		HistoryAppended:     n.counters.historyAppended.Load(),
+		HistoryReads:        n.counters.historyReads.Load(),
+		HistoryReadFailures: n.counters.historyReadFailures.Load(),
+		HistoryReceived:     n.counters.historyReceived.Load(),
+
+		PresenceApplied:       n.counters.presenceApplied.Load(),
+		PresenceBatches:       n.counters.presenceBatches.Load(),
+		PresenceFailures:      n.counters.presenceFailures.Load(),
+		PresenceRewrites:      n.counters.presenceRewrites.Load(),
+		PresenceSwept:         n.counters.presenceSwept.Load(),
+		PresenceJoins:         n.counters.presenceJoins.Load(),
+		PresenceLeaves:        n.counters.presenceLeaves.Load(),
+		PresenceQueries:       n.counters.presenceQueries.Load(),
+		PresenceQueryFailures: n.counters.presenceQueryFailures.Load(),
+		ChannelSubscriptions:  uint64(n.interest.confirmedCount()),
 	}
 }
 
@@ -144,6 +189,18 @@ func (n *Node) EachCounter(visit func(name, help string, value uint64)) {
 	visit("history_read_failures", "History reads that failed because Redis was unreachable or too slow.",
 		snapshot.HistoryReadFailures)
 	visit("history_received", "History publications from Redis delivered to this node's subscribers.", snapshot.HistoryReceived)
+	visit("presence_applied", "Presence changes (a user's connections in a channel on this node) written to Redis.",
+		snapshot.PresenceApplied)
+	visit("presence_batches", "Pipelined rounds that wrote presence changes to Redis.", snapshot.PresenceBatches)
+	visit("presence_failures", "Presence changes whose write to Redis failed (kept and written again).",
+		snapshot.PresenceFailures)
+	visit("presence_rewrites", "Times this node rewrote all its presence under a new incarnation.", snapshot.PresenceRewrites)
+	visit("presence_swept", "Presence contributions of dead nodes removed by this node's sweeps.", snapshot.PresenceSwept)
+	visit("presence_joins", "Cluster-wide presence joins this node reported.", snapshot.PresenceJoins)
+	visit("presence_leaves", "Cluster-wide presence leaves this node reported.", snapshot.PresenceLeaves)
+	visit("presence_queries", "Presence pages, stats and users-online reads Redis answered.", snapshot.PresenceQueries)
+	visit("presence_query_failures", "Presence reads that failed because Redis was unreachable or too slow.",
+		snapshot.PresenceQueryFailures)
 }
 
 // EachGauge calls visit with every gauge's snake_case name, help text and value,

@@ -25,6 +25,14 @@ type recorder struct {
 	publications []publication
 	changes      []subscriptionChange
 	positioned   []positionedPublication
+	transitions  []presenceTransition
+}
+
+// presenceTransition is one PresenceTransitions call a recorder received.
+type presenceTransition struct {
+	channel string
+	joined  []string
+	left    []string
 }
 
 // positionedPublication is one history publication a recorder received.
@@ -164,4 +172,32 @@ func (r *recorder) changesSeen() []subscriptionChange {
 	r.mutex.Lock()
 	defer r.mutex.Unlock()
 	return slices.Clone(r.changes)
+}
+
+// PresenceTransitions records the cluster-wide joins and leaves, in arrival order.
+func (r *recorder) PresenceTransitions(channel string, joined, left []string) {
+	r.mutex.Lock()
+	defer r.mutex.Unlock()
+	r.transitions = append(r.transitions, presenceTransition{channel: channel, joined: slices.Clone(joined),
+		left: slices.Clone(left)})
+}
+
+// transitionsOf returns how many joins and leaves the recorder received per user
+// of channel.
+func (r *recorder) transitionsOf(channel string) (joins, leaves map[string]int) {
+	r.mutex.Lock()
+	defer r.mutex.Unlock()
+	joins, leaves = make(map[string]int), make(map[string]int)
+	for _, transition := range r.transitions {
+		if transition.channel != channel {
+			continue
+		}
+		for _, user := range transition.joined {
+			joins[user]++
+		}
+		for _, user := range transition.left {
+			leaves[user]++
+		}
+	}
+	return joins, leaves
 }

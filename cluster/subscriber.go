@@ -241,6 +241,13 @@ type Receiver interface {
 	// TopChannels lists up to limit channels of this node whose names start with
 	// prefix, most subscribers first (then by name), and whether more matched.
 	TopChannels(prefix string, limit int) ([]channels.ChannelCounts, bool)
+	// PresenceTransitions publishes join and leave for the users whose presence in
+	// channel began (joined) or ended (left) across the whole cluster, to the
+	// channel's subscribers on every node; it must return at once. The node calls
+	// it from its presence goroutine for the transitions its own changes caused,
+	// and for the leaves of the nodes it swept after their lease expired (and its
+	// own when it leaves, from Close). joined or left may be nil, never both.
+	PresenceTransitions(channel string, joined, left []string)
 }
 
 // receive handles one message from Redis. The node's own broadcasts and channel

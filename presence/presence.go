@@ -4,6 +4,13 @@
 // connections, one page at a time.
 package presence
 
+import "errors"
+
+// ErrInvalidCursor is the error of a presence page asked with a cursor that no
+// page returned; the cluster's pages return it (wrapped or not), so that callers
+// can tell a client's mistake from Redis being unavailable with errors.Is.
+var ErrInvalidCursor = errors.New("presence: invalid cursor")
+
 // MaxPageSize is the most users one Page holds; a larger limit is cut to it.
 const MaxPageSize = 1000
 
