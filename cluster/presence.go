@@ -3,9 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -209,7 +207,6 @@ func (n *Node) renewPresence() {
 		return
 	}
 	n.logger.Warn("presence lease expired or Redis lost it; rewriting this node's presence")
-	p.registered = false
 	p.mutex.Lock()
 	p.resync = true
 	p.mutex.Unlock()
@@ -519,112 +516,4 @@ func containsString(values []string, value string) bool {
 		}
 	}
 	return false
-}
-
-// Presence implements delivery.PresenceCluster: one page of channel's users in
-// name order with their connections across the cluster, and the channel's totals.
-// limit is cut to 1..presence.MaxPageSize (0 or less: presence.DefaultPageSize). A
-// cursor that no page returned fails with presence.ErrInvalidCursor. One Redis call of
-// O(log users + limit), bounded by Config.Timeout and ctx; while Redis is known
-// to be unreachable it fails at once with ErrUnavailable. The page reflects what
-// the nodes wrote: each node's latest changes reach Redis within a round trip or
-// two, a crashed node's users leave within Lease plus Lease/3.
-func (n *Node) Presence(ctx context.Context, channel string, limit int, cursor string) (presence.Page, error) {
-	if limit <= 0 {
-		limit = presence.DefaultPageSize
-	}
-	limit = min(limit, presence.MaxPageSize)
-	start := "-"
-	if cursor != "" {
-		after, ok := strings.CutPrefix(cursor, cursorMark)
-		if !ok {
-			return presence.Page{}, presence.ErrInvalidCursor
-		}
-		start = "(" + after
-	}
-	if !n.available() {
-		n.counters.presenceQueryFailures.Add(1)
-		return presence.Page{}, errors.Join(ErrUnavailable, errOutage)
-	}
-	ctx, cancel := n.call(ctx)
-	values, err := presencePageScript.Exec(ctx, n.client, n.keys.presenceQueryKeys(channel),
-		[]string{start, strconv.Itoa(limit + 1)}).ToArray()
-	cancel()
-	n.observe(err)
-	if err != nil {
-		n.counters.presenceQueryFailures.Add(1)
-		return presence.Page{}, errors.Join(ErrUnavailable, err)
-	}
-	n.counters.presenceQueries.Add(1)
-	return parsePage(values, limit)
-}
-
-// parsePage reads presencePageScript's {users, connections, user, count, ...},
-// which holds up to limit+1 users: the last one only tells that more follow.
-func parsePage(values []rueidis.RedisMessage, limit int) (presence.Page, error) {
-	if len(values) < 2 || len(values)%2 != 0 {
-		return presence.Page{}, fmt.Errorf("cluster: presence page answered %d values; want an even number from 2", len(values))
-	}
-	users, err := values[0].AsInt64()
-	if err != nil {
-		return presence.Page{}, err
-	}
-	connections, err := values[1].AsInt64()
-	if err != nil {
-		return presence.Page{}, err
-	}
-	page := presence.Page{Users: make(map[string]int, min(len(values)/2-1, limit)),
-		TotalUsers: int(users), TotalConnections: int(connections)}
-	last := ""
-	for index := 2; index < len(values); index += 2 {
-		if len(page.Users) == limit {
-			page.Cursor = cursorMark + last
-			break
-		}
-		user, err := values[index].ToString()
-		if err != nil {
-			return presence.Page{}, err
-		}
-		count, err := values[index+1].AsInt64()
-		if err != nil {
-			return presence.Page{}, err
-		}
-		page.Users[user] = int(count)
-		last = user
-	}
-	return page, nil
-}
-
-// PresenceStats implements delivery.PresenceCluster: channel's distinct users and
-// connections across the cluster, read from two counters (one HMGET). Bounded by
-// Config.Timeout and ctx; fails at once with ErrUnavailable while Redis is known
-// to be unreachable.
-func (n *Node) PresenceStats(ctx context.Context, channel string) (users, connections int, err error) {
-	if !n.available() {
-		n.counters.presenceQueryFailures.Add(1)
-		return 0, 0, errors.Join(ErrUnavailable, errOutage)
-	}
-	ctx, cancel := n.call(ctx)
-	values, err := n.client.Do(ctx, n.client.B().Hmget().Key(n.keys.presenceStats(channel)).
-		Field("users", "connections").Build()).ToArray()
-	cancel()
-	n.observe(err)
-	if err != nil {
-		n.counters.presenceQueryFailures.Add(1)
-		return 0, 0, errors.Join(ErrUnavailable, err)
-	}
-	if len(values) != 2 {
-		return 0, 0, errMalformed
-	}
-	n.counters.presenceQueries.Add(1)
-	return nilOrInt(values[0]), nilOrInt(values[1]), nil
-}
-
-// nilOrInt reads a whole number Redis returned, 0 for nil or anything else.
-func nilOrInt(value rueidis.RedisMessage) int {
-	number, err := value.AsInt64()
-	if err != nil {
-		return 0
-	}
-	return int(number)
 }

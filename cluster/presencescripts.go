@@ -57,8 +57,9 @@ func (k keys) presenceChannels(incarnation string) string {
 // script's incarnation for user to count (0 deletes it), moves the user's total by
 // the difference and records a join (total from 0 to more) or a leave (total to
 // 0) in joined or left, the moves of the channel's totals in users and
-// connections, and the contributions it changed in changed. A total that would fall below 0 (Redis lost part of the keys) is
-// taken as 0.
+// connections, and the contributions it changed in changed. Three or four Redis
+// calls per changed user. A total that would fall below 0 (Redis lost part of
+// the keys) is taken as 0.
 //
 // KEYS: contribution, totals, order, stats.
 const presenceSet = `local joined, left = {}, {}
@@ -74,21 +75,23 @@ local function set(user, count)
   else
     redis.call('HDEL', KEYS[1], user)
   end
-  local before = tonumber(redis.call('HGET', KEYS[2], user) or '0')
-  local after = math.max(before + count - old, 0)
+  local after = redis.call('HINCRBY', KEYS[2], user, count - old)
+  local before = math.max(after - count + old, 0)
+  after = math.max(after, 0)
   connections = connections + after - before
   if after > 0 then
-    redis.call('HSET', KEYS[2], user, after)
     if before == 0 then
       redis.call('ZADD', KEYS[3], 0, user)
       users = users + 1
       joined[#joined + 1] = user
     end
-  elseif before > 0 then
+  else
     redis.call('HDEL', KEYS[2], user)
-    redis.call('ZREM', KEYS[3], user)
-    users = users - 1
-    left[#left + 1] = user
+    if before > 0 then
+      redis.call('ZREM', KEYS[3], user)
+      users = users - 1
+      left[#left + 1] = user
+    end
   end
 end
 `
@@ -137,23 +140,19 @@ end
 ` + presenceReturn)
 
 // presencePageScript reads one page of a channel's presence: the stats and up to
-// a limit of users from a lexicographic bound on, with their totals. Returns
-// {users, connections, user, count, user, count, ...}.
+// a limit of users from a lexicographic bound on, with their totals. It returns
+// Redis's answers as they are, without a loop in Lua (which cost most of the
+// script's time): {{users, connections}, {user, ...}, {count, ...}}, a count nil
+// for a user whose total is missing.
 //
 // KEYS: totals, order, stats. ARGV: ZRANGE BYLEX start ("-" or "(<user>"), limit.
 var presencePageScript = rueidis.NewLuaScriptReadOnly(`
-local stats = redis.call('HMGET', KEYS[3], 'users', 'connections')
-local answer = {tonumber(stats[1] or '0'), tonumber(stats[2] or '0')}
 local members = redis.call('ZRANGE', KEYS[2], ARGV[1], '+', 'BYLEX', 'LIMIT', 0, tonumber(ARGV[2]))
-if #members == 0 then
-  return answer
+local counts = {}
+if #members > 0 then
+  counts = redis.call('HMGET', KEYS[1], unpack(members))
 end
-local counts = redis.call('HMGET', KEYS[1], unpack(members))
-for index, user in ipairs(members) do
-  answer[#answer + 1] = user
-  answer[#answer + 1] = tonumber(counts[index] or '0')
-end
-return answer
+return {redis.call('HMGET', KEYS[3], 'users', 'connections'), members, counts}
 `)
 
 // presenceRenewScript extends a live incarnation's deadline in the index to now +
