@@ -133,9 +133,15 @@ func TestPresenceAcrossThreeNodes(t *testing.T) {
 	if !statsAre(t, nodes[1], "other", 1, 1) {
 		t.Fatal("a second channel's stats are wrong")
 	}
-	joins, leaves := sumTransitions("room", receivers[:]...)
-	if len(joins) != 300 || len(leaves) != 0 {
-		t.Fatalf("%d users joined, %d left; want 300 and 0", len(joins), len(leaves))
+	// A node reports the transitions right after Redis answered its script, so
+	// they may follow the stats by a moment.
+	var joins, leaves map[string]int
+	waitFor(t, 5*time.Second, "300 users to join", func() bool {
+		joins, leaves = sumTransitions("room", receivers[:]...)
+		return len(joins) == 300
+	})
+	if len(leaves) != 0 {
+		t.Fatalf("%d users left; want none", len(leaves))
 	}
 	for user, count := range joins {
 		if count != 1 {
@@ -150,7 +156,10 @@ func TestPresenceAcrossThreeNodes(t *testing.T) {
 	waitFor(t, 5*time.Second, "the leaves to reach Redis", func() bool {
 		return statsAre(t, nodes[0], "room", 299, connections)
 	})
-	joins, leaves = sumTransitions("room", receivers[:]...)
+	waitFor(t, 5*time.Second, "a leave to be reported", func() bool {
+		joins, leaves = sumTransitions("room", receivers[:]...)
+		return len(leaves) > 0
+	})
 	if !maps.Equal(leaves, map[string]int{"user-001": 1}) || len(joins) != 300 {
 		t.Fatalf("leaves %v; want user-001 once (user-000 is still on another node)", leaves)
 	}
@@ -206,11 +215,16 @@ func TestACrashedNodesPresenceLeavesWithinItsLease(t *testing.T) {
 	})
 	t.Logf("the crashed node's presence left %v after the crash (lease %v, sweep every %v)",
 		time.Since(crashed).Round(time.Millisecond), testLease, testLease/3)
-	joins, leaves := sumTransitions("room", atSurvivor, atDoomed)
+	var joins, leaves, hallLeaves map[string]int
+	waitFor(t, 5*time.Second, "the survivor to report the leaves", func() bool {
+		joins, leaves = sumTransitions("room", atSurvivor, atDoomed)
+		_, hallLeaves = atSurvivor.transitionsOf("hall")
+		return len(leaves) > 0 && len(hallLeaves) > 0
+	})
 	if !maps.Equal(leaves, map[string]int{"alone": 1}) || len(joins) != 2 {
 		t.Fatalf("room: joins %v, leaves %v; want alone and shared joined, alone left once", joins, leaves)
 	}
-	if _, hallLeaves := atSurvivor.transitionsOf("hall"); hallLeaves["alone"] != 1 {
+	if !maps.Equal(hallLeaves, map[string]int{"alone": 1}) {
 		t.Fatalf("hall leaves reported by the survivor: %v; want alone", hallLeaves)
 	}
 	listed, _, _ := walkPresence(t, survivor, "room", 10)
@@ -288,10 +302,10 @@ func TestPresenceIsRewrittenAfterRedisRestartsEmpty(t *testing.T) {
 	if !statsAre(t, node, "room", 3, 5) {
 		t.Fatal("the sweep of the old incarnation changed the totals")
 	}
-	joins, _ := receiver.transitionsOf("room")
-	if joins["grace"] != 1 {
-		t.Fatalf("joins %v; want grace's join reported after the rewrite", joins)
-	}
+	waitFor(t, 5*time.Second, "grace's join to be reported after the rewrite", func() bool {
+		joins, _ := receiver.transitionsOf("room")
+		return joins["grace"] == 1
+	})
 }
 
 func TestPresenceChangesWaitThroughACutAndArriveAfter(t *testing.T) {
