@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsgate/wsgate/delivery"
 	"github.com/wsgate/wsgate/internal/redistest"
 	"github.com/wsgate/wsgate/internal/tcpproxy"
 	"github.com/wsgate/wsgate/presence"
@@ -371,3 +372,6 @@ func TestUsersOnlineCountsEveryLiveNode(t *testing.T) {
 		t.Fatalf("1001 users: %v; want ErrTooManyUsers", err)
 	}
 }
+
+// A Node is the cluster half of the publisher's presence.
+var _ delivery.PresenceCluster = (*Node)(nil)

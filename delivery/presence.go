@@ -232,14 +232,18 @@ func (p *Publisher) PresenceEnabled(channel string) bool {
 // cursor ("" for the first page), across the cluster with a PresenceCluster, from
 // this node's registry otherwise (O(log users + limit)). It returns
 // ErrPresenceNotEnabled for a namespace without presence, ErrInvalidCursor for a
-// cursor no page returned (on a single node), or the cluster's error.
+// cursor no page returned, or the cluster's error.
 func (p *Publisher) Presence(ctx context.Context, channel string, limit int, cursor string) (presence.Page, error) {
 	if !p.PresenceEnabled(channel) {
 		return presence.Page{}, ErrPresenceNotEnabled
 	}
 	p.presenceCounts.queries.Add(1)
 	if p.presence.cluster != nil {
-		return p.presence.cluster.Presence(ctx, channel, pageLimit(limit), cursor)
+		page, err := p.presence.cluster.Presence(ctx, channel, pageLimit(limit), cursor)
+		if errors.Is(err, presence.ErrInvalidCursor) {
+			return page, ErrInvalidCursor
+		}
+		return page, err
 	}
 	page, err := p.presence.registry.page(channel, limit, cursor)
 	if errors.Is(err, errInvalidCursor) {

@@ -307,6 +307,7 @@ func newPublisher(config delivery.Config, node *cluster.Node) (*delivery.Publish
 	// stream only once this node receives the channel from Redis.
 	config.History = node.History()
 	config.ChannelReady = node.AwaitChannel
+	config.PresenceCluster = node
 	publisher, err := delivery.NewPublisher(config)
 	return publisher, node, err
 }
