@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 
@@ -10,8 +11,13 @@ import (
 
 // The per-user limit across nodes. Redis holds, per user, a hash of connection counts
 // by node tag (user:<user>). A connect runs acquireScript, which sums the fields of
-// live nodes and increments this node's field atomically, so concurrent connects of
-// one user on several nodes never pass the limit together. A disconnect must not wait
+// the nodes not known to be dead and increments this node's field atomically, so
+// concurrent connects of one user on several nodes never pass the limit together.
+// The node's set of users (node:<tag>:users, for the sweep after a crash) lies in
+// another slot than the users' hashes, so it is written beside the scripts, not by
+// them: a user is added before its first count and removed after its field is gone,
+// so the set always covers the fields (a crash in between leaves a user in the set
+// without a field, which the sweep skips). A disconnect must not wait
 // for Redis (it happens on timer and transport goroutines), so releases are counted
 // here and sent in batches by the maintenance goroutine.
 //
@@ -86,9 +92,13 @@ func (n *Node) Acquire(userID string, limit int) (bool, error) {
 	counted, err := int64(0), errOutage
 	if n.available() {
 		ctx, cancel := n.call(context.Background())
-		counted, err = acquireScript.Exec(ctx, n.client, []string{n.keys.user(userID), n.keys.nodeUsers},
-			[]string{n.keys.tag, strconv.Itoa(limit), n.keys.prefix, userID}).AsInt64()
+		results := n.client.DoMulti(ctx, n.client.B().Sadd().Key(n.keys.nodeUsers).Member(userID).Build(),
+			n.client.B().Eval().Script(acquireScript).Numkeys(1).Key(n.keys.user(userID)).Arg(n.acquireArguments(limit)...).Build())
 		cancel()
+		err = results[0].Error()
+		if err == nil {
+			counted, err = results[1].AsInt64()
+		}
 		n.observe(err)
 	}
 
@@ -109,6 +119,13 @@ func (n *Node) Acquire(userID string, limit int) (bool, error) {
 	}
 	a.settleLocked(userID, state)
 	return counted == 1, err
+}
+
+// acquireArguments are acquireScript's ARGV.
+func (n *Node) acquireArguments(limit int) []string {
+	dead := n.deadNodes()
+	arguments := make([]string, 0, 2+len(dead))
+	return append(append(arguments, n.keys.tag, strconv.Itoa(limit)), dead...)
 }
 
 // Release implements session.Admission: it counts the release here and wakes the
@@ -144,15 +161,44 @@ func (n *Node) flushReleases() {
 	a.mutex.Unlock()
 	for start := 0; start < len(batch); start += pipelineBatch {
 		part := batch[start:min(start+pipelineBatch, len(batch))]
-		failed := n.execBatch(releaseScript, n.userCountCalls(part))
-		if len(failed) == 0 {
-			continue
-		}
+		results := n.execBatch(releaseScript, n.userCountCalls(part))
+		var gone []string
 		a.mutex.Lock()
-		for _, index := range failed {
-			a.stateLocked(part[index].userID).stale = true
+		for index, result := range results {
+			left, err := result.AsInt64()
+			switch {
+			case err != nil:
+				a.stateLocked(part[index].userID).stale = true
+			case left <= 0:
+				gone = append(gone, part[index].userID)
+			}
 		}
 		a.mutex.Unlock()
+		n.unlist(gone)
+	}
+}
+
+// unlist removes users whose field on this node is gone from the node's set of
+// users. An Acquire of one of them racing with it may have added it back before the
+// removal landed: such users (counted or acquiring when the removal returns) are
+// marked stale, and their rewrite adds them again. Only the maintenance goroutine
+// calls it.
+func (n *Node) unlist(users []string) {
+	if len(users) == 0 {
+		return
+	}
+	ctx, cancel := n.call(context.Background())
+	err := n.client.Do(ctx, n.client.B().Srem().Key(n.keys.nodeUsers).Member(users...).Build()).Error()
+	cancel()
+	n.observe(err)
+	a := &n.admission
+	a.mutex.Lock()
+	defer a.mutex.Unlock()
+	for _, userID := range users {
+		state := a.states[userID]
+		if a.counts[userID] > 0 || (state != nil && state.acquiring > 0) {
+			a.stateLocked(userID).stale = true
+		}
 	}
 }
 
@@ -180,7 +226,7 @@ func (n *Node) rewriteStale() {
 	a.mutex.Unlock()
 	for start := 0; start < len(batch); start += pipelineBatch {
 		part := batch[start:min(start+pipelineBatch, len(batch))]
-		failed := n.execBatch(rewriteScript, n.userCountCalls(part))
+		failed, gone := n.rewrite(part)
 		a.mutex.Lock()
 		for _, item := range part {
 			state := a.stateLocked(item.userID)
@@ -192,7 +238,45 @@ func (n *Node) rewriteStale() {
 			state.stale = true
 		}
 		a.mutex.Unlock()
+		n.unlist(gone)
 	}
+}
+
+// rewrite writes the absolute counts of part in one pipelined write: for a count
+// above 0 the user joins the node's set, then its field is set; for 0 the field is
+// deleted, and the user is returned in gone, to leave the set (unlist). It returns
+// the indexes of the users whose rewrite failed.
+func (n *Node) rewrite(part []userCount) (failed []int, gone []string) {
+	commands := make(rueidis.Commands, 0, 2*len(part))
+	for _, item := range part {
+		key := n.keys.user(item.userID)
+		if item.count > 0 {
+			commands = append(commands, n.client.B().Sadd().Key(n.keys.nodeUsers).Member(item.userID).Build(),
+				n.client.B().Hset().Key(key).FieldValue().FieldValue(n.keys.tag, strconv.Itoa(item.count)).Build())
+		} else {
+			commands = append(commands, n.client.B().Hdel().Key(key).Field(n.keys.tag).Build())
+		}
+	}
+	ctx, cancel := n.call(context.Background())
+	results := n.client.DoMulti(ctx, commands...)
+	cancel()
+	next := 0
+	for index, item := range part {
+		err := results[next].Error()
+		next++
+		if item.count > 0 {
+			err = errors.Join(err, results[next].Error())
+			next++
+		}
+		n.observe(err)
+		switch {
+		case err != nil:
+			failed = append(failed, index)
+		case item.count == 0:
+			gone = append(gone, item.userID)
+		}
+	}
+	return failed, gone
 }
 
 // userCount is one user's connection count (or count to release) on this node.
@@ -201,14 +285,13 @@ type userCount struct {
 	count  int
 }
 
-// userCountCalls builds one script call per user for the release and rewrite
-// scripts, which take the same keys and arguments.
+// userCountCalls builds one releaseScript call per user.
 func (n *Node) userCountCalls(part []userCount) []rueidis.LuaExec {
 	calls := make([]rueidis.LuaExec, len(part))
 	for index, item := range part {
 		calls[index] = rueidis.LuaExec{
-			Keys: []string{n.keys.user(item.userID), n.keys.nodeUsers},
-			Args: []string{n.keys.tag, strconv.Itoa(item.count), item.userID},
+			Keys: []string{n.keys.user(item.userID)},
+			Args: []string{n.keys.tag, strconv.Itoa(item.count)},
 		}
 	}
 	return calls

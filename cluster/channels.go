@@ -10,9 +10,9 @@ import (
 // The cross-node half of channels (delivery.Forwarder's channel methods), one Redis
 // call each, like the methods of router.go:
 //
-//	publish to a channel         PUBLISH ch:<channel>       the nodes with local subscribers
-//	subscribe a user             routeScript: PUBLISH to:<tag>  the nodes holding the user
-//	subscribe a connection       PUBLISH to:<tag of the id>  the node holding it
+//	publish to a channel         SPUBLISH ch:{<channel>}    the nodes with local subscribers
+//	subscribe a user             HGETALL, SPUBLISH to:<tag>  the nodes holding the user
+//	subscribe a connection       SPUBLISH to:<tag of the id> the node holding it
 //
 // RelayToChannel, a client's publication, is queued instead (relay.go), and
 // ChannelInterest only marks the channel for the subscription goroutine

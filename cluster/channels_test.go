@@ -23,11 +23,11 @@ func startChannelNode(t *testing.T, url string) (*Node, *recorder) {
 }
 
 // numsub returns how many connections subscribe to channel's Redis channel, by
-// Redis's PUBSUB NUMSUB.
+// Redis's PUBSUB SHARDNUMSUB.
 func numsub(t *testing.T, client rueidis.Client, channel string) int64 {
 	t.Helper()
 	answer, err := client.Do(context.Background(),
-		client.B().PubsubNumsub().Channel(DefaultPrefix+"ch:"+channel).Build()).ToArray()
+		client.B().PubsubShardnumsub().Channel(DefaultPrefix+"ch:{"+channel+"}").Build()).ToArray()
 	if err != nil || len(answer) != 2 {
 		t.Fatalf("PUBSUB NUMSUB %s: %v, %v", channel, answer, err)
 	}

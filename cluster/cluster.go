@@ -28,7 +28,10 @@ import (
 // Config configures a Node. Zero values mean the documented defaults.
 type Config struct {
 	// RedisURL locates Redis: redis://[user:password@]host:port[/db], rediss:// for
-	// TLS. Required.
+	// TLS, or a Redis Cluster: redis+cluster://[user:password@]host:port[,host:port...]
+	// (rediss+cluster:// for TLS), whose hosts are seeds. A redis:// URL that points
+	// at a cluster node is taken as the cluster when that node answers at start.
+	// Required.
 	RedisURL string
 	// NodeID names the node in logs and in its lease. Default: 12 random hex digits,
 	// new in every process.
@@ -87,19 +90,26 @@ type Node struct {
 	receiver Receiver
 
 	admission admission
-	relay     relayQueue
-	interest  interest
-	queries   queries
-	history   History
-	presence  presenceState
-	counters  counters
+	// receiveMutex makes the subscription connections hand messages to receiver one
+	// after another.
+	receiveMutex sync.Mutex
+	relay        relayQueue
+	interest     interest
+	queries      queries
+	history      History
+	presence     presenceState
+	counters     counters
 	// reachable says whether the last Redis call reached Redis; subscribed whether
 	// the node currently receives the cluster's channels.
 	reachable  atomic.Bool
 	subscribed atomic.Bool
 	// rewriteAll is set when the lease had to be created anew: every user's count on
-	// this node must be written again.
-	rewriteAll atomic.Bool
+	// this node must be written again. rewriteAgain, used by the maintenance
+	// goroutine only, sets it again at the next renewal (see renew).
+	rewriteAll   atomic.Bool
+	rewriteAgain bool
+	// dead holds the tags of the nodes whose lease had expired at the last renewal.
+	dead atomic.Pointer[[]string]
 	// recoveries counts how often Redis became reachable again after failed calls.
 	recoveries atomic.Uint64
 	// renewNow asks the maintenance goroutine to renew at once rather than at the
@@ -129,7 +139,7 @@ func (config Config) Validate() error {
 	case config.HistoryMetaTTL < 0:
 		return fmt.Errorf("cluster: Config.HistoryMetaTTL is %v; want 0 (the default, %v) or more", config.HistoryMetaTTL, DefaultHistoryMetaTTL)
 	}
-	if _, err := rueidis.ParseURL(config.RedisURL); err != nil {
+	if _, _, err := clientOptions(config.RedisURL); err != nil {
 		return urlError(config.RedisURL, err)
 	}
 	return nil
@@ -141,8 +151,9 @@ func urlError(address string, err error) error {
 	return fmt.Errorf("cluster: Config.RedisURL %s: %w; want %s", redactedURL(address), withoutURL(err), urlForm)
 }
 
-// New validates config (see Validate) and connects to Redis. Redis may be down at
-// that moment: the node then starts degraded and joins when Redis answers. When
+// New validates config (see Validate) and connects to Redis. A single Redis may be
+// down at that moment: the node then starts degraded and joins when Redis answers.
+// A Redis Cluster needs one of its seeds to answer, to learn the topology. When
 // Redis answers but refuses the node for its configuration (a wrong password or
 // user, a database number out of range), New fails: no retry would succeed. Errors
 // never show the URL's password.
@@ -168,18 +179,17 @@ func New(config Config) (*Node, error) {
 	if config.Logger == nil {
 		config.Logger = slog.Default()
 	}
-	options, err := rueidis.ParseURL(config.RedisURL)
+	options, clustered, err := clientOptions(config.RedisURL)
 	if err != nil {
 		return nil, urlError(config.RedisURL, err)
 	}
-	options.ForceSingleClient = true
 	options.DisableCache = true
-	// One pipelined connection instead of rueidis's default (two on two cores, four
-	// from four cores), each call picking one at random. After Redis restarts every
-	// pooled connection fails its next call once; with several, one left idle
-	// through the outage could fail a connect long after the probe found Redis
-	// back, marking it unreachable again and deciding connects on the local limit
-	// alone. With one, the probe's successful PING proves the connection every
+	// One pipelined connection (per Redis) instead of rueidis's default (two on two
+	// cores, four from four cores), each call picking one at random. After Redis
+	// restarts every pooled connection fails its next call once; with several, one
+	// left idle through the outage could fail a connect long after the probe found
+	// Redis back, marking it unreachable again and deciding connects on the local
+	// limit alone. With one, the probe's successful PING proves the connection every
 	// call uses. BenchmarkAcquire measured no loss on two cores: Redis's own
 	// thread, not the connection, bounds the round trips.
 	options.PipelineMultiplex = -1
@@ -192,9 +202,9 @@ func New(config Config) (*Node, error) {
 	if config.NodeID == "" {
 		config.NodeID = randomID()
 	}
-	client, err := rueidis.NewClient(options)
+	client, err := connect(options, clustered)
 	if client == nil {
-		return nil, fmt.Errorf("cluster: %w", err)
+		return nil, fmt.Errorf("cluster: Redis at %s: %w", redactedURL(config.RedisURL), err)
 	}
 	if answer, refused := refusal(err); refused {
 		client.Close()
@@ -224,6 +234,30 @@ func New(config Config) (*Node, error) {
 			"error", err.Error())
 	}
 	return n, nil
+}
+
+// connect returns a client for options. A Redis Cluster URL needs one of its seeds
+// to answer now, to learn the topology; a plain URL is tried as a cluster first
+// (rueidis's detection, one CLUSTER SLOTS), and is otherwise a single Redis, which
+// may be down at start: the client then comes with the error, and the node starts
+// degraded.
+func connect(options rueidis.ClientOption, clustered bool) (rueidis.Client, error) {
+	if clustered {
+		client, err := rueidis.NewClient(options)
+		if err != nil {
+			return nil, fmt.Errorf("no seed of the Redis Cluster answered: %w", err)
+		}
+		if client.Mode() != rueidis.ClientModeCluster {
+			client.Close()
+			return nil, errors.New("the seed is not in cluster mode; use redis:// for a single Redis")
+		}
+		return client, nil
+	}
+	if client, err := rueidis.NewClient(options); err == nil {
+		return client, nil
+	}
+	options.ForceSingleClient = true
+	return rueidis.NewClient(options)
 }
 
 func randomID() string {
@@ -286,17 +320,25 @@ func (n *Node) Close() {
 // 2 x Config.Timeout.
 func (n *Node) leave() {
 	deadline := time.Now().Add(2 * n.config.Timeout)
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithDeadline(context.Background(), deadline)
-		deleted, err := leaveScript.Exec(ctx, n.client, []string{n.keys.lease, n.keys.nodes, n.keys.nodeUsers},
-			[]string{n.keys.tag, n.keys.prefix, sweepBatchText}).AsInt64()
-		cancel()
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	for {
+		users, err := n.client.Do(ctx, n.client.B().Srandmember().Key(n.keys.nodeUsers).Count(sweepBatch).Build()).AsStrSlice()
+		if err == nil && len(users) == 0 {
+			err = forgetScript.Exec(ctx, n.client, []string{n.keys.nodes, n.keys.leases}, []string{n.keys.tag, "1"}).Error()
+			if err == nil {
+				return
+			}
+		}
+		if err == nil && !n.deleteFields(ctx, n.keys.tag, users) {
+			err = errors.New("a user's count could not be deleted")
+		}
+		if err == nil {
+			err = n.client.Do(ctx, n.client.B().Srem().Key(n.keys.nodeUsers).Member(users...).Build()).Error()
+		}
 		if err != nil {
 			n.logger.Warn("could not leave the cluster cleanly; the lease expires instead", "error", err.Error(),
 				"lease", n.config.Lease.String())
-			return
-		}
-		if deleted == 0 {
 			return
 		}
 	}

@@ -281,9 +281,17 @@ func TestCloseLeavesNothingBehind(t *testing.T) {
 	if fieldOf(t, client, leaves, "heidi") != 0 {
 		t.Fatal("the node left its user's count behind")
 	}
-	exists, err := client.Do(context.Background(), client.B().Exists().Key(leaves.keys.lease, leaves.keys.nodeUsers).Build()).AsInt64()
+	exists, err := client.Do(context.Background(), client.B().Exists().Key(leaves.keys.nodeUsers).Build()).AsInt64()
 	if err != nil || exists != 0 {
-		t.Fatalf("lease or user set still exists after Close (%d, %v)", exists, err)
+		t.Fatalf("the user set still exists after Close (%d, %v)", exists, err)
+	}
+	indexed, err := client.Do(context.Background(), client.B().Zscore().Key(leaves.keys.nodes).Member(leaves.keys.tag).Build()).ToString()
+	if !rueidis.IsRedisNil(err) || indexed != "" {
+		t.Fatalf("the node is still in the index after Close (%q, %v)", indexed, err)
+	}
+	lease, err := client.Do(context.Background(), client.B().Hexists().Key(leaves.keys.leases).Field(leaves.keys.tag).Build()).AsBool()
+	if err != nil || lease {
+		t.Fatalf("the lease is still in the leases hash after Close (%v, %v)", lease, err)
 	}
 	if nodes, _, _, err := stays.Totals(context.Background()); err != nil || nodes != 1 {
 		t.Fatalf("Totals after Close: %d nodes, %v; want 1", nodes, err)

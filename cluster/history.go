@@ -17,7 +17,7 @@ import (
 // History is the history.Store of a cluster: the streams of history channels live
 // in Redis (historyscripts.go), so that a client recovers on whichever node it
 // reaches after a reconnect. Append runs one script that assigns the offset,
-// appends, trims and PUBLISHes the publication with its position on the channel's
+// appends, trims and SPUBLISHes the publication with its position on the channel's
 // Redis channel, atomically; every node subscribed to the channel, the appending
 // one included, hands it to its Receiver (PublishToChannelLocalAt) from its
 // subscription goroutine, in offset order. Get it from Node.History; its methods are safe for concurrent use,

@@ -73,13 +73,14 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 // nodes appended them. Returns {offset as text, epoch}.
 //
 // KEYS: meta hash, stream. ARGV: candidate epoch, meta TTL ms, size, TTL ms, Redis
-// channel, envelope prefix, data.
+// channel (ch:{<channel>}, in the keys' slot: a script's SPUBLISH must stay in its
+// slot), envelope prefix, data.
 var historyAppendScript = rueidis.NewLuaScript(historyServer + redisNow + historyMeta + `
 local next = string.format('%d', tonumber(offset) + 1)
 redis.call('HSET', KEYS[1], 'offset', next)
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], next .. '-' .. string.format('%d', now), 'd', ARGV[7])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
-redis.call('PUBLISH', ARGV[5], ARGV[6] .. string.char(#next) .. next .. string.char(#epoch) .. epoch .. ARGV[7])
+redis.call('SPUBLISH', ARGV[5], ARGV[6] .. string.char(#next) .. next .. string.char(#epoch) .. epoch .. ARGV[7])
 return {next, epoch}
 `)
 

@@ -2,11 +2,9 @@ package cluster
 
 import (
 	"context"
-	"errors"
+	"slices"
 	"strconv"
-	"time"
-
-	"github.com/redis/rueidis"
+	"strings"
 )
 
 // NodeState is how a node's lease looks from this node.
@@ -27,12 +25,12 @@ const (
 
 // NodeStatus is one node of the cluster as its lease shows it.
 type NodeStatus struct {
-	// ID is the node's Config.NodeID; empty for a node whose lease expired.
+	// ID is the node's Config.NodeID.
 	ID string `json:"id"`
 	// Tag is the node's tag in 12 hex digits, the node part of its connection ids.
 	Tag string `json:"tag"`
 	// Connections and Users are the node's totals: live for this node, as of its
-	// last renewal (at most Lease/3 old) for the others.
+	// last renewal (at most Lease/3 old) for the others, 0 for a node that is down.
 	Connections int `json:"connections"`
 	Users       int `json:"users"`
 	// LeaseLeftSeconds is how long the lease lives without another renewal, in
@@ -44,27 +42,6 @@ type NodeStatus struct {
 	Self bool `json:"self"`
 }
 
-// nodesScript lists every node of the index with its lease: for each, its tag, id,
-// connections, users and the lease's remaining time in ms (-2 when it expired).
-//
-// KEYS: nodes index. ARGV: key prefix.
-var nodesScript = rueidis.NewLuaScriptReadOnly(`
-local result = {}
-for _, node in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local key = ARGV[1] .. 'node:' .. node
-  local lease = redis.call('HMGET', key, 'id', 'connections', 'users')
-  table.insert(result, node)
-  table.insert(result, lease[1] or '')
-  table.insert(result, lease[2] or '0')
-  table.insert(result, lease[3] or '0')
-  table.insert(result, tostring(redis.call('PTTL', key)))
-end
-return result
-`)
-
-// nodeFields is how many values nodesScript returns per node.
-const nodeFields = 5
-
 // Nodes lists the cluster's nodes, this one first with its live totals, then the
 // others in tag order, each with its state: a node whose lease has less than a
 // third of Config.Lease left missed two renewals and is late (the states assume the
@@ -72,37 +49,29 @@ const nodeFields = 5
 // Config.Timeout and ctx, O(nodes); while Redis is unreachable it fails at once
 // with ErrUnavailable.
 func (n *Node) Nodes(ctx context.Context) ([]NodeStatus, error) {
-	if !n.available() {
-		return nil, errors.Join(ErrUnavailable, errOutage)
-	}
-	ctx, cancel := n.call(ctx)
-	values, err := nodesScript.Exec(ctx, n.client, []string{n.keys.nodes}, []string{n.keys.prefix}).AsStrSlice()
-	cancel()
-	n.observe(err)
+	members, err := n.members(ctx, "all")
 	if err != nil {
-		return nil, errors.Join(ErrUnavailable, err)
+		return nil, err
 	}
-	if len(values)%nodeFields != 0 {
-		return nil, errMalformed
-	}
+	slices.SortFunc(members, func(left, right member) int { return strings.Compare(left.tag, right.tag) })
 	self := NodeStatus{ID: n.id, Tag: n.keys.tag, Connections: n.hub.ConnectionCount(), Users: n.hub.UserCount(),
 		State: NodeUp, Self: true}
 	if !n.Healthy() {
 		self.State = NodeLate
 	}
 	nodes := []NodeStatus{self}
-	for start := 0; start < len(values); start += nodeFields {
-		fields := values[start : start+nodeFields]
-		leaseLeft := time.Duration(atoiOrZero(fields[4])) * time.Millisecond
-		if fields[0] == n.keys.tag {
-			nodes[0].LeaseLeftSeconds = leaseLeft.Seconds()
+	for _, entry := range members {
+		leaseLeft := entry.leaseLeft
+		if entry.tag == n.keys.tag {
+			nodes[0].LeaseLeftSeconds = max(leaseLeft, 0).Seconds()
 			continue
 		}
-		status := NodeStatus{ID: fields[1], Tag: fields[0], Connections: atoiOrZero(fields[2]),
-			Users: atoiOrZero(fields[3]), LeaseLeftSeconds: max(leaseLeft, 0).Seconds()}
+		status := NodeStatus{ID: entry.id, Tag: entry.tag, Connections: entry.connections, Users: entry.users,
+			LeaseLeftSeconds: max(leaseLeft, 0).Seconds()}
 		switch {
 		case leaseLeft <= 0:
 			status.State = NodeDown
+			status.Connections, status.Users = 0, 0
 		case leaseLeft < n.config.Lease/3:
 			status.State = NodeLate
 		default:

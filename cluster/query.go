@@ -20,7 +20,7 @@ import (
 // reply to the waiting query, which stops when every live node answered (the live
 // nodes come from the leases, as Totals counts them), when every node that received
 // the query answered, or after Config.Timeout. The cost is one round trip for the
-// live nodes, one PUBLISH, and per node O(its answer), never a scan of connections.
+// live nodes, one SPUBLISH, and per node O(its answer), never a scan of connections.
 
 // Bounds of the answering side: queryQueueSize queries wait for queryWorkers
 // goroutines; a query arriving when the queue is full is dropped and counted

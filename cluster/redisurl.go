@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 
@@ -9,7 +10,52 @@ import (
 )
 
 // urlForm is how Config.RedisURL is written, for error messages.
-const urlForm = "redis://[user:password@]host:port[/db], or rediss:// for TLS"
+const urlForm = "redis://[user:password@]host:port[/db], rediss:// for TLS, " +
+	"or redis+cluster://[user:password@]host:port[,host:port...] (rediss+cluster:// for TLS) for a Redis Cluster"
+
+// clusterSchemes maps the schemes of a Redis Cluster URL to the scheme of its
+// seeds.
+var clusterSchemes = map[string]string{"redis+cluster": "redis", "rediss+cluster": "rediss"}
+
+// clientOptions parses address into rueidis's options, and reports whether it names
+// a Redis Cluster (redis+cluster:// or rediss+cluster://, whose comma-separated
+// hosts are seeds: any one that answers gives the topology; more can come as
+// ?addr=host:port, the only way for IPv6 literals). A cluster has database 0 only.
+func clientOptions(address string) (rueidis.ClientOption, bool, error) {
+	parsed, err := url.Parse(address)
+	if err != nil {
+		return rueidis.ClientOption{}, false, err
+	}
+	scheme, clustered := clusterSchemes[parsed.Scheme]
+	if !clustered {
+		options, err := rueidis.ParseURL(address)
+		return options, false, err
+	}
+	seeds := strings.Split(parsed.Host, ",")
+	for _, seed := range seeds {
+		if seed == "" {
+			return rueidis.ClientOption{}, true, errors.New("empty seed address")
+		}
+	}
+	parsed.Scheme, parsed.Host = scheme, seeds[0]
+	query := parsed.Query()
+	for _, seed := range seeds[1:] {
+		query.Add("addr", seed)
+	}
+	parsed.RawQuery = query.Encode()
+	options, err := rueidis.ParseURL(parsed.String())
+	if err != nil {
+		return options, true, err
+	}
+	if options.SelectDB != 0 {
+		return options, true, fmt.Errorf("database %d: a Redis Cluster has database 0 only", options.SelectDB)
+	}
+	if options.TLSConfig != nil {
+		// Each node is verified against its own address, not the first seed's.
+		options.TLSConfig.ServerName = ""
+	}
+	return options, true, nil
+}
 
 // redactedURL returns address for a log or an error: any password replaced by
 // "xxxxx", or a placeholder when address does not parse (it may hold a password).

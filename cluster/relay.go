@@ -10,8 +10,9 @@ import (
 // Client broadcasts and client publications to channels are published from a queue
 // rather than from the sending client's handler goroutine: the event loop's handler
 // pool is small and must not wait for Redis. One goroutine takes everything queued
-// and publishes it in one pipelined write, one PUBLISH per message, in queue order,
-// so one client's messages keep their order. The queue is bounded in bytes; while
+// and publishes it in one pipelined write, one SPUBLISH per message, in queue order,
+// so one client's messages keep their order (on a Redis Cluster: per Redis channel,
+// each shard receiving its part in order). The queue is bounded in bytes; while
 // Redis is down its messages fail at once and are counted, so the queue does not
 // grow.
 
@@ -101,7 +102,7 @@ func (n *Node) relayLoop() {
 			part := waiting[start:min(start+pipelineBatch, len(waiting))]
 			commands := make(rueidis.Commands, len(part))
 			for index, message := range part {
-				commands[index] = n.client.B().Publish().Channel(message.redisChannel).Message(rueidis.BinaryString(message.encoded)).Build()
+				commands[index] = n.client.B().Spublish().Channel(message.redisChannel).Message(rueidis.BinaryString(message.encoded)).Build()
 			}
 			ctx, cancel := n.call(context.Background())
 			for index, result := range n.client.DoMulti(ctx, commands...) {

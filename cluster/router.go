@@ -19,7 +19,9 @@ import (
 //
 // Each returns how many other nodes received the message (Redis's count of
 // subscribers that got it), or an error when Redis could not be reached: nothing
-// was then delivered beyond this node. Calls are bounded by Config.Timeout and ctx,
+// was then delivered beyond this node, except for a send to a user on a Redis
+// Cluster, which reached the nodes whose inbox shard answered (their count comes
+// with the error). Calls are bounded by Config.Timeout and ctx,
 // and fail at once while Redis is known to be unreachable (see available).
 
 // ErrUnavailable wraps every error of the cross-node methods: Redis could not be
@@ -70,7 +72,7 @@ func (n *Node) KickUser(ctx context.Context, userID, text string) (int, error) {
 	return n.route(ctx, envelope{kind: kindKickUser, userID: userID, body: []byte(text)})
 }
 
-// publish sends message on channel with one PUBLISH and returns Redis's receiver
+// publish sends message on channel with one SPUBLISH and returns Redis's receiver
 // count.
 func (n *Node) publish(ctx context.Context, channel string, message envelope) (int, error) {
 	if !n.available() {
@@ -80,7 +82,7 @@ func (n *Node) publish(ctx context.Context, channel string, message envelope) (i
 	message.origin = n.tag
 	encoded := message.encode(nil)
 	ctx, cancel := n.call(ctx)
-	receivers, err := n.client.Do(ctx, n.client.B().Publish().Channel(channel).Message(rueidis.BinaryString(encoded)).Build()).AsInt64()
+	receivers, err := n.client.Do(ctx, n.client.B().Spublish().Channel(channel).Message(rueidis.BinaryString(encoded)).Build()).AsInt64()
 	cancel()
 	n.countPublication(err)
 	if err != nil {
@@ -89,22 +91,47 @@ func (n *Node) publish(ctx context.Context, channel string, message envelope) (i
 	return int(receivers), nil
 }
 
-// route runs routeScript for message's user: one round trip, publishing to each
-// other live node that holds the user.
+// route publishes message to each other node that holds connections of message's
+// user: it reads the user's hash, then publishes to those nodes' inboxes in one
+// pipelined write. A node that died without its fields being swept yet receives
+// nothing (no subscriber) and is not counted.
 func (n *Node) route(ctx context.Context, message envelope) (int, error) {
 	if !n.available() {
 		n.counters.publishFailures.Add(1)
 		return 0, errors.Join(ErrUnavailable, errOutage)
 	}
 	message.origin = n.tag
-	encoded := message.encode(nil)
 	ctx, cancel := n.call(ctx)
-	reached, err := routeScript.Exec(ctx, n.client, []string{n.keys.user(message.userID)},
-		[]string{n.keys.tag, n.keys.prefix, rueidis.BinaryString(encoded)}).AsInt64()
-	cancel()
-	n.countPublication(err)
+	defer cancel()
+	fields, err := n.client.Do(ctx, n.client.B().Hgetall().Key(n.keys.user(message.userID)).Build()).AsStrMap()
 	if err != nil {
+		n.countPublication(err)
 		return 0, errors.Join(ErrUnavailable, err)
 	}
-	return int(reached), nil
+	var commands rueidis.Commands
+	var encoded []byte
+	for tag, count := range fields {
+		if tag == n.keys.tag || atoiOrZero(count) <= 0 {
+			continue
+		}
+		if encoded == nil {
+			encoded = message.encode(nil)
+		}
+		commands = append(commands, n.client.B().Spublish().Channel(inboxOf(n.keys.prefix, tag)).Message(rueidis.BinaryString(encoded)).Build())
+	}
+	if len(commands) == 0 {
+		n.countPublication(nil)
+		return 0, nil
+	}
+	reached := 0
+	for _, result := range n.client.DoMulti(ctx, commands...) {
+		receivers, resultErr := result.AsInt64()
+		err = errors.Join(err, resultErr)
+		reached += int(receivers)
+	}
+	n.countPublication(err)
+	if err != nil {
+		return reached, errors.Join(ErrUnavailable, err)
+	}
+	return reached, nil
 }

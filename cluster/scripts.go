@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"encoding/hex"
+	"strings"
 
 	"github.com/redis/rueidis"
 
@@ -9,33 +10,41 @@ import (
 )
 
 // What Redis holds, under Config.Prefix (default "wsgate:"); <tag> is a node's tag in
-// 12 hex digits, <user> a user id as given. docs/cluster.md has the same table.
+// 12 hex digits, <user> a user id as given. The braces are hash tags: every key a
+// script touches is one of its KEYS and all of them share a hash tag, so each script
+// runs on one Redis Cluster slot, and no script builds a key name. docs/cluster.md
+// has the same table.
 //
-//	node:<tag>        hash {id, connections, users}: the node's lease, expires after Config.Lease
-//	nodes             sorted set: every node's tag, scored by its lease deadline (Unix ms)
+//	{nodes}           sorted set: every node's tag, scored by its lease deadline (Unix
+//	                  ms, Redis's clock): a node is live while its deadline is ahead
+//	{nodes}:leases    hash {<tag>: "<connections> <users> <id>"}: each node's totals
+//	                  as of its last renewal
 //	node:<tag>:users  set: users for whom the node holds a count (cleanup after a crash)
 //	user:<user>       hash {<tag>: connections}: the user's connections per node
-//	broadcast         channel: broadcasts, every node subscribes
-//	to:<tag>          channel: sends, kicks and subscription changes for one node's connections
-//	ch:<channel>      channel: publications to a wsgate channel; the nodes with local
-//	                  subscribers of it subscribe
+//	broadcast         shard channel: broadcasts and channel queries, every node
+//	                  subscribes
+//	to:<tag>          shard channel: sends, kicks, subscription changes and query
+//	                  replies for one node
+//	ch:{<channel>}    shard channel: publications to a wsgate channel; the nodes with
+//	                  local subscribers of it subscribe
 //	history:{<channel>}, history:{<channel>}:meta
 //	                  stream and hash: a history channel's publications and
-//	                  position (historyscripts.go)
+//	                  position (historyscripts.go), in the slot of ch:{<channel>}
 //
-// The scripts build the keys of other nodes from the prefix, so they need one Redis
-// primary (standalone or behind Sentinel), not Redis Cluster.
+// Every cross-node message is an SPUBLISH (sharded pub/sub, Redis 7): under Redis
+// Cluster it reaches only the shard that owns its channel's slot, not every master.
 
 // keys are the Redis names of one node; immutable.
 type keys struct {
 	prefix    string
 	tag       string
-	lease     string
 	nodes     string
+	leases    string
 	nodeUsers string
 	broadcast string
 	inbox     string
-	// channelPrefix starts the Redis channel of every wsgate channel.
+	// channelPrefix starts the Redis channel of every wsgate channel, which ends
+	// with "}".
 	channelPrefix string
 }
 
@@ -44,31 +53,33 @@ func newKeys(prefix string, tag session.NodeTag) keys {
 	return keys{
 		prefix:        prefix,
 		tag:           text,
-		lease:         prefix + "node:" + text,
-		nodes:         prefix + "nodes",
-		nodeUsers:     prefix + "node:" + text + ":users",
+		nodes:         prefix + "{nodes}",
+		leases:        prefix + "{nodes}:leases",
+		nodeUsers:     nodeUsersKey(prefix, text),
 		broadcast:     prefix + "broadcast",
 		inbox:         inboxChannel(prefix, tag),
-		channelPrefix: prefix + "ch:",
+		channelPrefix: prefix + "ch:{",
 	}
 }
 
-// channel returns the Redis channel of a wsgate channel.
-func (k keys) channel(name string) string { return k.channelPrefix + name }
+// channel returns the Redis channel of a wsgate channel. The channel's name is its
+// hash tag, as in its history keys, so a history append publishes within its slot
+// (a name containing "}" cuts the tag short, identically in both).
+func (k keys) channel(name string) string { return k.channelPrefix + name + "}" }
 
-// channels returns the Redis channels of wsgate channels.
-func (k keys) channels(names []string) []string {
-	redisChannels := make([]string, len(names))
-	for index, name := range names {
-		redisChannels[index] = k.channel(name)
+// channelOf returns the wsgate channel of a Redis channel, and false for a Redis
+// channel that is not one.
+func (k keys) channelOf(redisChannel string) (string, bool) {
+	name, ok := strings.CutPrefix(redisChannel, k.channelPrefix)
+	if !ok {
+		return "", false
 	}
-	return redisChannels
+	return strings.CutSuffix(name, "}")
 }
 
 // history returns the keys of channel's stream, as historyAppendScript and
 // historyReadScript take them: the meta hash, then the stream. The channel's name
-// is their hash tag, so both are in one Redis Cluster slot (a name containing "}"
-// cuts the tag short, identically in both).
+// is their hash tag, so both are in the slot of the channel's Redis channel.
 func (k keys) history(channel string) []string {
 	stream := k.prefix + "history:{" + channel + "}"
 	return []string{stream + ":meta", stream}
@@ -77,10 +88,16 @@ func (k keys) history(channel string) []string {
 // user returns the key of userID's per-node counts.
 func (k keys) user(userID string) string { return k.prefix + "user:" + userID }
 
+// nodeUsersKey returns the key of the set of users a node holds counts for.
+func nodeUsersKey(prefix, tag string) string { return prefix + "node:" + tag + ":users" }
+
 // inboxChannel returns the channel of the node with tag.
 func inboxChannel(prefix string, tag session.NodeTag) string {
 	return prefix + "to:" + hex.EncodeToString(tag[:])
 }
+
+// inboxOf returns the channel of the node with tag in 12 hex digits.
+func inboxOf(prefix, tag string) string { return prefix + "to:" + tag }
 
 // redisNow is Lua that sets now to Redis's clock in Unix milliseconds, so that lease
 // deadlines do not depend on the nodes' clocks.
@@ -89,146 +106,106 @@ local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 `
 
 // acquireScript counts one more connection of a user on this node if the user's
-// connections on live nodes are fewer than the limit (0: no limit). Fields of nodes
-// whose lease expired are deleted on the way: a crashed node stops counting when its
-// lease ends. Returns 1 when counted, 0 when refused.
+// connections on nodes not known to be dead are fewer than the limit (0: no limit).
+// The dead nodes are those whose lease expired as of this node's last renewal
+// (renewScript returns them): a script may only touch its own slot, so it cannot
+// look the leases up. Their fields are deleted on the way. Returns 1 when counted, 0
+// when refused.
 //
-// KEYS: user hash, this node's user set. ARGV: tag, limit, key prefix, user id.
-var acquireScript = rueidis.NewLuaScript(`
+// It is sent with EVAL, not EVALSHA, in one pipelined write after the SADD of the
+// user to this node's set (admission.go); Redis caches the compiled script by its
+// text, so this costs only the text's few hundred bytes per connect.
+//
+// KEYS: user hash. ARGV: tag, limit, then the tags of the dead nodes.
+const acquireScript = `
 local limit = tonumber(ARGV[2])
+local dead = {}
+for index = 3, #ARGV do
+  dead[ARGV[index]] = true
+end
 local fields = redis.call('HGETALL', KEYS[1])
 local total = 0
 for index = 1, #fields, 2 do
   local node = fields[index]
-  if node == ARGV[1] or redis.call('EXISTS', ARGV[3] .. 'node:' .. node) == 1 then
-    total = total + tonumber(fields[index + 1])
-  else
+  if dead[node] and node ~= ARGV[1] then
     redis.call('HDEL', KEYS[1], node)
+  else
+    total = total + tonumber(fields[index + 1])
   end
 end
 if limit > 0 and total >= limit then
   return 0
 end
 redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-redis.call('SADD', KEYS[2], ARGV[4])
 return 1
-`)
+`
 
 // releaseScript takes count connections of a user off this node's field, deleting
 // the field when none are left. Returns what is left.
 //
-// KEYS: user hash, this node's user set. ARGV: tag, count, user id.
+// KEYS: user hash. ARGV: tag, count.
 var releaseScript = rueidis.NewLuaScript(`
 local left = redis.call('HINCRBY', KEYS[1], ARGV[1], -tonumber(ARGV[2]))
 if left <= 0 then
   redis.call('HDEL', KEYS[1], ARGV[1])
-  redis.call('SREM', KEYS[2], ARGV[3])
 end
 return left
 `)
 
-// rewriteScript sets this node's field of a user to an absolute count (0 deletes
-// it), after Redis may have missed changes.
+// renewScript writes this node's lease: its deadline in the nodes index and its
+// totals. Returns {1 if the lease was still live, else 0, then the tags of the nodes
+// whose lease expired}, all as text. A 0 means the lease had to be created anew (first start,
+// expired, or Redis lost its data): the node's counts must then be rewritten.
 //
-// KEYS: user hash, this node's user set. ARGV: tag, count, user id.
-var rewriteScript = rueidis.NewLuaScript(`
-if tonumber(ARGV[2]) > 0 then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-  redis.call('SADD', KEYS[2], ARGV[3])
-else
-  redis.call('HDEL', KEYS[1], ARGV[1])
-  redis.call('SREM', KEYS[2], ARGV[3])
+// KEYS: nodes index, leases hash. ARGV: tag, lease in ms, totals ("<connections>
+// <users> <id>").
+var renewScript = rueidis.NewLuaScript(redisNow + `
+local deadline = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local live = '0'
+if deadline and tonumber(deadline) > now then
+  live = '1'
 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+local result = {live}
+for _, node in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
+  result[#result + 1] = node
+end
+return result
+`)
+
+// forgetScript deletes a node from the nodes index and the leases hash once its
+// user fields are gone: after a clean exit (force 1), or after a sweep, only if its
+// lease is still expired (the node may have come back meanwhile). Returns 1 when it
+// deleted the node.
+//
+// KEYS: nodes index, leases hash. ARGV: tag, force.
+var forgetScript = rueidis.NewLuaScript(redisNow + `
+local deadline = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if ARGV[2] ~= '1' and deadline and tonumber(deadline) > now then
+  return 0
+end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
 return 1
 `)
 
-// renewScript writes this node's lease with its totals and its deadline in the node
-// index. Returns 1 if the lease still existed, 0 if it had to be created (first
-// start, expired, or Redis lost its data): the node's counts must then be rewritten.
+// membersScript lists the nodes of the index with Redis's time: {now in ms, tag,
+// deadline in ms, totals, tag, deadline, totals, ...}; totals are "" for a node
+// without them. Live nodes only (deadline ahead) when ARGV[1] is "live".
 //
-// KEYS: lease, nodes index. ARGV: tag, lease in ms, node id, connections, users.
-var renewScript = rueidis.NewLuaScript(redisNow + `
-local existed = redis.call('EXISTS', KEYS[1])
-redis.call('HSET', KEYS[1], 'id', ARGV[3], 'connections', ARGV[4], 'users', ARGV[5])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
-return existed
-`)
-
-// sweepScript cleans up after one node whose lease expired: it deletes up to a batch
-// of that node's user fields, and the node itself from the index once none are left.
-// Any live node runs it; running it twice does no harm. Returns the fields deleted.
-//
-// KEYS: nodes index. ARGV: key prefix, batch size.
-var sweepScript = rueidis.NewLuaScript(redisNow + `
-local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 1)
-if #dead == 0 then
-  return 0
+// KEYS: nodes index, leases hash. ARGV: "live" or "all".
+var membersScript = rueidis.NewLuaScriptReadOnly(redisNow + `
+local low = '-inf'
+if ARGV[1] == 'live' then
+  low = '(' .. now
 end
-local node = dead[1]
-if redis.call('EXISTS', ARGV[1] .. 'node:' .. node) == 1 then
-  return 0
+local members = redis.call('ZRANGEBYSCORE', KEYS[1], low, '+inf', 'WITHSCORES')
+local result = {tostring(now)}
+for index = 1, #members, 2 do
+  result[#result + 1] = members[index]
+  result[#result + 1] = members[index + 1]
+  result[#result + 1] = redis.call('HGET', KEYS[2], members[index]) or ''
 end
-local users = redis.call('SPOP', ARGV[1] .. 'node:' .. node .. ':users', tonumber(ARGV[2]))
-for _, user in ipairs(users) do
-  redis.call('HDEL', ARGV[1] .. 'user:' .. user, node)
-end
-if redis.call('EXISTS', ARGV[1] .. 'node:' .. node .. ':users') == 0 then
-  redis.call('ZREM', KEYS[1], node)
-end
-return #users
-`)
-
-// leaveScript is a clean exit: it deletes up to a batch of this node's user fields,
-// and its lease and index entry once none are left. Returns the fields deleted; 0
-// means done.
-//
-// KEYS: lease, nodes index, this node's user set. ARGV: tag, key prefix, batch size.
-var leaveScript = rueidis.NewLuaScript(`
-local users = redis.call('SPOP', KEYS[3], tonumber(ARGV[3]))
-for _, user in ipairs(users) do
-  redis.call('HDEL', ARGV[2] .. 'user:' .. user, ARGV[1])
-end
-if #users == 0 then
-  redis.call('DEL', KEYS[1])
-  redis.call('ZREM', KEYS[2], ARGV[1])
-end
-return #users
-`)
-
-// routeScript publishes an envelope to every other live node that holds connections
-// of a user: one round trip whatever the number of nodes, and traffic only to the
-// nodes concerned. Returns how many nodes received it.
-//
-// KEYS: user hash. ARGV: tag, key prefix, envelope.
-var routeScript = rueidis.NewLuaScript(`
-local fields = redis.call('HGETALL', KEYS[1])
-local reached = 0
-for index = 1, #fields, 2 do
-  local node = fields[index]
-  if node ~= ARGV[1] and tonumber(fields[index + 1]) > 0 and
-      redis.call('EXISTS', ARGV[2] .. 'node:' .. node) == 1 then
-    reached = reached + redis.call('PUBLISH', ARGV[2] .. 'to:' .. node, ARGV[3])
-  end
-end
-return reached
-`)
-
-// totalsScript sums the leases of the live nodes other than this one. Returns
-// {nodes, connections, users}.
-//
-// KEYS: nodes index. ARGV: key prefix, tag.
-var totalsScript = rueidis.NewLuaScriptReadOnly(`
-local nodes, connections, users = 0, 0, 0
-for _, node in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  if node ~= ARGV[2] then
-    local lease = redis.call('HMGET', ARGV[1] .. 'node:' .. node, 'connections', 'users')
-    if lease[1] then
-      nodes = nodes + 1
-      connections = connections + tonumber(lease[1])
-      users = users + tonumber(lease[2])
-    end
-  end
-end
-return {nodes, connections, users}
+return result
 `)

@@ -1,8 +1,6 @@
 package cluster
 
 import (
-	"context"
-	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -12,18 +10,20 @@ import (
 	"github.com/wsgate/wsgate/session"
 )
 
-// The receiving side. Each node holds one dedicated Redis connection subscribed to
-// two channels, broadcast (every node) and to:<tag> (this node's sends, kicks and
-// subscription changes), and to ch:<channel> for each channel with a subscriber on
-// this node (see interest.go). One connection for all of them keeps one reading
-// goroutine and one order: messages arrive in publication order and are handed to
-// the node's Receiver one after another, so messages from one source to one
-// connection keep their order. The goroutine that holds the connection also sends
-// the channel subscription batches on it, so the connection has one user and a new
-// connection starts from the full set of wanted channels. Delivery only queues
-// frames (the hub never blocks on a client); while a delivery runs, Redis buffers
-// what follows, up to its client-output-buffer-limit for pub/sub clients, and then
-// drops the subscription, which this node renews by itself.
+// The receiving side. A node subscribes to two shard channels of its own,
+// broadcast (every node) and to:<tag> (this node's sends, kicks, subscription
+// changes and query replies), and to ch:{<channel>} for each channel with a
+// subscriber on this node (see interest.go), on the connections of shards.go: one on
+// a single Redis, one per master that owns one of them on a Redis Cluster. One
+// goroutine, the subscription goroutine, owns those connections and sends every
+// subscription change, so a new connection starts from the full set of wanted
+// channels. Messages arrive on each connection in publication order and are handed
+// to the node's Receiver one after another (receiveMutex: under Redis Cluster
+// several connections read at once), so messages from one source to one connection
+// keep their order as long as they travel through one shard channel. Delivery only
+// queues frames (the hub never blocks on a client); while a delivery runs, Redis
+// buffers what follows, up to its client-output-buffer-limit for pub/sub clients,
+// and then drops the connection, which this node renews by itself.
 
 // Resubscription delays: the first retry comes after minResubscribeDelay, each
 // further one waits twice as long, up to maxResubscribeDelay. Delivery resumes at
@@ -33,164 +33,63 @@ const (
 	maxResubscribeDelay = time.Second
 )
 
-// subscribeLoop keeps the node subscribed until Close.
+// subscribeLoop is the subscription goroutine: it keeps the node subscribed to its
+// channels and applies the channel changes in batches, channelBatchDelay after the
+// first change of a batch or as soon as channelBatchSize channels changed, until
+// Close. Channels that could not be subscribed (Redis or their master unreachable)
+// are tried again after a growing delay, while the others keep receiving.
 func (n *Node) subscribeLoop() {
 	defer n.workers.Done()
-	delay := minResubscribeDelay
-	for {
-		wasSubscribed, err := n.subscribe()
-		n.subscribed.Store(false)
-		n.interest.reset()
-		select {
-		case <-n.stop:
-			return
-		default:
-		}
-		if wasSubscribed {
-			n.counters.subscriptionLosses.Add(1)
-			n.logger.Warn("cluster subscription lost; messages from other nodes are missed until it is back")
-			delay = minResubscribeDelay
-		}
-		if err != nil {
-			n.observe(err)
-		}
-		if !n.waitDeciding(delay) {
-			return
-		}
-		delay = min(2*delay, maxResubscribeDelay)
-	}
-}
-
-// waitDeciding is wait for the subscription goroutine without a connection: it
-// keeps deciding which channels it wants as their local subscribers change, so the
-// marked set stays small during an outage and the next connection subscribes the
-// channels wanted then.
-func (n *Node) waitDeciding(duration time.Duration) bool {
-	timer := time.NewTimer(duration)
-	defer timer.Stop()
-	for {
-		select {
-		case <-n.stop:
-			return false
-		case <-timer.C:
-			return true
-		case <-n.interest.wake:
-		case <-n.interest.full:
-		}
-		n.interest.decide(n.interest.take(), n.receiver.HasLocalSubscribers)
-	}
-}
-
-// subscribe subscribes one dedicated connection to the cluster's channels and the
-// wanted channels, and holds it, applying channel changes in batches, until the
-// connection breaks, a channel command fails or the node closes. It reports whether
-// the subscription was confirmed.
-func (n *Node) subscribe() (bool, error) {
-	dedicated, _ := n.client.Dedicate()
-	defer dedicated.Close()
-	generation := n.interest.reset()
-	lost := dedicated.SetPubSubHooks(rueidis.PubSubHooks{
-		OnMessage: n.receive,
-		OnSubscription: func(event rueidis.PubSubSubscription) {
-			n.confirmSubscription(generation, event)
-		},
-	})
-	ctx, cancel := n.call(context.Background())
-	err := dedicated.Do(ctx, dedicated.B().Subscribe().Channel(n.keys.broadcast, n.keys.inbox).Build()).Error()
-	cancel()
-	if err != nil {
-		return false, err
-	}
-	// Reachability is left to the shared connection's own calls and probes: after a
-	// short outage its idle connection may still be the broken one.
-	n.logger.Info("subscribed to the cluster's channels", "broadcast", n.keys.broadcast, "inbox", n.keys.inbox)
-	n.interest.decide(n.interest.take(), n.receiver.HasLocalSubscribers)
-	if err := n.changeChannels(dedicated, n.interest.everyWanted(), nil); err != nil {
-		return true, err
-	}
-	return true, n.holdSubscription(dedicated, lost)
-}
-
-// confirmSubscription handles Redis's confirmation of a subscribe or an unsubscribe
-// on connection generation.
-func (n *Node) confirmSubscription(generation uint64, event rueidis.PubSubSubscription) {
-	switch event.Channel {
-	case n.keys.inbox:
-		if event.Kind == "subscribe" {
-			n.subscribed.Store(true)
-			n.requestRenewal()
-		}
-	case n.keys.broadcast:
-		// Confirmed together with the inbox, which stands for both.
-	default:
-		if channel, ok := strings.CutPrefix(event.Channel, n.keys.channelPrefix); ok {
-			n.interest.confirm(generation, channel, event.Kind == "subscribe")
-		}
-	}
-}
-
-// holdSubscription waits for the connection to break or the node to close, and
-// meanwhile sends the channel changes, channelBatchDelay after the first change of
-// a batch or as soon as channelBatchSize channels changed.
-func (n *Node) holdSubscription(dedicated rueidis.DedicatedClient, lost <-chan error) error {
+	s := n.newSubscriptions()
+	defer s.close()
 	batch := time.NewTimer(channelBatchDelay)
 	batch.Stop()
 	defer batch.Stop()
-	armed := false
+	retry := time.NewTimer(0)
+	defer retry.Stop()
+	delay := minResubscribeDelay
+	batchArmed, retryArmed := false, true
 	for {
 		select {
-		case err := <-lost:
-			return err
 		case <-n.stop:
-			return nil
+			return
+		case loss := <-s.losses:
+			s.drop(loss.shard, loss.err)
+			delay = minResubscribeDelay
+			if !retryArmed {
+				retry.Reset(delay)
+				retryArmed = true
+			}
+			continue
 		case <-n.interest.wake:
-			if !armed {
+			if !batchArmed {
 				batch.Reset(channelBatchDelay)
-				armed = true
+				batchArmed = true
 			}
 			continue
 		case <-batch.C:
+			batchArmed = false
 		case <-n.interest.full:
 			batch.Stop()
+			batchArmed = false
+		case <-retry.C:
+			retryArmed = false
 		}
-		armed = false
 		subscribe, unsubscribe := n.interest.decide(n.interest.take(), n.receiver.HasLocalSubscribers)
-		if err := n.changeChannels(dedicated, subscribe, unsubscribe); err != nil {
-			return err
+		s.want(subscribe)
+		s.unwant(unsubscribe)
+		if retryArmed {
+			continue
+		}
+		if err := s.sync(); err != nil {
+			n.observe(err)
+			retry.Reset(delay)
+			retryArmed = true
+			delay = min(2*delay, maxResubscribeDelay)
+		} else {
+			delay = minResubscribeDelay
 		}
 	}
-}
-
-// changeChannels subscribes and unsubscribes channels on the subscription
-// connection, up to channelBatchSize per command. A failed command leaves Redis's
-// state unknown, so its error ends the connection: the next one subscribes the
-// wanted channels from scratch.
-func (n *Node) changeChannels(dedicated rueidis.DedicatedClient, subscribe, unsubscribe []string) error {
-	for start := 0; start < len(subscribe); start += channelBatchSize {
-		part := subscribe[start:min(start+channelBatchSize, len(subscribe))]
-		if err := n.channelCommand(dedicated, dedicated.B().Subscribe().Channel(n.keys.channels(part)...).Build()); err != nil {
-			return err
-		}
-	}
-	for start := 0; start < len(unsubscribe); start += channelBatchSize {
-		part := unsubscribe[start:min(start+channelBatchSize, len(unsubscribe))]
-		if err := n.channelCommand(dedicated, dedicated.B().Unsubscribe().Channel(n.keys.channels(part)...).Build()); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// channelCommand sends one SUBSCRIBE or UNSUBSCRIBE and counts it.
-func (n *Node) channelCommand(dedicated rueidis.DedicatedClient, command rueidis.Completed) error {
-	ctx, cancel := n.call(context.Background())
-	err := dedicated.Do(ctx, command).Error()
-	cancel()
-	n.counters.channelBatches.Add(1)
-	if err != nil {
-		n.logger.Warn("channel subscription change failed; subscribing again", "error", err.Error())
-	}
-	return err
 }
 
 // Receiver delivers what other nodes send to this node's connections only, never
@@ -257,6 +156,8 @@ type Receiver interface {
 // is Redis's order, which is offset order. Channel queries and their replies only pass through here:
 // a query is queued for a worker, a reply handed to its waiting query.
 func (n *Node) receive(message rueidis.PubSubMessage) {
+	n.receiveMutex.Lock()
+	defer n.receiveMutex.Unlock()
 	received, err := decodeEnvelope([]byte(message.Message))
 	if err != nil {
 		n.counters.malformed.Add(1)
