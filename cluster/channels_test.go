@@ -49,103 +49,105 @@ func publishTo(t *testing.T, n *Node, channel, payload string, wantNodes int) {
 }
 
 func TestAChannelPublicationReachesEverySubscribedNodeExactlyOnce(t *testing.T) {
-	redis := redistest.Start(t)
-	client := inspector(t, redis.URL())
-	a, atA := startChannelNode(t, redis.URL())
-	b, atB := startChannelNode(t, redis.URL())
-	c, atC := startChannelNode(t, redis.URL())
-	d, atD := startChannelNode(t, redis.URL()) // no subscriber of any channel
-	for _, subscribed := range []*recorder{atA, atB, atC} {
-		subscribed.subscribe("news")
-	}
-	atB.subscribe("sport")
-	waitFor(t, 2*time.Second, "A, B and C to subscribe to news and B to sport", func() bool {
-		return numsub(t, client, "news") == 3 && numsub(t, client, "sport") == 1
-	})
-	// NUMSUB counts connections: 3 for news means D's is not among them.
-	waitFor(t, time.Second, "the nodes to see Redis's confirmations", func() bool {
-		return a.Counters().ChannelSubscriptions == 1 && b.Counters().ChannelSubscriptions == 2 &&
-			c.Counters().ChannelSubscriptions == 1
-	})
-	if subscriptions := d.Counters().ChannelSubscriptions; subscriptions != 0 {
-		t.Fatalf("the node without subscribers receives %d channels", subscriptions)
-	}
-
-	const published = 20
-	var want []string
-	for index := range published {
-		payload := fmt.Sprintf(`{"n":%d}`, index)
-		want = append(want, payload)
-		publishTo(t, a, "news", payload, 2) // B and C; A's own subscription skips it
-	}
-	publishTo(t, d, "news", `{"from":"d"}`, 3) // a node without interest reaches all three
-	publishTo(t, b, "news", `{"from":"b"}`, 2)
-	publishTo(t, c, "news", `{"from":"c"}`, 2)
-	publishTo(t, a, "sport", `{"goal":1}`, 1)
-	// Each node reads its channels on one connection, in Redis's order: once the last
-	// publication arrived, any duplicate of an earlier one would have too.
-	wantAt := map[*recorder][]string{
-		atA: {`{"from":"d"}`, `{"from":"b"}`, `{"from":"c"}`},
-		atB: append(slices.Clone(want), `{"from":"d"}`, `{"from":"c"}`),
-		atC: append(slices.Clone(want), `{"from":"d"}`, `{"from":"b"}`),
-	}
-	for receiver, expected := range wantAt {
-		waitFor(t, 2*time.Second, "every publication to arrive", func() bool {
-			return len(receiver.received("news")) >= len(expected)
-		})
-		if got := receiver.received("news"); !slices.Equal(got, expected) {
-			t.Fatalf("a node received %q on news, want exactly %q", got, expected)
+	forEachRedis(t, func(t *testing.T, url string) {
+		client := inspector(t, url)
+		a, atA := startChannelNode(t, url)
+		b, atB := startChannelNode(t, url)
+		c, atC := startChannelNode(t, url)
+		d, atD := startChannelNode(t, url) // no subscriber of any channel
+		for _, subscribed := range []*recorder{atA, atB, atC} {
+			subscribed.subscribe("news")
 		}
-	}
-	waitFor(t, 2*time.Second, "the publication on sport to arrive at B", func() bool {
-		return len(atB.received("sport")) == 1
+		atB.subscribe("sport")
+		waitFor(t, 2*time.Second, "A, B and C to subscribe to news and B to sport", func() bool {
+			return numsub(t, client, "news") == 3 && numsub(t, client, "sport") == 1
+		})
+		// NUMSUB counts connections: 3 for news means D's is not among them.
+		waitFor(t, time.Second, "the nodes to see Redis's confirmations", func() bool {
+			return a.Counters().ChannelSubscriptions == 1 && b.Counters().ChannelSubscriptions == 2 &&
+				c.Counters().ChannelSubscriptions == 1
+		})
+		if subscriptions := d.Counters().ChannelSubscriptions; subscriptions != 0 {
+			t.Fatalf("the node without subscribers receives %d channels", subscriptions)
+		}
+
+		const published = 20
+		var want []string
+		for index := range published {
+			payload := fmt.Sprintf(`{"n":%d}`, index)
+			want = append(want, payload)
+			publishTo(t, a, "news", payload, 2) // B and C; A's own subscription skips it
+		}
+		publishTo(t, d, "news", `{"from":"d"}`, 3) // a node without interest reaches all three
+		publishTo(t, b, "news", `{"from":"b"}`, 2)
+		publishTo(t, c, "news", `{"from":"c"}`, 2)
+		publishTo(t, a, "sport", `{"goal":1}`, 1)
+		// Each node reads its channels on one connection, in Redis's order: once the last
+		// publication arrived, any duplicate of an earlier one would have too.
+		wantAt := map[*recorder][]string{
+			atA: {`{"from":"d"}`, `{"from":"b"}`, `{"from":"c"}`},
+			atB: append(slices.Clone(want), `{"from":"d"}`, `{"from":"c"}`),
+			atC: append(slices.Clone(want), `{"from":"d"}`, `{"from":"b"}`),
+		}
+		for receiver, expected := range wantAt {
+			waitFor(t, 2*time.Second, "every publication to arrive", func() bool {
+				return len(receiver.received("news")) >= len(expected)
+			})
+			if got := receiver.received("news"); !slices.Equal(got, expected) {
+				t.Fatalf("a node received %q on news, want exactly %q", got, expected)
+			}
+		}
+		waitFor(t, 2*time.Second, "the publication on sport to arrive at B", func() bool {
+			return len(atB.received("sport")) == 1
+		})
+		if atA.received("sport") != nil || atC.received("sport") != nil {
+			t.Fatal("a publication on sport reached a node without subscribers of sport")
+		}
+		if atD.receivedCount() != 0 || d.Counters().Received != 0 {
+			t.Fatalf("the node without subscribers received %d publications (%d envelopes)", atD.receivedCount(), d.Counters().Received)
+		}
+		if counters := a.Counters(); counters.ChannelPublished != published+1 || counters.ChannelReceived != 3 {
+			t.Fatalf("A counted %d channel publications sent and %d received, want %d and 3",
+				counters.ChannelPublished, counters.ChannelReceived, published+1)
+		}
+		if received := c.Counters().ChannelReceived; received != published+2 {
+			t.Fatalf("C counted %d channel publications received, want %d", received, published+2)
+		}
 	})
-	if atA.received("sport") != nil || atC.received("sport") != nil {
-		t.Fatal("a publication on sport reached a node without subscribers of sport")
-	}
-	if atD.receivedCount() != 0 || d.Counters().Received != 0 {
-		t.Fatalf("the node without subscribers received %d publications (%d envelopes)", atD.receivedCount(), d.Counters().Received)
-	}
-	if counters := a.Counters(); counters.ChannelPublished != published+1 || counters.ChannelReceived != 3 {
-		t.Fatalf("A counted %d channel publications sent and %d received, want %d and 3",
-			counters.ChannelPublished, counters.ChannelReceived, published+1)
-	}
-	if received := c.Counters().ChannelReceived; received != published+2 {
-		t.Fatalf("C counted %d channel publications received, want %d", received, published+2)
-	}
 }
 
 func TestInterestOnThenOffUnsubscribesAndTheTruthWinsOverTheHint(t *testing.T) {
-	redis := redistest.Start(t)
-	client := inspector(t, redis.URL())
-	node, receiver := startChannelNode(t, redis.URL())
-	waitFor(t, 2*time.Second, "the node to subscribe", node.Healthy)
+	forEachRedis(t, func(t *testing.T, url string) {
+		client := inspector(t, url)
+		node, receiver := startChannelNode(t, url)
+		waitFor(t, 2*time.Second, "the node to subscribe", node.Healthy)
 
-	started := time.Now()
-	receiver.subscribe("room")
-	waitFor(t, time.Second, "the node to subscribe to room", func() bool { return numsub(t, client, "room") == 1 })
-	t.Logf("SUBSCRIBE seen by Redis %v after ChannelInterest", time.Since(started).Round(100*time.Microsecond))
-	waitFor(t, time.Second, "the confirmation", func() bool { return node.Counters().ChannelSubscriptions == 1 })
-	if nodes, err := node.PublishToChannel(context.Background(), "room", []byte(`{}`)); err != nil || nodes != 0 {
-		t.Fatalf("a publication with no other node subscribed reached %d other nodes (%v), want 0", nodes, err)
-	}
+		started := time.Now()
+		receiver.subscribe("room")
+		waitFor(t, time.Second, "the node to subscribe to room", func() bool { return numsub(t, client, "room") == 1 })
+		t.Logf("SUBSCRIBE seen by Redis %v after ChannelInterest", time.Since(started).Round(100*time.Microsecond))
+		waitFor(t, time.Second, "the confirmation", func() bool { return node.Counters().ChannelSubscriptions == 1 })
+		if nodes, err := node.PublishToChannel(context.Background(), "room", []byte(`{}`)); err != nil || nodes != 0 {
+			t.Fatalf("a publication with no other node subscribed reached %d other nodes (%v), want 0", nodes, err)
+		}
 
-	receiver.unsubscribe("room")
-	waitFor(t, time.Second, "the node to unsubscribe from room", func() bool {
-		return numsub(t, client, "room") == 0 && node.Counters().ChannelSubscriptions == 0
-	})
+		receiver.unsubscribe("room")
+		waitFor(t, time.Second, "the node to unsubscribe from room", func() bool {
+			return numsub(t, client, "room") == 0 && node.Counters().ChannelSubscriptions == 0
+		})
 
-	// Calls for one channel may arrive out of order: a stale "last subscriber left"
-	// for a channel that has subscribers again must not unsubscribe it.
-	receiver.setLocal("room", true)
-	node.ChannelInterest("room", false)
-	waitFor(t, time.Second, "the truth (a subscriber) to win over the stale hint", func() bool {
-		return numsub(t, client, "room") == 1
-	})
-	receiver.setLocal("room", false)
-	node.ChannelInterest("room", true)
-	waitFor(t, time.Second, "the truth (no subscriber) to win over the stale hint", func() bool {
-		return numsub(t, client, "room") == 0
+		// Calls for one channel may arrive out of order: a stale "last subscriber left"
+		// for a channel that has subscribers again must not unsubscribe it.
+		receiver.setLocal("room", true)
+		node.ChannelInterest("room", false)
+		waitFor(t, time.Second, "the truth (a subscriber) to win over the stale hint", func() bool {
+			return numsub(t, client, "room") == 1
+		})
+		receiver.setLocal("room", false)
+		node.ChannelInterest("room", true)
+		waitFor(t, time.Second, "the truth (no subscriber) to win over the stale hint", func() bool {
+			return numsub(t, client, "room") == 0
+		})
 	})
 }
 
@@ -238,51 +240,52 @@ func TestChannelsAreSubscribedAgainAfterRedisRestarts(t *testing.T) {
 }
 
 func TestSubscriptionChangesReachTheNodesHoldingTheirTarget(t *testing.T) {
-	redis := redistest.Start(t)
-	a, _ := startChannelNode(t, redis.URL())
-	b, atB := startChannelNode(t, redis.URL())
-	c, atC := startChannelNode(t, redis.URL())
-	for _, n := range []*Node{a, b, c} {
-		waitFor(t, 2*time.Second, "the nodes to subscribe", n.Healthy)
-	}
-	acquire(t, b, "alice", 0) // alice has a connection on B only
-	ctx := context.Background()
+	forEachRedis(t, func(t *testing.T, url string) {
+		a, _ := startChannelNode(t, url)
+		b, atB := startChannelNode(t, url)
+		c, atC := startChannelNode(t, url)
+		for _, n := range []*Node{a, b, c} {
+			waitFor(t, 2*time.Second, "the nodes to subscribe", n.Healthy)
+		}
+		acquire(t, b, "alice", 0) // alice has a connection on B only
+		ctx := context.Background()
 
-	if nodes, err := a.ChangeUserSubscription(ctx, "alice", "room:1", true, ""); err != nil || nodes != 1 {
-		t.Fatalf("ChangeUserSubscription(alice) = %d, %v; want 1 node", nodes, err)
-	}
-	connection := session.NewTaggedConnectionID(c.Tag())
-	if reached, err := a.ChangeConnectionSubscription(ctx, connection, "room:1", false, "moderated"); err != nil || !reached {
-		t.Fatalf("ChangeConnectionSubscription(C's connection) = %v, %v; want true", reached, err)
-	}
-	if nodes, err := a.ChangeUserSubscription(ctx, "alice", "room:1", false, "banned"); err != nil || nodes != 1 {
-		t.Fatalf("ChangeUserSubscription(alice, unsubscribe) = %d, %v; want 1 node", nodes, err)
-	}
-	nobody := session.NewTaggedConnectionID(session.NodeTag{9, 9, 9, 9, 9, 9})
-	if reached, err := a.ChangeConnectionSubscription(ctx, nobody, "room:1", true, ""); err != nil || reached {
-		t.Fatalf("ChangeConnectionSubscription(a connection of no node) = %v, %v; want false", reached, err)
-	}
-	if nodes, err := a.ChangeUserSubscription(ctx, "nobody", "room:1", true, ""); err != nil || nodes != 0 {
-		t.Fatalf("ChangeUserSubscription(a user of no node) = %d, %v; want 0 nodes", nodes, err)
-	}
+		if nodes, err := a.ChangeUserSubscription(ctx, "alice", "room:1", true, ""); err != nil || nodes != 1 {
+			t.Fatalf("ChangeUserSubscription(alice) = %d, %v; want 1 node", nodes, err)
+		}
+		connection := session.NewTaggedConnectionID(c.Tag())
+		if reached, err := a.ChangeConnectionSubscription(ctx, connection, "room:1", false, "moderated"); err != nil || !reached {
+			t.Fatalf("ChangeConnectionSubscription(C's connection) = %v, %v; want true", reached, err)
+		}
+		if nodes, err := a.ChangeUserSubscription(ctx, "alice", "room:1", false, "banned"); err != nil || nodes != 1 {
+			t.Fatalf("ChangeUserSubscription(alice, unsubscribe) = %d, %v; want 1 node", nodes, err)
+		}
+		nobody := session.NewTaggedConnectionID(session.NodeTag{9, 9, 9, 9, 9, 9})
+		if reached, err := a.ChangeConnectionSubscription(ctx, nobody, "room:1", true, ""); err != nil || reached {
+			t.Fatalf("ChangeConnectionSubscription(a connection of no node) = %v, %v; want false", reached, err)
+		}
+		if nodes, err := a.ChangeUserSubscription(ctx, "nobody", "room:1", true, ""); err != nil || nodes != 0 {
+			t.Fatalf("ChangeUserSubscription(a user of no node) = %d, %v; want 0 nodes", nodes, err)
+		}
 
-	wantAtB := []subscriptionChange{
-		{userID: "alice", channel: "room:1", subscribe: true},
-		{userID: "alice", channel: "room:1", subscribe: false, reason: "banned"},
-	}
-	wantAtC := []subscriptionChange{{connection: connection, channel: "room:1", subscribe: false, reason: "moderated"}}
-	waitFor(t, 2*time.Second, "the changes to arrive", func() bool {
-		return len(atB.changesSeen()) >= len(wantAtB) && len(atC.changesSeen()) >= len(wantAtC)
+		wantAtB := []subscriptionChange{
+			{userID: "alice", channel: "room:1", subscribe: true},
+			{userID: "alice", channel: "room:1", subscribe: false, reason: "banned"},
+		}
+		wantAtC := []subscriptionChange{{connection: connection, channel: "room:1", subscribe: false, reason: "moderated"}}
+		waitFor(t, 2*time.Second, "the changes to arrive", func() bool {
+			return len(atB.changesSeen()) >= len(wantAtB) && len(atC.changesSeen()) >= len(wantAtC)
+		})
+		if got := atB.changesSeen(); !slices.Equal(got, wantAtB) {
+			t.Fatalf("B received %+v, want %+v", got, wantAtB)
+		}
+		if got := atC.changesSeen(); !slices.Equal(got, wantAtC) {
+			t.Fatalf("C received %+v, want %+v", got, wantAtC)
+		}
+		if undeliverable := c.Counters().Undeliverable; undeliverable != 0 {
+			t.Fatalf("C counted %d undeliverable changes for its own connection", undeliverable)
+		}
 	})
-	if got := atB.changesSeen(); !slices.Equal(got, wantAtB) {
-		t.Fatalf("B received %+v, want %+v", got, wantAtB)
-	}
-	if got := atC.changesSeen(); !slices.Equal(got, wantAtC) {
-		t.Fatalf("C received %+v, want %+v", got, wantAtC)
-	}
-	if undeliverable := c.Counters().Undeliverable; undeliverable != 0 {
-		t.Fatalf("C counted %d undeliverable changes for its own connection", undeliverable)
-	}
 }
 
 func TestRelayToChannelDropsAndCountsWhatDoesNotFit(t *testing.T) {

@@ -86,15 +86,23 @@ func crash(n *Node) {
 	})
 }
 
+// forEachRedis runs test as two subtests with the same assertions: against a single
+// Redis ("single") and against a Redis Cluster of three masters ("cluster"), each
+// given by its URL.
+func forEachRedis(t *testing.T, test func(t *testing.T, url string)) {
+	t.Run("single", func(t *testing.T) { test(t, redistest.Start(t).URL()) })
+	t.Run("cluster", func(t *testing.T) { test(t, redistest.StartCluster(t, 3).URL()) })
+}
+
 // inspector returns a Redis client for checking what the nodes wrote.
 func inspector(t testing.TB, url string) rueidis.Client {
 	t.Helper()
-	options, err := rueidis.ParseURL(url)
+	options, clustered, err := clientOptions(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	options.DisableCache = true
-	options.ForceSingleClient = true
+	options.ForceSingleClient = !clustered
 	client, err := rueidis.NewClient(options)
 	if err != nil {
 		t.Fatalf("inspector: %v", err)
@@ -129,74 +137,77 @@ func acquire(t *testing.T, n *Node, userID string, limit int) bool {
 }
 
 func TestLimitHoldsAcrossNodesAndReleasesFree(t *testing.T) {
-	redis := redistest.Start(t)
-	first, second := startNode(t, redis.URL()), startNode(t, redis.URL())
-	// Two connections on the first node and one on the second fill alice's limit.
-	for index, n := range []*Node{first, first, second} {
-		if !acquire(t, n, "alice", 3) {
-			t.Fatalf("connection %d of alice was refused within her limit of 3", index+1)
+	forEachRedis(t, func(t *testing.T, url string) {
+		first, second := startNode(t, url), startNode(t, url)
+		// Two connections on the first node and one on the second fill alice's limit.
+		for index, n := range []*Node{first, first, second} {
+			if !acquire(t, n, "alice", 3) {
+				t.Fatalf("connection %d of alice was refused within her limit of 3", index+1)
+			}
 		}
-	}
-	for _, n := range []*Node{second, first} {
-		if acquire(t, n, "alice", 3) {
-			t.Fatal("a fourth connection was admitted with limit 3 across two nodes")
+		for _, n := range []*Node{second, first} {
+			if acquire(t, n, "alice", 3) {
+				t.Fatal("a fourth connection was admitted with limit 3 across two nodes")
+			}
 		}
-	}
-	if !acquire(t, second, "alice", 0) {
-		t.Fatal("limit 0 must mean unlimited")
-	}
-	first.Release("alice")
-	client := inspector(t, redis.URL())
-	waitFor(t, 2*time.Second, "the release to reach Redis", func() bool {
-		return fieldOf(t, client, first, "alice") == 1
+		if !acquire(t, second, "alice", 0) {
+			t.Fatal("limit 0 must mean unlimited")
+		}
+		first.Release("alice")
+		client := inspector(t, url)
+		waitFor(t, 2*time.Second, "the release to reach Redis", func() bool {
+			return fieldOf(t, client, first, "alice") == 1
+		})
+		if !acquire(t, second, "alice", 4) {
+			t.Fatal("a released connection still counted")
+		}
 	})
-	if !acquire(t, second, "alice", 4) {
-		t.Fatal("a released connection still counted")
-	}
 }
 
 func TestConcurrentConnectsOnTwoNodesGiveExactlyTheLimit(t *testing.T) {
-	redis := redistest.Start(t)
-	nodes := []*Node{startNode(t, redis.URL()), startNode(t, redis.URL())}
-	var admitted atomic.Int64
-	var group sync.WaitGroup
-	for attempt := range 40 {
-		group.Go(func() {
-			if allowed, err := nodes[attempt%2].Acquire("carol", 5); err == nil && allowed {
-				admitted.Add(1)
-			}
-		})
-	}
-	group.Wait()
-	if admitted.Load() != 5 {
-		t.Fatalf("%d of 40 concurrent connects admitted with limit 5, want exactly 5", admitted.Load())
-	}
+	forEachRedis(t, func(t *testing.T, url string) {
+		nodes := []*Node{startNode(t, url), startNode(t, url)}
+		var admitted atomic.Int64
+		var group sync.WaitGroup
+		for attempt := range 40 {
+			group.Go(func() {
+				if allowed, err := nodes[attempt%2].Acquire("carol", 5); err == nil && allowed {
+					admitted.Add(1)
+				}
+			})
+		}
+		group.Wait()
+		if admitted.Load() != 5 {
+			t.Fatalf("%d of 40 concurrent connects admitted with limit 5, want exactly 5", admitted.Load())
+		}
+	})
 }
 
 func TestACrashedNodeStopsCountingWithinItsLease(t *testing.T) {
-	redis := redistest.Start(t)
-	survivor, doomed := startNode(t, redis.URL()), startNode(t, redis.URL())
-	for range 3 {
-		acquire(t, doomed, "dave", 3)
-	}
-	if acquire(t, survivor, "dave", 3) {
-		t.Fatal("the limit did not count the other node's connections")
-	}
-	crashed := time.Now()
-	crash(doomed)
-	waitFor(t, testLease+time.Second, "the crashed node's connections to stop counting", func() bool {
-		return acquire(t, survivor, "dave", 3)
+	forEachRedis(t, func(t *testing.T, url string) {
+		survivor, doomed := startNode(t, url), startNode(t, url)
+		for range 3 {
+			acquire(t, doomed, "dave", 3)
+		}
+		if acquire(t, survivor, "dave", 3) {
+			t.Fatal("the limit did not count the other node's connections")
+		}
+		crashed := time.Now()
+		crash(doomed)
+		waitFor(t, testLease+time.Second, "the crashed node's connections to stop counting", func() bool {
+			return acquire(t, survivor, "dave", 3)
+		})
+		t.Logf("counts released %v after the crash (lease %v)", time.Since(crashed).Round(time.Millisecond), testLease)
+		client := inspector(t, url)
+		waitFor(t, 3*testLease, "the sweep to delete the crashed node's fields and index entry", func() bool {
+			index, err := client.Do(context.Background(), client.B().Zscore().Key(doomed.keys.nodes).Member(doomed.keys.tag).Build()).ToString()
+			return fieldOf(t, client, doomed, "dave") == 0 && rueidis.IsRedisNil(err) && index == ""
+		})
+		nodes, _, _, err := survivor.Totals(context.Background())
+		if err != nil || nodes != 1 {
+			t.Fatalf("Totals after the crash: %d nodes, %v; want 1", nodes, err)
+		}
 	})
-	t.Logf("counts released %v after the crash (lease %v)", time.Since(crashed).Round(time.Millisecond), testLease)
-	client := inspector(t, redis.URL())
-	waitFor(t, 3*testLease, "the sweep to delete the crashed node's fields and index entry", func() bool {
-		index, err := client.Do(context.Background(), client.B().Zscore().Key(doomed.keys.nodes).Member(doomed.keys.tag).Build()).ToString()
-		return fieldOf(t, client, doomed, "dave") == 0 && rueidis.IsRedisNil(err) && index == ""
-	})
-	nodes, _, _, err := survivor.Totals(context.Background())
-	if err != nil || nodes != 1 {
-		t.Fatalf("Totals after the crash: %d nodes, %v; want 1", nodes, err)
-	}
 }
 
 func TestCountsAreRewrittenAfterRedisLosesThem(t *testing.T) {
@@ -269,33 +280,34 @@ func TestNodesRewriteTheirCountsAsSoonAsRedisRestarts(t *testing.T) {
 }
 
 func TestCloseLeavesNothingBehind(t *testing.T) {
-	redis := redistest.Start(t)
-	stays := startNode(t, redis.URL())
-	leaves := startNode(t, redis.URL())
-	acquire(t, leaves, "heidi", 0)
-	if nodes, _, _, err := stays.Totals(context.Background()); err != nil || nodes != 2 {
-		t.Fatalf("Totals: %d nodes, %v; want 2", nodes, err)
-	}
-	leaves.Close()
-	client := inspector(t, redis.URL())
-	if fieldOf(t, client, leaves, "heidi") != 0 {
-		t.Fatal("the node left its user's count behind")
-	}
-	exists, err := client.Do(context.Background(), client.B().Exists().Key(leaves.keys.nodeUsers).Build()).AsInt64()
-	if err != nil || exists != 0 {
-		t.Fatalf("the user set still exists after Close (%d, %v)", exists, err)
-	}
-	indexed, err := client.Do(context.Background(), client.B().Zscore().Key(leaves.keys.nodes).Member(leaves.keys.tag).Build()).ToString()
-	if !rueidis.IsRedisNil(err) || indexed != "" {
-		t.Fatalf("the node is still in the index after Close (%q, %v)", indexed, err)
-	}
-	lease, err := client.Do(context.Background(), client.B().Hexists().Key(leaves.keys.leases).Field(leaves.keys.tag).Build()).AsBool()
-	if err != nil || lease {
-		t.Fatalf("the lease is still in the leases hash after Close (%v, %v)", lease, err)
-	}
-	if nodes, _, _, err := stays.Totals(context.Background()); err != nil || nodes != 1 {
-		t.Fatalf("Totals after Close: %d nodes, %v; want 1", nodes, err)
-	}
+	forEachRedis(t, func(t *testing.T, url string) {
+		stays := startNode(t, url)
+		leaves := startNode(t, url)
+		acquire(t, leaves, "heidi", 0)
+		if nodes, _, _, err := stays.Totals(context.Background()); err != nil || nodes != 2 {
+			t.Fatalf("Totals: %d nodes, %v; want 2", nodes, err)
+		}
+		leaves.Close()
+		client := inspector(t, url)
+		if fieldOf(t, client, leaves, "heidi") != 0 {
+			t.Fatal("the node left its user's count behind")
+		}
+		exists, err := client.Do(context.Background(), client.B().Exists().Key(leaves.keys.nodeUsers).Build()).AsInt64()
+		if err != nil || exists != 0 {
+			t.Fatalf("the user set still exists after Close (%d, %v)", exists, err)
+		}
+		indexed, err := client.Do(context.Background(), client.B().Zscore().Key(leaves.keys.nodes).Member(leaves.keys.tag).Build()).ToString()
+		if !rueidis.IsRedisNil(err) || indexed != "" {
+			t.Fatalf("the node is still in the index after Close (%q, %v)", indexed, err)
+		}
+		lease, err := client.Do(context.Background(), client.B().Hexists().Key(leaves.keys.leases).Field(leaves.keys.tag).Build()).AsBool()
+		if err != nil || lease {
+			t.Fatalf("the lease is still in the leases hash after Close (%v, %v)", lease, err)
+		}
+		if nodes, _, _, err := stays.Totals(context.Background()); err != nil || nodes != 1 {
+			t.Fatalf("Totals after Close: %d nodes, %v; want 1", nodes, err)
+		}
+	})
 }
 
 func TestAFrozenRedisCostsOneTimeoutNotOnePerRequest(t *testing.T) {

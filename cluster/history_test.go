@@ -54,54 +54,55 @@ func offsetsAndData(publications []history.Publication) []string {
 }
 
 func TestHistoryAssignsOffsetsKeepsTheLastSizeAndReadsSinceAnOffset(t *testing.T) {
-	redis := redistest.Start(t)
-	node, _ := startChannelNode(t, redis.URL())
-	options := history.Options{Size: 3, TTL: time.Minute}
+	forEachRedis(t, func(t *testing.T, url string) {
+		node, _ := startChannelNode(t, url)
+		options := history.Options{Size: 3, TTL: time.Minute}
 
-	publications, top := read(t, node, "news", 0, 10, options)
-	if len(publications) != 0 || top.Epoch == "" {
-		t.Fatalf("a new stream read %v, top %+v; want nothing and an epoch", publications, top)
-	}
-	// A new stream's offsets start above the server's clock in microseconds (so
-	// that a stream that starts again continues above its lost offsets).
-	base := top.Offset
-	if now := uint64(time.Now().UnixMicro()); base < now-uint64(time.Minute.Microseconds()) || base > now+uint64(time.Minute.Microseconds()) {
-		t.Fatalf("a new stream's top is %d; want about the clock in microseconds (%d)", base, now)
-	}
-	positions := appendAll(t, node, "news", options, `1`, `"two"`, `{"n":3}`, `[4]`, `5`)
-	for index, position := range positions {
-		if position.Offset != base+uint64(index+1) || position.Epoch != top.Epoch {
-			t.Fatalf("append %d got %+v; want offset %d in the epoch the first read gave (%s)", index+1, position, base+uint64(index+1), top.Epoch)
+		publications, top := read(t, node, "news", 0, 10, options)
+		if len(publications) != 0 || top.Epoch == "" {
+			t.Fatalf("a new stream read %v, top %+v; want nothing and an epoch", publications, top)
 		}
-	}
-	at := func(relative uint64, data string) string { return fmt.Sprintf("%d:%s", base+relative, data) }
-	publications, top = read(t, node, "news", 0, 10, options)
-	if want := []string{at(3, `{"n":3}`), at(4, `[4]`), at(5, `5`)}; !slices.Equal(offsetsAndData(publications), want) || top.Offset != base+5 {
-		t.Fatalf("read since 0 = %v, top %+v; want the last three %v, top base+5", offsetsAndData(publications), top, want)
-	}
-	if history.Recovered(history.Position{Offset: base + 1, Epoch: top.Epoch}, publications[1:], top) {
-		t.Fatal("a recovery across trimmed publications counted as complete")
-	}
-	publications, _ = read(t, node, "news", base+3, 10, options)
-	if !history.Recovered(history.Position{Offset: base + 3, Epoch: top.Epoch}, publications, top) {
-		t.Fatalf("recovery from 3 with %v is not complete", offsetsAndData(publications))
-	}
-	publications, _ = read(t, node, "news", base+2, 1, options)
-	if want := []string{at(3, `{"n":3}`)}; !slices.Equal(offsetsAndData(publications), want) {
-		t.Fatalf("read since 2 limit 1 = %v; want %v", offsetsAndData(publications), want)
-	}
-	publications, top = read(t, node, "news", base+1, 0, options)
-	if len(publications) != 0 || top.Offset != base+5 {
-		t.Fatalf("limit 0 read %v, top %+v; want the top only", publications, top)
-	}
-	for _, since := range []uint64{base + 5, base + 6, base + 99, 1<<64 - 1} {
-		if publications, top = read(t, node, "news", since, 10, options); len(publications) != 0 || top.Offset != base+5 {
-			t.Fatalf("read since %d = %v, top %+v; want nothing, top base+5", since, publications, top)
+		// A new stream's offsets start above the server's clock in microseconds (so
+		// that a stream that starts again continues above its lost offsets).
+		base := top.Offset
+		if now := uint64(time.Now().UnixMicro()); base < now-uint64(time.Minute.Microseconds()) || base > now+uint64(time.Minute.Microseconds()) {
+			t.Fatalf("a new stream's top is %d; want about the clock in microseconds (%d)", base, now)
 		}
-	}
-	if _, err := node.History().Append(context.Background(), "news", []byte(`1`), history.Options{Size: 0, TTL: time.Minute}); err == nil {
-		t.Fatal("an append without a size was accepted")
-	}
+		positions := appendAll(t, node, "news", options, `1`, `"two"`, `{"n":3}`, `[4]`, `5`)
+		for index, position := range positions {
+			if position.Offset != base+uint64(index+1) || position.Epoch != top.Epoch {
+				t.Fatalf("append %d got %+v; want offset %d in the epoch the first read gave (%s)", index+1, position, base+uint64(index+1), top.Epoch)
+			}
+		}
+		at := func(relative uint64, data string) string { return fmt.Sprintf("%d:%s", base+relative, data) }
+		publications, top = read(t, node, "news", 0, 10, options)
+		if want := []string{at(3, `{"n":3}`), at(4, `[4]`), at(5, `5`)}; !slices.Equal(offsetsAndData(publications), want) || top.Offset != base+5 {
+			t.Fatalf("read since 0 = %v, top %+v; want the last three %v, top base+5", offsetsAndData(publications), top, want)
+		}
+		if history.Recovered(history.Position{Offset: base + 1, Epoch: top.Epoch}, publications[1:], top) {
+			t.Fatal("a recovery across trimmed publications counted as complete")
+		}
+		publications, _ = read(t, node, "news", base+3, 10, options)
+		if !history.Recovered(history.Position{Offset: base + 3, Epoch: top.Epoch}, publications, top) {
+			t.Fatalf("recovery from 3 with %v is not complete", offsetsAndData(publications))
+		}
+		publications, _ = read(t, node, "news", base+2, 1, options)
+		if want := []string{at(3, `{"n":3}`)}; !slices.Equal(offsetsAndData(publications), want) {
+			t.Fatalf("read since 2 limit 1 = %v; want %v", offsetsAndData(publications), want)
+		}
+		publications, top = read(t, node, "news", base+1, 0, options)
+		if len(publications) != 0 || top.Offset != base+5 {
+			t.Fatalf("limit 0 read %v, top %+v; want the top only", publications, top)
+		}
+		for _, since := range []uint64{base + 5, base + 6, base + 99, 1<<64 - 1} {
+			if publications, top = read(t, node, "news", since, 10, options); len(publications) != 0 || top.Offset != base+5 {
+				t.Fatalf("read since %d = %v, top %+v; want nothing, top base+5", since, publications, top)
+			}
+		}
+		if _, err := node.History().Append(context.Background(), "news", []byte(`1`), history.Options{Size: 0, TTL: time.Minute}); err == nil {
+			t.Fatal("an append without a size was accepted")
+		}
+	})
 }
 
 func TestHistoryLeavesOutPublicationsOlderThanTheTTLAndKeepsItsEpochAfterExpiry(t *testing.T) {
@@ -134,72 +135,73 @@ func TestHistoryLeavesOutPublicationsOlderThanTheTTLAndKeepsItsEpochAfterExpiry(
 }
 
 func TestTwoNodesAppendingAtOnceGiveStrictlyIncreasingOffsetsInOneOrderEverywhere(t *testing.T) {
-	redis := redistest.Start(t)
-	a, atA := startChannelNode(t, redis.URL())
-	b, atB := startChannelNode(t, redis.URL())
-	c, atC := startChannelNode(t, redis.URL())
-	nodes := []*Node{a, b, c}
-	for index, subscribed := range []*recorder{atA, atB, atC} {
-		subscribed.subscribe("race")
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := nodes[index].AwaitChannel(ctx, "race"); err != nil {
-			t.Fatalf("AwaitChannel: %v", err)
+	forEachRedis(t, func(t *testing.T, url string) {
+		a, atA := startChannelNode(t, url)
+		b, atB := startChannelNode(t, url)
+		c, atC := startChannelNode(t, url)
+		nodes := []*Node{a, b, c}
+		for index, subscribed := range []*recorder{atA, atB, atC} {
+			subscribed.subscribe("race")
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := nodes[index].AwaitChannel(ctx, "race"); err != nil {
+				t.Fatalf("AwaitChannel: %v", err)
+			}
+			cancel()
 		}
-		cancel()
-	}
-	const perNode = 300
-	var group sync.WaitGroup
-	offsets := make([][]uint64, 2)
-	for index, publisher := range []*Node{a, b} {
-		group.Go(func() {
-			for sequence := range perNode {
-				position, err := publisher.History().Append(context.Background(), "race",
-					[]byte(fmt.Sprintf(`"%d-%d"`, index, sequence)), history.Options{Size: 1000, TTL: time.Minute})
-				if err != nil {
-					t.Errorf("node %d append %d: %v", index, sequence, err)
-					return
+		const perNode = 300
+		var group sync.WaitGroup
+		offsets := make([][]uint64, 2)
+		for index, publisher := range []*Node{a, b} {
+			group.Go(func() {
+				for sequence := range perNode {
+					position, err := publisher.History().Append(context.Background(), "race",
+						[]byte(fmt.Sprintf(`"%d-%d"`, index, sequence)), history.Options{Size: 1000, TTL: time.Minute})
+					if err != nil {
+						t.Errorf("node %d append %d: %v", index, sequence, err)
+						return
+					}
+					offsets[index] = append(offsets[index], position.Offset)
 				}
-				offsets[index] = append(offsets[index], position.Offset)
-			}
-		})
-	}
-	group.Wait()
-	for index, own := range offsets {
-		if !slices.IsSorted(own) || len(slices.Compact(slices.Clone(own))) != perNode {
-			t.Fatalf("node %d's own offsets are not strictly increasing: %v", index, own)
+			})
 		}
-	}
-	all := slices.Sorted(slices.Values(append(slices.Clone(offsets[0]), offsets[1]...)))
-	for index, offset := range all {
-		if offset != all[0]+uint64(index) {
-			t.Fatalf("the two nodes' offsets are not %d consecutive ones, each once: %v", 2*perNode, all)
-		}
-	}
-	var reference []positionedPublication
-	for index, subscribed := range []*recorder{atA, atB, atC} {
-		testsupport.WaitFor(t, 10*time.Second, "every publication to reach every node", func() bool {
-			return len(subscribed.positionedOf("race")) == 2*perNode
-		})
-		received := subscribed.positionedOf("race")
-		for position, publication := range received {
-			if publication.position.Offset != all[position] || publication.position.Epoch != received[0].position.Epoch {
-				t.Fatalf("node %d received offset %d at place %d: delivery order is not offset order", index,
-					publication.position.Offset, position+1)
+		group.Wait()
+		for index, own := range offsets {
+			if !slices.IsSorted(own) || len(slices.Compact(slices.Clone(own))) != perNode {
+				t.Fatalf("node %d's own offsets are not strictly increasing: %v", index, own)
 			}
 		}
-		if reference == nil {
-			reference = received
-		} else if !slices.Equal(received, reference) {
-			t.Fatalf("node %d received another order than node 0", index)
+		all := slices.Sorted(slices.Values(append(slices.Clone(offsets[0]), offsets[1]...)))
+		for index, offset := range all {
+			if offset != all[0]+uint64(index) {
+				t.Fatalf("the two nodes' offsets are not %d consecutive ones, each once: %v", 2*perNode, all)
+			}
 		}
-	}
-	// The stream holds them in the same order.
-	publications, _ := read(t, a, "race", 0, 2*perNode, history.Options{Size: 1000, TTL: time.Minute})
-	for index, publication := range publications {
-		if string(publication.Data) != reference[index].data {
-			t.Fatalf("stream entry %d is %s; the nodes received %s", index+1, publication.Data, reference[index].data)
+		var reference []positionedPublication
+		for index, subscribed := range []*recorder{atA, atB, atC} {
+			testsupport.WaitFor(t, 10*time.Second, "every publication to reach every node", func() bool {
+				return len(subscribed.positionedOf("race")) == 2*perNode
+			})
+			received := subscribed.positionedOf("race")
+			for position, publication := range received {
+				if publication.position.Offset != all[position] || publication.position.Epoch != received[0].position.Epoch {
+					t.Fatalf("node %d received offset %d at place %d: delivery order is not offset order", index,
+						publication.position.Offset, position+1)
+				}
+			}
+			if reference == nil {
+				reference = received
+			} else if !slices.Equal(received, reference) {
+				t.Fatalf("node %d received another order than node 0", index)
+			}
 		}
-	}
+		// The stream holds them in the same order.
+		publications, _ := read(t, a, "race", 0, 2*perNode, history.Options{Size: 1000, TTL: time.Minute})
+		for index, publication := range publications {
+			if string(publication.Data) != reference[index].data {
+				t.Fatalf("stream entry %d is %s; the nodes received %s", index+1, publication.Data, reference[index].data)
+			}
+		}
+	})
 }
 
 func TestAFlushedRedisStartsANewEpochAndRecoveryFromTheOldOneFails(t *testing.T) {
