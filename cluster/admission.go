@@ -90,15 +90,18 @@ func (n *Node) Acquire(userID string, limit int) (bool, error) {
 	a.mutex.Unlock()
 
 	counted, err := int64(0), errOutage
+	// listErr is the outcome of adding the user to this node's set: when it failed
+	// (under Redis Cluster the set's master may be down while the user's is up), the
+	// user is rewritten later, which adds it again.
+	var listErr error
 	if n.available() {
 		ctx, cancel := n.call(context.Background())
 		results := n.client.DoMulti(ctx, n.client.B().Sadd().Key(n.keys.nodeUsers).Member(userID).Build(),
 			n.client.B().Eval().Script(acquireScript).Numkeys(1).Key(n.keys.user(userID)).Arg(n.acquireArguments(limit)...).Build())
 		cancel()
-		err = results[0].Error()
-		if err == nil {
-			counted, err = results[1].AsInt64()
-		}
+		listErr = results[0].Error()
+		counted, err = results[1].AsInt64()
+		n.observe(listErr)
 		n.observe(err)
 	}
 
@@ -113,7 +116,7 @@ func (n *Node) Acquire(userID string, limit int) (bool, error) {
 		state.stale = true
 	case counted == 1:
 		a.counts[userID]++
-		if state.rewriting {
+		if state.rewriting || listErr != nil {
 			state.stale = true
 		}
 	}

@@ -84,6 +84,8 @@ type Node struct {
 	keys   keys
 	logger *slog.Logger
 	client rueidis.Client
+	// sharded says client is a Redis Cluster's.
+	sharded bool
 	// hub gives the node's totals for its lease; receiver delivers what other nodes
 	// send. Both are set by Start.
 	hub      *session.Hub
@@ -218,6 +220,7 @@ func New(config Config) (*Node, error) {
 		keys:     newKeys(config.Prefix, tag),
 		logger:   config.Logger.With("node_id", config.NodeID),
 		client:   client,
+		sharded:  client.Mode() == rueidis.ClientModeCluster,
 		stop:     make(chan struct{}),
 		renewNow: make(chan struct{}, 1),
 	}
@@ -366,7 +369,8 @@ var errOutage = errors.New("redis unreachable")
 func (n *Node) available() bool { return n.reachable.Load() }
 
 // observe records the outcome of a Redis call: an error that is not Redis's own
-// answer means Redis is unreachable. Reachability changes are logged once each, not
+// answer means Redis is unreachable (a single Redis; for a Redis Cluster see
+// below). Reachability changes are logged once each, not
 // per call, so an outage does not flood the log.
 func (n *Node) observe(err error) {
 	if err != nil {
@@ -374,6 +378,14 @@ func (n *Node) observe(err error) {
 			return
 		}
 		n.counters.redisErrors.Add(1)
+		if n.sharded {
+			// One master's failure says nothing about the others, so nothing is marked
+			// unreachable. The master may come back empty (restarted without a
+			// replica to fail over to), losing counts of this node: all are rewritten
+			// at the next renewals, those that fail again until they succeed.
+			n.rewriteAll.Store(true)
+			return
+		}
 		if n.reachable.Load() && n.reachable.Swap(false) {
 			n.logger.Warn("redis unavailable: cross-node delivery fails, limits fall back to this node's",
 				"error", err.Error())

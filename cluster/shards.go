@@ -76,7 +76,7 @@ func (n *Node) newSubscriptions() *subscriptions {
 	s := &subscriptions{
 		node:       n,
 		generation: n.interest.reset(),
-		sharded:    n.client.Mode() == rueidis.ClientModeCluster,
+		sharded:    n.sharded,
 		shards:     make(map[string]*shard),
 		where:      make(map[string]*shard),
 		pending:    map[string]struct{}{n.keys.broadcast: {}, n.keys.inbox: {}},
@@ -327,6 +327,10 @@ func (s *subscriptions) drop(owner *shard, err error) {
 	}
 	if err != nil {
 		n.observe(err)
+	}
+	if s.sharded && len(owner.channels) > 0 {
+		// The master may come back empty: see observe.
+		n.rewriteAll.Store(true)
 	}
 }
 
