@@ -86,13 +86,8 @@ func crash(n *Node) {
 	})
 }
 
-// forEachRedis runs test as two subtests with the same assertions: against a single
-// Redis ("single") and against a Redis Cluster of three masters ("cluster"), each
-// given by its URL.
-func forEachRedis(t *testing.T, test func(t *testing.T, url string)) {
-	t.Run("single", func(t *testing.T) { test(t, redistest.Start(t).URL()) })
-	t.Run("cluster", func(t *testing.T) { test(t, redistest.StartCluster(t, 3).URL()) })
-}
+// forEachRedis runs test against a single Redis and a 3-master Redis Cluster.
+var forEachRedis = redistest.Each
 
 // inspector returns a Redis client for checking what the nodes wrote.
 func inspector(t testing.TB, url string) rueidis.Client {

@@ -26,11 +26,11 @@ import (
 var historyNamespace = channels.NamespaceOptions{Name: "live", HistorySize: 5000, HistoryTTL: time.Minute, RecoverMax: 5000}
 
 // startHistoryCluster starts count nodes with historyNamespace joined through redis.
-func startHistoryCluster(t *testing.T, redis *redistest.Server, count int) []*node {
+func startHistoryCluster(t *testing.T, redisURL string, count int) []*node {
 	t.Helper()
 	nodes := make([]*node, count)
 	for index := range nodes {
-		nodes[index] = startClusterNodeWith(t, redis.URL(), gateway.Config{Namespaces: []channels.NamespaceOptions{historyNamespace}})
+		nodes[index] = startClusterNodeWith(t, redisURL, gateway.Config{Namespaces: []channels.NamespaceOptions{historyNamespace}})
 	}
 	return nodes
 }
@@ -118,7 +118,7 @@ func publishSequence(baseURL, channel string, first, count int) ([]uint64, error
 
 func TestClusterHistoryTwoNodesPublishingAtOnceGiveOneOffsetOrderToEverySubscriber(t *testing.T) {
 	redis := redistest.Start(t)
-	nodes := startHistoryCluster(t, redis, 3)
+	nodes := startHistoryCluster(t, redis.URL(), 3)
 	readers := make([]*websocket.Conn, len(nodes))
 	for index, n := range nodes {
 		readers[index], _ = n.dialWelcomed("reader" + strconv.Itoa(index))
@@ -179,63 +179,64 @@ func TestClusterHistoryTwoNodesPublishingAtOnceGiveOneOffsetOrderToEverySubscrib
 // node; it reconnects to the second node, recovers from its last offset and ends
 // with exactly the 1,000, in order, "recovered":true.
 func TestClusterHistoryASubscriberCutMidStreamRecoversOnAnotherNode(t *testing.T) {
-	redis := redistest.Start(t)
-	nodes := startHistoryCluster(t, redis, 3)
-	proxy, err := tcpproxy.Start(nodes[0].Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = proxy.Close() })
-	conn, response, err := websocket.DefaultDialer.Dial(testsupport.WebSocketURL(proxy.Addr(), testsupport.UserQuery("mobile")), nil)
-	if err != nil {
-		t.Fatalf("dial through the proxy: %v", err)
-	}
-	_ = response.Body.Close()
-	t.Cleanup(func() { _ = conn.Close() })
-	const channel = "live:feed"
-	_, start := subscribeAt(t, conn, channel, nil)
-
-	cut, away, resubscribing := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	var publishing sync.WaitGroup
-	publishing.Go(func() {
-		publishAbove(t, nodes[2], channel, start.offset, 1, 400)
-		<-cut
-		publishAbove(t, nodes[2], channel, start.offset, 401, 600) // while the subscriber is away
-		close(away)
-		<-resubscribing
-		publishAbove(t, nodes[2], channel, start.offset, 601, 1000) // while it recovers
-	})
-	var received []uint64
-	for len(received) < 200 {
-		received = append(received, readAbove(t, conn, channel, start.offset))
-	}
-	proxy.Cut()
-	close(cut)
-	<-away
-
-	again, _ := nodes[1].dialWelcomed("mobile")
-	last := position{offset: start.offset + received[len(received)-1], epoch: start.epoch}
-	send(t, again, map[string]any{"type": "subscribe", "channel": channel, "recover": true, "offset": last.offset, "epoch": last.epoch})
-	close(resubscribing)
-	answer, top := answerPosition(t, readMessage(t, again, readTimeout), channel)
-	if answer["recovered"] != true || top.epoch != start.epoch || top.offset < start.offset+600 {
-		t.Fatalf("recovery on another node from %+v answered %v", last, answer)
-	}
-	for len(received) < 1000 {
-		received = append(received, readAbove(t, again, channel, start.offset))
-	}
-	publishing.Wait()
-	for index, offset := range received {
-		if offset != uint64(index+1) {
-			t.Fatalf("publication %d has offset %d: %v", index+1, offset, received[max(index-3, 0):min(index+3, len(received))])
+	redistest.Each(t, func(t *testing.T, url string) {
+		nodes := startHistoryCluster(t, url, 3)
+		proxy, err := tcpproxy.Start(nodes[0].Addr().String())
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	expectNothingPending(t, again)
+		t.Cleanup(func() { _ = proxy.Close() })
+		conn, response, err := websocket.DefaultDialer.Dial(testsupport.WebSocketURL(proxy.Addr(), testsupport.UserQuery("mobile")), nil)
+		if err != nil {
+			t.Fatalf("dial through the proxy: %v", err)
+		}
+		_ = response.Body.Close()
+		t.Cleanup(func() { _ = conn.Close() })
+		const channel = "live:feed"
+		_, start := subscribeAt(t, conn, channel, nil)
+
+		cut, away, resubscribing := make(chan struct{}), make(chan struct{}), make(chan struct{})
+		var publishing sync.WaitGroup
+		publishing.Go(func() {
+			publishAbove(t, nodes[2], channel, start.offset, 1, 400)
+			<-cut
+			publishAbove(t, nodes[2], channel, start.offset, 401, 600) // while the subscriber is away
+			close(away)
+			<-resubscribing
+			publishAbove(t, nodes[2], channel, start.offset, 601, 1000) // while it recovers
+		})
+		var received []uint64
+		for len(received) < 200 {
+			received = append(received, readAbove(t, conn, channel, start.offset))
+		}
+		proxy.Cut()
+		close(cut)
+		<-away
+
+		again, _ := nodes[1].dialWelcomed("mobile")
+		last := position{offset: start.offset + received[len(received)-1], epoch: start.epoch}
+		send(t, again, map[string]any{"type": "subscribe", "channel": channel, "recover": true, "offset": last.offset, "epoch": last.epoch})
+		close(resubscribing)
+		answer, top := answerPosition(t, readMessage(t, again, readTimeout), channel)
+		if answer["recovered"] != true || top.epoch != start.epoch || top.offset < start.offset+600 {
+			t.Fatalf("recovery on another node from %+v answered %v", last, answer)
+		}
+		for len(received) < 1000 {
+			received = append(received, readAbove(t, again, channel, start.offset))
+		}
+		publishing.Wait()
+		for index, offset := range received {
+			if offset != uint64(index+1) {
+				t.Fatalf("publication %d has offset %d: %v", index+1, offset, received[max(index-3, 0):min(index+3, len(received))])
+			}
+		}
+		expectNothingPending(t, again)
+	})
 }
 
 func TestClusterHistoryAfterRedisIsFlushedARecoveryFailsWithTheNewEpoch(t *testing.T) {
 	redis := redistest.Start(t)
-	nodes := startHistoryCluster(t, redis, 2)
+	nodes := startHistoryCluster(t, redis.URL(), 2)
 	reader, _ := nodes[0].dialWelcomed("reader")
 	_, before := subscribeAt(t, reader, "live:news", nil)
 	base := before.offset
@@ -256,7 +257,7 @@ func TestClusterHistoryAfterRedisIsFlushedARecoveryFailsWithTheNewEpoch(t *testi
 
 func TestClusterHistoryWithRedisDownPublicationsStayLocalWithoutOffsetsAndRecoveryFails(t *testing.T) {
 	redis := redistest.Start(t)
-	nodes := startHistoryCluster(t, redis, 2)
+	nodes := startHistoryCluster(t, redis.URL(), 2)
 	reader, _ := nodes[0].dialWelcomed("reader")
 	_, before := subscribeAt(t, reader, "live:news", nil)
 	redis.Kill()

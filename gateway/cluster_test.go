@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/redis/rueidis"
 
 	"github.com/wsgate/wsgate/cluster"
 	"github.com/wsgate/wsgate/gateway"
@@ -55,11 +54,18 @@ func startClusterNodeWith(t *testing.T, redisURL string, config gateway.Config) 
 func startCluster(t *testing.T, count, limit int) (*redistest.Server, []*node) {
 	t.Helper()
 	redis := redistest.Start(t)
+	return redis, startClusterAt(t, redis.URL(), count, limit)
+}
+
+// startClusterAt starts count nodes joined through the Redis (or Redis Cluster) at
+// redisURL.
+func startClusterAt(t *testing.T, redisURL string, count, limit int) []*node {
+	t.Helper()
 	nodes := make([]*node, count)
 	for index := range nodes {
-		nodes[index] = startClusterNode(t, redis.URL(), limit)
+		nodes[index] = startClusterNode(t, redisURL, limit)
 	}
-	return redis, nodes
+	return nodes
 }
 
 // dialWelcomed connects userID to n and waits for its welcome, so the connection is
@@ -139,139 +145,147 @@ func (n *node) clusterStats() (int, map[string]any) {
 }
 
 func TestClusterBroadcastsReachEveryConnectionOnEveryNodeOnce(t *testing.T) {
-	_, nodes := startCluster(t, 3, 0)
-	var conns []*websocket.Conn
-	var ids []string
-	for index, n := range nodes {
-		for _, user := range []string{"a", "b"} {
-			conn, id := n.dialWelcomed(fmt.Sprintf("%s%d", user, index))
-			conns, ids = append(conns, conn), append(ids, id)
+	redistest.Each(t, func(t *testing.T, url string) {
+		nodes := startClusterAt(t, url, 3, 0)
+		var conns []*websocket.Conn
+		var ids []string
+		for index, n := range nodes {
+			for _, user := range []string{"a", "b"} {
+				conn, id := n.dialWelcomed(fmt.Sprintf("%s%d", user, index))
+				conns, ids = append(conns, conn), append(ids, id)
+			}
 		}
-	}
-	for index, n := range nodes {
-		notice := fmt.Sprintf(`{"type":"notice",  "from":%d}`, index)
-		status, body := n.apiCall("POST", "/api/v1/broadcast", "", `{"message":`+notice+`}`)
-		if status != http.StatusOK || body["queued"] != float64(2) || body["nodes"] != float64(2) {
-			t.Fatalf("broadcast through node %d: status %d, body %v, want 200 {queued:2, nodes:2}", index, status, body)
+		for index, n := range nodes {
+			notice := fmt.Sprintf(`{"type":"notice",  "from":%d}`, index)
+			status, body := n.apiCall("POST", "/api/v1/broadcast", "", `{"message":`+notice+`}`)
+			if status != http.StatusOK || body["queued"] != float64(2) || body["nodes"] != float64(2) {
+				t.Fatalf("broadcast through node %d: status %d, body %v, want 200 {queued:2, nodes:2}", index, status, body)
+			}
+			for _, conn := range conns {
+				receiveExactly(t, conn, notice)
+			}
 		}
-		for _, conn := range conns {
-			receiveExactly(t, conn, notice)
-		}
-	}
 
-	excluded := ids[4] // on the third node, excluded through the first
-	status, body := nodes[0].apiCall("POST", "/api/v1/broadcast", "", `{"message":{"n":1},"exclude":["`+excluded+`"]}`)
-	if status != http.StatusOK || body["queued"] != float64(2) {
-		t.Fatalf("broadcast with exclude: status %d, body %v", status, body)
-	}
-	for index, conn := range conns {
-		if index != 4 {
-			receiveExactly(t, conn, `{"n":1}`)
+		excluded := ids[4] // on the third node, excluded through the first
+		status, body := nodes[0].apiCall("POST", "/api/v1/broadcast", "", `{"message":{"n":1},"exclude":["`+excluded+`"]}`)
+		if status != http.StatusOK || body["queued"] != float64(2) {
+			t.Fatalf("broadcast with exclude: status %d, body %v", status, body)
 		}
-	}
+		for index, conn := range conns {
+			if index != 4 {
+				receiveExactly(t, conn, `{"n":1}`)
+			}
+		}
 
-	sender := conns[2]
-	send(t, sender, map[string]any{"type": "broadcast", "content": "hello everyone"})
-	for index, conn := range conns {
-		if index == 2 {
-			continue
+		sender := conns[2]
+		send(t, sender, map[string]any{"type": "broadcast", "content": "hello everyone"})
+		for index, conn := range conns {
+			if index == 2 {
+				continue
+			}
+			if got := readMessage(t, conn, readTimeout); got["type"] != "broadcast" || got["content"] != "hello everyone" {
+				t.Fatalf("connection %d got %v, want the client's broadcast", index, got)
+			}
 		}
-		if got := readMessage(t, conn, readTimeout); got["type"] != "broadcast" || got["content"] != "hello everyone" {
-			t.Fatalf("connection %d got %v, want the client's broadcast", index, got)
+		expectNoDuplicates(t, conns...)
+		if published := nodes[1].Cluster.Counters().Published; published != 2 {
+			t.Fatalf("node 1 published %d messages, want 2: one per API call or client broadcast", published)
 		}
-	}
-	expectNoDuplicates(t, conns...)
-	if published := nodes[1].Cluster.Counters().Published; published != 2 {
-		t.Fatalf("node 1 published %d messages, want 2: one per API call or client broadcast", published)
-	}
+	})
 }
 
 func TestClusterSendToUserReachesItsConnectionsOnEveryNodeInOrder(t *testing.T) {
-	_, nodes := startCluster(t, 3, 0)
-	aliceFirst, _ := nodes[0].dialWelcomed("alice")
-	aliceSecond, _ := nodes[1].dialWelcomed("alice")
-	bob, _ := nodes[2].dialWelcomed("bob")
+	redistest.Each(t, func(t *testing.T, url string) {
+		nodes := startClusterAt(t, url, 3, 0)
+		aliceFirst, _ := nodes[0].dialWelcomed("alice")
+		aliceSecond, _ := nodes[1].dialWelcomed("alice")
+		bob, _ := nodes[2].dialWelcomed("bob")
 
-	status, body := nodes[2].apiCall("POST", "/api/v1/users/alice/send", "", `{"message":`+pushedMessage+`}`)
-	if status != http.StatusOK || body["queued"] != float64(0) || body["nodes"] != float64(2) {
-		t.Fatalf("send through a node without alice: status %d, body %v, want 200 {queued:0, nodes:2}", status, body)
-	}
-	receiveExactly(t, aliceFirst, pushedMessage)
-	receiveExactly(t, aliceSecond, pushedMessage)
-
-	status, body = nodes[0].apiCall("POST", "/api/v1/users/alice/send", "", `{"message":{"n":0}}`)
-	if status != http.StatusOK || body["queued"] != float64(1) || body["nodes"] != float64(1) {
-		t.Fatalf("send through alice's node: status %d, body %v, want 200 {queued:1, nodes:1}", status, body)
-	}
-	receiveExactly(t, aliceFirst, `{"n":0}`)
-	receiveExactly(t, aliceSecond, `{"n":0}`)
-
-	const messages = 100
-	for sequence := range messages {
-		if status, _ := nodes[2].apiCall("POST", "/api/v1/users/alice/send", "", fmt.Sprintf(`{"message":{"seq":%d}}`, sequence)); status != http.StatusOK {
-			t.Fatalf("send %d: status %d", sequence, status)
+		status, body := nodes[2].apiCall("POST", "/api/v1/users/alice/send", "", `{"message":`+pushedMessage+`}`)
+		if status != http.StatusOK || body["queued"] != float64(0) || body["nodes"] != float64(2) {
+			t.Fatalf("send through a node without alice: status %d, body %v, want 200 {queued:0, nodes:2}", status, body)
 		}
-	}
-	for _, conn := range []*websocket.Conn{aliceFirst, aliceSecond} {
+		receiveExactly(t, aliceFirst, pushedMessage)
+		receiveExactly(t, aliceSecond, pushedMessage)
+
+		status, body = nodes[0].apiCall("POST", "/api/v1/users/alice/send", "", `{"message":{"n":0}}`)
+		if status != http.StatusOK || body["queued"] != float64(1) || body["nodes"] != float64(1) {
+			t.Fatalf("send through alice's node: status %d, body %v, want 200 {queued:1, nodes:1}", status, body)
+		}
+		receiveExactly(t, aliceFirst, `{"n":0}`)
+		receiveExactly(t, aliceSecond, `{"n":0}`)
+
+		const messages = 100
 		for sequence := range messages {
-			receiveExactly(t, conn, fmt.Sprintf(`{"seq":%d}`, sequence))
+			if status, _ := nodes[2].apiCall("POST", "/api/v1/users/alice/send", "", fmt.Sprintf(`{"message":{"seq":%d}}`, sequence)); status != http.StatusOK {
+				t.Fatalf("send %d: status %d", sequence, status)
+			}
 		}
-	}
-	expectNoDuplicates(t, aliceFirst, aliceSecond, bob)
+		for _, conn := range []*websocket.Conn{aliceFirst, aliceSecond} {
+			for sequence := range messages {
+				receiveExactly(t, conn, fmt.Sprintf(`{"seq":%d}`, sequence))
+			}
+		}
+		expectNoDuplicates(t, aliceFirst, aliceSecond, bob)
+	})
 }
 
 func TestClusterSendToAConnectionOfAnotherNode(t *testing.T) {
-	_, nodes := startCluster(t, 2, 0)
-	target, id := nodes[1].dialWelcomed("carol")
-	sibling, _ := nodes[1].dialWelcomed("carol")
+	redistest.Each(t, func(t *testing.T, url string) {
+		nodes := startClusterAt(t, url, 2, 0)
+		target, id := nodes[1].dialWelcomed("carol")
+		sibling, _ := nodes[1].dialWelcomed("carol")
 
-	status, body := nodes[0].apiCall("POST", "/api/v1/connections/"+id+"/send", "", `{"message":`+pushedMessage+`}`)
-	if status != http.StatusOK || body["queued"] != float64(0) || body["nodes"] != float64(1) {
-		t.Fatalf("send through the other node: status %d, body %v, want 200 {queued:0, nodes:1}", status, body)
-	}
-	receiveExactly(t, target, pushedMessage)
-	status, body = nodes[1].apiCall("POST", "/api/v1/connections/"+id+"/send", "", `{"message":{}}`)
-	if status != http.StatusOK || body["queued"] != float64(1) || body["nodes"] != nil {
-		t.Fatalf("send through its own node: status %d, body %v, want 200 {queued:1}", status, body)
-	}
-	receiveExactly(t, target, `{}`)
+		status, body := nodes[0].apiCall("POST", "/api/v1/connections/"+id+"/send", "", `{"message":`+pushedMessage+`}`)
+		if status != http.StatusOK || body["queued"] != float64(0) || body["nodes"] != float64(1) {
+			t.Fatalf("send through the other node: status %d, body %v, want 200 {queued:0, nodes:1}", status, body)
+		}
+		receiveExactly(t, target, pushedMessage)
+		status, body = nodes[1].apiCall("POST", "/api/v1/connections/"+id+"/send", "", `{"message":{}}`)
+		if status != http.StatusOK || body["queued"] != float64(1) || body["nodes"] != nil {
+			t.Fatalf("send through its own node: status %d, body %v, want 200 {queued:1}", status, body)
+		}
+		receiveExactly(t, target, `{}`)
 
-	orphan := session.NewConnectionID().String() // a tag no live node has
-	status, body = nodes[0].apiCall("POST", "/api/v1/connections/"+orphan+"/send", "", `{"message":{}}`)
-	if status != http.StatusNotFound || body["error"] != "connection_not_found" {
-		t.Fatalf("send to a connection of no node: status %d, body %v, want 404", status, body)
-	}
-	expectNoDuplicates(t, target, sibling)
+		orphan := session.NewConnectionID().String() // a tag no live node has
+		status, body = nodes[0].apiCall("POST", "/api/v1/connections/"+orphan+"/send", "", `{"message":{}}`)
+		if status != http.StatusNotFound || body["error"] != "connection_not_found" {
+			t.Fatalf("send to a connection of no node: status %d, body %v, want 404", status, body)
+		}
+		expectNoDuplicates(t, target, sibling)
+	})
 }
 
 func TestClusterKicksConnectionsOnOtherNodes(t *testing.T) {
-	_, nodes := startCluster(t, 3, 0)
-	_, stayID := nodes[0].dialWelcomed("dave")
-	kicked, kickedID := nodes[1].dialWelcomed("dave")
-	onThird, _ := nodes[2].dialWelcomed("dave")
-	bystander, _ := nodes[1].dialWelcomed("erin")
+	redistest.Each(t, func(t *testing.T, url string) {
+		nodes := startClusterAt(t, url, 3, 0)
+		_, stayID := nodes[0].dialWelcomed("dave")
+		kicked, kickedID := nodes[1].dialWelcomed("dave")
+		onThird, _ := nodes[2].dialWelcomed("dave")
+		bystander, _ := nodes[1].dialWelcomed("erin")
 
-	status, body := nodes[0].apiCall("DELETE", "/api/v1/connections/"+kickedID+"?reason=moved", "", nil)
-	if status != http.StatusOK || body["closed"] != float64(0) || body["nodes"] != float64(1) {
-		t.Fatalf("kick through another node: status %d, body %v, want 200 {closed:0, nodes:1}", status, body)
-	}
-	if code, text := readClose(t, kicked, readTimeout); code != 4403 || text != "moved" {
-		t.Fatalf("kicked connection closed with %d %q, want 4403 \"moved\"", code, text)
-	}
+		status, body := nodes[0].apiCall("DELETE", "/api/v1/connections/"+kickedID+"?reason=moved", "", nil)
+		if status != http.StatusOK || body["closed"] != float64(0) || body["nodes"] != float64(1) {
+			t.Fatalf("kick through another node: status %d, body %v, want 200 {closed:0, nodes:1}", status, body)
+		}
+		if code, text := readClose(t, kicked, readTimeout); code != 4403 || text != "moved" {
+			t.Fatalf("kicked connection closed with %d %q, want 4403 \"moved\"", code, text)
+		}
 
-	status, body = nodes[2].apiCall("DELETE", "/api/v1/users/dave/connections", "", `{"reason":"logged out"}`)
-	// nodes is 1 (the first node) or 2: the second node's release of the kicked
-	// connection reaches Redis in its next batch, so it may still be listed.
-	if reached, _ := body["nodes"].(float64); status != http.StatusOK || body["closed"] != float64(1) || reached < 1 || reached > 2 {
-		t.Fatalf("kick user: status %d, body %v, want 200 {closed:1, nodes:1 or 2}", status, body)
-	}
-	if code, text := readClose(t, onThird, readTimeout); code != 4403 || text != "logged out" {
-		t.Fatalf("dave's local connection closed with %d %q", code, text)
-	}
-	waitFor(t, readTimeout, "dave's connection on the first node to close", func() bool {
-		return nodes[0].Hub.Lookup(mustParse(t, stayID)) == nil
+		status, body = nodes[2].apiCall("DELETE", "/api/v1/users/dave/connections", "", `{"reason":"logged out"}`)
+		// nodes is 1 (the first node) or 2: the second node's release of the kicked
+		// connection reaches Redis in its next batch, so it may still be listed.
+		if reached, _ := body["nodes"].(float64); status != http.StatusOK || body["closed"] != float64(1) || reached < 1 || reached > 2 {
+			t.Fatalf("kick user: status %d, body %v, want 200 {closed:1, nodes:1 or 2}", status, body)
+		}
+		if code, text := readClose(t, onThird, readTimeout); code != 4403 || text != "logged out" {
+			t.Fatalf("dave's local connection closed with %d %q", code, text)
+		}
+		waitFor(t, readTimeout, "dave's connection on the first node to close", func() bool {
+			return nodes[0].Hub.Lookup(mustParse(t, stayID)) == nil
+		})
+		expectNothingPending(t, bystander)
 	})
-	expectNothingPending(t, bystander)
 }
 
 func mustParse(t *testing.T, text string) session.ConnectionID {
@@ -284,48 +298,50 @@ func mustParse(t *testing.T, text string) session.ConnectionID {
 }
 
 func TestClusterLimitHoldsAcrossNodes(t *testing.T) {
-	_, nodes := startCluster(t, 2, 3)
-	first, _ := nodes[0].dialWelcomed("alice")
-	nodes[0].dialWelcomed("alice")
-	nodes[1].dialWelcomed("alice")
-	if nodes[1].admitted("alice") || nodes[0].admitted("alice") {
-		t.Fatal("a fourth connection of alice was admitted with limit 3 across two nodes")
-	}
-	_ = first.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
-	waitFor(t, readTimeout, "alice's closed connection to stop counting", func() bool {
-		return nodes[1].admitted("alice")
-	})
-
-	const attempts = 10
-	var accepted atomic.Int64
-	var group, answered sync.WaitGroup
-	answered.Add(attempts)
-	for attempt := range attempts {
-		group.Go(func() {
-			address := nodes[attempt%2].wsURL(url.Values{"user_id": {"carol"}})
-			conn, response, err := websocket.DefaultDialer.Dial(address, nil)
-			if err != nil {
-				answered.Done()
-				t.Errorf("dial: %v", err)
-				return
-			}
-			_ = response.Body.Close()
-			defer conn.Close()
-			_ = conn.WriteJSON(map[string]string{"type": "hello"})
-			_ = conn.SetReadDeadline(time.Now().Add(readTimeout))
-			if _, _, err := conn.ReadMessage(); err == nil {
-				accepted.Add(1)
-			}
-			// An admitted connection stays open until every attempt has its answer,
-			// so that none is admitted in the place of one that closed.
-			answered.Done()
-			answered.Wait()
+	redistest.Each(t, func(t *testing.T, redisURL string) {
+		nodes := startClusterAt(t, redisURL, 2, 3)
+		first, _ := nodes[0].dialWelcomed("alice")
+		nodes[0].dialWelcomed("alice")
+		nodes[1].dialWelcomed("alice")
+		if nodes[1].admitted("alice") || nodes[0].admitted("alice") {
+			t.Fatal("a fourth connection of alice was admitted with limit 3 across two nodes")
+		}
+		_ = first.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+		waitFor(t, readTimeout, "alice's closed connection to stop counting", func() bool {
+			return nodes[1].admitted("alice")
 		})
-	}
-	group.Wait()
-	if accepted.Load() != 3 {
-		t.Fatalf("%d of %d concurrent connects over two nodes accepted with limit 3, want exactly 3", accepted.Load(), attempts)
-	}
+
+		const attempts = 10
+		var accepted atomic.Int64
+		var group, answered sync.WaitGroup
+		answered.Add(attempts)
+		for attempt := range attempts {
+			group.Go(func() {
+				address := nodes[attempt%2].wsURL(url.Values{"user_id": {"carol"}})
+				conn, response, err := websocket.DefaultDialer.Dial(address, nil)
+				if err != nil {
+					answered.Done()
+					t.Errorf("dial: %v", err)
+					return
+				}
+				_ = response.Body.Close()
+				defer conn.Close()
+				_ = conn.WriteJSON(map[string]string{"type": "hello"})
+				_ = conn.SetReadDeadline(time.Now().Add(readTimeout))
+				if _, _, err := conn.ReadMessage(); err == nil {
+					accepted.Add(1)
+				}
+				// An admitted connection stays open until every attempt has its answer,
+				// so that none is admitted in the place of one that closed.
+				answered.Done()
+				answered.Wait()
+			})
+		}
+		group.Wait()
+		if accepted.Load() != 3 {
+			t.Fatalf("%d of %d concurrent connects over two nodes accepted with limit 3, want exactly 3", accepted.Load(), attempts)
+		}
+	})
 }
 
 func TestClusterCrashedNodeStopsCountingWithinTheLease(t *testing.T) {
@@ -449,52 +465,41 @@ func TestClusterSurvivesARedisRestart(t *testing.T) {
 }
 
 // redisClient returns a client for looking into what the nodes wrote.
-func redisClient(t *testing.T, redisURL string) rueidis.Client {
-	t.Helper()
-	options, err := rueidis.ParseURL(redisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	options.DisableCache, options.ForceSingleClient = true, true
-	client, err := rueidis.NewClient(options)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(client.Close)
-	return client
-}
+var redisClient = redistest.Client
 
 func TestClusterStatsAndReadiness(t *testing.T) {
-	single := startNode(t, gateway.Config{InsecureUserID: true})
-	single.dial("solo")
-	waitFor(t, readTimeout, "the connection", func() bool { return single.Hub.ConnectionCount() == 1 })
-	if status, body := single.clusterStats(); status != http.StatusOK || body["nodes"] != float64(1) || body["total_connections"] != float64(1) {
-		t.Fatalf("cluster stats of a single node: %d %v, want a cluster of one", status, body)
-	}
-	if status, body := single.readiness(); status != http.StatusOK || body["status"] != "ready" {
-		t.Fatalf("readiness of a single node: %d %v", status, body)
-	}
-	var refusal map[string]any
-	if status := getJSON(t, single.httpURL("/api/v1/ws/stats?scope=galaxy"), &refusal); status != http.StatusBadRequest ||
-		refusal["error"] != "invalid_scope" {
-		t.Fatalf("unknown scope: %d %v, want 400 invalid_scope", status, refusal)
-	}
-
-	_, nodes := startCluster(t, 3, 0)
-	for index, n := range nodes {
-		for connection := range index + 1 {
-			n.dialWelcomed(fmt.Sprintf("user%d-%d", index, connection%2))
+	redistest.Each(t, func(t *testing.T, redisURL string) {
+		single := startNode(t, gateway.Config{InsecureUserID: true})
+		single.dial("solo")
+		waitFor(t, readTimeout, "the connection", func() bool { return single.Hub.ConnectionCount() == 1 })
+		if status, body := single.clusterStats(); status != http.StatusOK || body["nodes"] != float64(1) || body["total_connections"] != float64(1) {
+			t.Fatalf("cluster stats of a single node: %d %v, want a cluster of one", status, body)
 		}
-	}
-	waitFor(t, 2*clusterLease, "cluster stats to cover all three nodes", func() bool {
-		status, body := nodes[0].clusterStats()
-		return status == http.StatusOK && body["scope"] == "cluster" && body["nodes"] == float64(3) &&
-			body["total_connections"] == float64(6) && body["total_users"] == float64(5)
+		if status, body := single.readiness(); status != http.StatusOK || body["status"] != "ready" {
+			t.Fatalf("readiness of a single node: %d %v", status, body)
+		}
+		var refusal map[string]any
+		if status := getJSON(t, single.httpURL("/api/v1/ws/stats?scope=galaxy"), &refusal); status != http.StatusBadRequest ||
+			refusal["error"] != "invalid_scope" {
+			t.Fatalf("unknown scope: %d %v, want 400 invalid_scope", status, refusal)
+		}
+
+		nodes := startClusterAt(t, redisURL, 3, 0)
+		for index, n := range nodes {
+			for connection := range index + 1 {
+				n.dialWelcomed(fmt.Sprintf("user%d-%d", index, connection%2))
+			}
+		}
+		waitFor(t, 2*clusterLease, "cluster stats to cover all three nodes", func() bool {
+			status, body := nodes[0].clusterStats()
+			return status == http.StatusOK && body["scope"] == "cluster" && body["nodes"] == float64(3) &&
+				body["total_connections"] == float64(6) && body["total_users"] == float64(5)
+		})
+		if document := nodes[0].stats(""); document.TotalConnections != 1 {
+			t.Fatalf("node scope counts %d connections, want this node's 1", document.TotalConnections)
+		}
+		if status, body := nodes[2].readiness(); status != http.StatusOK || body["status"] != "ready" {
+			t.Fatalf("readiness of a clustered node: %d %v", status, body)
+		}
 	})
-	if document := nodes[0].stats(""); document.TotalConnections != 1 {
-		t.Fatalf("node scope counts %d connections, want this node's 1", document.TotalConnections)
-	}
-	if status, body := nodes[2].readiness(); status != http.StatusOK || body["status"] != "ready" {
-		t.Fatalf("readiness of a clustered node: %d %v", status, body)
-	}
 }

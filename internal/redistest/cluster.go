@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/rueidis"
 )
 
 // clusterTimeout bounds how long a Redis Cluster may take to reach cluster_state:ok
@@ -190,4 +192,37 @@ func (c *Cluster) serves(server *Server, slot int) bool {
 		}
 	}
 	return false
+}
+
+// Each runs test twice, as subtests with the same assertions: against a single
+// Redis ("single") and against a Redis Cluster of three masters ("cluster"), each
+// given by its URL (see Server.URL and Cluster.URL).
+func Each(t *testing.T, test func(t *testing.T, url string)) {
+	t.Run("single", func(t *testing.T) { test(t, Start(t).URL()) })
+	t.Run("cluster", func(t *testing.T) { test(t, StartCluster(t, 3).URL()) })
+}
+
+// Client returns a client for looking into a Redis of this package by its URL: a
+// Server's, or a Cluster's (then commands go to the master of their slot). It is
+// closed when the test ends.
+func Client(t testing.TB, url string) rueidis.Client {
+	t.Helper()
+	var options rueidis.ClientOption
+	if seeds, clustered := strings.CutPrefix(url, "redis+cluster://"); clustered {
+		options.InitAddress = strings.Split(seeds, ",")
+	} else {
+		parsed, err := rueidis.ParseURL(url)
+		if err != nil {
+			t.Fatalf("redistest: %v", err)
+		}
+		options = parsed
+		options.ForceSingleClient = true
+	}
+	options.DisableCache = true
+	client, err := rueidis.NewClient(options)
+	if err != nil {
+		t.Fatalf("redistest: client for %s: %v", url, err)
+	}
+	t.Cleanup(client.Close)
+	return client
 }
