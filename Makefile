@@ -89,11 +89,13 @@ define apt_install
 	apt-get update -q && apt-get install -y -q --no-install-recommends $(1)
 endef
 
-## deps-redis: install Debian's redis-server when missing; the cluster tests start
-## their own on a free port.
+## deps-redis: install Debian's redis-server (with redis-cli, from redis-tools) when
+## missing; the cluster tests start their own on free ports, and a 3-master Redis
+## Cluster with redis-cli --cluster create (Redis 7 for sharded pub/sub: Debian 12
+## has 7.0).
 .PHONY: deps-redis
 deps-redis:
-	$(call apt_install,redis-server,the Redis server the cluster tests start; 4 packages$(comma) about 6 MB,command -v redis-server >/dev/null 2>&1)
+	$(call apt_install,redis-server,the Redis server and redis-cli the cluster tests start; 4 packages$(comma) about 6 MB,command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1)
 
 test: deps deps-redis lint test-js
 	$(GO) test $(TEST_FLAGS) ./...

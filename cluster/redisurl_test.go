@@ -3,6 +3,7 @@ package cluster
 import (
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 
@@ -76,5 +77,50 @@ func TestAURLThatIsNotRedisIsRefusedWithoutItsPassword(t *testing.T) {
 				t.Fatalf("the error shows the password: %q", err)
 			}
 		})
+	}
+}
+
+func TestAClusterURLNamesEverySeed(t *testing.T) {
+	options, clustered, err := clientOptions("rediss+cluster://user:secret@h1:7000,h2:7001?addr=[::1]:7002&dial_timeout=2s")
+	if err != nil || !clustered {
+		t.Fatalf("clientOptions: %v, clustered %v", err, clustered)
+	}
+	slices.Sort(options.InitAddress)
+	if want := []string{"[::1]:7002", "h1:7000", "h2:7001"}; !slices.Equal(options.InitAddress, want) {
+		t.Fatalf("seeds %v, want %v", options.InitAddress, want)
+	}
+	if options.Username != "user" || options.Password != "secret" || options.TLSConfig == nil || options.TLSConfig.ServerName != "" {
+		t.Fatalf("credentials or TLS lost: user %q, TLS %+v", options.Username, options.TLSConfig)
+	}
+	for url, want := range map[string]string{
+		"redis+cluster://h1:7000,,h2:7001":  "empty seed",
+		"redis+cluster://h1:7000,h2:7001/3": "database 0 only",
+	} {
+		if _, err := newQuiet(t, url); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), urlForm) {
+			t.Fatalf("New(%q): %v; want an error mentioning %q and the URL's form", url, err, want)
+		}
+	}
+}
+
+func TestAClusterIsFoundFromAClusterURLOrAPlainURLToOneOfItsNodes(t *testing.T) {
+	redis := redistest.StartCluster(t, 3)
+	for _, url := range []string{redis.URL(), redis.Masters[1].URL()} {
+		node, err := newQuiet(t, url)
+		if err != nil || !node.sharded {
+			t.Fatalf("New(%q): %v; want a node on the Redis Cluster", url, err)
+		}
+	}
+	single := redistest.Start(t)
+	if _, err := newQuiet(t, "redis+cluster://"+single.Addr()); err == nil || !strings.Contains(err.Error(), "not in cluster mode") {
+		t.Fatalf("New with a cluster URL to a single Redis: %v; want a refusal", err)
+	}
+	if node, err := newQuiet(t, single.URL()); err != nil || node.sharded {
+		t.Fatalf("New with a single Redis: %v, sharded %v", err, node != nil && node.sharded)
+	}
+	redis.Masters[0].Kill()
+	redis.Masters[1].Kill()
+	redis.Masters[2].Kill()
+	if _, err := newQuiet(t, redis.URL()); err == nil || !strings.Contains(err.Error(), "no seed of the Redis Cluster answered") {
+		t.Fatalf("New with every seed down: %v; want a startup error", err)
 	}
 }

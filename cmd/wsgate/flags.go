@@ -166,7 +166,8 @@ func defineFlags(flags *flag.FlagSet, parsed *options) {
 	flags.StringVar(&parsed.allowedOrigins, "allowed-origins", "",
 		"comma-separated browser origins allowed to connect besides same-origin, e.g. https://app.example.com; * allows any")
 	flags.StringVar(&parsed.redisURL, "redis-url", "",
-		"Redis that joins this node to a cluster, redis://[user:password@]host:port[/db], or rediss://... for TLS (empty = a single node, no Redis)")
+		"Redis that joins this node to a cluster, redis://[user:password@]host:port[/db], or rediss://... for TLS, "+
+			"or a Redis Cluster: redis+cluster://host:port[,host:port...] (empty = a single node, no Redis)")
 	flags.StringVar(&parsed.nodeID, "node-id", "", "this node's name in logs and in Redis (empty = random per process)")
 	flags.DurationVar(&parsed.clusterLease, "cluster-lease", cluster.DefaultLease,
 		"time a node that stops renewing its lease (crash, partition) keeps counting in Redis; renewed every third of it")

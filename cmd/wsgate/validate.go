@@ -52,8 +52,9 @@ func (s sources) invalid(name, problem string) error {
 	return fmt.Errorf("-%s %s: %s", name, value, problem)
 }
 
-// redisSchemes are the URL schemes -redis-url accepts: plain TCP, TLS, a Unix socket.
-var redisSchemes = map[string]bool{"redis": true, "rediss": true, "unix": true}
+// redisSchemes are the URL schemes -redis-url accepts: plain TCP, TLS, a Unix socket,
+// and a Redis Cluster's seeds over plain TCP or TLS.
+var redisSchemes = map[string]bool{"redis": true, "rediss": true, "unix": true, "redis+cluster": true, "rediss+cluster": true}
 
 // redactedURL returns address quoted, with any password replaced by "xxxxx"; an
 // address that does not parse is hidden, since it may hold a password.
@@ -138,7 +139,8 @@ func (o options) validate(at sources) error {
 	}
 	if o.redisURL != "" {
 		if parsed, err := url.Parse(o.redisURL); err != nil || !redisSchemes[parsed.Scheme] {
-			return at.invalid("redis-url", "must be redis://[user:password@]host:port[/db], or rediss:// for TLS")
+			return at.invalid("redis-url", "must be redis://[user:password@]host:port[/db], or rediss:// for TLS, "+
+				"or redis+cluster://host:port[,host:port...] for a Redis Cluster")
 		}
 	}
 	if err := o.validateCallbacks(at); err != nil {
