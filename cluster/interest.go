@@ -6,18 +6,18 @@ import (
 )
 
 // Channel subscriptions in Redis. A node receives a channel's publications through
-// the Redis channel ch:<channel>, subscribed on its subscription connection (the
-// one of broadcast and to:<tag>) only while the channel has a subscriber on this
-// node. ChannelInterest runs on client handler goroutines when a channel's first
+// the shard channel ch:{<channel>}, subscribed on its subscription connection to the
+// channel's shard (shards.go) only while the channel has a subscriber on this node. ChannelInterest runs on client handler goroutines when a channel's first
 // local subscriber arrives or its last leaves, so it only marks the channel as
 // changed, in a set. The subscription goroutine takes the marked channels
 // channelBatchDelay after the first mark (at once when channelBatchSize are marked),
 // asks the Receiver which of them have local subscribers now, and sends one
-// SUBSCRIBE and one UNSUBSCRIBE for the whole batch. Reading the truth when acting
+// SSUBSCRIBE and one SUNSUBSCRIBE for the whole batch (per slot under Redis
+// Cluster). Reading the truth when acting
 // makes the order of the calls for one channel irrelevant: a subscribe and an
 // unsubscribe racing on two handlers end in whatever the channel's state is when
-// the batch runs. After the connection breaks, the next one subscribes every
-// channel this node wants again, in batches.
+// the batch runs. After a connection breaks, its channels are subscribed again, in
+// batches.
 
 // channelBatchDelay is how long the subscription goroutine collects channel changes
 // before it acts: short next to a human's wait for a first message, long enough that
@@ -42,18 +42,16 @@ type interest struct {
 	wake chan struct{}
 	full chan struct{}
 
-	// wanted holds the channels with local subscribers as of their last check: what
-	// every new subscription connection subscribes. Only the subscription goroutine
-	// uses it.
+	// wanted holds the channels with local subscribers as of their last check. Only
+	// the subscription goroutine uses it.
 	wanted map[string]struct{}
 
-	// confirmedMutex guards confirmed, the channels Redis confirmed on the current
-	// subscription connection, generation, which numbers the connections so
-	// that late confirmations of a closed one are ignored, and waiters, the
-	// channels closed when a channel is confirmed (see await).
+	// confirmedMutex guards confirmed, the channels Redis confirmed on a live
+	// subscription connection (a lost connection unconfirms its channels,
+	// shards.go), and waiters, the channels closed when a channel is confirmed
+	// (see await).
 	confirmedMutex sync.RWMutex
 	confirmed      map[string]struct{}
-	generation     uint64
 	waiters        map[string][]chan struct{}
 }
 
@@ -123,35 +121,11 @@ func (i *interest) decide(changed map[string]struct{}, hasSubscribers func(strin
 	return subscribe, unsubscribe
 }
 
-// everyWanted returns the channels a new subscription connection must subscribe.
-// Only the subscription goroutine calls it.
-func (i *interest) everyWanted() []string {
-	channels := make([]string, 0, len(i.wanted))
-	for channel := range i.wanted {
-		channels = append(channels, channel)
-	}
-	return channels
-}
-
-// reset forgets the confirmations of the previous subscription connection and
-// returns the number of the next one.
-func (i *interest) reset() uint64 {
-	i.confirmedMutex.Lock()
-	defer i.confirmedMutex.Unlock()
-	i.generation++
-	// A new map rather than clear: a map keeps its peak size.
-	i.confirmed = make(map[string]struct{})
-	return i.generation
-}
-
 // confirm records Redis's confirmation of a subscribe (subscribed true) or an
-// unsubscribe of channel on connection generation.
-func (i *interest) confirm(generation uint64, channel string, subscribed bool) {
+// unsubscribe of channel, or the loss of its connection (subscribed false).
+func (i *interest) confirm(channel string, subscribed bool) {
 	i.confirmedMutex.Lock()
 	defer i.confirmedMutex.Unlock()
-	if generation != i.generation {
-		return
-	}
 	if subscribed {
 		i.confirmed[channel] = struct{}{}
 		for _, waiter := range i.waiters[channel] {

@@ -53,11 +53,9 @@ type shardLoss struct {
 // goroutine uses it, apart from the connections' hooks and forwarders, which read
 // what is stated per field.
 type subscriptions struct {
-	node *Node
-	// generation numbers this set for interest's confirmations.
-	generation uint64
-	sharded    bool
-	shards     map[string]*shard
+	node    *Node
+	sharded bool
+	shards  map[string]*shard
 	// where maps each subscribed Redis channel to its connection.
 	where map[string]*shard
 	// owners maps a slot to its master's address under Redis Cluster; nil until
@@ -74,13 +72,12 @@ type subscriptions struct {
 
 func (n *Node) newSubscriptions() *subscriptions {
 	s := &subscriptions{
-		node:       n,
-		generation: n.interest.reset(),
-		sharded:    n.sharded,
-		shards:     make(map[string]*shard),
-		where:      make(map[string]*shard),
-		pending:    map[string]struct{}{n.keys.broadcast: {}, n.keys.inbox: {}},
-		losses:     make(chan shardLoss),
+		node:    n,
+		sharded: n.sharded,
+		shards:  make(map[string]*shard),
+		where:   make(map[string]*shard),
+		pending: map[string]struct{}{n.keys.broadcast: {}, n.keys.inbox: {}},
+		losses:  make(chan shardLoss),
 	}
 	return s
 }
@@ -280,7 +277,7 @@ func (s *subscriptions) confirm(owner *shard, event rueidis.PubSubSubscription) 
 		s.broadcastUp.Store(subscribed)
 	default:
 		if channel, ok := n.keys.channelOf(event.Channel); ok {
-			n.interest.confirm(s.generation, channel, subscribed)
+			n.interest.confirm(channel, subscribed)
 		}
 		return
 	}
@@ -309,7 +306,7 @@ func (s *subscriptions) drop(owner *shard, err error) {
 			s.broadcastUp.Store(false)
 		default:
 			if channel, ok := n.keys.channelOf(redisChannel); ok {
-				n.interest.confirm(s.generation, channel, false)
+				n.interest.confirm(channel, false)
 			}
 		}
 	}
