@@ -74,7 +74,7 @@ type Counters struct {
 	// publication because the relay queue held Config.MaxRelayBytes (they reached
 	// this node's subscribers only).
 	ChannelRelayDropped uint64
-	// ChannelBatches counts the SUBSCRIBE and UNSUBSCRIBE commands that changed the
+	// ChannelBatches counts the SSUBSCRIBE and SUNSUBSCRIBE commands that changed the
 	// channels this node receives, each for up to 1,000 channels.
 	ChannelBatches uint64
 	// QueriesDropped counts other nodes' channel queries dropped unanswered because
@@ -178,7 +178,7 @@ func (n *Node) EachCounter(visit func(name, help string, value uint64)) {
 	visit("channel_received", "Channel publications from other nodes delivered here (also counted in received).", snapshot.ChannelReceived)
 	visit("channel_relay_dropped", "Client publications to channels dropped before publication because the relay queue was full.",
 		snapshot.ChannelRelayDropped)
-	visit("channel_batches", "SUBSCRIBE and UNSUBSCRIBE commands that changed the channels this node receives from Redis.",
+	visit("channel_batches", "SSUBSCRIBE and SUNSUBSCRIBE commands that changed the channels this node receives from Redis.",
 		snapshot.ChannelBatches)
 	visit("queries_dropped", "Other nodes' channel queries dropped unanswered because the query queue was full.",
 		snapshot.QueriesDropped)

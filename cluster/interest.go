@@ -26,7 +26,7 @@ import (
 const channelBatchDelay = 10 * time.Millisecond
 
 // channelBatchSize is how many marked channels make the goroutine act before
-// channelBatchDelay, and the most channels one SUBSCRIBE or UNSUBSCRIBE names.
+// channelBatchDelay, and the most channels one SSUBSCRIBE or SUNSUBSCRIBE names.
 const channelBatchSize = 1000
 
 // interest tracks which channels this node receives from Redis. Safe for

@@ -10,19 +10,23 @@ import (
 )
 
 // The cross-node half of every delivery (delivery.Forwarder). The publisher delivers
-// to this node's connections itself and then calls one of these methods, which makes
-// exactly one Redis call:
+// to this node's connections itself and then calls one of these methods:
 //
-//	broadcast            PUBLISH broadcast                 every node receives it once
-//	send to user, kick   routeScript: PUBLISH to:<tag>     only the nodes holding the user
-//	send to connection   PUBLISH to:<tag of the id>        only the node holding it
+//	broadcast            SPUBLISH broadcast              every node receives it once
+//	send to user, kick   HGETALL user:<user>, then       only the nodes holding the user
+//	                     SPUBLISH to:<tag> per node
+//	send to connection   SPUBLISH to:<tag of the id>     only the node holding it
+//
+// Sends to a user take two round trips: the user's hash and the nodes' inboxes lie in
+// different Redis Cluster slots, so one script cannot read the one and publish to the
+// others. The rest take one.
 //
 // Each returns how many other nodes received the message (Redis's count of
 // subscribers that got it), or an error when Redis could not be reached: nothing
 // was then delivered beyond this node, except for a send to a user on a Redis
 // Cluster, which reached the nodes whose inbox shard answered (their count comes
 // with the error). Calls are bounded by Config.Timeout and ctx,
-// and fail at once while Redis is known to be unreachable (see available).
+// and fail at once while a single Redis is known to be unreachable (see available).
 
 // ErrUnavailable wraps every error of the cross-node methods: Redis could not be
 // reached in time, so the message reached this node's connections only.

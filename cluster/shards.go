@@ -147,7 +147,8 @@ func (s *subscriptions) sync() error {
 				return builder.Ssubscribe().Channel(part...).Build()
 			})
 			if err != nil {
-				s.drop(owner, err)
+				// The caller records the error.
+				s.drop(owner, nil)
 			}
 		}
 		if err != nil {
