@@ -23,9 +23,9 @@ import (
 //
 // Each returns how many other nodes received the message (Redis's count of
 // subscribers that got it), or an error when Redis could not be reached: nothing
-// was then delivered beyond this node, except for a send to a user on a Redis
-// Cluster, which reached the nodes whose inbox shard answered (their count comes
-// with the error). Calls are bounded by Config.Timeout and ctx,
+// was then delivered beyond this node, except when the call timed out after Redis
+// ran it, and for a send to a user on a Redis Cluster, which reached the nodes whose
+// inbox shard answered (their count comes with the error). Calls are bounded by Config.Timeout and ctx,
 // and fail at once while a single Redis is known to be unreachable (see available).
 
 // ErrUnavailable wraps every error of the cross-node methods: Redis could not be

@@ -32,13 +32,13 @@ func TestSlotOfAgreesWithRedisCluster(t *testing.T) {
 type traffic struct {
 	mutex     sync.Mutex
 	delivered map[string]bool // payload → Redis reported a receiver
-	failed    map[string]bool // payload → the publication failed
+	failed    map[string]error // payload → why its publication failed
 	stop      chan struct{}
 	done      sync.WaitGroup
 }
 
 func startTraffic(n *Node, channel string) *traffic {
-	traffic := &traffic{delivered: make(map[string]bool), failed: make(map[string]bool), stop: make(chan struct{})}
+	traffic := &traffic{delivered: make(map[string]bool), failed: make(map[string]error), stop: make(chan struct{})}
 	traffic.done.Go(func() {
 		for index := 0; ; index++ {
 			select {
@@ -51,7 +51,7 @@ func startTraffic(n *Node, channel string) *traffic {
 			traffic.mutex.Lock()
 			switch {
 			case err != nil:
-				traffic.failed[payload] = true
+				traffic.failed[payload] = err
 			case receivers > 0:
 				traffic.delivered[payload] = true
 			}
@@ -74,8 +74,9 @@ func (traffic *traffic) finish() {
 	traffic.done.Wait()
 }
 
-// check requires that received holds every delivered publication once, no failed
-// one, in publication order.
+// check requires that received holds every delivered publication once, in
+// publication order, and no failed one unless it failed by its timeout (Redis may
+// have run it before the answer came late: PublishToChannel says so).
 func (traffic *traffic) check(t *testing.T, channel string, received []string) {
 	t.Helper()
 	seen := make(map[string]bool, len(received))
@@ -85,8 +86,8 @@ func (traffic *traffic) check(t *testing.T, channel string, received []string) {
 			t.Fatalf("%s: %s was delivered twice", channel, payload)
 		}
 		seen[payload] = true
-		if traffic.failed[payload] {
-			t.Fatalf("%s: %s was delivered although its publication failed", channel, payload)
+		if err := traffic.failed[payload]; err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("%s: %s was delivered although its publication failed with %v", channel, payload, err)
 		}
 		var index int
 		if _, err := fmt.Sscanf(payload, `{"n":%d}`, &index); err != nil || index <= last {
