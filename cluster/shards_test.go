@@ -31,7 +31,7 @@ func TestSlotOfAgreesWithRedisCluster(t *testing.T) {
 // recording each publication's outcome.
 type traffic struct {
 	mutex     sync.Mutex
-	delivered map[string]bool // payload → Redis reported a receiver
+	delivered map[string]bool  // payload → Redis reported a receiver
 	failed    map[string]error // payload → why its publication failed
 	stop      chan struct{}
 	done      sync.WaitGroup

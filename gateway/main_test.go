@@ -15,6 +15,7 @@ import (
 
 	"github.com/wsgate/wsgate/engine"
 	"github.com/wsgate/wsgate/gateway"
+	"github.com/wsgate/wsgate/internal/redistest"
 	"github.com/wsgate/wsgate/internal/testsupport"
 	"github.com/wsgate/wsgate/internal/testsupport/testnode"
 )
@@ -23,7 +24,7 @@ import (
 // down by its test, and nbio's event loop must leave nothing behind. The goroutines
 // alive before the tests (nbio's package-level default engine) are not counted.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreCurrent())
+	goleak.VerifyTestMain(m, goleak.IgnoreCurrent(), redistest.IgnoreClusterRefresh)
 }
 
 // node is a running gateway on a free loopback port.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+	"go.uber.org/goleak"
 )
 
 // clusterTimeout bounds how long a Redis Cluster may take to reach cluster_state:ok
@@ -193,6 +194,12 @@ func (c *Cluster) serves(server *Server, slot int) bool {
 	}
 	return false
 }
+
+// IgnoreClusterRefresh is a goleak option for packages that test against a
+// Cluster: after a topology change (a master killed, a node gone) rueidis closes the
+// connections it dropped from its own goroutine, five seconds later, which may
+// outlive the last test.
+var IgnoreClusterRefresh = goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*clusterClient)._refresh.func2")
 
 // Each runs test twice, as subtests with the same assertions: against a single
 // Redis ("single") and against a Redis Cluster of three masters ("cluster"), each
