@@ -97,77 +97,78 @@ func sumTransitions(channel string, receivers ...*recorder) (joins, leaves map[s
 }
 
 func TestPresenceAcrossThreeNodes(t *testing.T) {
-	redis := redistest.Start(t)
-	var nodes [3]*Node
-	var receivers [3]*recorder
-	for index := range nodes {
-		nodes[index], receivers[index] = startPresenceNode(t, redis.URL())
-	}
-	// 300 users: user i is on node i%3 with 1 + i%4 connections, and every fifth
-	// user also on the next node with 2, so that totals add across nodes.
-	want := make(map[string]int)
-	connections := 0
-	for index := range 300 {
-		user := fmt.Sprintf("user-%03d", index)
-		report(nodes[index%3], "room", user, 1+index%4)
-		want[user] = 1 + index%4
-		if index%5 == 0 {
-			report(nodes[(index+1)%3], "room", user, 2)
-			want[user] += 2
+	forEachRedis(t, func(t *testing.T, url string) {
+		var nodes [3]*Node
+		var receivers [3]*recorder
+		for index := range nodes {
+			nodes[index], receivers[index] = startPresenceNode(t, url)
 		}
-		connections += want[user]
-	}
-	report(nodes[0], "other", "user-000", 1)
-	waitFor(t, 5*time.Second, "every node's presence to reach Redis", func() bool {
-		return statsAre(t, nodes[2], "room", 300, connections)
-	})
-	for _, node := range nodes {
-		listed, pages, last := walkPresence(t, node, "room", 7)
-		if !maps.Equal(listed, want) {
-			t.Fatalf("pages listed %d users, want %d with their counts summed across nodes", len(listed), len(want))
+		// 300 users: user i is on node i%3 with 1 + i%4 connections, and every fifth
+		// user also on the next node with 2, so that totals add across nodes.
+		want := make(map[string]int)
+		connections := 0
+		for index := range 300 {
+			user := fmt.Sprintf("user-%03d", index)
+			report(nodes[index%3], "room", user, 1+index%4)
+			want[user] = 1 + index%4
+			if index%5 == 0 {
+				report(nodes[(index+1)%3], "room", user, 2)
+				want[user] += 2
+			}
+			connections += want[user]
 		}
-		if pages != 43 || last.TotalUsers != 300 || last.TotalConnections != connections {
-			t.Fatalf("%d pages, totals %d users %d connections; want 43 pages, 300 and %d", pages,
-				last.TotalUsers, last.TotalConnections, connections)
+		report(nodes[0], "other", "user-000", 1)
+		waitFor(t, 5*time.Second, "every node's presence to reach Redis", func() bool {
+			return statsAre(t, nodes[2], "room", 300, connections)
+		})
+		for _, node := range nodes {
+			listed, pages, last := walkPresence(t, node, "room", 7)
+			if !maps.Equal(listed, want) {
+				t.Fatalf("pages listed %d users, want %d with their counts summed across nodes", len(listed), len(want))
+			}
+			if pages != 43 || last.TotalUsers != 300 || last.TotalConnections != connections {
+				t.Fatalf("%d pages, totals %d users %d connections; want 43 pages, 300 and %d", pages,
+					last.TotalUsers, last.TotalConnections, connections)
+			}
 		}
-	}
-	if !statsAre(t, nodes[1], "other", 1, 1) {
-		t.Fatal("a second channel's stats are wrong")
-	}
-	// A node reports the transitions right after Redis answered its script, so
-	// they may follow the stats by a moment.
-	var joins, leaves map[string]int
-	waitFor(t, 5*time.Second, "300 users to join", func() bool {
-		joins, leaves = sumTransitions("room", receivers[:]...)
-		return len(joins) == 300
-	})
-	if len(leaves) != 0 {
-		t.Fatalf("%d users left; want none", len(leaves))
-	}
-	for user, count := range joins {
-		if count != 1 {
-			t.Fatalf("%s joined %d times across the nodes, want once (a user on two nodes joins once)", user, count)
+		if !statsAre(t, nodes[1], "other", 1, 1) {
+			t.Fatal("a second channel's stats are wrong")
 		}
-	}
+		// A node reports the transitions right after Redis answered its script, so
+		// they may follow the stats by a moment.
+		var joins, leaves map[string]int
+		waitFor(t, 5*time.Second, "300 users to join", func() bool {
+			joins, leaves = sumTransitions("room", receivers[:]...)
+			return len(joins) == 300
+		})
+		if len(leaves) != 0 {
+			t.Fatalf("%d users left; want none", len(leaves))
+		}
+		for user, count := range joins {
+			if count != 1 {
+				t.Fatalf("%s joined %d times across the nodes, want once (a user on two nodes joins once)", user, count)
+			}
+		}
 
-	// user-000 leaves node 0 but stays on node 1; user-001 leaves node 1, its only one.
-	report(nodes[0], "room", "user-000", 0)
-	report(nodes[1], "room", "user-001", 0)
-	connections -= want["user-001"] + 1
-	waitFor(t, 5*time.Second, "the leaves to reach Redis", func() bool {
-		return statsAre(t, nodes[0], "room", 299, connections)
+		// user-000 leaves node 0 but stays on node 1; user-001 leaves node 1, its only one.
+		report(nodes[0], "room", "user-000", 0)
+		report(nodes[1], "room", "user-001", 0)
+		connections -= want["user-001"] + 1
+		waitFor(t, 5*time.Second, "the leaves to reach Redis", func() bool {
+			return statsAre(t, nodes[0], "room", 299, connections)
+		})
+		waitFor(t, 5*time.Second, "a leave to be reported", func() bool {
+			joins, leaves = sumTransitions("room", receivers[:]...)
+			return len(leaves) > 0
+		})
+		if !maps.Equal(leaves, map[string]int{"user-001": 1}) || len(joins) != 300 {
+			t.Fatalf("leaves %v; want user-001 once (user-000 is still on another node)", leaves)
+		}
+		page, err := nodes[2].Presence(context.Background(), "room", 1, "")
+		if err != nil || page.Users["user-000"] != 2 {
+			t.Fatalf("user-000 on one node: %v, %v; want 2 connections", page.Users, err)
+		}
 	})
-	waitFor(t, 5*time.Second, "a leave to be reported", func() bool {
-		joins, leaves = sumTransitions("room", receivers[:]...)
-		return len(leaves) > 0
-	})
-	if !maps.Equal(leaves, map[string]int{"user-001": 1}) || len(joins) != 300 {
-		t.Fatalf("leaves %v; want user-001 once (user-000 is still on another node)", leaves)
-	}
-	page, err := nodes[2].Presence(context.Background(), "room", 1, "")
-	if err != nil || page.Users["user-000"] != 2 {
-		t.Fatalf("user-000 on one node: %v, %v; want 2 connections", page.Users, err)
-	}
 }
 
 func TestPresencePagesAreBoundedAndCursorsChecked(t *testing.T) {
@@ -198,72 +199,76 @@ func TestPresencePagesAreBoundedAndCursorsChecked(t *testing.T) {
 }
 
 func TestACrashedNodesPresenceLeavesWithinItsLease(t *testing.T) {
-	redis := redistest.Start(t)
-	survivor, atSurvivor := startPresenceNode(t, redis.URL())
-	doomed, atDoomed := startPresenceNode(t, redis.URL())
-	report(doomed, "room", "alone", 2)
-	report(doomed, "room", "shared", 1)
-	report(survivor, "room", "shared", 1)
-	report(doomed, "hall", "alone", 1)
-	waitFor(t, 5*time.Second, "the presence to reach Redis", func() bool {
-		return statsAre(t, survivor, "room", 2, 4) && statsAre(t, survivor, "hall", 1, 1)
-	})
+	forEachRedis(t, func(t *testing.T, url string) {
+		survivor, atSurvivor := startPresenceNode(t, url)
+		doomed, atDoomed := startPresenceNode(t, url)
+		report(doomed, "room", "alone", 2)
+		report(doomed, "room", "shared", 1)
+		report(survivor, "room", "shared", 1)
+		report(doomed, "hall", "alone", 1)
+		waitFor(t, 5*time.Second, "the presence to reach Redis", func() bool {
+			return statsAre(t, survivor, "room", 2, 4) && statsAre(t, survivor, "hall", 1, 1)
+		})
 
-	crashed := time.Now()
-	crash(doomed)
-	waitFor(t, testLease+testLease/3+2*time.Second, "the crashed node's users to leave", func() bool {
-		return statsAre(t, survivor, "room", 1, 1) && statsAre(t, survivor, "hall", 0, 0)
+		crashed := time.Now()
+		crash(doomed)
+		waitFor(t, testLease+testLease/3+2*time.Second, "the crashed node's users to leave", func() bool {
+			return statsAre(t, survivor, "room", 1, 1) && statsAre(t, survivor, "hall", 0, 0)
+		})
+		t.Logf("the crashed node's presence left %v after the crash (lease %v, sweep every %v)",
+			time.Since(crashed).Round(time.Millisecond), testLease, testLease/3)
+		var joins, leaves, hallLeaves map[string]int
+		waitFor(t, 5*time.Second, "the survivor to report the leaves", func() bool {
+			joins, leaves = sumTransitions("room", atSurvivor, atDoomed)
+			_, hallLeaves = atSurvivor.transitionsOf("hall")
+			return len(leaves) > 0 && len(hallLeaves) > 0
+		})
+		if !maps.Equal(leaves, map[string]int{"alone": 1}) || len(joins) != 2 {
+			t.Fatalf("room: joins %v, leaves %v; want alone and shared joined, alone left once", joins, leaves)
+		}
+		if !maps.Equal(hallLeaves, map[string]int{"alone": 1}) {
+			t.Fatalf("hall leaves reported by the survivor: %v; want alone", hallLeaves)
+		}
+		listed, _, _ := walkPresence(t, survivor, "room", 10)
+		if !maps.Equal(listed, map[string]int{"shared": 1}) {
+			t.Fatalf("room after the crash: %v; want shared with 1", listed)
+		}
+		client := inspector(t, url)
+		waitFor(t, 2*time.Second, "the sweep to drop the dead incarnation", func() bool {
+			members, err := client.Do(context.Background(), client.B().Zrange().Key(survivor.keys.presenceIndex()).
+				Min("0").Max("-1").Build()).AsStrSlice()
+			return err == nil && len(members) == 1 && strings.HasPrefix(members[0], survivor.keys.tag+".")
+		})
+		if survivor.Counters().PresenceSwept != 3 {
+			t.Fatalf("PresenceSwept = %d; want 3 contributions", survivor.Counters().PresenceSwept)
+		}
 	})
-	t.Logf("the crashed node's presence left %v after the crash (lease %v, sweep every %v)",
-		time.Since(crashed).Round(time.Millisecond), testLease, testLease/3)
-	var joins, leaves, hallLeaves map[string]int
-	waitFor(t, 5*time.Second, "the survivor to report the leaves", func() bool {
-		joins, leaves = sumTransitions("room", atSurvivor, atDoomed)
-		_, hallLeaves = atSurvivor.transitionsOf("hall")
-		return len(leaves) > 0 && len(hallLeaves) > 0
-	})
-	if !maps.Equal(leaves, map[string]int{"alone": 1}) || len(joins) != 2 {
-		t.Fatalf("room: joins %v, leaves %v; want alone and shared joined, alone left once", joins, leaves)
-	}
-	if !maps.Equal(hallLeaves, map[string]int{"alone": 1}) {
-		t.Fatalf("hall leaves reported by the survivor: %v; want alone", hallLeaves)
-	}
-	listed, _, _ := walkPresence(t, survivor, "room", 10)
-	if !maps.Equal(listed, map[string]int{"shared": 1}) {
-		t.Fatalf("room after the crash: %v; want shared with 1", listed)
-	}
-	client := inspector(t, redis.URL())
-	waitFor(t, 2*time.Second, "the sweep to drop the dead incarnation", func() bool {
-		members, err := client.Do(context.Background(), client.B().Zrange().Key(survivor.keys.presenceIndex()).
-			Min("0").Max("-1").Build()).AsStrSlice()
-		return err == nil && len(members) == 1 && strings.HasPrefix(members[0], survivor.keys.tag+".")
-	})
-	if survivor.Counters().PresenceSwept != 3 {
-		t.Fatalf("PresenceSwept = %d; want 3 contributions", survivor.Counters().PresenceSwept)
-	}
 }
 
 func TestCloseTakesTheNodesPresenceAway(t *testing.T) {
-	redis := redistest.Start(t)
-	stays, _ := startPresenceNode(t, redis.URL())
-	leaves, atLeaves := startPresenceNode(t, redis.URL())
-	report(leaves, "room", "carol", 1)
-	report(stays, "room", "dan", 1)
-	waitFor(t, 5*time.Second, "the presence to reach Redis", func() bool { return statsAre(t, stays, "room", 2, 2) })
-	leaves.Close()
-	if !statsAre(t, stays, "room", 1, 1) {
-		t.Fatal("the closed node's user is still present")
-	}
-	if _, left := atLeaves.transitionsOf("room"); !maps.Equal(left, map[string]int{"carol": 1}) {
-		t.Fatalf("the closing node reported leaves %v; want carol", left)
-	}
-	client := inspector(t, redis.URL())
-	exists, err := client.Do(context.Background(), client.B().Exists().
-		Key(leaves.keys.presenceChannels(leaves.presence.incarnation), leaves.keys.presenceChannelKeys("room", leaves.presence.incarnation)[0]).
-		Build()).AsInt64()
-	if err != nil || exists != 0 {
-		t.Fatalf("the closed node's channel set or contribution still exists (%d, %v)", exists, err)
-	}
+	forEachRedis(t, func(t *testing.T, url string) {
+		stays, _ := startPresenceNode(t, url)
+		leaves, atLeaves := startPresenceNode(t, url)
+		report(leaves, "room", "carol", 1)
+		report(stays, "room", "dan", 1)
+		waitFor(t, 5*time.Second, "the presence to reach Redis", func() bool { return statsAre(t, stays, "room", 2, 2) })
+		leaves.Close()
+		if !statsAre(t, stays, "room", 1, 1) {
+			t.Fatal("the closed node's user is still present")
+		}
+		if _, left := atLeaves.transitionsOf("room"); !maps.Equal(left, map[string]int{"carol": 1}) {
+			t.Fatalf("the closing node reported leaves %v; want carol", left)
+		}
+		client := inspector(t, url)
+		// One key per EXISTS: the two are in different slots under Redis Cluster.
+		for _, key := range []string{leaves.keys.presenceChannels(leaves.presence.incarnation),
+			leaves.keys.presenceChannelKeys("room", leaves.presence.incarnation)[0]} {
+			exists, err := client.Do(context.Background(), client.B().Exists().Key(key).Build()).AsInt64()
+			if err != nil || exists != 0 {
+				t.Fatalf("the closed node's %s still exists (%d, %v)", key, exists, err)
+			}
+		}
+	})
 }
 
 func TestPresenceIsRewrittenAfterRedisRestartsEmpty(t *testing.T) {
@@ -341,36 +346,37 @@ func TestPresenceChangesWaitThroughACutAndArriveAfter(t *testing.T) {
 }
 
 func TestUsersOnlineCountsEveryLiveNode(t *testing.T) {
-	redis := redistest.Start(t)
-	first, _ := startPresenceNode(t, redis.URL())
-	second, _ := startPresenceNode(t, redis.URL())
-	doomed, _ := startPresenceNode(t, redis.URL())
-	acquire(t, first, "kim", 0)
-	acquire(t, first, "kim", 0)
-	acquire(t, second, "kim", 3)
-	acquire(t, second, "lee", 0)
-	acquire(t, doomed, "lee", 0)
-	acquire(t, doomed, "max", 0)
-	users := []string{"kim", "lee", "max", "nobody"}
-	for _, node := range []*Node{first, second, doomed} {
-		counts, err := node.UsersOnline(context.Background(), users)
-		if err != nil || fmt.Sprint(counts) != "[3 2 1 0]" {
-			t.Fatalf("UsersOnline: %v, %v; want [3 2 1 0]", counts, err)
+	forEachRedis(t, func(t *testing.T, url string) {
+		first, _ := startPresenceNode(t, url)
+		second, _ := startPresenceNode(t, url)
+		doomed, _ := startPresenceNode(t, url)
+		acquire(t, first, "kim", 0)
+		acquire(t, first, "kim", 0)
+		acquire(t, second, "kim", 3)
+		acquire(t, second, "lee", 0)
+		acquire(t, doomed, "lee", 0)
+		acquire(t, doomed, "max", 0)
+		users := []string{"kim", "lee", "max", "nobody"}
+		for _, node := range []*Node{first, second, doomed} {
+			counts, err := node.UsersOnline(context.Background(), users)
+			if err != nil || fmt.Sprint(counts) != "[3 2 1 0]" {
+				t.Fatalf("UsersOnline: %v, %v; want [3 2 1 0]", counts, err)
+			}
 		}
-	}
-	crash(doomed)
-	waitFor(t, testLease+time.Second, "the crashed node's connections to stop counting", func() bool {
-		counts, err := first.UsersOnline(context.Background(), users)
-		return err == nil && fmt.Sprint(counts) == "[3 1 0 0]"
+		crash(doomed)
+		waitFor(t, testLease+time.Second, "the crashed node's connections to stop counting", func() bool {
+			counts, err := first.UsersOnline(context.Background(), users)
+			return err == nil && fmt.Sprint(counts) == "[3 1 0 0]"
+		})
+		second.Release("kim")
+		counts, err := second.UsersOnline(context.Background(), users)
+		if err != nil || counts[0] != 2 {
+			t.Fatalf("after a release on the asking node: %v, %v; want kim with 2 at once", counts, err)
+		}
+		if _, err := first.UsersOnline(context.Background(), make([]string, maxUsersOnline+1)); !errors.Is(err, ErrTooManyUsers) {
+			t.Fatalf("1001 users: %v; want ErrTooManyUsers", err)
+		}
 	})
-	second.Release("kim")
-	counts, err := second.UsersOnline(context.Background(), users)
-	if err != nil || counts[0] != 2 {
-		t.Fatalf("after a release on the asking node: %v, %v; want kim with 2 at once", counts, err)
-	}
-	if _, err := first.UsersOnline(context.Background(), make([]string, maxUsersOnline+1)); !errors.Is(err, ErrTooManyUsers) {
-		t.Fatalf("1001 users: %v; want ErrTooManyUsers", err)
-	}
 }
 
 // A Node is the cluster half of the publisher's presence.

@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"errors"
-	"strconv"
 
 	"github.com/redis/rueidis"
 )
@@ -16,10 +15,11 @@ import (
 // one through Acquire; limit 0 counts without refusing). Fields of nodes whose
 // lease expired are left out, as the limit leaves them out; this node's own
 // connections come from its own counts, which are ahead of Redis by the releases
-// not sent yet. At most 1000 users (more fail with ErrTooManyUsers); one pipelined
-// round trip (TIME, the node index, one HGETALL per user), bounded by
-// Config.Timeout and ctx; while Redis is known to be unreachable it fails at once
-// with ErrUnavailable.
+// not sent yet. At most 1000 users (more fail with ErrTooManyUsers); two round
+// trips, each bounded by Config.Timeout and ctx: the live nodes (membersScript),
+// then one pipelined HGETALL per user (under Redis Cluster the pipeline is split
+// by the users' masters and sent to them at once). While Redis is known to be
+// unreachable it fails at once with ErrUnavailable.
 func (n *Node) UsersOnline(ctx context.Context, userIDs []string) ([]int, error) {
 	if len(userIDs) > maxUsersOnline {
 		return nil, ErrTooManyUsers
@@ -28,13 +28,18 @@ func (n *Node) UsersOnline(ctx context.Context, userIDs []string) ([]int, error)
 	if len(userIDs) == 0 {
 		return counts, nil
 	}
-	if !n.available() {
+	members, err := n.members(ctx, "live")
+	if err != nil {
 		n.counters.presenceQueryFailures.Add(1)
-		return nil, errors.Join(ErrUnavailable, errOutage)
+		return nil, err
 	}
-	commands := make(rueidis.Commands, 0, len(userIDs)+2)
-	commands = append(commands, n.client.B().Time().Build(),
-		n.client.B().Zrange().Key(n.keys.nodes).Min("0").Max("-1").Withscores().Build())
+	live := make(map[string]bool, len(members))
+	for _, member := range members {
+		if member.tag != n.keys.tag {
+			live[member.tag] = true
+		}
+	}
+	commands := make(rueidis.Commands, 0, len(userIDs))
 	for _, userID := range userIDs {
 		commands = append(commands, n.client.B().Hgetall().Key(n.keys.user(userID)).Build())
 	}
@@ -49,10 +54,6 @@ func (n *Node) UsersOnline(ctx context.Context, userIDs []string) ([]int, error)
 		}
 	}
 	n.observe(nil)
-	live, err := liveNodes(results[0], results[1], n.keys.tag)
-	if err != nil {
-		return nil, err
-	}
 	a := &n.admission
 	a.mutex.Lock()
 	for index, userID := range userIDs {
@@ -60,7 +61,7 @@ func (n *Node) UsersOnline(ctx context.Context, userIDs []string) ([]int, error)
 	}
 	a.mutex.Unlock()
 	for index := range userIDs {
-		fields, err := results[index+2].AsStrMap()
+		fields, err := results[index].AsStrMap()
 		if err != nil {
 			return nil, err
 		}
@@ -72,33 +73,4 @@ func (n *Node) UsersOnline(ctx context.Context, userIDs []string) ([]int, error)
 	}
 	n.counters.presenceQueries.Add(1)
 	return counts, nil
-}
-
-// liveNodes reads TIME's answer and the node index's (tags scored by their lease
-// deadlines, Unix ms) into the set of other nodes whose lease has not expired.
-func liveNodes(clock, index rueidis.RedisResult, self string) (map[string]bool, error) {
-	now, err := clock.AsStrSlice()
-	if err != nil {
-		return nil, err
-	}
-	if len(now) != 2 {
-		return nil, errMalformed
-	}
-	seconds, secondsErr := strconv.ParseInt(now[0], 10, 64)
-	micros, microsErr := strconv.ParseInt(now[1], 10, 64)
-	if secondsErr != nil || microsErr != nil {
-		return nil, errMalformed
-	}
-	nowMilliseconds := float64(seconds*1000 + micros/1000)
-	nodes, err := index.AsZScores()
-	if err != nil {
-		return nil, err
-	}
-	live := make(map[string]bool, len(nodes))
-	for _, node := range nodes {
-		if node.Member != self && node.Score > nowMilliseconds {
-			live[node.Member] = true
-		}
-	}
-	return live, nil
 }
