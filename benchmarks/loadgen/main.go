@@ -178,6 +178,8 @@ func (b *bench) runScenarios() error {
 			b.run.Churn, err = b.churn()
 		case "storm":
 			b.run.Storm, err = b.storm()
+		case "presence":
+			b.run.Presence, err = b.presenceScenario()
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)

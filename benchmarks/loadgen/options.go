@@ -14,7 +14,7 @@ import (
 )
 
 // scenarioNames are the scenarios in the order they may be given.
-var scenarioNames = []string{"idle", "connect", "fanout", "rate", "echo", "channel-fanout", "channels-rate", "subscriptions", "churn", "storm"}
+var scenarioNames = []string{"idle", "connect", "fanout", "rate", "echo", "channel-fanout", "channels-rate", "subscriptions", "churn", "storm", "presence"}
 
 // connectionsPerProcess is how many connections one process holds before -procs
 // spreads them: the open-file limit of this machine is 20,000 per process.
@@ -65,8 +65,15 @@ type options struct {
 	stormBaseDelay time.Duration
 	stormMaxDelay  time.Duration
 	stormTimeout   time.Duration
-	jsonPath       string
-	worker         bool
+	// The presence scenario's settings (presence.go).
+	presenceWatchers int
+	presenceJoiners  int
+	presenceWindow   time.Duration
+	presenceObserve  time.Duration
+	presenceRounds   int
+	presenceQueries  int
+	jsonPath         string
+	worker           bool
 	// compression offers permessage-deflate on every connection; payload is the
 	// size of a broadcast's content in bytes.
 	compression bool
@@ -118,6 +125,12 @@ func parseOptions(arguments []string, output io.Writer) (options, error) {
 	flags.DurationVar(&o.stormBaseDelay, "storm-base-delay", 500*time.Millisecond, "storm: first retry delay ceiling of a refused client (the Go client's default)")
 	flags.DurationVar(&o.stormMaxDelay, "storm-max-delay", 30*time.Second, "storm: largest retry delay ceiling (the Go client's default)")
 	flags.DurationVar(&o.stormTimeout, "storm-timeout", 3*time.Minute, "storm: longest wait for every storm client to be in")
+	flags.IntVar(&o.presenceWatchers, "presence-watchers", 100, "presence: users subscribed to the storm's channel before it")
+	flags.IntVar(&o.presenceJoiners, "presence-joiners", 10000, "presence: users that subscribe to the channel during the storm")
+	flags.DurationVar(&o.presenceWindow, "presence-window", time.Second, "presence: time the joiners' subscribes are spread over")
+	flags.DurationVar(&o.presenceObserve, "presence-observe", 4*time.Second, "presence: time from the storm's start during which the watchers' presence messages, frames sent and CPU are counted")
+	flags.IntVar(&o.presenceRounds, "presence-rounds", 3, "presence: rounds of each measure (storm with and without join_leave, memory with and without presence, each query kind), alternating")
+	flags.IntVar(&o.presenceQueries, "presence-queries", 1000, "presence: queries of each kind per round, one after the other")
 	flags.IntVar(&o.connsPerUser, "conns-per-user", 0, "connections per user: each dial carries ?user_id=, consecutive dials share a user in groups of this size (0: anonymous; the server needs -insecure-user-id)")
 	flags.StringVar(&o.jsonPath, "json", "", "also write the result as JSON to this file")
 	flags.BoolVar(&o.compression, "compression", false, "offer permessage-deflate (no context takeover) on every connection, and inflate what arrives compressed")
@@ -157,6 +170,9 @@ func parseOptions(arguments []string, output io.Writer) (options, error) {
 	}
 	if o.channelSubscriptions < 1 || o.channels < o.channelSubscriptions || o.publishRate <= 0 || o.publishBatch < 1 || o.publishBatch > 1000 {
 		return o, errors.New("-channel-subs must be positive and at most -channels, -publish-rate positive, -publish-batch 1 to 1000")
+	}
+	if o.presenceWatchers < 1 || o.presenceJoiners < 1 || o.presenceWindow <= 0 || o.presenceRounds < 1 || o.presenceQueries < 1 {
+		return o, errors.New("-presence-watchers, -presence-joiners, -presence-window, -presence-rounds and -presence-queries must be positive")
 	}
 	if o.churnRate <= 0 || o.churnUsers < 1 || o.churnLifetime <= 0 {
 		return o, errChurnOptions

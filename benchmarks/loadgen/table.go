@@ -100,6 +100,9 @@ func printChannels(output io.Writer, run *result.Run) {
 	if storm := run.Storm; storm != nil {
 		printStorm(output, storm)
 	}
+	if presence := run.Presence; presence != nil {
+		printPresence(output, presence)
+	}
 }
 
 func subscriptions(s result.Subscriptions) string {

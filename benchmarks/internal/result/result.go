@@ -31,6 +31,7 @@ type Run struct {
 	Subscription  *SubscriptionMemory `json:"subscription_memory,omitempty"`
 	Churn         *Churn              `json:"churn,omitempty"`
 	Storm         *Storm              `json:"storm,omitempty"`
+	Presence      *Presence           `json:"presence,omitempty"`
 }
 
 // Server describes the server under test as the load generator saw it.
