@@ -3,7 +3,8 @@
 // benchmarks/bare) and measures memory per idle connection, connect rate, broadcast
 // fan-out latency, sustained delivery and echo round trips, and against wsgate its
 // channels: fan-out through one channel, publications across many channels at a
-// rate, and the memory of a subscription. `loadgen -h` lists the
+// rate, the memory of a subscription, and presence (join storms, memory per present
+// user, presence queries: presence.go). `loadgen -h` lists the
 // flags; benchmarks/README.md explains the method.
 //
 // It is built on nbio's client: one nbio engine per process whose pollers run the

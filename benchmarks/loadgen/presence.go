@@ -368,20 +368,20 @@ func (b *bench) presenceQueries(p *presenceRun, channel, kind string) result.Pre
 		conn := p.conns[(index*7919)%len(p.conns)]
 		client := p.clientOf(conn)
 		sent := time.Now()
-		if conn.WriteMessage(websocket.TextMessage, message) != nil {
-			query.Errors++
+		if err := conn.WriteMessage(websocket.TextMessage, message); err != nil {
+			queryFailed(&query, "write: "+err.Error())
 			continue
 		}
 		select {
 		case size := <-client.answers:
 			if size < 0 {
-				query.Errors++
+				queryFailed(&query, "the server answered an error")
 				continue
 			}
 			roundTrips.Record(time.Since(sent))
 			sizes = append(sizes, size)
 		case <-time.After(b.options.dialTimeout):
-			query.Errors++
+			queryFailed(&query, "no answer within -dial-timeout")
 		}
 	}
 	spent := b.since(mark)
@@ -394,4 +394,12 @@ func (b *bench) presenceQueries(p *presenceRun, channel, kind string) result.Pre
 		query.AnswerBytes = sizes[len(sizes)/2]
 	}
 	return query
+}
+
+// queryFailed counts a query that got no answer, keeping the first reason.
+func queryFailed(query *result.PresenceQuery, reason string) {
+	query.Errors++
+	if query.FirstError == "" {
+		query.FirstError = reason
+	}
 }

@@ -44,6 +44,9 @@ func printPresence(output io.Writer, presence *result.Presence) {
 	for _, query := range presence.Queries {
 		fmt.Fprintf(output, "  query %s of %d subscribers: %d (%d errors), answer %d B, round trip %s, server CPU %.1f us per query\n",
 			query.Kind, query.Subscribers, query.Count, query.Errors, query.AnswerBytes, latency(query.RoundTrip), query.ServerCPUPerQuery*1e6)
+		if query.FirstError != "" {
+			fmt.Fprintf(output, "    first error: %s\n", query.FirstError)
+		}
 		if byKind[query.Kind] == nil {
 			kinds = append(kinds, query.Kind)
 		}

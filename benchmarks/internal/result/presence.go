@@ -54,4 +54,5 @@ type PresenceQuery struct {
 	RoundTrip         Latency `json:"round_trip"`
 	ServerCPUPerQuery float64 `json:"server_cpu_per_query_s"`
 	AnswerBytes       int     `json:"answer_bytes"`
+	FirstError        string  `json:"first_error,omitempty"`
 }
