@@ -12,8 +12,12 @@ import (
 // A client's presence queries ("presence" and "presence_stats", docs/protocol.md):
 // for a channel it is subscribed to, whose namespace has presence. On a single node
 // they are answered from the registry at once; in a cluster the PresenceCluster's
-// one Redis round trip runs on the client's handler goroutine, bounded by
-// Config.HistoryTimeout, so the answers to one connection keep their order.
+// Redis round trip, bounded by Config.HistoryTimeout, runs on a history worker
+// keyed by the connection, never on the client's handler goroutine (the event
+// loop's small pool runs those, and a slow Redis must not hold them). One
+// connection's queries are then answered in order among themselves; other
+// messages of the connection may be answered before them, which the echoed "id"
+// sorts out.
 
 // codePresenceUnavailable answers a query the cluster could not answer.
 const codePresenceUnavailable = "presence_unavailable"
@@ -40,14 +44,16 @@ func (p *Publisher) presenceFrom(s *session.Session, message protocol.Message) {
 		refuse(s, err, channel, message.ID)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), p.historyTimeout)
-	defer cancel()
-	page, err := p.Presence(ctx, channel, message.Limit, message.Cursor)
-	if err != nil {
-		refusePresence(s, err, channel, message)
-		return
-	}
-	s.Send(protocol.PresenceAnswer{Channel: channel, ID: message.ID, Page: page}.Frame())
+	p.runPresenceQuery(s, channel, message, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), p.historyTimeout)
+		defer cancel()
+		page, err := p.Presence(ctx, channel, message.Limit, message.Cursor)
+		if err != nil {
+			refusePresence(s, err, channel, message)
+			return
+		}
+		s.Send(protocol.PresenceAnswer{Channel: channel, ID: message.ID, Page: page}.Frame())
+	})
 }
 
 // presenceStatsFrom answers a client's presence_stats query, or an error.
@@ -57,14 +63,32 @@ func (p *Publisher) presenceStatsFrom(s *session.Session, message protocol.Messa
 		refuse(s, err, channel, message.ID)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), p.historyTimeout)
-	defer cancel()
-	users, connections, err := p.PresenceStats(ctx, channel)
-	if err != nil {
-		refusePresence(s, err, channel, message)
+	p.runPresenceQuery(s, channel, message, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), p.historyTimeout)
+		defer cancel()
+		users, connections, err := p.PresenceStats(ctx, channel)
+		if err != nil {
+			refusePresence(s, err, channel, message)
+			return
+		}
+		s.Send(protocol.PresenceStatsAnswer{Channel: channel, ID: message.ID, Users: users, Connections: connections}.Frame())
+	})
+}
+
+// runPresenceQuery runs query, the work of a presence query of s, at once on a
+// single node (the registry answers in microseconds) and, in a cluster, on the
+// history worker of s's connection; when that worker's queue is full the query is
+// answered presence_unavailable at once rather than wait.
+func (p *Publisher) runPresenceQuery(s *session.Session, channel string, message protocol.Message, query func()) {
+	if p.presence.cluster == nil || p.workers == nil {
+		query()
 		return
 	}
-	s.Send(protocol.PresenceStatsAnswer{Channel: channel, ID: message.ID, Users: users, Connections: connections}.Frame())
+	id := s.ID()
+	if !p.workers.submit(string(id[:]), query) {
+		s.Send(protocol.Error{Code: codePresenceUnavailable, Message: "presence could not be read: the presence workers are busy",
+			Channel: channel, ID: string(message.ID)}.Frame())
+	}
 }
 
 // refusePresence answers a query that failed: a refusal of package channels with

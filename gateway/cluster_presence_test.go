@@ -51,6 +51,22 @@ func TestPresenceAcrossTwoNodes(t *testing.T) {
 		t.Fatalf("users online: %v, %v; want [2 1 0]", counts, err)
 	}
 
+	// The client's own queries, answered from Redis on a worker: both users with
+	// their connections on either node.
+	send(t, watcher, map[string]any{"type": "presence", "channel": "room:1", "id": 7})
+	answer := readMessage(t, watcher, readTimeout)
+	users, _ := answer["users"].(map[string]any)
+	if answer["type"] != "presence" || answer["id"] != float64(7) || users["alice"] != float64(2) ||
+		users["watcher"] != float64(1) || answer["total_connections"] != float64(3) {
+		t.Fatalf("presence asked by a client: %v; want alice 2, watcher 1, 3 connections, id 7", answer)
+	}
+	send(t, watcher, map[string]any{"type": "presence_stats", "channel": "room:1", "id": 8})
+	answer = readMessage(t, watcher, readTimeout)
+	if answer["type"] != "presence_stats" || answer["id"] != float64(8) || answer["users"] != float64(2) ||
+		answer["connections"] != float64(3) {
+		t.Fatalf("presence_stats asked by a client: %v; want 2 users, 3 connections, id 8", answer)
+	}
+
 	_ = onSecond.Close()
 	first.waitPresence("room:1", 2, 2)
 	expectNothingPending(t, watcher)
