@@ -22,7 +22,7 @@ import (
 
 // TestMain fails the package if a node leaves a goroutine behind after Close.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreCurrent(), redistest.IgnoreClusterRefresh)
+	goleak.VerifyTestMain(m, goleak.IgnoreCurrent(), redistest.IgnoreClusterRefresh, redistest.IgnoreDelayedRefresh)
 }
 
 // testLease is short so that expiry tests take seconds.

@@ -13,12 +13,13 @@ import (
 
 	"github.com/wsgate/wsgate/cluster"
 	"github.com/wsgate/wsgate/delivery"
+	"github.com/wsgate/wsgate/internal/redistest"
 	"github.com/wsgate/wsgate/session"
 )
 
 // TestMain fails the package if a hub or a cluster node leaves a goroutine behind.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreCurrent())
+	goleak.VerifyTestMain(m, goleak.IgnoreCurrent(), redistest.IgnoreDelayedRefresh)
 }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

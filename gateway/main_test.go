@@ -24,7 +24,7 @@ import (
 // down by its test, and nbio's event loop must leave nothing behind. The goroutines
 // alive before the tests (nbio's package-level default engine) are not counted.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreCurrent(), redistest.IgnoreClusterRefresh)
+	goleak.VerifyTestMain(m, goleak.IgnoreCurrent(), redistest.IgnoreClusterRefresh, redistest.IgnoreDelayedRefresh)
 }
 
 // node is a running gateway on a free loopback port.

@@ -201,6 +201,12 @@ func (c *Cluster) serves(server *Server, slot int) bool {
 // outlive the last test.
 var IgnoreClusterRefresh = goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*clusterClient)._refresh.func2")
 
+// IgnoreDelayedRefresh is a goleak option for packages whose cluster nodes may not
+// reach their Redis: a rueidis client that could not learn the topology schedules
+// its next try on a goroutine that sleeps about a second first (singleflight's
+// DelayDo), which no Close can wake, so it may outlive the last test.
+var IgnoreDelayedRefresh = goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*call).DelayDo.func1")
+
 // Each runs test twice, as subtests with the same assertions: against a single
 // Redis ("single") and against a Redis Cluster of three masters ("cluster"), each
 // given by its URL (see Server.URL and Cluster.URL).
