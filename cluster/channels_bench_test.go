@@ -91,6 +91,14 @@ func resetRedisStats(b *testing.B, url string) {
 // commands it calls, which INFO commandstats counts again under their own names),
 // so that the cost on Redis's single thread is seen apart from round trips.
 func reportRedisTime(b *testing.B, url string, commands ...string) {
+	total := commandStat(b, url, "usec", func(command string) bool { return slices.Contains(commands, command) })
+	b.ReportMetric(total/float64(b.N), "redis-µs/op")
+}
+
+// commandStat sums field ("usec", "calls", ...) of INFO commandstats over the
+// commands (names without "cmdstat_") that keep accepts, since the last
+// resetRedisStats.
+func commandStat(b *testing.B, url, field string, keep func(command string) bool) float64 {
 	client := inspector(b, url)
 	text, err := client.Do(context.Background(), client.B().Info().Section("commandstats").Build()).ToString()
 	if err != nil {
@@ -99,15 +107,16 @@ func reportRedisTime(b *testing.B, url string, commands ...string) {
 	total := 0.0
 	for line := range strings.Lines(text) {
 		name, fields, found := strings.Cut(strings.TrimSpace(line), ":")
-		if !found || !slices.Contains(commands, strings.TrimPrefix(name, "cmdstat_")) {
+		command, isCommand := strings.CutPrefix(name, "cmdstat_")
+		if !found || !isCommand || !keep(command) {
 			continue
 		}
-		for field := range strings.SplitSeq(fields, ",") {
-			if value, ok := strings.CutPrefix(field, "usec="); ok {
-				microseconds, _ := strconv.ParseFloat(value, 64)
-				total += microseconds
+		for entry := range strings.SplitSeq(fields, ",") {
+			if value, ok := strings.CutPrefix(entry, field+"="); ok {
+				number, _ := strconv.ParseFloat(value, 64)
+				total += number
 			}
 		}
 	}
-	b.ReportMetric(total/float64(b.N), "redis-µs/op")
+	return total
 }

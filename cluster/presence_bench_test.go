@@ -127,32 +127,14 @@ func runPresenceQueries(b *testing.B, redisURL string, query func() error, comma
 // the top-level commands only: a script counts once, not its inner calls), since
 // the last resetRedisStats.
 func reportRedisCommands(b *testing.B, url string) {
-	client := inspector(b, url)
-	text, err := client.Do(context.Background(), client.B().Info().Section("commandstats").Build()).ToString()
-	if err != nil {
-		b.Fatalf("INFO commandstats: %v", err)
-	}
-	total := 0.0
-	for line := range strings.Lines(text) {
-		name, fields, found := strings.Cut(strings.TrimSpace(line), ":")
-		if !found || !strings.HasPrefix(name, "cmdstat_") || !isTopLevel(name) {
-			continue
-		}
-		for field := range strings.SplitSeq(fields, ",") {
-			if value, ok := strings.CutPrefix(field, "calls="); ok {
-				calls, _ := strconv.ParseFloat(value, 64)
-				total += calls
-			}
-		}
-	}
-	b.ReportMetric(total/float64(b.N), "redis-cmds/op")
+	b.ReportMetric(commandStat(b, url, "calls", isTopLevel)/float64(b.N), "redis-cmds/op")
 }
 
 // isTopLevel reports whether a commandstats entry is a command the node sends
 // itself rather than one its scripts call (which commandstats counts again):
 // the scripts and the channel-set updates of the presence goroutine.
-func isTopLevel(name string) bool {
-	switch strings.TrimPrefix(name, "cmdstat_") {
+func isTopLevel(command string) bool {
+	switch command {
 	case "evalsha", "eval", "evalsha_ro", "eval_ro", "sadd", "srem", "ping", "hmget":
 		return true
 	}
