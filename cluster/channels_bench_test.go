@@ -26,7 +26,7 @@ func BenchmarkPublishToChannel(b *testing.B) {
 			err = fmt.Errorf("reached %d nodes, want 1", nodes)
 		}
 		return err
-	}, atSubscriber.receivedCount, "publish")
+	}, atSubscriber.receivedCount, "spublish")
 }
 
 // BenchmarkHistoryAppend is BenchmarkPublishToChannel for a history channel: one op
