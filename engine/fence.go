@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -64,9 +65,10 @@ func newReuseFence(engine *nbio.Engine, pollers int) (*reuseFence, error) {
 	for index := range fence.woken {
 		fence.woken[index] = make(chan struct{}, 1)
 	}
-	// A pair lands on the poller its descriptor number selects: make pairs until every
-	// poller has one. The ones that land on a poller already served stay open until
-	// then, so that the next pair gets other numbers.
+	// A pair lands on the poller its descriptor number selects: make pairs, each aimed
+	// at a poller still missing one, until every poller has one. A pair that lands
+	// elsewhere (another goroutine took the number aimed at) stays open until then,
+	// so that the next pair gets other numbers.
 	var spares []io.Closer
 	defer func() {
 		for _, spare := range spares {
@@ -78,7 +80,7 @@ func newReuseFence(engine *nbio.Engine, pollers int) (*reuseFence, error) {
 			fence.close()
 			return nil, errors.New("engine: could not place a wake socket on every poller")
 		}
-		reader, writer, err := wakePair()
+		reader, writer, err := wakePair(slices.Index(fence.wakers, nil), pollers)
 		if err != nil {
 			fence.close()
 			return nil, err
@@ -108,28 +110,71 @@ func newReuseFence(engine *nbio.Engine, pollers int) (*reuseFence, error) {
 }
 
 // wakePair returns a connected Unix socket pair: a non-blocking nbio end for a poller
-// to read, and a blocking end to write to.
-func wakePair() (*nbio.Conn, *os.File, error) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+// to read, and a blocking end to write to. The reading end is aimed at poller index
+// of pollers: nbio picks a socket's poller by its descriptor number modulo the
+// count, and gives the socket the lowest free number (NBConn duplicates the
+// descriptor), so the numbers below one that selects index are held for the
+// moment. Another goroutine that opens a descriptor meanwhile can take the number;
+// the caller checks where the pair landed.
+func wakePair(index, pollers int) (*nbio.Conn, *os.File, error) {
+	fds, err := socketPair()
 	if err != nil {
 		return nil, nil, fmt.Errorf("engine: wake socket pair: %w", err)
 	}
 	readerFile := os.NewFile(uintptr(fds[0]), "wake-reader")
 	writer := os.NewFile(uintptr(fds[1]), "wake-writer")
-	// FileConn and NBConn each duplicate the descriptor; nbio keeps the last copy.
 	conn, err := net.FileConn(readerFile)
 	_ = readerFile.Close()
 	if err != nil {
 		_ = writer.Close()
 		return nil, nil, fmt.Errorf("engine: wake socket: %w", err)
 	}
+	held := holdNumbersBelow(fds[1], index, pollers)
 	reader, err := nbio.NBConn(conn)
+	for _, number := range held {
+		_ = syscall.Close(number)
+	}
 	if err != nil {
 		_ = conn.Close()
 		_ = writer.Close()
 		return nil, nil, fmt.Errorf("engine: wake socket: %w", err)
 	}
 	return reader, writer, nil
+}
+
+// socketPair returns a connected pair of Unix stream sockets, both close-on-exec.
+// SOCK_CLOEXEC is Linux's; elsewhere (darwin) the flag is set after, under the
+// fork lock as package net does, so that no exec in between inherits them.
+func socketPair() ([2]int, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		return fds, err
+	}
+	syscall.CloseOnExec(fds[0])
+	syscall.CloseOnExec(fds[1])
+	return fds, nil
+}
+
+// holdNumbersBelow duplicates descriptor source until the lowest free number is one
+// that selects poller index of pollers, and returns the duplicates it keeps open
+// (at most pollers - 1): the caller closes them once it has taken that number. A
+// failed duplication stops early; the caller's check then finds the pair elsewhere.
+func holdNumbersBelow(source, index, pollers int) []int {
+	var held []int
+	for range pollers {
+		number, err := syscall.Dup(source)
+		if err != nil {
+			break
+		}
+		if number%pollers == index {
+			_ = syscall.Close(number)
+			break
+		}
+		held = append(held, number)
+	}
+	return held
 }
 
 // wait returns once the poller that owns descriptor number fd has finished the batch

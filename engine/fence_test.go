@@ -80,44 +80,49 @@ func upgradeAndReset(addr string) error {
 }
 
 // TestReuseFenceServesEveryPoller checks that Start places a wake socket on every
-// poller, so that every accepted socket is fenced, and that the fence wakes each.
+// poller, so that every accepted socket is fenced, and that the fence wakes each;
+// with an even count too, where descriptor numbers taken two by two (a socket pair)
+// would all land on the pollers of one parity.
 func TestReuseFenceServesEveryPoller(t *testing.T) {
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hub, err := session.NewHub(session.Config{Logger: logger})
-	if err != nil {
-		t.Fatalf("NewHub: %v", err)
-	}
-	const pollers = 3
-	server, err := New(Config{Addr: "127.0.0.1:0", Pollers: pollers, Logger: logger}, newTransport(t, hub))
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if err := server.Start(); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() {
-		hub.Shutdown(0)
-		_ = server.Stop(t.Context())
-	})
-	if server.fence == nil {
-		t.Fatal("Start built no reuse fence")
-	}
-	for index, writer := range server.fence.wakers {
-		if writer == nil {
-			t.Fatalf("poller %d has no wake socket", index)
-		}
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			// The first wait claims a fresh number; the second is a reuse.
-			server.fence.wait(index)
-			server.fence.wait(index)
-		}()
-		select {
-		case <-done:
-		case <-time.After(answerTimeout):
-			t.Fatalf("poller %d did not read its wake byte within %v", index, answerTimeout)
-		}
+	for _, pollers := range []int{1, 2, 3, 4} {
+		t.Run(fmt.Sprintf("%d pollers", pollers), func(t *testing.T) {
+			logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+			hub, err := session.NewHub(session.Config{Logger: logger})
+			if err != nil {
+				t.Fatalf("NewHub: %v", err)
+			}
+			server, err := New(Config{Addr: "127.0.0.1:0", Pollers: pollers, Logger: logger}, newTransport(t, hub))
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			if err := server.Start(); err != nil {
+				t.Fatalf("Start: %v", err)
+			}
+			t.Cleanup(func() {
+				hub.Shutdown(0)
+				_ = server.Stop(t.Context())
+			})
+			if server.fence == nil {
+				t.Fatal("Start built no reuse fence")
+			}
+			for index, writer := range server.fence.wakers {
+				if writer == nil {
+					t.Fatalf("poller %d has no wake socket", index)
+				}
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					// The first wait claims a fresh number; the second is a reuse.
+					server.fence.wait(index)
+					server.fence.wait(index)
+				}()
+				select {
+				case <-done:
+				case <-time.After(answerTimeout):
+					t.Fatalf("poller %d did not read its wake byte within %v", index, answerTimeout)
+				}
+			}
+		})
 	}
 }
 
@@ -126,7 +131,7 @@ func TestReuseFenceServesEveryPoller(t *testing.T) {
 // number again waits for its poller: here a poller that never reads, so the second
 // wait ends only when the fence closes.
 func TestReuseFenceWaitsOnlyForReusedNumbers(t *testing.T) {
-	reader, writer, err := wakePair()
+	reader, writer, err := wakePair(0, 1)
 	if err != nil {
 		t.Fatalf("wakePair: %v", err)
 	}
