@@ -54,6 +54,51 @@ func TestReleaseBinaryIsStaticAndCarriesItsVersion(t *testing.T) {
 	}
 }
 
+// TestEveryDistSystemBuilds cross-builds the release binary (make release-binary)
+// for the first platform of each other operating system make dist lists
+// (DIST_PLATFORMS in the Makefile): code that compiles on Linux only (a Linux-only
+// syscall constant) failed make dist while every test passed. One architecture per
+// system keeps it to one extra build of the standard library; the binary is not run.
+func TestEveryDistSystemBuilds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cross-builds release binaries (-short)")
+	}
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("make is not installed")
+	}
+	makefile, err := os.ReadFile(filepath.Join(repositoryRoot, "Makefile"))
+	if err != nil {
+		t.Fatalf("read the Makefile: %v", err)
+	}
+	platforms := distPlatforms(string(makefile))
+	if len(platforms) == 0 {
+		t.Fatal("the Makefile sets no DIST_PLATFORMS")
+	}
+	built := map[string]bool{runtime.GOOS: true}
+	for _, platform := range platforms {
+		system, architecture, _ := strings.Cut(platform, "/")
+		if built[system] {
+			continue
+		}
+		built[system] = true
+		build := exec.Command("make", "--no-print-directory", "-C", repositoryRoot, "release-binary",
+			"OUT="+filepath.Join(t.TempDir(), "wsgate"), "GOOS="+system, "GOARCH="+architecture)
+		if output, err := build.CombinedOutput(); err != nil {
+			t.Errorf("make release-binary GOOS=%s GOARCH=%s: %v\n%s", system, architecture, err, output)
+		}
+	}
+}
+
+// distPlatforms returns the os/arch pairs of the Makefile's DIST_PLATFORMS line.
+func distPlatforms(makefile string) []string {
+	for line := range strings.Lines(makefile) {
+		if name, value, found := strings.Cut(line, "?="); found && strings.TrimSpace(name) == "DIST_PLATFORMS" {
+			return strings.Fields(value)
+		}
+	}
+	return nil
+}
+
 // TestDockerImageBuildsAndRuns builds the image where a Docker daemon runs and its
 // base images can be had, and runs -version and -healthcheck's failure in it;
 // elsewhere it is skipped, and the image's correctness rests on the release binary
