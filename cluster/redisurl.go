@@ -57,6 +57,17 @@ func clientOptions(address string) (rueidis.ClientOption, bool, error) {
 	return options, true, nil
 }
 
+// CheckURL returns why New would refuse address as Config.RedisURL (a database
+// number that is not a number, an empty seed, a bad port...), or nil: the reason
+// alone, never the URL, which may hold a password. It does not reach Redis. Safe for
+// concurrent use.
+func CheckURL(address string) error {
+	if _, _, err := clientOptions(address); err != nil {
+		return withoutURL(err)
+	}
+	return nil
+}
+
 // redactedURL returns address for a log or an error: any password replaced by
 // "xxxxx", or a placeholder when address does not parse (it may hold a password).
 func redactedURL(address string) string {

@@ -19,6 +19,10 @@ func TestClusterFlagMistakesAreStartupErrors(t *testing.T) {
 		"not a Redis URL":         {[]string{"-redis-url", "http://example.com"}, nil, `-redis-url "http://example.com": must be redis://`},
 		"password not shown":      {[]string{"-redis-url", "redis://u:hunter2@h:port/0"}, nil, "-redis-url (value hidden: not a URL): must be redis://"},
 		"password masked":         {nil, map[string]string{"WSGATE_REDIS_URL": "https://u:hunter2@h/0"}, `WSGATE_REDIS_URL="https://u:xxxxx@h/0"`},
+		"database not a number": {[]string{"-redis-url", "redis://u:hunter2@127.0.0.1:1/abc"}, nil,
+			`-redis-url "redis://u:xxxxx@127.0.0.1:1/abc": redis: invalid database number: "abc"`},
+		"database of a Redis Cluster": {nil, map[string]string{"WSGATE_REDIS_URL": "redis+cluster://127.0.0.1:1/2"}, `WSGATE_REDIS_URL="redis+cluster://127.0.0.1:1/2": database 2: a Redis Cluster has database 0 only`},
+		"empty seed":                  {[]string{"-redis-url", "redis+cluster://,127.0.0.1:1"}, nil, `-redis-url "redis+cluster://,127.0.0.1:1": empty seed address`},
 	}
 	for name, test := range tests {
 		t.Run(name, func(t *testing.T) {

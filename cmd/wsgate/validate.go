@@ -142,6 +142,9 @@ func (o options) validate(at sources) error {
 			return at.invalid("redis-url", "must be redis://[user:password@]host:port[/db], or rediss:// for TLS, "+
 				"or redis+cluster://host:port[,host:port...] for a Redis Cluster")
 		}
+		if err := cluster.CheckURL(o.redisURL); err != nil {
+			return at.invalid("redis-url", err.Error())
+		}
 	}
 	if err := o.validateCallbacks(at); err != nil {
 		return err
