@@ -199,6 +199,7 @@ func New(config Config, transport *session.Transport) (*Server, error) {
 	config.Pollers = cmp.Or(config.Pollers, runtime.GOMAXPROCS(0))
 	config.Logger = cmp.Or(config.Logger, slog.Default())
 	config.Handler = cmp.Or(config.Handler, http.NotFoundHandler())
+	config.Screen = screenWebSocketPath(config.Path, config.Screen)
 	server := &Server{config: config, transport: transport, logger: config.Logger, fenceReady: make(chan struct{})}
 	server.handshakes = newHandshakeTracker(hub.Wheel(), config.HandshakeTimeout, func() {
 		transport.CountRefused(session.ReasonHandshakeTimeout)
@@ -386,19 +387,47 @@ func (s *Server) Stop(ctx context.Context) error {
 // request yet.
 func (s *Server) PendingHandshakes() int { return s.handshakes.pendingCount() }
 
-// serveHTTP marks the socket's handshake complete and routes the request: GET (or
-// HEAD) of the WebSocket path to the upgrade, everything else to Config.Handler as it
-// came. No http.ServeMux sits in between: it would answer a path it considers
-// unclean ("/api/v1/users//send") with a redirect of its own, not the API's answer.
+// serveHTTP marks the socket's handshake complete and routes the request: GET of the
+// WebSocket path to the upgrade, another method of it to a 405 in the API's JSON
+// error shape (Allow: GET), everything else to Config.Handler as it came. No
+// http.ServeMux sits in between: it would answer a path it considers unclean
+// ("/api/v1/users//send") with a redirect of its own, not the API's answer.
 func (s *Server) serveHTTP(writer http.ResponseWriter, request *http.Request) {
 	if conn := nbioConnOf(writer); conn != nil {
 		s.handshakes.completed(conn)
 	}
-	if request.URL.Path == s.config.Path && (request.Method == http.MethodGet || request.Method == http.MethodHead) {
-		s.serveWebSocket(writer, request)
+	if request.URL.Path != s.config.Path {
+		s.config.Handler.ServeHTTP(writer, request)
 		return
 	}
-	s.config.Handler.ServeHTTP(writer, request)
+	if request.Method != http.MethodGet {
+		refuseMethod(writer, request)
+		return
+	}
+	s.serveWebSocket(writer, request)
+}
+
+// refuseMethod answers a request to the WebSocket path with another method than GET.
+func refuseMethod(writer http.ResponseWriter, request *http.Request) {
+	writer.Header().Set("Allow", http.MethodGet)
+	refuseUpgrade(writer, http.StatusMethodNotAllowed, "method_not_allowed",
+		request.Method+" is not allowed on "+request.URL.Path+"; allowed: GET (a WebSocket upgrade)")
+}
+
+// screenWebSocketPath returns the screen of requests that announce a body: one to
+// the WebSocket path gets the path's own answer (405 for a method other than GET,
+// before its body is read) rather than the API's, which has no such route; any
+// other goes to screen (nil lets every one through).
+func screenWebSocketPath(path string, screen func(*http.Request) http.Handler) func(*http.Request) http.Handler {
+	return func(request *http.Request) http.Handler {
+		switch {
+		case request.URL.Path == path && request.Method != http.MethodGet:
+			return http.HandlerFunc(refuseMethod)
+		case request.URL.Path == path, screen == nil:
+			return nil
+		}
+		return screen(request)
+	}
 }
 
 // nbioConnOf returns the nbio socket behind an nbhttp response, or nil.

@@ -11,6 +11,8 @@ import (
 
 	"github.com/lesismal/nbio"
 	"github.com/lesismal/nbio/nbhttp"
+
+	"github.com/wsgate/wsgate/internal/httpjson"
 )
 
 // The opening handshake (RFC 6455 §4.2). wsgate answers it itself, because the
@@ -39,20 +41,19 @@ func newUpgrader(server *Server) *upgrader {
 	return u
 }
 
-// Upgrade checks the request and hands the socket to a new WebSocket connection,
+// Upgrade checks the GET request and hands the socket to a new WebSocket connection,
 // whose frames the poller reads from then on. Its 101 answer is held back until
 // completeHandshake, so that the caller registers the connection first. A request that is not a
-// valid upgrade gets its HTTP error (400, 403, 405, 426) and an error; a refused
-// Origin returns errOriginNotAllowed.
+// valid upgrade gets its HTTP error (400, 403, 426) in the API's JSON error shape and an
+// error; a refused Origin returns errOriginNotAllowed.
 func (u *upgrader) Upgrade(writer http.ResponseWriter, request *http.Request) (*wsConn, error) {
-	if status, err := u.check(request); err != nil {
-		writer.Header().Set("Sec-WebSocket-Version", "13")
-		http.Error(writer, http.StatusText(status), status)
+	if status, code, err := u.check(request); err != nil {
+		refuseUpgrade(writer, status, code, strings.TrimPrefix(err.Error(), "engine: "))
 		return nil, err
 	}
 	response, ok := writer.(*nbhttp.Response)
 	if !ok {
-		http.Error(writer, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		refuseUpgrade(writer, http.StatusInternalServerError, "internal", "the upgrade ran outside the event loop")
 		return nil, errors.New("engine: upgrade outside nbhttp")
 	}
 	hijacked, _, err := response.Hijack()
@@ -90,23 +91,33 @@ func (u *upgrader) Upgrade(writer http.ResponseWriter, request *http.Request) (*
 	return conn, nil
 }
 
-// check returns the HTTP status and error that refuse request, or 0 and nil.
-func (u *upgrader) check(request *http.Request) (int, error) {
+// check returns the HTTP status, error code and error that refuse request, or 0, ""
+// and nil.
+func (u *upgrader) check(request *http.Request) (int, string, error) {
 	switch {
 	case !headerHasToken(request.Header, "Connection", "upgrade"), !headerHasToken(request.Header, "Upgrade", "websocket"):
-		return http.StatusBadRequest, errors.New("engine: not a websocket upgrade (Connection: upgrade and Upgrade: websocket are required)")
-	case request.Method != http.MethodGet:
-		return http.StatusMethodNotAllowed, errors.New("engine: websocket upgrade must be a GET")
+		return http.StatusBadRequest, "not_websocket", errors.New("engine: not a websocket upgrade (Connection: upgrade and Upgrade: websocket are required)")
 	case !headerHasToken(request.Header, "Sec-WebSocket-Version", "13"):
-		return http.StatusUpgradeRequired, errors.New("engine: unsupported Sec-WebSocket-Version (13 is required)")
+		return http.StatusUpgradeRequired, "unsupported_version", errors.New("engine: unsupported Sec-WebSocket-Version (13 is required)")
 	case !u.checkOrigin(request):
-		return http.StatusForbidden, errOriginNotAllowed
+		return http.StatusForbidden, "origin_not_allowed", errOriginNotAllowed
 	}
 	key, err := base64.StdEncoding.DecodeString(request.Header.Get("Sec-WebSocket-Key"))
 	if err != nil || len(key) != 16 {
-		return http.StatusBadRequest, errors.New("engine: Sec-WebSocket-Key is not 16 bytes in base64")
+		return http.StatusBadRequest, "invalid_key", errors.New("engine: Sec-WebSocket-Key is not 16 bytes in base64")
 	}
-	return 0, nil
+	return 0, "", nil
+}
+
+// refuseUpgrade answers a request to the WebSocket path that is not upgraded with
+// status and the API's JSON error shape, and the Sec-WebSocket-Version the server
+// speaks (RFC 6455 §4.4).
+func refuseUpgrade(writer http.ResponseWriter, status int, code, message string) {
+	writer.Header().Set("Sec-WebSocket-Version", "13")
+	httpjson.Write(writer, status, struct {
+		Error   string `json:"error"`
+		Message string `json:"message"`
+	}{code, message})
 }
 
 // switchingProtocols returns the 101 answer to a valid upgrade request, selecting

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"encoding/json"
 	"net"
 	"net/http"
 	"strings"
@@ -61,19 +62,29 @@ func TestUpgradeAnswers(t *testing.T) {
 		method  string
 		headers []string
 		status  int
+		code    string
 	}{
-		"no Upgrade header":    {"GET", []string{valid[1], valid[2], valid[3]}, http.StatusBadRequest},
-		"no Connection header": {"GET", []string{valid[0], valid[2], valid[3]}, http.StatusBadRequest},
-		"HEAD":                 {"HEAD", valid, http.StatusMethodNotAllowed},
-		"version 8":            {"GET", []string{valid[0], valid[1], "Sec-WebSocket-Version: 8", valid[3]}, http.StatusUpgradeRequired},
-		"no key":               {"GET", valid[:3], http.StatusBadRequest},
-		"key of 15 bytes":      {"GET", append(valid[:3:3], "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAA"), http.StatusBadRequest},
-		"foreign origin":       {"GET", append(valid, "Origin: https://elsewhere.example"), http.StatusForbidden},
+		"no Upgrade header":    {"GET", []string{valid[1], valid[2], valid[3]}, http.StatusBadRequest, "not_websocket"},
+		"no Connection header": {"GET", []string{valid[0], valid[2], valid[3]}, http.StatusBadRequest, "not_websocket"},
+		"HEAD":                 {"HEAD", valid, http.StatusMethodNotAllowed, "method_not_allowed"},
+		"POST":                 {"POST", valid, http.StatusMethodNotAllowed, "method_not_allowed"},
+		"version 8":            {"GET", []string{valid[0], valid[1], "Sec-WebSocket-Version: 8", valid[3]}, http.StatusUpgradeRequired, "unsupported_version"},
+		"no key":               {"GET", valid[:3], http.StatusBadRequest, "invalid_key"},
+		"key of 15 bytes":      {"GET", append(valid[:3:3], "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAA"), http.StatusBadRequest, "invalid_key"},
+		"foreign origin":       {"GET", append(valid, "Origin: https://elsewhere.example"), http.StatusForbidden, "origin_not_allowed"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			response := upgradeAnswer(t, addr, refusal.method, refusal.headers...)
 			if response.StatusCode != refusal.status || response.Header.Get("Sec-WebSocket-Version") != "13" {
 				t.Fatalf("%s with Sec-WebSocket-Version %q, want %d with 13", response.Status, response.Header.Get("Sec-WebSocket-Version"), refusal.status)
+			}
+			var body struct{ Error, Message string }
+			if err := json.NewDecoder(response.Body).Decode(&body); err != nil || response.Header.Get("Content-Type") != "application/json" ||
+				body.Error != refusal.code || body.Message == "" {
+				t.Fatalf("body %+v (%v), Content-Type %q; want the JSON error %q with a message", body, err, response.Header.Get("Content-Type"), refusal.code)
+			}
+			if allow := response.Header.Get("Allow"); refusal.status == http.StatusMethodNotAllowed && allow != "GET" {
+				t.Fatalf("Allow %q on a 405, want GET", allow)
 			}
 		})
 	}
