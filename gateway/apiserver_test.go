@@ -24,9 +24,9 @@ func call(t *testing.T, address, method, path, body string) (int, map[string]any
 }
 
 // TestAPIAddrSplitsTheRoutes: with APIAddr, the public port serves the WebSocket,
-// the seed's stats, health and readiness, and answers every other API route 404
-// (with a body, before reading it); the API's listener serves the whole API but
-// not the WebSocket.
+// the seed's stats, health and readiness, and answers every other API route 404,
+// metrics and the profiler included (with a body, before reading it); the API's
+// listener serves the whole API but not the WebSocket.
 func TestAPIAddrSplitsTheRoutes(t *testing.T) {
 	n := startNode(t, gateway.Config{InsecureUserID: true, APIAddr: "127.0.0.1:0"})
 	public, private := n.Addr().String(), n.APIAddr().String()
@@ -65,11 +65,13 @@ func TestAPIAddrSplitsTheRoutes(t *testing.T) {
 		t.Fatalf("alice got %v, want the message sent through the API listener only once", got)
 	}
 	expectNothingPending(t, conn)
-	if status := getJSON(t, "http://"+private+"/metrics", nil); status != http.StatusOK {
-		t.Fatalf("/metrics on the API listener: %d", status)
-	}
-	if status := getJSON(t, "http://"+public+"/metrics", nil); status != http.StatusNotFound {
-		t.Fatalf("/metrics on the public port: %d, want 404", status)
+	for _, path := range []string{"/metrics", "/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/cmdline"} {
+		if status := getJSON(t, "http://"+private+path, nil); status != http.StatusOK {
+			t.Fatalf("%s on the API listener: %d", path, status)
+		}
+		if status := getJSON(t, "http://"+public+path, nil); status != http.StatusNotFound {
+			t.Fatalf("%s on the public port: %d, want 404", path, status)
+		}
 	}
 	_, response, err := websocket.DefaultDialer.Dial(testsupport.WebSocketURL(private, nil), nil)
 	if err == nil || response == nil || response.StatusCode != http.StatusNotFound {
