@@ -54,7 +54,7 @@ docker:
 ## SIGTERM to make's PID is passed on to it, and Ctrl-C reaches both, so either stops
 ## the server (go run, in between, left its child listening).
 run: build
-	exec ./$(BINARY) $(ARGS)
+	exec $(abspath $(BINARY)) $(ARGS)
 
 ## deps: fetch Go modules when missing (idempotent, offline once cached).
 deps:
