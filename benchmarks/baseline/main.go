@@ -1,6 +1,7 @@
-// Command baseline is the seed's design (task-2-35-websocket-connection-management.md,
-// a FastAPI WebSocketManager) ported faithfully to Go, so that wsgate is measured
-// against what it replaces. It keeps the seed's faults on purpose, because that is
+// Command baseline is the seed's design (the FastAPI WebSocketManager that
+// docs/protocol.md describes under "Compatibility with the original FastAPI
+// specification") ported faithfully to Go, so that wsgate is measured against what
+// it replaces. It keeps the seed's faults on purpose, because that is
 // the point of a baseline:
 //
 //   - a goroutine per connection (the seed's coroutine per connection), with
