@@ -53,7 +53,10 @@ func (h *Hub) frameFor(s *Session, frame []byte) []byte {
 // fanoutFrames is one fan-out's frame and its compressed form, made at most once, by
 // the first worker that needs it (the others wait for it). Safe for concurrent use.
 type fanoutFrames struct {
+	// plain is the frame, copied into the hub's fan-out log unless it is too large
+	// for it; inLog says which.
 	plain []byte
+	inLog bool
 	// eligible is set when plain is long enough to be compressed.
 	eligible bool
 	once     sync.Once
@@ -63,19 +66,22 @@ type fanoutFrames struct {
 }
 
 func (h *Hub) newFanoutFrames(frame []byte) *fanoutFrames {
-	return &fanoutFrames{plain: frame, eligible: h.compressible(frame)}
+	plain, inLog := h.fanoutLog.place(frame)
+	return &fanoutFrames{plain: plain, inLog: inLog, eligible: h.compressible(frame)}
 }
 
-// frameFor returns the frame to queue to s, and whether it is the compressed one.
-func (f *fanoutFrames) frameFor(s *Session) ([]byte, bool) {
+// frameFor returns the frame to queue to s, whether it is the compressed one, and
+// whether it lies in the fan-out log (the plain frame may; the compressed one never
+// does).
+func (f *fanoutFrames) frameFor(s *Session) (frame []byte, compressed, inLog bool) {
 	if !f.eligible || !acceptsDeflate(s.conn) {
-		return f.plain, false
+		return f.plain, false, f.inLog
 	}
 	f.once.Do(func() { f.deflated = protocol.DeflatedFrame(f.plain) })
 	if f.deflated == nil {
-		return f.plain, false
+		return f.plain, false, f.inLog
 	}
-	return f.deflated, true
+	return f.deflated, true, false
 }
 
 // countSent counts a fan-out's deliveries: plain ones at the plain frame's size,

@@ -62,8 +62,8 @@ func (h *Hub) Broadcast(frame []byte, exclude ...ConnectionID) int {
 				if len(exclude) > 0 && isExcluded(s.id) {
 					continue
 				}
-				chosen, compressed := frames.frameFor(s)
-				queued, schedule, overflow := s.enqueue(chosen, false, true)
+				chosen, compressed, inLog := frames.frameFor(s)
+				queued, schedule, overflow := s.enqueue(chosen, false, true, inLog)
 				if queued && compressed {
 					compressedCount++
 				} else if queued {
@@ -102,7 +102,7 @@ func (h *Hub) SendToUser(userID string, frame []byte) int {
 	frames := h.newFanoutFrames(frame)
 	plain, deflated := int64(0), int64(0)
 	for _, s := range h.UserSessions(userID) {
-		chosen, compressed := frames.frameFor(s)
+		chosen, compressed, _ := frames.frameFor(s)
 		switch {
 		case !s.queue(chosen):
 		case compressed:

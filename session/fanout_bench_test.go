@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/wsgate/wsgate/internal/testsupport"
 	"github.com/wsgate/wsgate/protocol"
@@ -38,6 +40,7 @@ func BenchmarkBroadcast15000(b *testing.B) {
 	hub, _, writes, _ := benchmarkHub(b)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpuBefore := processCPU()
 	for range b.N {
 		before := writes.Load()
 		hub.Broadcast(protocol.ContentFrame("broadcast", benchmarkContent))
@@ -47,6 +50,7 @@ func BenchmarkBroadcast15000(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchmarkConnections, "ns/delivery")
+	b.ReportMetric(float64(processCPU()-cpuBefore)/float64(b.N)/benchmarkConnections, "cpu-ns/delivery")
 }
 
 // BenchmarkBroadcast15000Seed is the baseline in the same run: the seed's design,
@@ -78,6 +82,7 @@ func BenchmarkBurstOfTenBroadcasts(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	startWrites := writes.Load()
+	cpuBefore := processCPU()
 	for range b.N {
 		before := bytes.Load()
 		for range 10 {
@@ -90,6 +95,18 @@ func BenchmarkBurstOfTenBroadcasts(b *testing.B) {
 	deliveries := float64(b.N) * 10 * benchmarkConnections
 	b.ReportMetric(float64(writes.Load()-startWrites)/deliveries, "writes/delivery")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/deliveries, "ns/delivery")
+	b.ReportMetric(float64(processCPU()-cpuBefore)/deliveries, "cpu-ns/delivery")
+}
+
+// processCPU returns the process's user and system time so far. On a shared machine
+// it is steadier than the wall time per delivery, which counts the time other
+// processes had the core; run with -cpu 1 under taskset for one core's figure.
+func processCPU() time.Duration {
+	var usage syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &usage) != nil {
+		return 0
+	}
+	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
 }
 
 // waitForWorkers lets the flush workers run while a benchmark waits for them.

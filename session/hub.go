@@ -43,6 +43,8 @@ type Hub struct {
 	counters  counters
 	closeOnce sync.Once
 	flushers  []*flusher
+	// fanoutLog holds the copies of fan-out frames that queues share (fanoutlog.go).
+	fanoutLog fanoutLog
 }
 
 // NewHub returns a running Hub for config (see Config.Validate); call Shutdown to

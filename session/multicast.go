@@ -51,8 +51,8 @@ func (h *Hub) SendToSessions(frame []byte, sessions []*Session, exclude *Session
 				if s == exclude {
 					continue
 				}
-				chosen, compressed := frames.frameFor(s)
-				queued, schedule, overflow := s.enqueue(chosen, false, true)
+				chosen, compressed, inLog := frames.frameFor(s)
+				queued, schedule, overflow := s.enqueue(chosen, false, true, inLog)
 				if queued && compressed {
 					compressedCount++
 				} else if queued {

@@ -25,22 +25,32 @@ const (
 // top of the transport: at 1M connections that is 224 MB, so fields are kept few and
 // small, and rarely used state (expiry, rate limiter, grants) is allocated only when
 // used.
+//
+// The fields a delivery touches come first and together (the queue, the state, the
+// shard and the transport: 72 bytes, two cache lines wherever the 32-byte aligned
+// object starts): a fan-out to 15,000 sessions finds none of them in the cache, and
+// with those fields spread over the whole object queueing and writing a frame cost
+// four to five cache misses per session instead of two.
 type Session struct {
-	id     ConnectionID
-	userID string
-	conn   Conn
-	// shard is the registry shard the session belongs to; its hub is the session's.
-	shard       *shard
-	connectedAt int64 // Unix nanoseconds
-	// lastSeen is the hub clock (nanoseconds since the hub started) of the last
-	// inbound frame. An atomic store per frame is cheaper than touching a timer.
-	lastSeen atomic.Int64
+	// out is the outbound queue (writer.go), with the bytes handed to the transport
+	// that the socket has not taken yet.
+	out outbound
 	// state holds stateOpen/Closing/Closed in the low byte, the CloseReason in
 	// the second byte and refusedFlag above.
 	state atomic.Uint32
 	// memberIndex is the position in shard.members; guarded by shard.mutex. Kept
 	// beside state so the two 4-byte fields share one word.
 	memberIndex int32
+	// shard is the registry shard the session belongs to; its hub is the session's.
+	shard *shard
+	conn  Conn
+
+	id          ConnectionID
+	userID      string
+	connectedAt int64 // Unix nanoseconds
+	// lastSeen is the hub clock (nanoseconds since the hub started) of the last
+	// inbound frame. An atomic store per frame is cheaper than touching a timer.
+	lastSeen atomic.Int64
 	// nextPingAt is the hub clock of the next heartbeat ping; unansweredSince is that
 	// of the oldest ping no inbound frame has followed yet, 0 when there is none. Only
 	// the timer wheel's goroutine touches them.
@@ -50,9 +60,6 @@ type Session struct {
 	// 0: the first inbound frame after a ping takes it and reports the round trip.
 	roundTripFrom atomic.Int64
 	timer         timerwheel.Timer
-	// out is the outbound queue (writer.go), with the bytes handed to the transport
-	// that the socket has not taken yet.
-	out outbound
 	// limiter is the inbound rate limit state, allocated on the first message when a
 	// limit is set (idle connections pay a pointer), used only by the connection's
 	// own handler goroutine.
@@ -147,7 +154,7 @@ func (s *Session) Send(frame []byte) bool {
 
 // queue is Send without counting, for control frames.
 func (s *Session) queue(frame []byte) bool {
-	queued, schedule, overflow := s.enqueue(frame, false, false)
+	queued, schedule, overflow := s.enqueue(frame, false, false, false)
 	s.schedule(schedule)
 	if overflow {
 		s.Close(ReasonSlowConsumer)
@@ -196,7 +203,7 @@ func (s *Session) writeCloseAndArmGrace(code uint16, text string) {
 // sendClose queues a close frame behind everything already queued, whatever the
 // session's state and pending bytes.
 func (s *Session) sendClose(code uint16, text string) {
-	_, schedule, _ := s.enqueue(protocol.CloseFrame(code, text), true, false)
+	_, schedule, _ := s.enqueue(protocol.CloseFrame(code, text), true, false, false)
 	s.schedule(schedule)
 }
 

@@ -71,6 +71,9 @@ type outbound struct {
 	// scheduled is scheduledNone, scheduledFanout or scheduledNow: which of its
 	// flusher's lists the session sits in.
 	scheduled uint8
+	// firstInLog is set when the first frame lies in a fan-out log chunk
+	// (fanoutlog.go), so that an adjoining fan-out frame extends it.
+	firstInLog bool
 }
 
 // takeFirst returns the first queued frame, or nil, and empties its place; the
@@ -80,18 +83,21 @@ func (out *outbound) takeFirst() []byte {
 		return nil
 	}
 	first := unsafe.Slice(out.firstData, out.firstLength)
-	out.firstData, out.firstLength = nil, 0
+	out.firstData, out.firstLength, out.firstInLog = nil, 0, false
 	return first
 }
 
 // enqueue appends frame to s's queue, as part of a fan-out when fanout is set. With
-// force (close frames) the session's state and the pending bound are not checked. It
+// force (close frames) the session's state and the pending bound are not checked.
+// inLog says that frame lies in a fan-out log chunk: when the queue is one run of
+// log bytes that frame adjoins, the run is extended over it, the same bytes in the
+// same order without another entry (fanoutlog.go). It
 // reports whether the frame was queued and to which of its flusher's lists s must be
 // handed (scheduledNone: it is in the right one already); over the bound it reports
 // overflow instead, and the caller closes s as a slow consumer. A frame sent to s
 // alone moves a session that waits for a fan-out round to the immediate list (it may
 // then sit in both: the second flush finds the queue empty).
-func (s *Session) enqueue(frame []byte, force, fanout bool) (queued bool, schedule uint8, overflow bool) {
+func (s *Session) enqueue(frame []byte, force, fanout, inLog bool) (queued bool, schedule uint8, overflow bool) {
 	s.out.queueMutex.Lock()
 	defer s.out.queueMutex.Unlock()
 	if !force {
@@ -104,7 +110,9 @@ func (s *Session) enqueue(frame []byte, force, fanout bool) (queued bool, schedu
 	}
 	switch {
 	case s.out.firstData == nil:
-		s.out.firstData, s.out.firstLength = unsafe.SliceData(frame), int32(len(frame))
+		s.out.firstData, s.out.firstLength, s.out.firstInLog = unsafe.SliceData(frame), int32(len(frame)), inLog
+	case inLog && s.out.firstInLog && s.out.rest == nil && adjoins(s.out.firstData, s.out.firstLength, frame):
+		s.out.firstLength += int32(len(frame))
 	case s.out.rest == nil:
 		s.out.rest = framesPool.Get().(*[][]byte)
 		fallthrough
