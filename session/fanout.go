@@ -58,7 +58,10 @@ func (h *Hub) Broadcast(frame []byte, exclude ...ConnectionID) int {
 			sh.mutex.RUnlock()
 			count, compressedCount := int64(0), int64(0)
 			*dirty = (*dirty)[:0]
-			for _, s := range *snapshot {
+			for position, s := range *snapshot {
+				if position%touchAhead == 0 {
+					touch((*snapshot)[position:min(position+touchAhead, len(*snapshot))])
+				}
 				if len(exclude) > 0 && isExcluded(s.id) {
 					continue
 				}

@@ -47,7 +47,11 @@ func (h *Hub) SendToSessions(frame []byte, sessions []*Session, exclude *Session
 			if start >= len(sessions) {
 				break
 			}
-			for _, s := range sessions[start:min(start+multicastChunk, len(sessions))] {
+			part := sessions[start:min(start+multicastChunk, len(sessions))]
+			for position, s := range part {
+				if position%touchAhead == 0 {
+					touch(part[position:min(position+touchAhead, len(part))])
+				}
 				if s == exclude {
 					continue
 				}

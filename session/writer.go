@@ -58,16 +58,18 @@ var framesPool = sync.Pool{New: func() any { return new([][]byte) }}
 // frame is kept as its start and length (a frame's capacity is never used), 8 bytes
 // less than a slice header.
 type outbound struct {
+	// queuedBytes is the size of frames; unsent counts bytes handed to the transport
+	// but not yet on the socket (atomic: the transport's written-bytes callback
+	// lowers it without the queue mutex). Both stay under MaxPendingBytes (below
+	// 1 GiB) plus one coalesced write and a close frame. unsent comes first, beside
+	// the mutex, so that loading it atomically brings the mutex's cache line in
+	// (touch.go).
+	unsent      atomic.Int32
+	queuedBytes int32
 	queueMutex  sync.Mutex
 	firstData   *byte
 	rest        *[][]byte
 	firstLength int32
-	// queuedBytes is the size of frames; unsent counts bytes handed to the transport
-	// but not yet on the socket (atomic: the transport's written-bytes callback
-	// lowers it without the queue mutex). Both stay under MaxPendingBytes (below
-	// 1 GiB) plus one coalesced write and a close frame.
-	queuedBytes int32
-	unsent      atomic.Int32
 	// scheduled is scheduledNone, scheduledFanout or scheduledNow: which of its
 	// flusher's lists the session sits in.
 	scheduled uint8
@@ -242,6 +244,9 @@ func (f *flusher) run() {
 // flushAll flushes every session of batch and clears it.
 func (f *flusher) flushAll(batch []*Session) {
 	for index, s := range batch {
+		if index%touchAhead == 0 {
+			touch(batch[index:min(index+touchAhead, len(batch))])
+		}
 		f.flush(s)
 		batch[index] = nil
 	}
