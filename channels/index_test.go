@@ -95,12 +95,12 @@ func checkInvariants(t *testing.T, index *Index[*testSubscriber]) {
 	listed := 0
 	for _, owner := range index.subscriberShards {
 		owner.mutex.RLock()
-		for subscriber, list := range owner.subscriptions {
-			if len(list) == 0 {
+		for subscriber, first := range owner.subscriptions {
+			if first == nil {
 				t.Fatalf("subscriber %p has an empty list instead of no entry", subscriber)
 			}
 			names := map[string]bool{}
-			for _, record := range list {
+			for record := first; record != nil; record = record.next {
 				if names[record.channel.name] {
 					t.Fatalf("subscriber %p is twice in %q", subscriber, record.channel.name)
 				}
@@ -109,15 +109,15 @@ func checkInvariants(t *testing.T, index *Index[*testSubscriber]) {
 					t.Fatalf("subscriber %p: its subscription to %q points at another subscriber", subscriber, record.channel.name)
 				}
 			}
-			listed += len(list)
+			listed += len(names)
 		}
 		for user, state := range owner.users {
 			if owner != index.subscriberShardOf(nil, user) {
 				t.Fatalf("user %q is listed in the wrong subscriber shard", user)
 			}
 			subscribed := int32(0)
-			for subscriber, list := range owner.subscriptions {
-				if subscriber.user == user && len(list) > 0 {
+			for subscriber, first := range owner.subscriptions {
+				if subscriber.user == user && first != nil {
 					subscribed++
 				}
 			}
@@ -129,7 +129,7 @@ func checkInvariants(t *testing.T, index *Index[*testSubscriber]) {
 				if state.connections != 1 || state.single == nil {
 					t.Fatalf("user %q: no channel list with %d connections", user, state.connections)
 				}
-				for _, record := range owner.subscriptions[state.single] {
+				for record := owner.subscriptions[state.single]; record != nil; record = record.next {
 					entries = append(entries, userChannel[*testSubscriber]{record.channel, 1})
 				}
 			}

@@ -57,7 +57,8 @@ func measureSubscriptions(t *testing.T, subscriberCount, perSubscriber, channelC
 // TestMemoryPerSubscriptionAndChannel measures the index's heap for 100,000
 // subscriptions (10,000 subscribers in 10 channels each) over 1,000 channels, and
 // over 100,000 channels of one subscriber each: the first gives the bytes per
-// subscription, the difference the bytes per channel. It holds the per-subscription
+// subscription, the difference the bytes per channel; and for 75,000 (15,000
+// subscribers in 5 channels each) over 1,000 channels. It holds the per-subscription
 // cost under the 100-byte target and logs the figures (go test -v -run
 // Memory).
 func TestMemoryPerSubscriptionAndChannel(t *testing.T) {
@@ -74,6 +75,13 @@ func TestMemoryPerSubscriptionAndChannel(t *testing.T) {
 			withUsers, perSubscription, perChannel, float64(separate)/subscriptions)
 		if perSubscription >= 100 {
 			t.Errorf("users %v: a subscription costs %.1f bytes, over the 100-byte target", withUsers, perSubscription)
+		}
+		// The shape of loadgen's subscriptions scenario in benchmarks/README.md:
+		// 15,000 subscribers in 5 of 1,000 channels, 75 per channel.
+		fewer := float64(measureSubscriptions(t, 15000, 5, 1000, withUsers)) / (15000 * 5)
+		t.Logf("users %v: %.1f B per subscription (15,000 subscribers in 5 of 1,000 channels)", withUsers, fewer)
+		if fewer >= 100 {
+			t.Errorf("users %v: a subscription of 5 per subscriber costs %.1f bytes, over the 100-byte target", withUsers, fewer)
 		}
 	}
 }
