@@ -339,3 +339,36 @@ func TestTenThousandSubscribeCyclesLeaveNothing(t *testing.T) {
 		t.Fatalf("listing %v, want empty", top)
 	}
 }
+
+// TestSubscribesCountAgainstTheInboundRateLimit: subscribes sent in one burst take
+// tokens of the connection's inbound rate limit like any message; those over it get
+// rate_limited and subscribe nothing.
+func TestSubscribesCountAgainstTheInboundRateLimit(t *testing.T) {
+	const burst, sent = 5, 12
+	// Seven dropped messages stay under the flooding threshold (more dropped in a
+	// second than the rate, 10), so the connection is not closed.
+	n := startNode(t, gateway.Config{Session: session.Config{MaxMessagesPerSecond: 10, MessageBurst: burst}})
+	conn := n.dial("")
+	for position := range sent {
+		send(t, conn, map[string]any{"type": "subscribe", "channel": "burst:" + string(rune('a'+position))})
+	}
+	subscribed, limited := 0, 0
+	for range sent {
+		switch got := readMessage(t, conn, readTimeout); {
+		case got["type"] == "subscribed":
+			subscribed++
+		case got["type"] == "error" && got["code"] == "rate_limited":
+			limited++
+		default:
+			t.Fatalf("got %v, want subscribed or a rate_limited error", got)
+		}
+	}
+	// The bucket refills at 10 a second while the subscribes arrive, so a slow run
+	// may admit a few more than the burst, but not all of them.
+	if subscribed < burst || limited == 0 || limited != sent-subscribed {
+		t.Fatalf("%d subscribed and %d rate limited of %d subscribes, want %d (or a few more) subscribed", subscribed, limited, sent, burst)
+	}
+	if stats := n.Publisher.ChannelStats(); stats.Subscriptions != subscribed {
+		t.Fatalf("the index holds %d subscriptions, want the %d confirmed", stats.Subscriptions, subscribed)
+	}
+}
