@@ -255,3 +255,28 @@ func TestGatewayNewNodeOnTheSameAddressDuringASubscription(t *testing.T) {
 		t.Fatalf("errors %v", news.of("error"))
 	}
 }
+
+// TestGatewaySubscribingToATokenChannelCountsAsSubscribed: the token's channels
+// claim lists a channel its subscribe patterns do not cover; the server subscribes
+// the connection as it connects, and the application's own Subscribe to it is
+// subscribed (the server answers already_subscribed) and receives its publications.
+func TestGatewaySubscribingToATokenChannelCountsAsSubscribed(t *testing.T) {
+	node := startChannelNode(t, "127.0.0.1:0", true)
+	address := node.Addr().String()
+	var running atomic.Int32
+	caught := newChannelLog(t, &running)
+	options := caught.wire(fastOptions(testsupport.WebSocketURL(address, nil)))
+	options.Token = func(context.Context) (string, error) {
+		grants := map[string]any{"subscribe": []string{"chat:*"}, "channels": []string{"user:ada"}}
+		return channelToken(t, "ada", jwt.MapClaims{"wsgate": grants}), nil
+	}
+	ada := startClient(t, options)
+	waitFor(t, 5*time.Second, "the server subscribes ada to user:ada", func() bool { return caught.count("subscribed") == 1 })
+	mine := newChannelLog(t, &running)
+	subscription := mustSubscribe(t, ada, "user:ada", mine, nil)
+	backendPublish(t, address, "user:ada", "personal")
+	waitFor(t, 5*time.Second, "the publication at the subscription", func() bool { return len(mine.data()) == 1 })
+	if state := subscription.State(); state != client.SubscriptionSubscribed || mine.count("error") != 0 {
+		t.Fatalf("subscription %v with errors %+v, want subscribed without error", state, mine.of("error"))
+	}
+}

@@ -70,13 +70,24 @@ func (p *Publisher) subscribeAllowed(s *session.Session, message protocol.Messag
 	}
 	options := p.namespaces.Lookup(channel)
 	tokenChannel := ""
+	var err error
 	if token != "" && p.verifySubscription != nil {
-		if err := p.verifySubscription(token, s.UserID(), channel); err != nil {
-			return options, &channels.Error{Code: channels.CodePermissionDenied, Message: "subscription token refused: " + err.Error()}
+		if err = p.verifySubscription(token, s.UserID(), channel); err != nil {
+			err = &channels.Error{Code: channels.CodePermissionDenied, Message: "subscription token refused: " + err.Error()}
 		}
 		tokenChannel = channel
 	}
-	if err := channels.SubscribePermission(options, connectionOf(s), channel, tokenChannel); err != nil {
+	if err == nil {
+		err = channels.SubscribePermission(options, connectionOf(s), channel, tokenChannel)
+	}
+	if err != nil {
+		if p.index.Subscribed(s, channel) {
+			// The server subscribed the connection itself (the token's channels, the
+			// connect callback's, the subscribe API), which the rules need not allow:
+			// the client's own subscribe finds it there, and both clients take
+			// already_subscribed as the subscription they asked for.
+			return options, channels.ErrAlreadySubscribed
+		}
 		return options, err
 	}
 	if options.SubscribeCheck && p.index.Subscribed(s, channel) {

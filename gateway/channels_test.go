@@ -249,6 +249,14 @@ func TestTokenClaimSubscribesOnConnectAndGrantsBroadcast(t *testing.T) {
 		t.Fatalf("got %v, want subscribed to the claim's channel", got)
 	}
 	expectRefusal(t, readMessage(t, granted, readTimeout), "invalid_channel", "bad name", nil)
+	// The claim's channel is not among the subscribe patterns (there are none): the
+	// client's own subscribe finds the subscription, and after an unsubscribe the
+	// rules decide again.
+	expectRefusal(t, request(t, granted, map[string]any{"type": "subscribe", "channel": "user:alice", "id": 1}), "already_subscribed", "user:alice", float64(1))
+	if got := request(t, granted, map[string]any{"type": "unsubscribe", "channel": "user:alice"}); got["type"] != "unsubscribed" {
+		t.Fatalf("got %v, want unsubscribed", got)
+	}
+	expectRefusal(t, request(t, granted, map[string]any{"type": "subscribe", "channel": "user:alice"}), "permission_denied", "user:alice", nil)
 	plain := n.dialToken(validToken(t, "bob"))
 	welcome(t, plain)
 	send(t, plain, map[string]any{"type": "broadcast", "content": "everyone"})
