@@ -1,6 +1,7 @@
 package redistest
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -50,23 +51,50 @@ func StartCluster(t testing.TB, masters int) *Cluster {
 		}
 		t.Skip("redis-cli is not installed: run make deps-redis")
 	}
-	c := &Cluster{t: t, cli: cli}
-	directory := t.TempDir()
+	for attempt := 1; ; attempt++ {
+		c := &Cluster{t: t, cli: cli}
+		output, err := c.create(masters)
+		if err == nil {
+			c.WaitReady()
+			return c
+		}
+		for _, server := range c.Masters {
+			server.Kill()
+		}
+		if attempt == createAttempts {
+			t.Fatalf("redistest: redis-cli --cluster create, %d attempts, the last: %v\n%s", attempt, err, output)
+		}
+		t.Logf("redistest: redis-cli --cluster create failed (attempt %d, trying new servers): %v\n%s", attempt, err, output)
+	}
+}
+
+// createAttempts is how many fresh sets of servers StartCluster tries; createTimeout
+// bounds one redis-cli --cluster create, which otherwise can wait forever for the
+// nodes to agree ("Waiting for the cluster to join", seen once on a loaded machine).
+const (
+	createAttempts = 3
+	createTimeout  = 30 * time.Second
+)
+
+// create starts the masters (each with a cluster bus port of its own choosing: the
+// default, the port plus 10000, may be taken or above 65535) and joins them into a
+// cluster with redis-cli; it returns redis-cli's output and its error.
+func (c *Cluster) create(masters int) ([]byte, error) {
+	directory := c.t.TempDir()
 	addresses := make([]string, 0, masters)
 	for index := range masters {
 		config := filepath.Join(directory, "nodes-"+strconv.Itoa(index)+".conf")
-		server := Start(t, "--cluster-enabled", "yes", "--cluster-config-file", config,
+		server := Start(c.t, "--cluster-enabled", "yes", "--cluster-config-file", config,
+			"--cluster-port", strconv.Itoa(freePort(c.t)),
 			"--cluster-node-timeout", strconv.Itoa(nodeTimeout), "--cluster-require-full-coverage", "no")
 		c.Masters = append(c.Masters, server)
 		addresses = append(addresses, server.Addr())
 	}
 	arguments := append([]string{"--cluster", "create"}, addresses...)
 	arguments = append(arguments, "--cluster-replicas", "0", "--cluster-yes")
-	if output, err := exec.Command(cli, arguments...).CombinedOutput(); err != nil {
-		t.Fatalf("redistest: redis-cli --cluster create: %v\n%s", err, output)
-	}
-	c.WaitReady()
-	return c
+	ctx, cancel := context.WithTimeout(context.Background(), createTimeout)
+	defer cancel()
+	return exec.CommandContext(ctx, c.cli, arguments...).CombinedOutput()
 }
 
 // URL returns the cluster's seed addresses as a redis+cluster:// URL.

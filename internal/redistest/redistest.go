@@ -43,16 +43,21 @@ func Start(t testing.TB, arguments ...string) *Server {
 		}
 		t.Skip("redis-server is not installed: run make deps-redis")
 	}
+	s := &Server{t: t, binary: binary, port: freePort(t), arguments: arguments, logPath: filepath.Join(t.TempDir(), "redis.log")}
+	s.Restart()
+	t.Cleanup(s.Kill)
+	return s
+}
+
+// freePort returns a loopback TCP port that nothing listened on a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("free port: %v", err)
 	}
-	port := listener.Addr().(*net.TCPAddr).Port
-	_ = listener.Close()
-	s := &Server{t: t, binary: binary, port: port, arguments: arguments, logPath: filepath.Join(t.TempDir(), "redis.log")}
-	s.Restart()
-	t.Cleanup(s.Kill)
-	return s
+	defer listener.Close()
+	return listener.Addr().(*net.TCPAddr).Port
 }
 
 // URL returns the server's address as a redis:// URL.
