@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lesismal/nbio"
@@ -83,8 +84,9 @@ func (u *upgrader) Upgrade(writer http.ResponseWriter, request *http.Request) (*
 		httpConn.Parser = nil
 	}
 	publishToPollers()
-	answer := switchingProtocols(request, conn.deflate)
-	conn.handshake = &answer
+	answer := handshakeBuffers.Get().(*[]byte)
+	*answer = appendSwitchingProtocols((*answer)[:0], request, conn.deflate)
+	conn.handshake = answer
 	// nbhttp's keep-alive deadline belongs to HTTP; liveness of a WebSocket is the
 	// hub's heartbeat.
 	_ = socket.SetReadDeadline(time.Time{})
@@ -120,12 +122,36 @@ func refuseUpgrade(writer http.ResponseWriter, status int, code, message string)
 	}{code, message})
 }
 
-// switchingProtocols returns the 101 answer to a valid upgrade request, selecting
-// the wsgate subprotocol when the client offers it, and accepting permessage-deflate
-// when deflate is set.
-func switchingProtocols(request *http.Request, deflate bool) []byte {
-	digest := sha1.Sum([]byte(request.Header.Get("Sec-WebSocket-Key") + acceptGUID))
-	answer := make([]byte, 0, 160)
+// handshakeBuffers recycles the buffers that hold a 101 answer, and the frames the
+// hub queues behind it, until completeHandshake writes them (nbio's Write copies
+// what the kernel does not take at once): an upgrade allocates no answer of its own.
+var handshakeBuffers = sync.Pool{New: func() any {
+	buffer := make([]byte, 0, 256)
+	return &buffer
+}}
+
+// maxPooledHandshake is the largest handshake buffer put back into handshakeBuffers:
+// one that grew with many frames queued behind the 101 is left to the collector.
+const maxPooledHandshake = 4 << 10
+
+// releaseHandshakeBuffer returns a written handshake buffer to handshakeBuffers.
+func releaseHandshakeBuffer(buffer *[]byte) {
+	if cap(*buffer) > maxPooledHandshake {
+		return
+	}
+	*buffer = (*buffer)[:0]
+	handshakeBuffers.Put(buffer)
+}
+
+// appendSwitchingProtocols appends the 101 answer to a valid upgrade request to
+// answer, selecting the wsgate subprotocol when the client offers it, and accepting
+// permessage-deflate when deflate is set.
+func appendSwitchingProtocols(answer []byte, request *http.Request, deflate bool) []byte {
+	// The key is 24 bytes of base64 (check), so the buffer stays on the stack.
+	keyed := make([]byte, 0, 64)
+	keyed = append(keyed, request.Header.Get("Sec-WebSocket-Key")...)
+	keyed = append(keyed, acceptGUID...)
+	digest := sha1.Sum(keyed)
 	answer = append(answer, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
 	answer = base64.StdEncoding.AppendEncode(answer, digest[:])
 	answer = append(answer, "\r\n"...)

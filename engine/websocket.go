@@ -130,9 +130,10 @@ func (c *wsConn) Write(frames []byte) (int, error) {
 func (c *wsConn) completeHandshake() error {
 	c.writeMutex.Lock()
 	defer c.writeMutex.Unlock()
-	answer := *c.handshake
+	answer := c.handshake
 	c.handshake = nil
-	_, err := c.socket.Write(answer)
+	_, err := c.socket.Write(*answer)
+	releaseHandshakeBuffer(answer)
 	if c.closeAfterHandshake {
 		_ = c.socket.Close()
 	}
