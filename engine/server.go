@@ -226,12 +226,13 @@ func (s *Server) Start() error {
 		return errors.New("engine: Start called twice")
 	}
 	useLogger(s.logger)
-	listenSettings := listenConfig(s.transport.Hub().Config().PingInterval > 0)
+	heartbeat := s.transport.Hub().Config().PingInterval > 0
+	listenSettings := listenConfig(heartbeat)
 	listener, err := listenSettings.Listen(context.Background(), "tcp", s.config.Addr)
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
-	gated := newGatedListener(listener)
+	gated := newGatedListener(s.acceptor(listener, !heartbeat))
 	s.listener.Store(gated)
 	s.newEngine()
 	if err := s.engine.Start(); err != nil {
@@ -248,6 +249,23 @@ func (s *Server) Start() error {
 	s.startedAt = time.Now()
 	s.running.Store(true)
 	return nil
+}
+
+// acceptor returns the listener nbhttp accepts from: a rawListener on the bound TCP
+// listener, or the listener itself when this nbio cannot take raw sockets (see
+// rawListener).
+func (s *Server) acceptor(listener net.Listener, keepAlive bool) net.Listener {
+	tcp, isTCP := listener.(*net.TCPListener)
+	if !isTCP || !acceptsRaw() {
+		s.logger.Warn("accepting through Go's net.Listener: this nbio version's connection kind could not be found")
+		return listener
+	}
+	raw, err := newRawListener(tcp, keepAlive)
+	if err != nil {
+		s.logger.Warn("accepting through Go's net.Listener", "error", err.Error())
+		return listener
+	}
+	return raw
 }
 
 // listenConfig returns how the listening socket is opened. With the heartbeat on,
