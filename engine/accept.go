@@ -7,6 +7,7 @@ import (
 	"os"
 	"reflect"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -44,6 +45,17 @@ type rawListener struct {
 	// (probes after 15 s idle, every 15 s, 9 of them): what Go's Accept does when
 	// the listen configuration does not turn it off (listenConfig).
 	keepAlive bool
+	// closed is set by Close: a failed wait is then the close, reported as
+	// net.ErrClosed as Go's Accept reports it (os reports "use of closed file").
+	closed atomic.Bool
+	// Accept's scratch state, reused by every call (Accept is called from one
+	// goroutine at a time), so that a connection allocates nothing on its way in
+	// but its peer address and nbio's connection. tryAccept is accept4 bound once.
+	tryAccept func(listenerFD uintptr) bool
+	accepted  int
+	acceptErr error
+	peer      syscall.RawSockaddrAny
+	socket    acceptedSocket
 }
 
 // connTypeOffset is the offset of nbio.Conn's unexported typ field (its ConnType),
@@ -90,45 +102,36 @@ func newRawListener(listener *net.TCPListener, keepAlive bool) (*rawListener, er
 		_ = file.Close()
 		return nil, err
 	}
-	return &rawListener{file: file, raw: raw, addr: addr, keepAlive: keepAlive}, nil
+	accepting := &rawListener{file: file, raw: raw, addr: addr, keepAlive: keepAlive}
+	accepting.tryAccept = accepting.accept4
+	return accepting, nil
 }
 
-// Accept waits for the next connection and returns it as an *nbio.Conn. Safe for
-// concurrent use (nbhttp runs one accept goroutine).
+// Accept waits for the next connection and returns it as an *nbio.Conn. It must
+// not be called concurrently (nbhttp runs one accept goroutine per listener);
+// Close may be called from any goroutine.
 func (l *rawListener) Accept() (net.Conn, error) {
-	var (
-		fd        int
-		peer      syscall.Sockaddr
-		acceptErr error
-	)
-	err := l.raw.Read(func(listenerFD uintptr) bool {
-		for {
-			fd, peer, acceptErr = syscall.Accept4(int(listenerFD), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
-			switch {
-			case errors.Is(acceptErr, syscall.EINTR), errors.Is(acceptErr, syscall.ECONNABORTED):
-				// A signal, or a client that reset before it was accepted: Go's
-				// Accept retries both.
-				continue
-			case errors.Is(acceptErr, syscall.EAGAIN):
-				return false
-			}
-			return true
-		}
-	})
-	if err == nil {
-		err = acceptErr
+	err := l.raw.Read(l.tryAccept)
+	switch {
+	case err != nil && l.closed.Load():
+		err = net.ErrClosed
+	case err == nil && l.acceptErr != nil:
+		err = os.NewSyscallError("accept4", l.acceptErr)
 	}
 	if err != nil {
-		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.addr, Err: acceptError(err)}
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.addr, Err: err}
 	}
+	fd := l.accepted
 	if err := l.configure(fd); err != nil {
 		_ = syscall.Close(fd)
 		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.addr, Err: err}
 	}
-	socket := &acceptedSocket{fd: fd, local: l.addr, remote: peerAddress(peer)}
-	conn, err := nbio.NBConn(socket)
+	// nbio copies the descriptor and the addresses, then closes the socket; it
+	// keeps no reference to it.
+	l.socket = acceptedSocket{control: socketControl{fd: fd}, local: l.addr, remote: peerAddress(&l.peer)}
+	conn, err := nbio.NBConn(&l.socket)
 	if err != nil {
-		_ = socket.Close()
+		_ = syscall.Close(fd)
 		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.addr, Err: err}
 	}
 	*(*nbio.ConnType)(unsafe.Add(unsafe.Pointer(conn), connTypeOffset)) = nbio.ConnTypeTCP
@@ -139,17 +142,27 @@ func (l *rawListener) Accept() (net.Conn, error) {
 	return conn, nil
 }
 
-// acceptError returns net.ErrClosed once the listener is closed, as Go's Accept
-// does, and names the system call in the others.
-func acceptError(err error) error {
-	if errors.Is(err, os.ErrClosed) {
-		return net.ErrClosed
+// accept4 accepts one pending connection into l.accepted, its peer into l.peer, or
+// sets l.acceptErr; it returns false when none is pending (the poller then waits).
+func (l *rawListener) accept4(listenerFD uintptr) bool {
+	for {
+		length := uint32(syscall.SizeofSockaddrAny)
+		fd, _, errno := syscall.Syscall6(syscall.SYS_ACCEPT4, listenerFD, uintptr(unsafe.Pointer(&l.peer)),
+			uintptr(unsafe.Pointer(&length)), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0, 0)
+		switch errno {
+		case 0:
+			l.accepted, l.acceptErr = int(fd), nil
+			return true
+		case syscall.EINTR, syscall.ECONNABORTED:
+			// A signal, or a client that reset before it was accepted: Go's Accept
+			// retries both.
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		l.acceptErr = errno
+		return true
 	}
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		return os.NewSyscallError("accept4", errno)
-	}
-	return err
 }
 
 // configure sets what Go's Accept sets on an accepted TCP socket: TCP_NODELAY, and
@@ -182,7 +195,10 @@ const (
 )
 
 // Close closes the listening socket; a waiting Accept returns net.ErrClosed.
-func (l *rawListener) Close() error { return l.file.Close() }
+func (l *rawListener) Close() error {
+	l.closed.Store(true)
+	return l.file.Close()
+}
 
 // Addr returns the listening address.
 func (l *rawListener) Addr() net.Addr { return l.addr }
@@ -191,14 +207,14 @@ func (l *rawListener) Addr() net.Addr { return l.addr }
 // its descriptor (SyscallConn), keeps its two addresses and closes it. It is never
 // read or written.
 type acceptedSocket struct {
-	fd            int
+	control       socketControl
 	local, remote net.Addr
 }
 
-func (s *acceptedSocket) SyscallConn() (syscall.RawConn, error) { return socketControl{s.fd}, nil }
+func (s *acceptedSocket) SyscallConn() (syscall.RawConn, error) { return &s.control, nil }
 func (s *acceptedSocket) LocalAddr() net.Addr                   { return s.local }
 func (s *acceptedSocket) RemoteAddr() net.Addr                  { return s.remote }
-func (s *acceptedSocket) Close() error                          { return syscall.Close(s.fd) }
+func (s *acceptedSocket) Close() error                          { return syscall.Close(s.control.fd) }
 func (*acceptedSocket) Read([]byte) (int, error)                { return 0, errors.ErrUnsupported }
 func (*acceptedSocket) Write([]byte) (int, error)               { return 0, errors.ErrUnsupported }
 func (*acceptedSocket) SetDeadline(time.Time) error             { return errors.ErrUnsupported }
@@ -208,28 +224,36 @@ func (*acceptedSocket) SetWriteDeadline(time.Time) error        { return errors.
 // socketControl is the syscall.RawConn of an acceptedSocket: Control only.
 type socketControl struct{ fd int }
 
-func (c socketControl) Control(f func(fd uintptr)) error { f(uintptr(c.fd)); return nil }
-func (socketControl) Read(func(fd uintptr) bool) error   { return errors.ErrUnsupported }
-func (socketControl) Write(func(fd uintptr) bool) error  { return errors.ErrUnsupported }
+func (c *socketControl) Control(f func(fd uintptr)) error { f(uintptr(c.fd)); return nil }
+func (*socketControl) Read(func(fd uintptr) bool) error   { return errors.ErrUnsupported }
+func (*socketControl) Write(func(fd uintptr) bool) error  { return errors.ErrUnsupported }
 
 // peerAddress returns a compact net.Addr for an accepted socket's peer, written as
 // net.TCPAddr writes it ("192.0.2.1:4000", "[2001:db8::1]:4000", an IPv4 client of
 // a dual-stack listener as IPv4).
-func peerAddress(peer syscall.Sockaddr) net.Addr {
-	switch peer := peer.(type) {
-	case *syscall.SockaddrInet4:
-		return &peerAddr4{ip: peer.Addr, port: uint16(peer.Port)}
-	case *syscall.SockaddrInet6:
-		ip := netip.AddrFrom16(peer.Addr)
+func peerAddress(peer *syscall.RawSockaddrAny) net.Addr {
+	switch peer.Addr.Family {
+	case syscall.AF_INET:
+		inet4 := (*syscall.RawSockaddrInet4)(unsafe.Pointer(peer))
+		return &peerAddr4{ip: inet4.Addr, port: networkOrder(inet4.Port)}
+	case syscall.AF_INET6:
+		inet6 := (*syscall.RawSockaddrInet6)(unsafe.Pointer(peer))
+		ip, port := netip.AddrFrom16(inet6.Addr), networkOrder(inet6.Port)
 		if ip.Is4In6() {
-			return &peerAddr4{ip: ip.Unmap().As4(), port: uint16(peer.Port)}
+			return &peerAddr4{ip: ip.Unmap().As4(), port: port}
 		}
-		if peer.ZoneId != 0 {
-			ip = ip.WithZone(zoneName(peer.ZoneId))
+		if inet6.Scope_id != 0 {
+			ip = ip.WithZone(zoneName(inet6.Scope_id))
 		}
-		return &peerAddr6{netip.AddrPortFrom(ip, uint16(peer.Port))}
+		return &peerAddr6{netip.AddrPortFrom(ip, port)}
 	}
 	return &net.TCPAddr{}
+}
+
+// networkOrder reads a port as the kernel stores it in a socket address: big-endian.
+func networkOrder(port uint16) uint16 {
+	bytes := (*[2]byte)(unsafe.Pointer(&port))
+	return uint16(bytes[0])<<8 | uint16(bytes[1])
 }
 
 // zoneName returns the name of the interface with index (a link-local peer's
