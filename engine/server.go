@@ -252,17 +252,18 @@ func (s *Server) Start() error {
 }
 
 // acceptor returns the listener nbhttp accepts from: a rawListener on the bound TCP
-// listener, or the listener itself when this nbio cannot take raw sockets (see
-// rawListener).
+// listener (Linux), or the listener itself where there is none or it cannot take
+// this nbio's connections (see rawListener).
 func (s *Server) acceptor(listener net.Listener, keepAlive bool) net.Listener {
 	tcp, isTCP := listener.(*net.TCPListener)
-	if !isTCP || !acceptsRaw() {
-		s.logger.Warn("accepting through Go's net.Listener: this nbio version's connection kind could not be found")
+	if !isTCP {
 		return listener
 	}
 	raw, err := newRawListener(tcp, keepAlive)
 	if err != nil {
-		s.logger.Warn("accepting through Go's net.Listener", "error", err.Error())
+		if !errors.Is(err, errors.ErrUnsupported) {
+			s.logger.Warn("accepting through Go's net.Listener", "error", err.Error())
+		}
 		return listener
 	}
 	return raw

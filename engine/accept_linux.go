@@ -37,6 +37,8 @@ import (
 // unexported field, at the offset reflection finds for it; acceptsRaw reports
 // whether that field is where and what this nbio version had (v1.6.12), and Start
 // uses Go's Accept otherwise. Accept checks the result with nbio's own IsTCP.
+// Linux only (accept4, F_DUPFD_CLOEXEC, the keep-alive options): elsewhere Start
+// uses Go's Accept (accept_other.go).
 type rawListener struct {
 	file *os.File
 	raw  syscall.RawConn
@@ -72,8 +74,12 @@ var connTypeOffset, connTypeFound = func() (uintptr, bool) {
 func acceptsRaw() bool { return connTypeFound }
 
 // newRawListener takes over listener's socket: listener is closed, the socket stays
-// open under a duplicate descriptor.
-func newRawListener(listener *net.TCPListener, keepAlive bool) (*rawListener, error) {
+// open under a duplicate descriptor. It fails, leaving listener open, when this nbio
+// has no connection kind field where rawListener sets it.
+func newRawListener(listener *net.TCPListener, keepAlive bool) (net.Listener, error) {
+	if !acceptsRaw() {
+		return nil, errors.New("engine: nbio.Conn has no typ field of type nbio.ConnType in this nbio version")
+	}
 	control, err := listener.SyscallConn()
 	if err != nil {
 		return nil, err
