@@ -55,7 +55,7 @@ func (a *API) writePresenceError(writer http.ResponseWriter, channel string, err
 		writeError(writer, http.StatusBadRequest, channels.CodeInvalidCursor, err.Error())
 	default:
 		a.logger.Debug("presence read failed", "channel", channel, "error", err.Error())
-		writeError(writer, http.StatusServiceUnavailable, "presence_unavailable", "presence could not be read: "+err.Error())
+		writeError(writer, http.StatusServiceUnavailable, channels.CodePresenceUnavailable, "presence could not be read: "+err.Error())
 	}
 }
 
@@ -153,7 +153,7 @@ func (a *API) usersOnline(writer http.ResponseWriter, ctx context.Context, users
 	counts, err := a.publisher.UsersOnline(ctx, users)
 	if err != nil {
 		a.logger.Debug("users online read failed", "error", err.Error())
-		writeError(writer, http.StatusServiceUnavailable, "presence_unavailable", "presence could not be read: "+err.Error())
+		writeError(writer, http.StatusServiceUnavailable, channels.CodePresenceUnavailable, "presence could not be read: "+err.Error())
 		return nil, false
 	}
 	answers := make([]userPresence, len(users))

@@ -26,6 +26,9 @@ const (
 	CodePresenceNotEnabled = "presence_not_enabled"
 	// CodeInvalidCursor: a presence query's cursor is not one a page returned.
 	CodeInvalidCursor = "invalid_cursor"
+	// CodePresenceUnavailable: in a cluster, a presence query could not be answered
+	// (Redis did not answer, or the node's presence workers are busy).
+	CodePresenceUnavailable = "presence_unavailable"
 )
 
 // Error is a refused channel operation: Code is one of the Code constants, the wire

@@ -19,9 +19,6 @@ import (
 // messages of the connection may be answered before them, which the echoed "id"
 // sorts out.
 
-// codePresenceUnavailable answers a query the cluster could not answer.
-const codePresenceUnavailable = "presence_unavailable"
-
 // presenceQueryAllowed checks a presence query of s for channel: a valid name, a
 // namespace with presence, a subscription.
 func (p *Publisher) presenceQueryAllowed(s *session.Session, channel string) error {
@@ -86,7 +83,7 @@ func (p *Publisher) runPresenceQuery(s *session.Session, channel string, message
 	}
 	id := s.ID()
 	if !p.workers.submit(string(id[:]), query) {
-		s.Send(protocol.Error{Code: codePresenceUnavailable, Message: "presence could not be read: the presence workers are busy",
+		s.Send(protocol.Error{Code: channels.CodePresenceUnavailable, Message: "presence could not be read: the presence workers are busy",
 			Channel: channel, ID: string(message.ID)}.Frame())
 	}
 }
@@ -99,6 +96,6 @@ func refusePresence(s *session.Session, err error, channel string, message proto
 		refuse(s, err, channel, message.ID)
 		return
 	}
-	s.Send(protocol.Error{Code: codePresenceUnavailable, Message: "presence could not be read: " + err.Error(),
+	s.Send(protocol.Error{Code: channels.CodePresenceUnavailable, Message: "presence could not be read: " + err.Error(),
 		Channel: channel, ID: string(message.ID)}.Frame())
 }
