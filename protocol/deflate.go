@@ -82,7 +82,3 @@ func DeflatedFrame(frame []byte) []byte {
 	deflated[0] |= deflateRSV1
 	return append(deflated, compressed...)
 }
-
-// IsDeflated reports whether frame, a frame built by this package, carries a
-// compressed message (RSV1 set).
-func IsDeflated(frame []byte) bool { return len(frame) > 0 && frame[0]&deflateRSV1 != 0 }
