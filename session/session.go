@@ -207,9 +207,15 @@ func (s *Session) sendClose(code uint16, text string) {
 	s.schedule(schedule)
 }
 
+// sessionTimer is a Session as the handler of its own timer. Only the wheel calls
+// OnTimer, so it is a method of this type rather than of Session, whose methods are
+// the application's; the pointer conversion costs nothing.
+type sessionTimer Session
+
 // OnTimer implements timerwheel.Handler: while open it runs the heartbeat, while
 // closing it ends the close grace by closing the socket.
-func (s *Session) OnTimer(now time.Time) {
+func (t *sessionTimer) OnTimer(now time.Time) {
+	s := (*Session)(t)
 	switch s.state.Load() & 0xff {
 	case stateOpen:
 		s.shard.hub.heartbeat(s)
