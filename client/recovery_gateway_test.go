@@ -99,13 +99,9 @@ func TestGatewayCutsWhilePublicationsStreamLoseNothingAndDuplicateNothing(t *tes
 				return
 			}
 			if slices.Contains(cuts, number) {
-				deadline := time.Now().Add(10 * time.Second)
-				for !settled() && !stop.Load() {
-					if time.Now().After(deadline) {
-						published <- fmt.Errorf("the client did not settle within 10s before the cut at %d", number)
-						return
-					}
-					time.Sleep(time.Millisecond)
+				if !testsupport.Eventually(10*time.Second, func() bool { return settled() || stop.Load() }) {
+					published <- fmt.Errorf("the client did not settle within 10s before the cut at %d", number)
+					return
 				}
 				proxy.Cut()
 			}

@@ -91,15 +91,8 @@ func storm(b *testing.B, node *gateway.Gateway, conns []*websocket.Conn, channel
 		}()
 	}
 	group.Wait()
-	deadline := time.Now().Add(time.Minute)
-	for {
+	waitFor(b, time.Minute, fmt.Sprintf("%d subscribers after the %s storm", want, kind), func() bool {
 		counts, _ := node.Publisher.ChannelCounts(channel)
-		if counts.Subscribers == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%s: %d subscribers after a minute, want %d", kind, counts.Subscribers, want)
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return counts.Subscribers == want
+	})
 }
