@@ -15,8 +15,10 @@ import (
 )
 
 // TestPublisherDeliversAcrossTheClusterWithoutHTTP drives Gateway.Publisher as a Go
-// program embedding a node does: each call reaches the connections of both nodes,
-// and answers what it reached here and on the other node.
+// program embedding a node does: broadcast, send to a user and to a connection, kick
+// a connection and a user each reach the connections of both nodes, and answer what
+// they reached here and on the other node. (Publications to channels across nodes
+// through the publisher: the cluster history tests, publishAbove.)
 func TestPublisherDeliversAcrossTheClusterWithoutHTTP(t *testing.T) {
 	redis, nodes := startCluster(t, 2, 0)
 	publisher := nodes[0].Publisher
@@ -46,6 +48,13 @@ func TestPublisherDeliversAcrossTheClusterWithoutHTTP(t *testing.T) {
 	}
 	if code, text := readClose(t, there, readTimeout); code != 4403 || text != "moved" {
 		t.Fatalf("kicked connection closed with %d %q, want 4403 \"moved\"", code, text)
+	}
+	cyd, _ := nodes[1].dialWelcomed("cyd")
+	if result := publisher.KickUser(ctx, "cyd", "bye"); result != (delivery.Result{Forwarded: true, Nodes: 1}) {
+		t.Fatalf("kick of cyd: %+v, want no local connection and one other node", result)
+	}
+	if code, text := readClose(t, cyd, readTimeout); code != 4403 || text != "bye" {
+		t.Fatalf("cyd's connection closed with %d %q, want 4403 \"bye\"", code, text)
 	}
 	expectNoDuplicates(t, here)
 
