@@ -177,8 +177,13 @@ test('cut connections: the client sees 1006 and reconnects', async (t) => {
 test('per-user limit (1008): the refused client backs off with growing delays and no reset', async (t) => {
   const { proxy } = await gatewayWithProxy(t, ['-max-conns-per-user', '1']);
   const holder = await openClient(t, proxy.url('?user_id=ada'));
+  // Each refused connection opens (the 101) and then gets its 1008. The attempt
+  // counter is reset only by a connection that stayed open stableAfter, so with the
+  // 1 s of `fast` a machine that stalled that long between one 101 and its 1008 reset
+  // it (delays 20, 40, 80, 160, 160, 20, seen once beside a busy make test); no
+  // refused connection stays open a minute.
   const refused = new WsgateClient({
-    url: proxy.url('?user_id=ada'), ...fast, baseDelay: 20, maxDelay: 160, random: () => 1 - Number.EPSILON,
+    url: proxy.url('?user_id=ada'), ...fast, baseDelay: 20, maxDelay: 160, stableAfter: 60000, random: () => 1 - Number.EPSILON,
   });
   t.after(() => refused.close());
   const events = record(refused, ['close', 'reconnecting', 'open']);
