@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -38,13 +39,19 @@ func startClusterNode(t *testing.T, redisURL string, limit int) *node {
 	return startClusterNodeWith(t, redisURL, gateway.Config{Session: session.Config{MaxConnectionsPerUser: limit}})
 }
 
+// clusterTimeout bounds the nodes' Redis calls in the tests, short so that outage
+// tests fail fast. A call that takes longer marks the node's Redis unreachable until
+// the next call succeeds, so a test in which nothing may fail sets a patient one.
+const clusterTimeout = 500 * time.Millisecond
+
 // startClusterNodeWith starts a node with config, user ids from the query and the
-// cluster's settings, joined through the Redis at redisURL, and waits until it has
+// cluster's settings (the Redis call timeout config.Cluster.Timeout, default
+// clusterTimeout), joined through the Redis at redisURL, and waits until it has
 // joined.
 func startClusterNodeWith(t *testing.T, redisURL string, config gateway.Config) *node {
 	t.Helper()
 	config.InsecureUserID = true
-	config.Cluster = cluster.Config{RedisURL: redisURL, Lease: clusterLease, Timeout: 500 * time.Millisecond}
+	config.Cluster = cluster.Config{RedisURL: redisURL, Lease: clusterLease, Timeout: cmp.Or(config.Cluster.Timeout, clusterTimeout)}
 	n := startNode(t, config)
 	waitFor(t, readTimeout, "the node to join the cluster", n.Cluster.Healthy)
 	return n
