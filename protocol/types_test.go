@@ -81,8 +81,9 @@ var messageTypeRows = []struct {
 	{TypePublication, "", func() []byte { return PublicationPayloadAt("news", []byte(`{"a":1}`), 3) },
 		`{"type":"publication","channel":"news","data":{"a":1},"offset":3}`},
 	{TypeRPC, `{"type":"rpc","id":1,"method":"sum","data":[1,2]}`, nil, ""},
-	{TypeRPCResult, "", func() []byte { return FramePayload(RPCResult{ID: json.RawMessage(`1`), Data: json.RawMessage(`3`)}.Frame()) },
-		`{"type":"rpc_result","id":1,"data":3}`},
+	{TypeRPCResult, "", func() []byte {
+		return FramePayload(RPCResult{ID: json.RawMessage(`1`), Data: json.RawMessage(`3`)}.Frame())
+	}, `{"type":"rpc_result","id":1,"data":3}`},
 	{TypeRPCError, "", func() []byte {
 		return FramePayload(RPCError{ID: json.RawMessage(`1`), Code: ErrorRPCNotConfigured, Message: "no"}.Frame())
 	}, `{"type":"rpc_error","id":1,"code":"rpc_not_configured","message":"no"}`},
