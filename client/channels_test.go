@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsgate/wsgate/channels"
 	"github.com/wsgate/wsgate/client"
+	"github.com/wsgate/wsgate/protocol"
 )
 
 // channelEvent is one callback of channels a channelLog saw.
@@ -536,5 +538,28 @@ func TestPublishWithAcknowledgementsOfflineAndAtClose(t *testing.T) {
 	defer cancelShort()
 	if err := waiting.Publish(short, "chat:room", "withdrawn"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Publish with an expired context: %v, want DeadlineExceeded", err)
+	}
+}
+
+// TestChannelErrorCodesAreTheServers ties the client's names for the codes of
+// refused channel requests and presence queries to the server's own constants, so
+// that a renamed code fails here rather than in an application.
+func TestChannelErrorCodesAreTheServers(t *testing.T) {
+	for _, pair := range []struct{ client, server string }{
+		{client.ChannelInvalid, channels.CodeInvalidChannel},
+		{client.ChannelPermissionDenied, channels.CodePermissionDenied},
+		{client.ChannelAlreadySubscribed, channels.CodeAlreadySubscribed},
+		{client.ChannelNotSubscribed, channels.CodeNotSubscribed},
+		{client.ChannelTooManySubscriptions, channels.CodeTooManySubscriptions},
+		{client.ChannelTooManySubscribers, channels.CodeTooManySubscribers},
+		{client.ChannelPublishNotAllowed, channels.CodePublishNotAllowed},
+		{client.ChannelRateLimited, protocol.ErrorRateLimited},
+		{client.ChannelPresenceNotEnabled, channels.CodePresenceNotEnabled},
+		{client.ChannelInvalidCursor, channels.CodeInvalidCursor},
+		{client.ChannelPresenceUnavailable, channels.CodePresenceUnavailable},
+	} {
+		if pair.client != pair.server {
+			t.Errorf("the client names %q what the server sends as %q", pair.client, pair.server)
+		}
 	}
 }
