@@ -1,8 +1,10 @@
 package channels
 
 // The wire error codes of channel operations: the "code" of the
-// {"type":"error","code":...} message a client receives when a subscribe, unsubscribe
-// or publish is refused. They are a contract like the rest of the wire format.
+// {"type":"error","code":...} message a client receives when a subscribe,
+// unsubscribe, publish or presence query is refused, and of the HTTP API's answers
+// about channels. They are a contract like the rest of the wire format
+// (protocol's TestEveryErrorCodeAnswersWithItsFrame holds a row for each).
 const (
 	// CodeInvalidChannel: the channel name is empty, longer than MaxNameLength, not
 	// valid UTF-8, or contains a control character or whitespace.
