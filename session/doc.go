@@ -25,7 +25,9 @@
 //   - writer.go: the per-connection outbound queue, the flush workers and the
 //     pacing of fan-out rounds; compression.go: the compressed form of a frame for
 //     connections that negotiated permessage-deflate (DeflateConn), made at most
-//     once per fan-out.
+//     once per fan-out; fanoutlog.go: the chunks fan-out frames are copied into,
+//     so that a queue extends one run of bytes per flush; touch.go: loading the
+//     next sessions' cache lines ahead of a fan-out or a flush round.
 //   - heartbeat.go, expiry.go: the per-connection timers on the hub's timer wheel.
 //   - ratelimit.go: the inbound token bucket.
 //   - closereason.go: CloseReason, mapped onto protocol's close-code table.
@@ -62,7 +64,7 @@
 //
 // # Locks
 //
-// Four kinds of mutex, never nested, and none of them held across Conn.Write,
+// Five kinds of mutex, never nested, and none of them held across Conn.Write,
 // Conn.Close, an Admission or Observer call, the MessageHandler or a log line:
 //
 //   - shard.mutex (read-write) guards a shard's maps, its dense member list and its
@@ -73,6 +75,8 @@
 //     to append; the flusher holds it only to take the queue.
 //   - flusher.mutex guards a flush worker's two lists: the sessions to write at once
 //     and those waiting for the next fan-out round.
+//   - fanoutLog.mutex guards the hub's current fan-out log chunk (fanoutlog.go),
+//     held only to copy one fan-out frame into it.
 //   - drain.mutex guards a drain's status and its goroutine's channels (drain.go);
 //     the batches are closed without it.
 //
