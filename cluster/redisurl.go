@@ -57,11 +57,21 @@ func clientOptions(address string) (rueidis.ClientOption, bool, error) {
 	return options, true, nil
 }
 
+// knownScheme reports whether scheme is one of Config.RedisURL's: plain TCP, TLS, a
+// Unix socket, or a Redis Cluster's.
+func knownScheme(scheme string) bool {
+	_, clustered := clusterSchemes[scheme]
+	return clustered || scheme == "redis" || scheme == "rediss" || scheme == "unix"
+}
+
 // CheckURL returns why New would refuse address as Config.RedisURL (a database
 // number that is not a number, an empty seed, a bad port...), or nil: the reason
 // alone, never the URL, which may hold a password. It does not reach Redis. Safe for
 // concurrent use.
 func CheckURL(address string) error {
+	if parsed, err := url.Parse(address); err != nil || !knownScheme(parsed.Scheme) {
+		return errors.New("must be " + urlForm)
+	}
 	if _, _, err := clientOptions(address); err != nil {
 		return withoutURL(err)
 	}

@@ -76,6 +76,9 @@ func TestAURLThatIsNotRedisIsRefusedWithoutItsPassword(t *testing.T) {
 			if strings.Contains(err.Error(), "hunter2") {
 				t.Fatalf("the error shows the password: %q", err)
 			}
+			if err := CheckURL(test.url); err == nil || strings.Contains(err.Error(), "hunter2") {
+				t.Fatalf("CheckURL: %v; want a refusal without the password", err)
+			}
 		})
 	}
 }

@@ -52,10 +52,6 @@ func (s sources) invalid(name, problem string) error {
 	return fmt.Errorf("-%s %s: %s", name, value, problem)
 }
 
-// redisSchemes are the URL schemes -redis-url accepts: plain TCP, TLS, a Unix socket,
-// and a Redis Cluster's seeds over plain TCP or TLS.
-var redisSchemes = map[string]bool{"redis": true, "rediss": true, "unix": true, "redis+cluster": true, "rediss+cluster": true}
-
 // redactedURL returns address quoted, with any password replaced by "xxxxx"; an
 // address that does not parse is hidden, since it may hold a password.
 func redactedURL(address string) string {
@@ -138,10 +134,6 @@ func (o options) validate(at sources) error {
 		return at.invalid("allowed-origins", err.Error())
 	}
 	if o.redisURL != "" {
-		if parsed, err := url.Parse(o.redisURL); err != nil || !redisSchemes[parsed.Scheme] {
-			return at.invalid("redis-url", "must be redis://[user:password@]host:port[/db], or rediss:// for TLS, "+
-				"or redis+cluster://host:port[,host:port...] for a Redis Cluster")
-		}
 		if err := cluster.CheckURL(o.redisURL); err != nil {
 			return at.invalid("redis-url", err.Error())
 		}
