@@ -142,7 +142,8 @@ func (config Config) Validate() error {
 // messages; what remains on this allocator is nbio's write cache (only what the
 // kernel did not take at once) and HTTP bodies, slow paths where the pool saves
 // little. The cost is an allocation per buffered write or body, left to the garbage
-// collector.
+// collector. It replaces the process-wide pool as well (bufferpool.go), which nbhttp's
+// answers use whatever the engine is given.
 var heapAllocator = mempool.NewSTD()
 
 // pollerStartup is how long after Start nbio's poller goroutines are certainly in
