@@ -45,20 +45,7 @@ func TestRawListenerAccepts(t *testing.T) {
 			}
 			defer func() { _ = accepting.Close() }()
 			port := accepting.Addr().(*net.TCPAddr).Port
-			client, err := net.Dial("tcp", net.JoinHostPort(test.dial, strconv.Itoa(port)))
-			if err != nil {
-				t.Fatalf("dial: %v", err)
-			}
-			defer func() { _ = client.Close() }()
-			accepted, err := accepting.Accept()
-			if err != nil {
-				t.Fatalf("Accept: %v", err)
-			}
-			conn, isNbio := accepted.(*nbio.Conn)
-			if !isNbio {
-				t.Fatalf("Accept returned %T, want *nbio.Conn", accepted)
-			}
-			defer func() { _ = syscall.Close(conn.Hash()) }()
+			client, conn := dialAndAccept(t, accepting, net.JoinHostPort(test.dial, strconv.Itoa(port)))
 			if !conn.IsTCP() {
 				t.Fatalf("nbio connection kind %v, want TCP", conn.Type())
 			}
@@ -77,6 +64,27 @@ func TestRawListenerAccepts(t *testing.T) {
 	}
 }
 
+// dialAndAccept dials address and returns the client's socket and the nbio
+// connection accepting made of it; both are closed when the test ends.
+func dialAndAccept(t *testing.T, accepting net.Listener, address string) (net.Conn, *nbio.Conn) {
+	t.Helper()
+	client, err := net.Dial("tcp", address)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	accepted, err := accepting.Accept()
+	if err != nil {
+		t.Fatalf("Accept: %v", err)
+	}
+	conn, isNbio := accepted.(*nbio.Conn)
+	if !isNbio {
+		t.Fatalf("Accept returned %T, want *nbio.Conn", accepted)
+	}
+	t.Cleanup(func() { _ = syscall.Close(conn.Hash()) })
+	return client, conn
+}
+
 // TestRawListenerKeepAlive checks that without the heartbeat accepted sockets get
 // Go's keep-alive defaults.
 func TestRawListenerKeepAlive(t *testing.T) {
@@ -85,17 +93,8 @@ func TestRawListenerKeepAlive(t *testing.T) {
 		t.Fatalf("newRawListener: %v", err)
 	}
 	defer func() { _ = accepting.Close() }()
-	client, err := net.Dial("tcp", accepting.Addr().String())
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	defer func() { _ = client.Close() }()
-	accepted, err := accepting.Accept()
-	if err != nil {
-		t.Fatalf("Accept: %v", err)
-	}
-	fd := accepted.(*nbio.Conn).Hash()
-	defer func() { _ = syscall.Close(fd) }()
+	_, conn := dialAndAccept(t, accepting, accepting.Addr().String())
+	fd := conn.Hash()
 	expectSocketOption(t, fd, syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 1)
 	expectSocketOption(t, fd, syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE, 15)
 	expectSocketOption(t, fd, syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL, 15)

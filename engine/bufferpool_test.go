@@ -65,19 +65,8 @@ func crosstalkServer(t *testing.T) *Server {
 		}
 		_, _ = writer.Write(quickAnswer(client))
 	})
-	server, err := New(Config{Addr: "127.0.0.1:0", Pollers: 2, Handler: handler,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, newTransport(t, hub))
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if _, err := within(t, "Start", server.Start); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() {
-		hub.Shutdown(0)
-		_, _ = within(t, "Stop", func() error { return server.Stop(t.Context()) })
-	})
-	return server
+	return startServer(t, hub, Config{Addr: "127.0.0.1:0", Pollers: 2, Handler: handler,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 }
 
 // keepAliveClient is one client's keep-alive connection.

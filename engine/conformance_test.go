@@ -51,17 +51,7 @@ func startConformanceServerWith(t testing.TB, config Config) string {
 	if err != nil {
 		t.Fatalf("NewHub: %v", err)
 	}
-	server, err := New(Config{Addr: "127.0.0.1:0", Pollers: 1, Logger: logger, Compression: config.Compression}, newTransport(t, hub))
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if err := server.Start(); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() {
-		hub.Shutdown(0)
-		_ = server.Stop(t.Context())
-	})
+	server := startServer(t, hub, Config{Addr: "127.0.0.1:0", Pollers: 1, Logger: logger, Compression: config.Compression})
 	return server.Addr().String()
 }
 

@@ -91,17 +91,7 @@ func TestReuseFenceServesEveryPoller(t *testing.T) {
 			if err != nil {
 				t.Fatalf("NewHub: %v", err)
 			}
-			server, err := New(Config{Addr: "127.0.0.1:0", Pollers: pollers, Logger: logger}, newTransport(t, hub))
-			if err != nil {
-				t.Fatalf("New: %v", err)
-			}
-			if err := server.Start(); err != nil {
-				t.Fatalf("Start: %v", err)
-			}
-			t.Cleanup(func() {
-				hub.Shutdown(0)
-				_ = server.Stop(t.Context())
-			})
+			server := startServer(t, hub, Config{Addr: "127.0.0.1:0", Pollers: pollers, Logger: logger})
 			if server.fence == nil {
 				t.Fatal("Start built no reuse fence")
 			}

@@ -38,19 +38,8 @@ func guardedServer(t *testing.T, screen func(*http.Request) http.Handler) *Serve
 		}
 		_, _ = fmt.Fprintf(writer, "read %d", len(body))
 	})
-	server, err := New(Config{Addr: "127.0.0.1:0", Pollers: 1, MaxBodySize: testBodyLimit, Handler: handler,
-		Screen: screen, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, newTransport(t, hub))
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if _, err := within(t, "Start", server.Start); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() {
-		hub.Shutdown(0)
-		_, _ = within(t, "Stop", func() error { return server.Stop(t.Context()) })
-	})
-	return server
+	return startServer(t, hub, Config{Addr: "127.0.0.1:0", Pollers: 1, MaxBodySize: testBodyLimit, Handler: handler,
+		Screen: screen, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 }
 
 // httpClient is a client socket that writes bytes as given and reads HTTP answers.

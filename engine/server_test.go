@@ -49,10 +49,28 @@ func newServer(t *testing.T, addr string) *Server {
 	return server
 }
 
+// startServer starts a Server with config for hub's transport and stops both when
+// the test ends; a Start or Stop that hangs fails the test.
+func startServer(t testing.TB, hub *session.Hub, config Config) *Server {
+	t.Helper()
+	server, err := New(config, newTransport(t, hub))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if _, err := within(t, "Start", server.Start); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		hub.Shutdown(0)
+		_, _ = within(t, "Stop", func() error { return server.Stop(t.Context()) })
+	})
+	return server
+}
+
 // within runs action in a goroutine and fails the test when it has not returned
 // within startTimeout: a Start or Stop that hangs must fail the test, not hold it
 // until the package timeout.
-func within(t *testing.T, what string, action func() error) (time.Duration, error) {
+func within(t testing.TB, what string, action func() error) (time.Duration, error) {
 	t.Helper()
 	started := time.Now()
 	result := make(chan error, 1)
