@@ -409,12 +409,18 @@ func (s *Server) PendingHandshakes() int { return s.handshakes.pendingCount() }
 
 // serveHTTP marks the socket's handshake complete and routes the request: GET of the
 // WebSocket path to the upgrade, another method of it to a 405 in the API's JSON
-// error shape (Allow: GET), everything else to Config.Handler as it came. No
+// error shape (Allow: GET), everything else to Config.Handler as it came; a HEAD
+// gets its answer's headers without the body (headWriter). No
 // http.ServeMux sits in between: it would answer a path it considers unclean
 // ("/api/v1/users//send") with a redirect of its own, not the API's answer.
 func (s *Server) serveHTTP(writer http.ResponseWriter, request *http.Request) {
 	if conn := nbioConnOf(writer); conn != nil {
 		s.handshakes.completed(conn)
+	}
+	if request.Method == http.MethodHead {
+		head := &headWriter{ResponseWriter: writer}
+		defer head.finish()
+		writer = head
 	}
 	if request.URL.Path != s.config.Path {
 		s.config.Handler.ServeHTTP(writer, request)

@@ -24,7 +24,7 @@ func upgradeAnswer(t *testing.T, addr, method string, headers ...string) *http.R
 		t.Fatalf("write: %v", err)
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(answerTimeout))
-	response, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	response, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
 	if err != nil {
 		t.Fatalf("read the answer: %v", err)
 	}
@@ -77,6 +77,14 @@ func TestUpgradeAnswers(t *testing.T) {
 			response := upgradeAnswer(t, addr, refusal.method, refusal.headers...)
 			if response.StatusCode != refusal.status || response.Header.Get("Sec-WebSocket-Version") != "13" {
 				t.Fatalf("%s with Sec-WebSocket-Version %q, want %d with 13", response.Status, response.Header.Get("Sec-WebSocket-Version"), refusal.status)
+			}
+			if refusal.method == http.MethodHead {
+				// The headers of the answer, without its body (TestHeadGetsTheHeadersWithoutTheBody).
+				if response.ContentLength <= 0 || response.Header.Get("Content-Type") != "application/json" || response.Header.Get("Allow") != "GET" {
+					t.Fatalf("HEAD: Content-Length %d, Content-Type %q, Allow %q; want the JSON error's length and type, and GET",
+						response.ContentLength, response.Header.Get("Content-Type"), response.Header.Get("Allow"))
+				}
+				return
 			}
 			var body struct{ Error, Message string }
 			if err := json.NewDecoder(response.Body).Decode(&body); err != nil || response.Header.Get("Content-Type") != "application/json" ||
