@@ -36,53 +36,53 @@ func (p *Publisher) presenceQueryAllowed(s *session.Session, channel string) err
 
 // presenceFrom answers a client's presence query with one page, or an error.
 func (p *Publisher) presenceFrom(s *session.Session, message protocol.Message) {
-	channel := message.Channel
-	if err := p.presenceQueryAllowed(s, channel); err != nil {
-		refuse(s, err, channel, message.ID)
-		return
-	}
-	p.runPresenceQuery(s, channel, message, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), p.historyTimeout)
-		defer cancel()
-		page, err := p.Presence(ctx, channel, message.Limit, message.Cursor)
+	p.answerPresenceQuery(s, message, func(ctx context.Context) ([]byte, error) {
+		page, err := p.Presence(ctx, message.Channel, message.Limit, message.Cursor)
 		if err != nil {
-			refusePresence(s, err, channel, message)
-			return
+			return nil, err
 		}
-		s.Send(protocol.PresenceAnswer{Channel: channel, ID: message.ID, Page: page}.Frame())
+		return protocol.PresenceAnswer{Channel: message.Channel, ID: message.ID, Page: page}.Frame(), nil
 	})
 }
 
 // presenceStatsFrom answers a client's presence_stats query, or an error.
 func (p *Publisher) presenceStatsFrom(s *session.Session, message protocol.Message) {
+	p.answerPresenceQuery(s, message, func(ctx context.Context) ([]byte, error) {
+		users, connections, err := p.PresenceStats(ctx, message.Channel)
+		if err != nil {
+			return nil, err
+		}
+		return protocol.PresenceStatsAnswer{Channel: message.Channel, ID: message.ID, Users: users, Connections: connections}.Frame(), nil
+	})
+}
+
+// answerPresenceQuery checks that s may query message's channel, then sends s the
+// frame query returns, or its refusal. The query runs at once on a single node (the
+// registry answers in microseconds) and, in a cluster, on the history worker of s's
+// connection, bounded by the history timeout; when that worker's queue is full the
+// query is answered presence_unavailable at once rather than wait.
+func (p *Publisher) answerPresenceQuery(s *session.Session, message protocol.Message, query func(context.Context) ([]byte, error)) {
 	channel := message.Channel
 	if err := p.presenceQueryAllowed(s, channel); err != nil {
 		refuse(s, err, channel, message.ID)
 		return
 	}
-	p.runPresenceQuery(s, channel, message, func() {
+	run := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), p.historyTimeout)
 		defer cancel()
-		users, connections, err := p.PresenceStats(ctx, channel)
+		frame, err := query(ctx)
 		if err != nil {
 			refusePresence(s, err, channel, message)
 			return
 		}
-		s.Send(protocol.PresenceStatsAnswer{Channel: channel, ID: message.ID, Users: users, Connections: connections}.Frame())
-	})
-}
-
-// runPresenceQuery runs query, the work of a presence query of s, at once on a
-// single node (the registry answers in microseconds) and, in a cluster, on the
-// history worker of s's connection; when that worker's queue is full the query is
-// answered presence_unavailable at once rather than wait.
-func (p *Publisher) runPresenceQuery(s *session.Session, channel string, message protocol.Message, query func()) {
+		s.Send(frame)
+	}
 	if p.presence.cluster == nil || p.workers == nil {
-		query()
+		run()
 		return
 	}
 	id := s.ID()
-	if !p.workers.submit(string(id[:]), query) {
+	if !p.workers.submit(string(id[:]), run) {
 		s.Send(protocol.Error{Code: channels.CodePresenceUnavailable, Message: "presence could not be read: the presence workers are busy",
 			Channel: channel, ID: string(message.ID)}.Frame())
 	}
