@@ -91,7 +91,7 @@ func (b *bench) fanoutRounds(phaseNumber int, open int64, frameBytes int, send f
 			lasts.Record(time.Duration(slowest))
 		}
 	}
-	received := snapshot.delivered()
+	received := snapshot.Delivered()
 	expected := open * int64(count)
 	return &result.Fanout{
 		Broadcasts:   count,
@@ -132,7 +132,7 @@ func (b *bench) sustained() (*result.Rate, error) {
 	b.fleet.AwaitAll(b.options.drain)
 	cpu := b.since(start)
 	snapshot := b.fleet.Snapshot()
-	delivered := snapshot.delivered()
+	delivered := snapshot.Delivered()
 	expected := open * int64(count)
 	rate := &result.Rate{
 		Rate:      b.options.rate,

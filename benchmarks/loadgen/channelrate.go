@@ -32,7 +32,7 @@ func (b *bench) channelRate() (*result.ChannelRate, error) {
 	plan := subscriptionPlan{Prefix: channelRatePrefix, Channels: channels, PerConnection: perConnection}
 	names := make([]string, channels)
 	for number := range names {
-		names[number] = plan.name(number)
+		names[number] = plan.Name(number)
 	}
 	batch := min(b.options.publishBatch, channels)
 	batchesPerRound := (channels + batch - 1) / batch
@@ -57,7 +57,7 @@ func (b *bench) channelRate() (*result.ChannelRate, error) {
 	b.fleet.AwaitAll(b.options.drain)
 	cpu := b.since(start)
 	snapshot := b.fleet.Snapshot()
-	delivered := snapshot.delivered()
+	delivered := snapshot.Delivered()
 	expected := open * int64(perConnection) * int64(rounds)
 	rate := &result.ChannelRate{
 		Subscriptions:      subscriptions,

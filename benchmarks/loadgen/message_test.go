@@ -79,17 +79,6 @@ func TestSteadyNeedsThreeAgreeingReadings(t *testing.T) {
 	}
 }
 
-func TestSnapshotMergeAddsDeliveriesAndKeepsTheSlowest(t *testing.T) {
-	merged := Snapshot{Open: 2, Received: []int64{2, 1}, Slowest: []int64{10, 50}, LastReceipt: 7}.
-		merge(Snapshot{Open: 3, Subscribed: 4, Received: []int64{3, 3, 1}, Slowest: []int64{30, 20, 5}, LastReceipt: 9, WorkerCPU: 1.5})
-	if merged.Open != 5 || merged.delivered() != 10 || merged.LastReceipt != 9 || merged.WorkerCPU != 1.5 || merged.Subscribed != 4 {
-		t.Fatalf("merged %+v", merged)
-	}
-	if merged.Slowest[0] != 30 || merged.Slowest[1] != 50 || merged.Slowest[2] != 5 || merged.Received[2] != 1 {
-		t.Fatalf("per-sequence figures %v %v", merged.Received, merged.Slowest)
-	}
-}
-
 func TestChannelMessagesAreValidJSON(t *testing.T) {
 	subscribe := subscribeMessage("rate-7")
 	var decoded struct {

@@ -11,32 +11,20 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/wsgate/wsgate/benchmarks/internal/workerprotocol"
 )
 
-// command is one request from the parent to a worker, one JSON object per line on
-// the worker's standard input.
-type command struct {
-	Operation   string            `json:"op"`
-	Target      int               `json:"target,omitempty"`
-	Phase       int               `json:"phase,omitempty"`
-	Sequences   int               `json:"sequences,omitempty"`
-	Sequence    int               `json:"sequence,omitempty"`
-	Timeout     time.Duration     `json:"timeout,omitempty"`
-	Connections int               `json:"connections,omitempty"`
-	Duration    time.Duration     `json:"duration,omitempty"`
-	Copies      int               `json:"copies,omitempty"`
-	Plan        *subscriptionPlan `json:"plan,omitempty"`
-}
-
-// answer is a worker's reply to a command, one JSON object per line on its standard
-// output.
-type answer struct {
-	Grow      GrowReport      `json:"grow"`
-	Subscribe SubscribeReport `json:"subscribe"`
-	Count     int64           `json:"count"`
-	Snapshot  Snapshot        `json:"snapshot"`
-	CPU       float64         `json:"cpu_s"`
-}
+// The worker protocol's types (benchmarks/internal/workerprotocol) under the names
+// this program uses.
+type (
+	command          = workerprotocol.Command
+	answer           = workerprotocol.Answer
+	subscriptionPlan = workerprotocol.Plan
+	GrowReport       = workerprotocol.GrowReport
+	SubscribeReport  = workerprotocol.SubscribeReport
+	Snapshot         = workerprotocol.Snapshot
+)
 
 // serveWorker runs a localFleet for the parent: it executes commands from input and
 // answers on output until "close" or the end of input.
@@ -179,7 +167,7 @@ func (p *processFleet) Grow(target int) GrowReport {
 	for _, reply := range p.all(func(index int) command {
 		return command{Operation: "grow", Target: p.share(target, index)}
 	}) {
-		report = report.merge(reply.Grow)
+		report = report.Merge(reply.Grow)
 	}
 	return report
 }
@@ -206,7 +194,7 @@ func (p *processFleet) Subscribe(plan subscriptionPlan, timeout time.Duration) S
 		share.First = firsts[index]
 		return command{Operation: "subscribe", Plan: &share, Timeout: timeout}
 	}) {
-		report = report.merge(reply.Subscribe)
+		report = report.Merge(reply.Subscribe)
 	}
 	return report
 }
@@ -240,7 +228,7 @@ func (p *processFleet) Echo(connections int, duration time.Duration) {
 func (p *processFleet) Snapshot() Snapshot {
 	var merged Snapshot
 	for _, reply := range p.all(func(int) command { return command{Operation: "snapshot"} }) {
-		merged = merged.merge(reply.Snapshot)
+		merged = merged.Merge(reply.Snapshot)
 	}
 	return merged
 }

@@ -68,7 +68,7 @@ func TestWorkerProcessesMergeIntoOneReport(t *testing.T) {
 		t.Fatalf("%d deliveries awaited, want 120", delivered)
 	}
 	snapshot := fleet.Snapshot()
-	if snapshot.Open != 40 || snapshot.delivered() != 120 || !slices.Equal(snapshot.Received, []int64{40, 40, 40}) ||
+	if snapshot.Open != 40 || snapshot.Delivered() != 120 || !slices.Equal(snapshot.Received, []int64{40, 40, 40}) ||
 		snapshot.Latency.Count != 120 || snapshot.Stale != 0 {
 		t.Fatalf("merged snapshot: open %d, received %v, %d latencies, stale %d; want 40, 40 per broadcast, 120, 0",
 			snapshot.Open, snapshot.Received, snapshot.Latency.Count, snapshot.Stale)

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wsgate/wsgate/benchmarks/internal/workerprotocol"
 )
 
 // Broadcast phases of the load generator: a worker counts only deliveries of the
@@ -104,7 +106,7 @@ func (b *bench) readDisconnects() error {
 			}
 		}
 	}
-	answers, err := b.fleet.same(workerCommand{Operation: "snapshot"})
+	answers, err := b.fleet.same(workerprotocol.Command{Operation: "snapshot"})
 	if err != nil {
 		return err
 	}
@@ -128,8 +130,8 @@ func (b *bench) share(total, index int) int {
 // grow dials until the workers hold total connections, spread evenly over the nodes.
 func (b *bench) grow(total int) error {
 	progress("growing to %d connections", total)
-	answers, err := b.fleet.all(func(index int) workerCommand {
-		return workerCommand{Operation: "grow", Target: b.share(total, index)}
+	answers, err := b.fleet.all(func(index int) workerprotocol.Command {
+		return workerprotocol.Command{Operation: "grow", Target: b.share(total, index)}
 	})
 	if err != nil {
 		return err
@@ -218,7 +220,7 @@ func (b *bench) statsQueries() error {
 // deliveries, the nodes' processor time and what Redis did.
 func (b *bench) fanout(name string, phase int, send func(content []byte) error) (*fanoutResult, error) {
 	progress("%s: %d rounds", name, b.options.rounds)
-	if _, err := b.fleet.same(workerCommand{Operation: "begin", Phase: phase, Sequences: b.options.rounds, Copies: 1}); err != nil {
+	if _, err := b.fleet.same(workerprotocol.Command{Operation: "begin", Phase: phase, Sequences: b.options.rounds, Copies: 1}); err != nil {
 		return nil, err
 	}
 	result := &fanoutResult{}
@@ -232,10 +234,10 @@ func (b *bench) fanout(name string, phase int, send func(content []byte) error) 
 		if err := send(content(phase, sequence)); err != nil {
 			return nil, fmt.Errorf("%s %d: %w", name, sequence, err)
 		}
-		if _, err := b.fleet.same(workerCommand{Operation: "await", Sequence: sequence, Timeout: awaitTimeout}); err != nil {
+		if _, err := b.fleet.same(workerprotocol.Command{Operation: "await", Sequence: sequence, Timeout: awaitTimeout}); err != nil {
 			return nil, err
 		}
-		answers, err := b.fleet.same(workerCommand{Operation: "snapshot"})
+		answers, err := b.fleet.same(workerprotocol.Command{Operation: "snapshot"})
 		if err != nil {
 			return nil, err
 		}
@@ -280,7 +282,7 @@ func (b *bench) nodeCPU() float64 {
 
 // workerCPU returns the workers' processor time in all.
 func (b *bench) workerCPU() float64 {
-	answers, err := b.fleet.same(workerCommand{Operation: "snapshot"})
+	answers, err := b.fleet.same(workerprotocol.Command{Operation: "snapshot"})
 	if err != nil {
 		return 0
 	}
@@ -298,8 +300,8 @@ func (b *bench) subscribe() error {
 	if err != nil {
 		return err
 	}
-	answers, err := b.fleet.same(workerCommand{Operation: "subscribe", Timeout: 2 * time.Minute,
-		Plan: &workerPlan{Prefix: "scale-", Channels: 1, PerConnection: 1}})
+	answers, err := b.fleet.same(workerprotocol.Command{Operation: "subscribe", Timeout: 2 * time.Minute,
+		Plan: &workerprotocol.Plan{Prefix: "scale-", Channels: 1, PerConnection: 1}})
 	if err != nil {
 		return err
 	}
@@ -309,7 +311,7 @@ func (b *bench) subscribe() error {
 		return err
 	}
 	delta := after.since(before, len(b.redis.addresses))
-	snapshots, err := b.fleet.same(workerCommand{Operation: "snapshot"})
+	snapshots, err := b.fleet.same(workerprotocol.Command{Operation: "snapshot"})
 	if err != nil {
 		return err
 	}
@@ -352,11 +354,11 @@ func (b *bench) publicationBurst() (*burstResult, error) {
 		}
 		probes = append(probes, started)
 	}
-	if _, err := probes.same(workerCommand{Operation: "grow", Target: 1}); err != nil {
+	if _, err := probes.same(workerprotocol.Command{Operation: "grow", Target: 1}); err != nil {
 		return nil, err
 	}
-	answers, err := probes.same(workerCommand{Operation: "subscribe", Timeout: 30 * time.Second,
-		Plan: &workerPlan{Prefix: "probe-", Channels: 1, PerConnection: 1}})
+	answers, err := probes.same(workerprotocol.Command{Operation: "subscribe", Timeout: 30 * time.Second,
+		Plan: &workerprotocol.Plan{Prefix: "probe-", Channels: 1, PerConnection: 1}})
 	if err != nil {
 		return nil, err
 	}
@@ -365,7 +367,7 @@ func (b *bench) publicationBurst() (*burstResult, error) {
 			return nil, fmt.Errorf("a burst subscriber was not confirmed")
 		}
 	}
-	if _, err := probes.same(workerCommand{Operation: "begin", Phase: phaseBurst, Sequences: 1, Copies: 1}); err != nil {
+	if _, err := probes.same(workerprotocol.Command{Operation: "begin", Phase: phaseBurst, Sequences: 1, Copies: 1}); err != nil {
 		return nil, err
 	}
 	time.Sleep(time.Second)
@@ -399,7 +401,7 @@ func (b *bench) publicationBurst() (*burstResult, error) {
 	expected := published.Load() * int64(len(b.nodes))
 	delivered := int64(0)
 	for wait := time.Now().Add(30 * time.Second); time.Now().Before(wait); time.Sleep(100 * time.Millisecond) {
-		snapshots, err := probes.same(workerCommand{Operation: "snapshot"})
+		snapshots, err := probes.same(workerprotocol.Command{Operation: "snapshot"})
 		if err != nil {
 			return nil, err
 		}

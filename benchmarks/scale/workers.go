@@ -9,55 +9,9 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
-	"time"
+
+	"github.com/wsgate/wsgate/benchmarks/internal/workerprotocol"
 )
-
-// The load generator's worker protocol (benchmarks/loadgen/worker.go): the parent
-// writes one JSON command per line to a `loadgen -worker` process's standard input
-// and reads one JSON answer per line. This program drives one worker per node, each
-// holding that node's connections, so a node's deliveries are one worker's counts.
-// Only the fields used here are declared.
-type workerCommand struct {
-	Operation string        `json:"op"`
-	Target    int           `json:"target,omitempty"`
-	Phase     int           `json:"phase,omitempty"`
-	Sequences int           `json:"sequences,omitempty"`
-	Sequence  int           `json:"sequence,omitempty"`
-	Timeout   time.Duration `json:"timeout,omitempty"`
-	Copies    int           `json:"copies,omitempty"`
-	Plan      *workerPlan   `json:"plan,omitempty"`
-}
-
-// workerPlan is loadgen's subscriptionPlan: connection number i subscribes to
-// channels (i + k*Channels/PerConnection) mod Channels, named Prefix and the number.
-type workerPlan struct {
-	Prefix        string `json:"prefix"`
-	Channels      int    `json:"channels"`
-	PerConnection int    `json:"per_connection"`
-	First         int    `json:"first"`
-}
-
-type workerAnswer struct {
-	Grow struct {
-		Connected  int     `json:"connected"`
-		Failed     int     `json:"failed"`
-		Seconds    float64 `json:"seconds"`
-		FirstError string  `json:"first_error"`
-	} `json:"grow"`
-	Subscribe struct {
-		Confirmed int64   `json:"confirmed"`
-		Refused   int64   `json:"refused"`
-		Seconds   float64 `json:"seconds"`
-	} `json:"subscribe"`
-	Count    int64 `json:"count"`
-	Snapshot struct {
-		Open      int64   `json:"open"`
-		Closed    int64   `json:"closed"`
-		Received  []int64 `json:"received"`
-		Slowest   []int64 `json:"slowest_ns"`
-		WorkerCPU float64 `json:"worker_cpu_s"`
-	} `json:"snapshot"`
-}
 
 // worker is one `loadgen -worker` process.
 type worker struct {
@@ -94,8 +48,8 @@ func startWorker(loadgen, url string, sources, concurrency int, cpus string) (*w
 }
 
 // call sends a command and waits for its answer.
-func (w *worker) call(request workerCommand) (workerAnswer, error) {
-	var reply workerAnswer
+func (w *worker) call(request workerprotocol.Command) (workerprotocol.Answer, error) {
+	var reply workerprotocol.Answer
 	if err := w.encoder.Encode(request); err != nil {
 		return reply, fmt.Errorf("worker %d: %w", w.process.Process.Pid, err)
 	}
@@ -107,7 +61,7 @@ func (w *worker) call(request workerCommand) (workerAnswer, error) {
 
 // close asks the worker to close its connections and waits for it to exit.
 func (w *worker) close() {
-	_, _ = w.call(workerCommand{Operation: "close"})
+	_, _ = w.call(workerprotocol.Command{Operation: "close"})
 	_ = w.input.Close()
 	_ = w.process.Wait()
 }
@@ -117,8 +71,8 @@ type workers []*worker
 
 // all sends each worker its command at the same time and returns the answers in
 // worker order, or the first error.
-func (ws workers) all(request func(index int) workerCommand) ([]workerAnswer, error) {
-	answers := make([]workerAnswer, len(ws))
+func (ws workers) all(request func(index int) workerprotocol.Command) ([]workerprotocol.Answer, error) {
+	answers := make([]workerprotocol.Answer, len(ws))
 	errs := make([]error, len(ws))
 	var group sync.WaitGroup
 	for index, w := range ws {
@@ -134,8 +88,8 @@ func (ws workers) all(request func(index int) workerCommand) ([]workerAnswer, er
 }
 
 // same sends every worker the same command.
-func (ws workers) same(request workerCommand) ([]workerAnswer, error) {
-	return ws.all(func(int) workerCommand { return request })
+func (ws workers) same(request workerprotocol.Command) ([]workerprotocol.Answer, error) {
+	return ws.all(func(int) workerprotocol.Command { return request })
 }
 
 // close closes every worker.
