@@ -3,6 +3,7 @@ package engine
 import (
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/lesismal/nbio"
 	"github.com/wsgate/wsgate/timerwheel"
@@ -52,7 +53,7 @@ func newHandshakeTracker(wheel *timerwheel.Wheel, timeout time.Duration, onTimeo
 // opened starts the clock for a newly accepted socket.
 func (t *handshakeTracker) opened(conn *nbio.Conn) {
 	entry := &pendingHandshake{conn: conn, tracker: t, acceptedAt: t.now()}
-	entry.timer.Init(entry)
+	entry.timer.Init(handshakeTimerKind)
 	t.mutex.Lock()
 	t.pending[conn] = entry
 	t.mutex.Unlock()
@@ -85,8 +86,16 @@ func (t *handshakeTracker) pendingCount() int {
 	return len(t.pending)
 }
 
-// OnTimer implements timerwheel.Handler on the wheel goroutine.
-func (entry *pendingHandshake) OnTimer(now time.Time) {
+// handshakeTimerKind is the Kind of the handshake timers; it runs on the wheel
+// goroutine. The entry lies its timer field's offset before the timer.
+var handshakeTimerKind = timerwheel.NewKind(func(timer *timerwheel.Timer, now time.Time) {
+	entry := (*pendingHandshake)(unsafe.Add(unsafe.Pointer(timer), -int(unsafe.Offsetof(pendingHandshake{}.timer))))
+	entry.expire(now)
+})
+
+// expire cuts the socket if its handshake timeout has passed; the first call only
+// clears nbhttp's runtime deadline and re-arms the timer for the rest of the timeout.
+func (entry *pendingHandshake) expire(now time.Time) {
 	t := entry.tracker
 	t.mutex.Lock()
 	if t.pending[entry.conn] != entry {

@@ -213,7 +213,7 @@ func TestTimerOfAForgottenSocketDoesNothing(t *testing.T) {
 	client := server.dial(t, 1)[0]
 	conn, entry := server.watched(t)
 	server.tracker.completed(conn)
-	entry.OnTimer(server.clock.add(2 * trackerTimeout))
+	entry.expire(server.clock.add(2 * trackerTimeout))
 	if server.timeouts.Load() != 0 || !open(t, client) {
 		t.Fatalf("the late timer of a completed socket cut it (%d timeouts)", server.timeouts.Load())
 	}

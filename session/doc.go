@@ -16,8 +16,8 @@
 //     handlers, PeerClosed, Closed, Written; MessageHandler; the inbound
 //     accounting and rate limit. connectrate.go: the node's token bucket of new
 //     connections that Admit takes from (one atomic word).
-//   - session.go: Session, its state word, Send and Close, and the handler of its
-//     timer (sessionTimer: the wheel calls it, applications cannot).
+//   - session.go: Session (its 192-byte layout), its state word, Send and Close,
+//     and the Kind of its timer (the wheel calls it, applications cannot).
 //   - shard.go: a shard of the registry; per-user entries in lists by connection
 //     count (stats.go reads them for TopUsers).
 //   - fanout.go: Broadcast, SendToUser, SendToConnection; multicast.go:
@@ -45,9 +45,10 @@
 //   - The transport's write path (inside Conn.Write on a flush worker, or a poller
 //     finishing a buffered write): Transport.Written, one atomic add, because it may
 //     run under the transport's own connection lock.
-//   - The timer wheel's goroutine: a session timer's OnTimer (heartbeat pings and
-//     timeouts, the end of a close grace) and the token expiry. A session's
-//     heartbeat fields (nextPingAt, unansweredSince) are only touched there.
+//   - The timer wheel's goroutine: the handler of a session's timer (heartbeat
+//     pings and timeouts, the end of a close grace) and the token expiry. A
+//     session's heartbeat fields (nextPingAt, unansweredSince) are only touched
+//     there.
 //   - The flush workers (Config.FlushWorkers goroutines, each owning a fixed set of
 //     shards): they take a dirty session's queue and write it with Conn.Write,
 //     sessions scheduled at once first and fan-out rounds when their pacing timer
@@ -83,10 +84,10 @@
 // Besides them, a fan-out's sync.Once (compression.go) makes its compressed frame
 // while the other workers of that fan-out wait; it holds no mutex and does no I/O.
 // The timer wheel has its own lock, taken inside Schedule and Cancel and released
-// before any OnTimer runs, so timer handlers may close sessions and rearm timers.
-// Counters (the hub's totals, a shard's connection and user counts, a session's
-// unsent bytes and last-seen clock) are atomics, written on change and read without
-// locks.
+// before any timer's handler runs, so timer handlers may close sessions and rearm
+// timers. Counters (the hub's totals, a shard's connection and user counts, a
+// session's unsent bytes and the round trip of its latest ping) are atomics,
+// written on change and read without locks.
 //
 // # The state word
 //

@@ -40,9 +40,14 @@ func (h *Hub) scheduleHeartbeat(s *Session, delay time.Duration) {
 // followed yet must be answered within PingTimeout: any frame counts, and once one
 // arrives the clock restarts at the next ping. A peer that sends nothing is closed with
 // ReasonHeartbeatTimeout PingTimeout (plus at most one tick) after that ping.
+//
+// A frame answers every ping sent before it, and the first frame after a ping takes
+// roundTripFrom (touch), which only this goroutine sets again when it pings: a run
+// that finds it taken, or takes it back from a frame when it pings, knows that the
+// peer answered. Since every ping is sent by a run, no frame goes unnoticed.
 func (h *Hub) heartbeat(s *Session) {
 	now := h.clock()
-	if s.unansweredSince != 0 && s.lastSeen.Load() >= s.unansweredSince {
+	if s.roundTripFrom.Load() == 0 {
 		s.unansweredSince = 0
 	}
 	if s.unansweredSince != 0 && now >= s.unansweredSince+int64(h.config.PingTimeout) {
@@ -50,10 +55,12 @@ func (h *Hub) heartbeat(s *Session) {
 		return
 	}
 	if now >= s.nextPingAt {
+		if s.roundTripFrom.Swap(now) == 0 {
+			s.unansweredSince = 0
+		}
 		if s.unansweredSince == 0 {
 			s.unansweredSince = now
 		}
-		s.roundTripFrom.Store(now)
 		if s.Send(protocol.PingFrame()) {
 			h.counters.pingsSent.Add(1)
 		}

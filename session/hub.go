@@ -130,8 +130,7 @@ func (h *Hub) newSession(conn Conn, userID string) *Session {
 		conn:        conn,
 		connectedAt: time.Now().UnixNano(),
 	}
-	s.timer.Init((*sessionTimer)(s))
-	s.lastSeen.Store(h.clock())
+	s.timer.Init(sessionTimerKind)
 	s.shard = h.shardFor(userID, s.id)
 	h.liveSessions.Add(1)
 	return s

@@ -3,6 +3,7 @@ package session
 import (
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/wsgate/wsgate/channels"
 	"github.com/wsgate/wsgate/protocol"
@@ -21,10 +22,14 @@ const (
 )
 
 // Session is one accepted WebSocket connection in the registry. Its methods are
-// safe for concurrent use. A Session is 224 bytes (the 224-byte size class, full) on
-// top of the transport: at 1M connections that is 224 MB, so fields are kept few and
-// small, and rarely used state (expiry, rate limiter, grants) is allocated only when
-// used.
+// safe for concurrent use. A Session is 192 bytes (the 192-byte size class, full;
+// TestSessionFitsItsSizeClass guards it) on top of the transport: at 1M connections
+// that is 192 MB, so fields are kept few and small, and rarely used state (expiry,
+// rate limiter, grants) is allocated only when used. The 192 bytes: the queue 40,
+// state and member index 8, shard 8, transport 16, id 16, user id 16, connect time
+// 8, heartbeat 24 (next ping, oldest unanswered ping, round trip), timer 40 (it
+// holds no pointer to the session nor to its wheel: sessionOfTimer finds the
+// session), rate limiter 8 and extras 8.
 //
 // The fields a delivery touches come first and together (the queue, the state, the
 // shard and the transport: 72 bytes, two cache lines wherever the 32-byte aligned
@@ -48,18 +53,20 @@ type Session struct {
 	id          ConnectionID
 	userID      string
 	connectedAt int64 // Unix nanoseconds
-	// lastSeen is the hub clock (nanoseconds since the hub started) of the last
-	// inbound frame. An atomic store per frame is cheaper than touching a timer.
-	lastSeen atomic.Int64
-	// nextPingAt is the hub clock of the next heartbeat ping; unansweredSince is that
-	// of the oldest ping no inbound frame has followed yet, 0 when there is none. Only
-	// the timer wheel's goroutine touches them.
+	// nextPingAt is the hub clock (nanoseconds since the hub started) of the next
+	// heartbeat ping; unansweredSince is that of the oldest ping no inbound frame has
+	// followed yet, 0 when there is none. Only the timer wheel's goroutine touches
+	// them.
 	nextPingAt      int64
 	unansweredSince int64
-	// roundTripFrom is the hub clock of a ping whose answer has not arrived yet, or
-	// 0: the first inbound frame after a ping takes it and reports the round trip.
+	// roundTripFrom is the hub clock of the latest ping while no inbound frame has
+	// followed it, else 0: the first inbound frame after a ping takes it (one atomic
+	// load per frame, cheaper than touching a timer) and reports the round trip, and
+	// its being taken tells the heartbeat that the peer answered (heartbeat.go), so
+	// no time of the last inbound frame is kept.
 	roundTripFrom atomic.Int64
-	timer         timerwheel.Timer
+	// timer is the heartbeat and then the close grace (sessionTimerKind).
+	timer timerwheel.Timer
 	// limiter is the inbound rate limit state, allocated on the first message when a
 	// limit is set (idle connections pay a pointer), used only by the connection's
 	// own handler goroutine.
@@ -124,13 +131,12 @@ func (s *Session) Reason() CloseReason { return CloseReason(s.state.Load() >> 8 
 func (s *Session) Refused() bool { return s.state.Load()&refusedFlag != 0 }
 
 // touch records that a frame arrived: any inbound frame proves the peer alive. The
-// first frame after a heartbeat ping also reports the ping's round trip.
+// first frame after a heartbeat ping takes the ping's round trip, which answers the
+// ping, and reports it.
 func (s *Session) touch() {
-	now := s.shard.hub.clock()
-	s.lastSeen.Store(now)
 	if s.roundTripFrom.Load() != 0 {
 		if sent := s.roundTripFrom.Swap(0); sent != 0 {
-			s.shard.hub.config.Observer.PingAnswered(time.Duration(now - sent))
+			s.shard.hub.config.Observer.PingAnswered(time.Duration(s.shard.hub.clock() - sent))
 		}
 	}
 }
@@ -207,19 +213,22 @@ func (s *Session) sendClose(code uint16, text string) {
 	s.schedule(schedule)
 }
 
-// sessionTimer is a Session as the handler of its own timer. Only the wheel calls
-// OnTimer, so it is a method of this type rather than of Session, whose methods are
-// the application's; the pointer conversion costs nothing.
-type sessionTimer Session
-
-// OnTimer implements timerwheel.Handler: while open it runs the heartbeat, while
-// closing it ends the close grace by closing the socket.
-func (t *sessionTimer) OnTimer(now time.Time) {
-	s := (*Session)(t)
+// sessionTimerKind is the Kind of every session's timer: while the session is open
+// it runs the heartbeat, while it is closing it ends the close grace by closing the
+// socket.
+var sessionTimerKind = timerwheel.NewKind(func(timer *timerwheel.Timer, _ time.Time) {
+	s := sessionOfTimer(timer)
 	switch s.state.Load() & 0xff {
 	case stateOpen:
 		s.shard.hub.heartbeat(s)
 	case stateClosing:
 		_ = s.conn.Close()
 	}
+})
+
+// sessionOfTimer returns the Session whose timer field is timer: it lies that
+// field's offset before it, in the same allocation. Finding the session from the
+// address is what lets the Timer keep no handler pointer (16 bytes a connection).
+func sessionOfTimer(timer *timerwheel.Timer) *Session {
+	return (*Session)(unsafe.Add(unsafe.Pointer(timer), -int(unsafe.Offsetof(Session{}.timer))))
 }

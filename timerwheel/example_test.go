@@ -3,12 +3,15 @@ package timerwheel_test
 import (
 	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/wsgate/wsgate/timerwheel"
 )
 
 // session shows the intended embedding: the Timer lives inside the
-// connection's struct, so arming it allocates nothing.
+// connection's struct, so arming it allocates nothing, and the struct is
+// found from the Timer at the Timer's field offset, so the Timer holds no
+// pointer back to it.
 type session struct {
 	id     string
 	wheel  *timerwheel.Wheel
@@ -17,15 +20,16 @@ type session struct {
 	pings  int
 }
 
-// OnTimer sends a ping (here: prints) and re-arms the timer for the next
-// period from inside its own callback.
-func (s *session) OnTimer(now time.Time) {
+// pingKind sends a ping (here: prints) and re-arms the timer for the next
+// period from inside its own callback. One Kind serves every session.
+var pingKind = timerwheel.NewKind(func(timer *timerwheel.Timer, now time.Time) {
+	s := (*session)(unsafe.Add(unsafe.Pointer(timer), -int(unsafe.Offsetof(session{}.ping))))
 	s.pings++
 	fmt.Printf("%s: ping %d at %v\n", s.id, s.pings, now.Sub(s.origin))
 	if s.pings < 3 {
 		s.wheel.Schedule(&s.ping, 30*time.Second)
 	}
-}
+})
 
 func Example() {
 	// A fake clock makes the example deterministic; production code leaves
@@ -40,11 +44,11 @@ func Example() {
 		return
 	}
 	connection := &session{id: "conn-1", wheel: wheel, origin: now}
-	connection.ping.Init(connection)
+	connection.ping.Init(pingKind)
 	wheel.Schedule(&connection.ping, 30*time.Second)
 
 	idle := &session{id: "conn-2", wheel: wheel, origin: now}
-	idle.ping.Init(idle)
+	idle.ping.Init(pingKind)
 	wheel.Schedule(&idle.ping, 30*time.Second)
 	fmt.Println("pending:", wheel.Pending())
 	fmt.Println("conn-2 closed, cancelled:", wheel.Cancel(&idle.ping))

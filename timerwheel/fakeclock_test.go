@@ -1,6 +1,7 @@
 package timerwheel
 
 import (
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -34,11 +35,21 @@ func (clock *fakeClock) Since(instant time.Time) time.Duration {
 	return instant.Sub(clock.origin)
 }
 
-// handlerFunc adapts a function to Handler.
-type handlerFunc func(now time.Time)
+// handlerFuncs holds the function of each timer initialised by initFunc.
+var handlerFuncs sync.Map
 
-func (handler handlerFunc) OnTimer(now time.Time) {
-	handler(now)
+// funcKind runs the function initFunc gave the timer that fired: tests give each
+// timer a closure of its own, which owners in production, who find themselves
+// from the Timer, do not need.
+var funcKind = NewKind(func(timer *Timer, now time.Time) {
+	handler, _ := handlerFuncs.Load(timer)
+	handler.(func(time.Time))(now)
+})
+
+// initFunc initialises timer to run handler when it fires.
+func initFunc(timer *Timer, handler func(now time.Time)) {
+	handlerFuncs.Store(timer, handler)
+	timer.Init(funcKind)
 }
 
 // newTestWheel returns a wheel on a fake clock whose origin is the wheel's

@@ -16,7 +16,7 @@ func TestStartFiresWithRealClockAndStopLeavesNoGoroutine(t *testing.T) {
 	}
 	fired := make(chan time.Time, 1)
 	var timer Timer
-	timer.Init(handlerFunc(func(now time.Time) { fired <- now }))
+	initFunc(&timer, func(now time.Time) { fired <- now })
 	wheel.Start()
 	wheel.Start()
 	scheduledAt := time.Now()

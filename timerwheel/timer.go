@@ -1,23 +1,61 @@
 package timerwheel
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Handler is implemented by the owner of a Timer, for example a session.
+// Handler is what a Kind of timer runs when one of its timers fires. It
+// receives the Timer, from which the owner finds the struct that embeds it (by
+// the Timer's field offset: a Timer holds no pointer to its owner, which would
+// cost 16 B per timer as an interface), and the instant passed to Advance.
 //
-// OnTimer runs on the goroutine that calls Wheel.Advance (the wheel's owner
-// goroutine after Wheel.Start), without any wheel lock held, and receives the
-// instant passed to Advance. It must not block, because every other timer due
-// in the same Advance waits behind it: hand slow work to another goroutine. It
-// may call Schedule, ScheduleAt and Cancel on any timer, including its own
-// (that is how periodic timers are built), but it must not call Advance or
-// Stop, and it must not panic: a panic propagates out of Advance, and the
-// timers collected by that Advance call but not yet run stay pending without
-// firing until they are scheduled again or cancelled.
-type Handler interface {
-	OnTimer(now time.Time)
+// A Handler runs on the goroutine that calls Wheel.Advance (the wheel's owner
+// goroutine after Wheel.Start), without any wheel lock held. It must not
+// block, because every other timer due in the same Advance waits behind it:
+// hand slow work to another goroutine. It may call Schedule, ScheduleAt and
+// Cancel on any timer, including its own (that is how periodic timers are
+// built), but it must not call Advance or Stop, and it must not panic: a panic
+// propagates out of Advance, and the timers collected by that Advance call but
+// not yet run stay pending without firing until they are scheduled again or
+// cancelled.
+type Handler func(timer *Timer, now time.Time)
+
+// Kind names a Handler registered with NewKind; Timer.Init gives a Timer its
+// Kind. The zero Kind is no handler (a Timer that was never initialised).
+type Kind uint8
+
+// maxKinds is how many Kinds a process can register: a Kind is one byte of
+// the Timer, where the Timer's alignment left a spare one.
+const maxKinds = 255
+
+// kinds is the process's table of handlers, indexed by Kind. NewKind writes an
+// entry under mutex before it returns the Kind; Advance reads entries without
+// the mutex, which is safe because a Timer carries a Kind only after NewKind
+// returned it, and reaches Advance only through Schedule and the wheel lock.
+var kinds struct {
+	mutex    sync.Mutex
+	count    int
+	handlers [maxKinds + 1]Handler
+}
+
+// NewKind registers handler and returns the Kind that names it. Each owner
+// type registers one Kind for all its timers, usually in a package-level
+// variable; at most 255 Kinds per process, and NewKind panics beyond that or
+// when handler is nil. It is safe for concurrent use.
+func NewKind(handler Handler) Kind {
+	if handler == nil {
+		panic("timerwheel: NewKind of a nil Handler")
+	}
+	kinds.mutex.Lock()
+	defer kinds.mutex.Unlock()
+	if kinds.count == maxKinds {
+		panic("timerwheel: more than 255 Kinds")
+	}
+	kinds.count++
+	kinds.handlers[kinds.count] = handler
+	return Kind(kinds.count)
 }
 
 // timerState is the lifecycle of a Timer. It is stored atomically because
@@ -35,10 +73,11 @@ const (
 )
 
 // Timer is one schedulable timer. It is embedded by value in the caller's
-// struct, so a pending timer costs no allocation: its 64 B (one cache line on
-// amd64, the whole per-timer cost, 64 MB for 1,000,000 pending timers) hold the
-// bucket links, the firing-list link, the absolute deadline tick, the owning
-// wheel, the state and the handler.
+// struct, so a pending timer costs no allocation: its 40 B (the whole
+// per-timer cost, 40 MB for 1,000,000 pending timers) hold the bucket links,
+// the firing-list link, the absolute deadline tick, the state, the id of the
+// wheel it is bound to and its Kind. The owner is not stored: the Kind's
+// Handler finds it from the Timer's address.
 //
 // The zero value is unusable until Init. A Timer must not be copied after
 // first use (go vet reports copies because of its atomic fields), and it is
@@ -54,20 +93,22 @@ type Timer struct {
 	// deadline is the absolute tick (since the wheel's origin) at which the
 	// timer fires; guarded by the wheel lock.
 	deadline int64
-	// wheel is the Wheel the Timer is bound to, nil until the first Schedule.
-	wheel atomic.Pointer[Wheel]
-	// handler is set once by Init, before the first Schedule.
-	handler Handler
 	// state is a timerState.
 	state atomic.Int32
+	// wheel is the id of the Wheel the Timer is bound to (Wheel.id), 0 until
+	// the first Schedule; guarded by that wheel's lock. Two bytes instead of
+	// a pointer: it only serves to refuse a second wheel.
+	wheel uint16
+	// kind is set once by Init, before the first Schedule.
+	kind Kind
 }
 
-// Init sets the handler that the Timer calls when it fires. Call it once,
-// before the first Schedule; it is not safe to call concurrently with any
-// other use of the same Timer, and calling it while the Timer is pending
+// Init sets the Kind whose Handler the Timer calls when it fires. Call it
+// once, before the first Schedule; it is not safe to call concurrently with
+// any other use of the same Timer, and calling it while the Timer is pending
 // races with the firing of that Timer.
-func (t *Timer) Init(handler Handler) {
-	t.handler = handler
+func (t *Timer) Init(kind Kind) {
+	t.kind = kind
 }
 
 // Pending reports whether the Timer is armed: scheduled and neither fired nor

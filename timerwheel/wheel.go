@@ -24,6 +24,10 @@ const (
 	maxSlots = 1 << 20
 )
 
+// wheelsCreated numbers the wheels of the process, so that a Timer records the
+// wheel it is bound to in two bytes (Timer.wheel) instead of a pointer.
+var wheelsCreated atomic.Uint32
+
 // Config configures a Wheel. Zero values mean the documented defaults.
 type Config struct {
 	// Tick is the resolution of the wheel: a deadline is rounded up to a tick
@@ -47,6 +51,10 @@ type Config struct {
 // by one goroutine at a time (the owner goroutine after Start, or a test). The
 // Wheel must not be copied.
 type Wheel struct {
+	// id is what a Timer bound to the wheel records: never 0, and unique among
+	// the last 65,535 wheels created, so a Timer scheduled on a second wheel is
+	// refused unless 65,535 wheels were created in between.
+	id   uint16
 	tick time.Duration
 	// mask is Slots-1; the bucket of deadline tick d is d&mask.
 	mask int64
@@ -105,7 +113,12 @@ func New(cfg Config) (*Wheel, error) {
 	if now == nil {
 		now = time.Now
 	}
+	id := uint16(wheelsCreated.Add(1))
+	for id == 0 {
+		id = uint16(wheelsCreated.Add(1))
+	}
 	return &Wheel{
+		id:           id,
 		tick:         tick,
 		mask:         int64(slots - 1),
 		now:          now,
@@ -163,14 +176,18 @@ func (w *Wheel) ScheduleAt(t *Timer, deadline time.Time) {
 // arm links t into the bucket of the first tick at or after elapsed (time
 // since the wheel's origin), but never into a tick Advance has processed.
 func (w *Wheel) arm(t *Timer, elapsed time.Duration) {
-	if t.handler == nil {
+	if t.kind == 0 {
 		panic("timerwheel: Schedule of a Timer without Init")
-	}
-	if !t.wheel.CompareAndSwap(nil, w) && t.wheel.Load() != w {
-		panic("timerwheel: Timer is bound to another Wheel")
 	}
 	deadline := ceilTicks(elapsed, w.tick)
 	w.mu.Lock()
+	if t.wheel != w.id {
+		if t.wheel != 0 {
+			w.mu.Unlock()
+			panic("timerwheel: Timer is bound to another Wheel")
+		}
+		t.wheel = w.id
+	}
 	deadline = max(deadline, w.cursor+1)
 	switch {
 	case t.state.CompareAndSwap(stateFiring, statePending):
@@ -195,10 +212,11 @@ func (w *Wheel) arm(t *Timer, elapsed time.Duration) {
 // check their owner's state. It is safe for concurrent use, including from
 // handlers, and O(1).
 func (w *Wheel) Cancel(t *Timer) bool {
-	if t.wheel.Load() != w {
+	w.mu.Lock()
+	if t.wheel != w.id {
+		w.mu.Unlock()
 		return false
 	}
-	w.mu.Lock()
 	cancelled := true
 	switch {
 	case t.state.CompareAndSwap(stateFiring, stateIdle):
@@ -245,7 +263,7 @@ func (w *Wheel) Advance(now time.Time) int {
 		if timer.state.CompareAndSwap(stateFiring, stateIdle) {
 			w.pendingCount.Add(-1)
 			fired++
-			timer.handler.OnTimer(now)
+			kinds.handlers[timer.kind](timer, now)
 		}
 		timer = next
 	}

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // orderedTimer records its index into a shared log when it fires, so the
@@ -24,13 +25,15 @@ type firingLog struct {
 	misses int
 }
 
-func (owner *orderedTimer) OnTimer(now time.Time) {
+// orderedKind finds the orderedTimer at the offset of its timer field.
+var orderedKind = NewKind(func(timer *Timer, now time.Time) {
+	owner := (*orderedTimer)(unsafe.Add(unsafe.Pointer(timer), -int(unsafe.Offsetof(orderedTimer{}.timer))))
 	log := owner.log
 	if tickOf(log.wheel, log.clock, now) < owner.deadline {
 		log.misses++
 	}
 	log.fired = append(log.fired, owner.index)
-}
+})
 
 func TestMillionTimersFireOnceInDeadlineOrder(t *testing.T) {
 	const (
@@ -50,7 +53,7 @@ func TestMillionTimersFireOnceInDeadlineOrder(t *testing.T) {
 		owner.deadline = ceilTicks(delay, tick)
 		owner.log = log
 		lastDeadline = max(lastDeadline, owner.deadline)
-		owner.timer.Init(owner)
+		owner.timer.Init(orderedKind)
 		wheel.Schedule(&owner.timer, delay)
 	}
 	if wheel.Pending() != timers {
@@ -102,9 +105,11 @@ type concurrentTimer struct {
 	cancelledForGood bool
 }
 
-func (owner *concurrentTimer) OnTimer(time.Time) {
+// concurrentKind finds the concurrentTimer at the offset of its timer field.
+var concurrentKind = NewKind(func(timer *Timer, _ time.Time) {
+	owner := (*concurrentTimer)(unsafe.Add(unsafe.Pointer(timer), -int(unsafe.Offsetof(concurrentTimer{}.timer))))
 	owner.fired.Add(1)
-}
+})
 
 func TestConcurrentScheduleCancelWhileAdvancing(t *testing.T) {
 	const (
@@ -119,7 +124,7 @@ func TestConcurrentScheduleCancelWhileAdvancing(t *testing.T) {
 		owners[worker] = make([]concurrentTimer, timersPerWorker)
 		for i := range owners[worker] {
 			owner := &owners[worker][i]
-			owner.timer.Init(owner)
+			owner.timer.Init(concurrentKind)
 		}
 	}
 

@@ -56,9 +56,9 @@ func TestScheduleExactMultipleOfWheelPeriodFiresOnThatTick(t *testing.T) {
 			advanceToTick(wheel, clock, startTick)
 			var firedAt []int64
 			var timer Timer
-			timer.Init(handlerFunc(func(now time.Time) {
+			initFunc(&timer, func(now time.Time) {
 				firedAt = append(firedAt, tickOf(wheel, clock, now))
-			}))
+			})
 			wheel.Schedule(&timer, time.Duration(rotations*slots)*wheel.Tick())
 			want := startTick + rotations*slots
 			for tick := startTick + 1; tick <= want+2*slots; tick++ {
@@ -76,7 +76,7 @@ func TestScheduleExactWheelPeriodInOneJump(t *testing.T) {
 	wheel, clock := newTestWheel(t, 10*time.Millisecond, slots)
 	fired := 0
 	var timer Timer
-	timer.Init(handlerFunc(func(time.Time) { fired++ }))
+	initFunc(&timer, func(time.Time) { fired++ })
 	wheel.Schedule(&timer, slots*wheel.Tick())
 	if got := advanceToTick(wheel, clock, slots-1); got != 0 || fired != 0 {
 		t.Fatalf("fired %d (handler %d) one tick before the period, want 0", got, fired)
@@ -101,7 +101,7 @@ func TestScheduleRoundsUpToTheNextTick(t *testing.T) {
 		clock.Set(test.scheduledAt)
 		firedAt := int64(-1)
 		var timer Timer
-		timer.Init(handlerFunc(func(now time.Time) { firedAt = tickOf(wheel, clock, now) }))
+		initFunc(&timer, func(now time.Time) { firedAt = tickOf(wheel, clock, now) })
 		wheel.Schedule(&timer, test.delay)
 		for tick := int64(1); tick <= 4 && firedAt < 0; tick++ {
 			advanceToTick(wheel, clock, tick)
@@ -118,7 +118,7 @@ func TestScheduleNonPositiveDelayFiresOnNextTick(t *testing.T) {
 	var firedAt []int64
 	timers := make([]Timer, 3)
 	for i := range timers {
-		timers[i].Init(handlerFunc(func(now time.Time) { firedAt = append(firedAt, tickOf(wheel, clock, now)) }))
+		initFunc(&timers[i], func(now time.Time) { firedAt = append(firedAt, tickOf(wheel, clock, now)) })
 	}
 	wheel.Schedule(&timers[0], 0)
 	wheel.Schedule(&timers[1], -time.Hour)
@@ -136,7 +136,7 @@ func TestScheduleAtFiresOnFirstTickAtOrAfterDeadline(t *testing.T) {
 	wheel, clock := newTestWheel(t, 10*time.Millisecond, 8)
 	firedAt := int64(-1)
 	var timer Timer
-	timer.Init(handlerFunc(func(now time.Time) { firedAt = tickOf(wheel, clock, now) }))
+	initFunc(&timer, func(now time.Time) { firedAt = tickOf(wheel, clock, now) })
 	wheel.ScheduleAt(&timer, clock.origin.Add(125*time.Millisecond))
 	for tick := int64(1); tick <= 20; tick++ {
 		advanceToTick(wheel, clock, tick)
@@ -155,7 +155,7 @@ func TestScheduleBehindProcessedTickIsClampedToNextTick(t *testing.T) {
 	}
 	fired := 0
 	var timer Timer
-	timer.Init(handlerFunc(func(time.Time) { fired++ }))
+	initFunc(&timer, func(time.Time) { fired++ })
 	wheel.Schedule(&timer, 0)
 	if advanceToTick(wheel, clock, 5); fired != 0 {
 		t.Fatal("timer fired on an already processed tick")
@@ -169,7 +169,7 @@ func TestScheduleMovesPendingTimer(t *testing.T) {
 	wheel, clock := newTestWheel(t, 10*time.Millisecond, 8)
 	var firedAt []int64
 	var timer Timer
-	timer.Init(handlerFunc(func(now time.Time) { firedAt = append(firedAt, tickOf(wheel, clock, now)) }))
+	initFunc(&timer, func(now time.Time) { firedAt = append(firedAt, tickOf(wheel, clock, now)) })
 	wheel.Schedule(&timer, 50*time.Millisecond)
 	wheel.Schedule(&timer, 20*time.Millisecond)
 	if wheel.Pending() != 1 {
@@ -205,7 +205,7 @@ func TestNeverFiresEarly(t *testing.T) {
 	var elapsed time.Duration
 	early, late := 0, 0
 	for i := range owners {
-		owners[i].Init(handlerFunc(func(now time.Time) {
+		initFunc(&owners[i], func(now time.Time) {
 			fired[i]++
 			switch lateness := clock.Since(now) - dueAt[i]; {
 			case lateness < 0:
@@ -213,7 +213,7 @@ func TestNeverFiresEarly(t *testing.T) {
 			case lateness >= 4*tick:
 				late++
 			}
-		}))
+		})
 	}
 	scheduled := 0
 	for scheduled < timers || wheel.Pending() > 0 {
@@ -243,7 +243,7 @@ func TestCancelBeforeFiring(t *testing.T) {
 	wheel, clock := newTestWheel(t, 10*time.Millisecond, 8)
 	fired := 0
 	var timer Timer
-	timer.Init(handlerFunc(func(time.Time) { fired++ }))
+	initFunc(&timer, func(time.Time) { fired++ })
 	wheel.Schedule(&timer, 30*time.Millisecond)
 	if !wheel.Cancel(&timer) {
 		t.Fatal("Cancel of a pending timer returned false")
@@ -266,7 +266,7 @@ func TestCancelAfterFiringReturnsFalse(t *testing.T) {
 	wheel, clock := newTestWheel(t, 10*time.Millisecond, 8)
 	fired := 0
 	var timer Timer
-	timer.Init(handlerFunc(func(time.Time) { fired++ }))
+	initFunc(&timer, func(time.Time) { fired++ })
 	wheel.Schedule(&timer, 10*time.Millisecond)
 	advanceToTick(wheel, clock, 1)
 	if fired != 1 {
@@ -281,8 +281,8 @@ func TestCancelOfUnscheduledOrForeignTimerReturnsFalse(t *testing.T) {
 	wheel, _ := newTestWheel(t, 10*time.Millisecond, 8)
 	other, _ := newTestWheel(t, 10*time.Millisecond, 8)
 	var never, foreign Timer
-	never.Init(handlerFunc(func(time.Time) {}))
-	foreign.Init(handlerFunc(func(time.Time) {}))
+	initFunc(&never, func(time.Time) {})
+	initFunc(&foreign, func(time.Time) {})
 	other.Schedule(&foreign, time.Second)
 	if wheel.Cancel(&never) {
 		t.Error("Cancel of a never scheduled timer returned true")
@@ -317,8 +317,8 @@ func TestCancelFromAnotherCallbackInSameAdvance(t *testing.T) {
 			otherFired := false
 			cancelled := false
 			var canceller, other Timer
-			canceller.Init(handlerFunc(func(time.Time) { cancelled = wheel.Cancel(&other) }))
-			other.Init(handlerFunc(func(time.Time) { otherFired = true }))
+			initFunc(&canceller, func(time.Time) { cancelled = wheel.Cancel(&other) })
+			initFunc(&other, func(time.Time) { otherFired = true })
 			if test.otherFirst {
 				wheel.Schedule(&other, time.Duration(test.otherTick)*wheel.Tick())
 			}
@@ -345,8 +345,8 @@ func TestRescheduleOfCollectedTimerFromAnotherCallback(t *testing.T) {
 	wheel, clock := newTestWheel(t, 10*time.Millisecond, 8)
 	var firedAt []int64
 	var mover, moved Timer
-	mover.Init(handlerFunc(func(time.Time) { wheel.Schedule(&moved, 30*time.Millisecond) }))
-	moved.Init(handlerFunc(func(now time.Time) { firedAt = append(firedAt, tickOf(wheel, clock, now)) }))
+	initFunc(&mover, func(time.Time) { wheel.Schedule(&moved, 30*time.Millisecond) })
+	initFunc(&moved, func(now time.Time) { firedAt = append(firedAt, tickOf(wheel, clock, now)) })
 	wheel.Schedule(&mover, 10*time.Millisecond)
 	wheel.Schedule(&moved, 10*time.Millisecond)
 	if got := advanceToTick(wheel, clock, 1); got != 1 {
@@ -370,12 +370,12 @@ func TestPeriodicRescheduleFromOwnCallback(t *testing.T) {
 		period := time.Duration(periodTicks) * wheel.Tick()
 		var firedAt []int64
 		var timer Timer
-		timer.Init(handlerFunc(func(now time.Time) {
+		initFunc(&timer, func(now time.Time) {
 			firedAt = append(firedAt, tickOf(wheel, clock, now))
 			if len(firedAt) < periods {
 				wheel.Schedule(&timer, period)
 			}
-		}))
+		})
 		wheel.Schedule(&timer, period)
 		for tick := int64(1); tick <= periodTicks*(periods+3); tick++ {
 			advanceToTick(wheel, clock, tick)
@@ -397,13 +397,13 @@ func TestPeriodicScheduleAtDoesNotDriftWhenAdvanceIsLate(t *testing.T) {
 	next := clock.origin.Add(period)
 	var firedAt []int64
 	var timer Timer
-	timer.Init(handlerFunc(func(now time.Time) {
+	initFunc(&timer, func(now time.Time) {
 		firedAt = append(firedAt, tickOf(wheel, clock, now))
 		if len(firedAt) < periods {
 			next = next.Add(period)
 			wheel.ScheduleAt(&timer, next)
 		}
-	}))
+	})
 	wheel.ScheduleAt(&timer, next)
 	for tick := int64(1); tick <= 7*(periods+3); tick++ {
 		wheel.Advance(clock.Set(time.Duration(tick)*wheel.Tick() + 9*time.Millisecond))
@@ -425,7 +425,7 @@ func TestTimersBeyondOneRotation(t *testing.T) {
 	deadlines := []int64{10 * slots, 10*slots + 3, 3*slots + 1}
 	timers := make([]Timer, len(deadlines))
 	for i, deadline := range deadlines {
-		timers[i].Init(handlerFunc(func(now time.Time) { firedAt = append(firedAt, tickOf(wheel, clock, now)) }))
+		initFunc(&timers[i], func(now time.Time) { firedAt = append(firedAt, tickOf(wheel, clock, now)) })
 		wheel.Schedule(&timers[i], time.Duration(deadline)*wheel.Tick())
 	}
 	for tick := int64(1); tick <= 12*slots; tick++ {
@@ -440,8 +440,8 @@ func TestHugeDelayDoesNotOverflowIntoThePast(t *testing.T) {
 	wheel, clock := newTestWheel(t, 10*time.Millisecond, 8)
 	fired := 0
 	var timer, farTimer Timer
-	timer.Init(handlerFunc(func(time.Time) { fired++ }))
-	farTimer.Init(handlerFunc(func(time.Time) { fired++ }))
+	initFunc(&timer, func(time.Time) { fired++ })
+	initFunc(&farTimer, func(time.Time) { fired++ })
 	clock.Set(time.Hour)
 	wheel.Schedule(&timer, math.MaxInt64)
 	wheel.ScheduleAt(&farTimer, clock.origin.Add(200*365*24*time.Hour))
@@ -467,7 +467,7 @@ func TestAdvanceAfterLongGapFiresInDeadlineOrder(t *testing.T) {
 		deadlines := make([]int64, len(timers))
 		for i := range timers {
 			deadlines[i] = 1 + random.Int64N(gap+slots)
-			timers[i].Init(handlerFunc(func(time.Time) { fired = append(fired, firing{deadlines[i], int64(i)}) }))
+			initFunc(&timers[i], func(time.Time) { fired = append(fired, firing{deadlines[i], int64(i)}) })
 			wheel.Schedule(&timers[i], time.Duration(deadlines[i])*wheel.Tick())
 		}
 		due := 0
@@ -499,7 +499,7 @@ func TestTimerIsBoundToOneWheel(t *testing.T) {
 	wheel, _ := newTestWheel(t, 10*time.Millisecond, 8)
 	other, _ := newTestWheel(t, 10*time.Millisecond, 8)
 	var timer Timer
-	timer.Init(handlerFunc(func(time.Time) {}))
+	initFunc(&timer, func(time.Time) {})
 	wheel.Schedule(&timer, time.Second)
 	defer func() {
 		if recover() == nil {
@@ -524,16 +524,16 @@ func TestReentrantAdvancePanics(t *testing.T) {
 	wheel, clock := newTestWheel(t, 10*time.Millisecond, 8)
 	var recovered any
 	var timer Timer
-	timer.Init(handlerFunc(func(now time.Time) {
+	initFunc(&timer, func(now time.Time) {
 		defer func() { recovered = recover() }()
 		wheel.Advance(now)
-	}))
+	})
 	wheel.Schedule(&timer, 0)
 	advanceToTick(wheel, clock, 1)
 	if recovered == nil {
 		t.Fatal("Advance from a handler did not panic")
 	}
-	timer.Init(handlerFunc(func(time.Time) {}))
+	initFunc(&timer, func(time.Time) {})
 	wheel.Schedule(&timer, 0)
 	if got := advanceToTick(wheel, clock, 2); got != 1 {
 		t.Fatalf("Advance after the recovered panic fired %d, want 1", got)
