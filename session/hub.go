@@ -226,7 +226,7 @@ func (h *Hub) recordDisconnect(s *Session, reason CloseReason) {
 func (h *Hub) Lookup(id ConnectionID) *Session {
 	for _, sh := range h.shards {
 		sh.mutex.RLock()
-		s := sh.sessions[id]
+		s := sh.findLocked(id)
 		sh.mutex.RUnlock()
 		if s != nil {
 			return s

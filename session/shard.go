@@ -1,6 +1,7 @@
 package session
 
 import (
+	"encoding/binary"
 	"sync"
 	"sync/atomic"
 )
@@ -21,9 +22,17 @@ type userEntry struct {
 // section under one lock.
 type shard struct {
 	// hub is the hub the shard belongs to: a session reaches it through its shard.
-	hub      *Hub
-	mutex    sync.RWMutex
-	sessions map[ConnectionID]*Session
+	hub   *Hub
+	mutex sync.RWMutex
+	// sessions finds a session by its id's key (sessionKey): 8 bytes instead of the
+	// whole 16-byte id, so a slot of the map is 16 bytes instead of 24, about 12
+	// bytes less per connection (12 MB at 1M connections).
+	sessions map[uint64]*Session
+	// collided holds the sessions whose key another session had taken when they
+	// registered. Keys are 62 random bits, so at 1M connections on a node that is
+	// one chance in ten million that any pair collides: nil until it happens, and
+	// consulted only when sessions does not hold the id.
+	collided map[ConnectionID]*Session
 	// members is a dense copy of the sessions, for broadcast: copying a slice under
 	// the read lock is several times cheaper than iterating a map of the same size.
 	members []*Session
@@ -44,7 +53,7 @@ type shard struct {
 func newShard(hub *Hub) *shard {
 	return &shard{
 		hub:          hub,
-		sessions:     make(map[ConnectionID]*Session),
+		sessions:     make(map[uint64]*Session),
 		users:        make(map[string]*userEntry),
 		usersByCount: make([]*userEntry, 2),
 	}
@@ -59,9 +68,37 @@ func (sh *shard) userConnectionCountLocked(userID string) int {
 	return 0
 }
 
+// sessionKey is the part of id the registry map is keyed by: its last 8 bytes,
+// which are random (62 bits, the variant's 2 aside) also when the first bytes are
+// a node tag, so they hash well and seldom collide.
+func sessionKey(id ConnectionID) uint64 {
+	return binary.LittleEndian.Uint64(id[8:])
+}
+
+// findLocked returns the registered session with id, or nil; the caller holds
+// mutex.
+func (sh *shard) findLocked(id ConnectionID) *Session {
+	if s := sh.sessions[sessionKey(id)]; s != nil && s.id == id {
+		return s
+	}
+	if sh.collided != nil {
+		return sh.collided[id]
+	}
+	return nil
+}
+
 // insertLocked adds s; the caller holds mutex for writing and has checked limits.
+// A session with the same id as a registered one replaces it.
 func (sh *shard) insertLocked(s *Session) {
-	sh.sessions[s.id] = s
+	key := sessionKey(s.id)
+	if holder := sh.sessions[key]; holder != nil && holder.id != s.id {
+		if sh.collided == nil {
+			sh.collided = make(map[ConnectionID]*Session)
+		}
+		sh.collided[s.id] = s
+	} else {
+		sh.sessions[key] = s
+	}
 	s.memberIndex = int32(len(sh.members))
 	sh.members = append(sh.members, s)
 	sh.connectionCount.Add(1)
@@ -83,10 +120,16 @@ func (sh *shard) insertLocked(s *Session) {
 // removeLocked deletes s if it is still registered and reports whether it was; the
 // caller holds mutex for writing.
 func (sh *shard) removeLocked(s *Session) bool {
-	if sh.sessions[s.id] != s {
+	if key := sessionKey(s.id); sh.sessions[key] == s {
+		delete(sh.sessions, key)
+	} else if sh.collided[s.id] == s {
+		delete(sh.collided, s.id)
+		if len(sh.collided) == 0 {
+			sh.collided = nil
+		}
+	} else {
 		return false
 	}
-	delete(sh.sessions, s.id)
 	last := len(sh.members) - 1
 	moved := sh.members[last]
 	sh.members[s.memberIndex] = moved
