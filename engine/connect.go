@@ -15,7 +15,7 @@ import (
 // the decision runs on the connection's executor, attaches the session and hands it
 // the held frames in arrival order, and only then are later frames queued to the
 // executor, behind it. A connection that closes while the decision is pending is
-// marked gone (CloseAndClean), so the decision registers nothing, or, if it raced
+// marked gone (closeAndClean), so the decision registers nothing, or, if it raced
 // the close, closes the session it just opened.
 
 // ConnectDecision is what Config.Connect decided about a connection: accept it as
@@ -72,6 +72,17 @@ func (h *heldFrames) hold(opcode byte, payload []byte, limit int) holdResult {
 	return held
 }
 
+// pending reports whether frames are still held for a decision: h is set (nil
+// without Config.Connect) and not released yet.
+func (h *heldFrames) pending() bool {
+	if h == nil {
+		return false
+	}
+	h.mutex.Lock()
+	defer h.mutex.Unlock()
+	return !h.released
+}
+
 // release returns the held frames, in arrival order; from then on hold holds
 // nothing.
 func (h *heldFrames) release() []heldFrame {
@@ -94,18 +105,19 @@ func (s *Server) awaitDecision(conn *wsConn, request *http.Request, identity ses
 	if err := conn.completeHandshake(); err != nil {
 		return err
 	}
-	s.config.Connect(request, identity, conn.decide)
+	s.config.Connect(request, identity, func(decision ConnectDecision) { conn.decide(s, decision) })
 	return nil
 }
 
-// holds reports whether a frame was held (or the connection failed for holding too
-// much) instead of going to the executor. Called on the poller goroutine.
-func (c *wsConn) holds(opcode byte, payload []byte) bool {
-	frames := c.held.Load()
-	if frames == nil {
+// holds reports whether a frame was held (or the connection failed for holding more
+// than limit bytes) instead of going to the executor. Called on the poller
+// goroutine.
+func (c *wsConn) holds(opcode byte, payload []byte, limit int) bool {
+	open := c.opening.Load()
+	if open == nil || open.held == nil {
 		return false
 	}
-	switch frames.hold(opcode, payload, c.server.config.MaxHeldBytes) {
+	switch open.held.hold(opcode, payload, limit) {
 	case held:
 		return true
 	case overflowed:
@@ -116,22 +128,31 @@ func (c *wsConn) holds(opcode byte, payload []byte) bool {
 	return false
 }
 
+// dropHeld stops holding frames, and drops those held, for a connection that is
+// refused before any decision is asked: from then on its frames go to the executor,
+// where the refused session ignores them. Called on the executor before
+// completeHandshake.
+func (c *wsConn) dropHeld() {
+	if open := c.opening.Load(); open != nil && open.held != nil {
+		open.held.release()
+	}
+}
+
 // decide takes the connect decision, on any goroutine, to the executor. A socket
 // that closed meanwhile runs nothing: nbio refuses jobs of a closed connection.
-func (c *wsConn) decide(decision ConnectDecision) {
+func (c *wsConn) decide(server *Server, decision ConnectDecision) {
 	if c.gone.Load() {
 		return
 	}
-	c.socket.Execute(func() { c.attach(decision) })
+	c.socket.Execute(func() { c.attach(server.transport, decision) })
 }
 
 // attach applies the connect decision on the executor: it opens or refuses the
-// session, then hands it the held frames in order.
-func (c *wsConn) attach(decision ConnectDecision) {
+// session, then hands it the held frames in order and drops the opening state.
+func (c *wsConn) attach(transport *session.Transport, decision ConnectDecision) {
 	if c.gone.Load() {
 		return
 	}
-	transport := c.server.transport
 	var s *session.Session
 	switch {
 	case decision.CloseCode != 0:
@@ -142,22 +163,21 @@ func (c *wsConn) attach(decision ConnectDecision) {
 		s = transport.Open(c, decision.Identity)
 	}
 	c.session.Store(s)
-	// CloseAndClean sets gone before it loads the session: either it saw this
+	// closeAndClean sets gone before it loads the session: either it saw this
 	// session, or this sees gone (Closed runs its cleanup once either way).
 	if c.gone.Load() {
 		transport.Closed(s, session.ReasonError)
 		return
 	}
-	frames := c.held.Load().release()
-	c.held.Store(nil)
+	frames := c.opening.Load().held.release()
+	c.opening.Store(nil)
 	for _, frame := range frames {
-		c.dispatch(s, frame.opcode, frame.payload)
+		dispatch(transport, s, frame.opcode, frame.payload)
 	}
 }
 
-// dispatch hands one frame to the transport; on the executor.
-func (c *wsConn) dispatch(s *session.Session, opcode byte, payload []byte) {
-	transport := c.server.transport
+// dispatch hands one held frame to the transport; on the executor.
+func dispatch(transport *session.Transport, s *session.Session, opcode byte, payload []byte) {
 	switch opcode {
 	case opText:
 		transport.HandleText(s, payload)

@@ -116,10 +116,13 @@ type frameReader struct {
 	compressed bool
 }
 
-// feed reads data, calling handler for every complete message and control frame.
-// limit is the largest message in bytes. It returns the error that fails the
-// connection, after which the reader reads nothing more.
-func (r *frameReader) feed(data []byte, limit int, handler frameHandler) *frameError {
+// feed has r read data, calling handler for every complete message and control
+// frame. limit is the largest message in bytes. It returns the error that fails the
+// connection, after which the reader reads nothing more. It is generic rather than
+// a method taking the interface so that the handler may be a value of two pointers
+// (wsConn's connEvents: the connection and its server) that costs no allocation:
+// boxed in an interface it would be one per read.
+func feed[H frameHandler](r *frameReader, data []byte, limit int, handler H) *frameError {
 	for len(data) > 0 && !r.done {
 		if !r.inPayload {
 			consumed, err := r.readHeader(data, limit)
@@ -129,7 +132,7 @@ func (r *frameReader) feed(data []byte, limit int, handler frameHandler) *frameE
 			}
 			data = data[consumed:]
 			if r.inPayload && r.remaining == 0 {
-				if err := r.endFrame(handler, limit); err != nil {
+				if err := endFrame(r, handler, limit); err != nil {
 					r.done = true
 					return err
 				}
@@ -144,7 +147,7 @@ func (r *frameReader) feed(data []byte, limit int, handler frameHandler) *frameE
 			return err
 		}
 		if r.remaining == 0 {
-			if err := r.endFrame(handler, limit); err != nil {
+			if err := endFrame(r, handler, limit); err != nil {
 				r.done = true
 				return err
 			}
@@ -317,9 +320,9 @@ func appendBounded(message, chunk []byte, limit int) []byte {
 	return append(message, chunk...)
 }
 
-// endFrame finishes the frame whose payload is complete; limit is the largest
+// endFrame finishes r's frame whose payload is complete; limit is the largest
 // message in bytes, which a compressed message must respect once inflated.
-func (r *frameReader) endFrame(handler frameHandler, limit int) *frameError {
+func endFrame[H frameHandler](r *frameReader, handler H, limit int) *frameError {
 	r.inPayload = false
 	r.headerSize = 0
 	switch r.opcode {
@@ -332,7 +335,7 @@ func (r *frameReader) endFrame(handler frameHandler, limit int) *frameError {
 		r.control = nil
 		handler.pong(payload)
 	case opClose:
-		return r.endClose(handler)
+		return endClose(r, handler)
 	default:
 		if !r.final {
 			return nil
@@ -360,9 +363,9 @@ func (r *frameReader) endFrame(handler frameHandler, limit int) *frameError {
 	return nil
 }
 
-// endClose checks a close frame's body (§5.5.1, §7.4) and hands it on; the reader
-// reads nothing after it.
-func (r *frameReader) endClose(handler frameHandler) *frameError {
+// endClose checks the body of r's close frame (§5.5.1, §7.4) and hands it on; the
+// reader reads nothing after it.
+func endClose[H frameHandler](r *frameReader, handler H) *frameError {
 	body := r.control
 	r.control = nil
 	r.done = true

@@ -25,7 +25,7 @@ const fuzzLimit = 1 << 10
 
 // readAll feeds data to a fresh reader in pieces of chunk bytes (all at once for
 // 0), checking after each piece that the reader holds no more than its bounds. As
-// wsConn.Parse does, a reader at a frame boundary is replaced by a zero one, so the
+// wsConn.parse does, a reader at a frame boundary is replaced by a zero one, so the
 // fuzz target's comparison of whole and pieces also checks that nothing it drops
 // there mattered.
 func readAll(t *testing.T, data []byte, chunk int) ([]string, *frameError) {
@@ -37,7 +37,7 @@ func readAll(t *testing.T, data []byte, chunk int) ([]string, *frameError) {
 		if chunk > 0 {
 			size = min(chunk, size)
 		}
-		failure := reader.feed(data[:size], fuzzLimit, handler)
+		failure := feed(&reader, data[:size], fuzzLimit, handler)
 		if len(reader.message) > fuzzLimit || cap(reader.message) > fuzzLimit || cap(reader.control) > maxControlPayload {
 			t.Fatalf("reader holds a message of %d bytes (capacity %d) and a control payload of capacity %d; the bounds are %d and %d",
 				len(reader.message), cap(reader.message), cap(reader.control), fuzzLimit, maxControlPayload)

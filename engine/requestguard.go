@@ -107,6 +107,10 @@ var headerFieldsPool = sync.Pool{New: func() any {
 // onData replaces nbhttp's data handler for every socket: a socket still speaking
 // HTTP goes through its guard, an upgraded WebSocket to its own parser.
 func (s *Server) onData(conn *nbio.Conn, data []byte) {
+	if ws, upgraded := conn.Session().(*wsConn); upgraded {
+		s.parseWebSocket(ws, data)
+		return
+	}
 	parser, isHTTP := conn.Session().(*nbhttp.Parser)
 	if !isHTTP {
 		conn.DataHandler()(conn, data)

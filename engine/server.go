@@ -335,8 +335,13 @@ func (s *Server) newEngine() {
 		publishToPollers()
 	})
 	observeHandoffs(s.engine.Engine)
+	// nbhttp runs this on the socket's executor once it closed, after every job
+	// already queued for it: an upgraded connection's session ends here.
 	s.engine.OnClose(func(conn net.Conn, err error) {
 		if nbioConn, ok := conn.(*nbio.Conn); ok {
+			if ws, upgraded := nbioConn.Session().(*wsConn); upgraded {
+				ws.closeAndClean(s, err)
+			}
 			s.handshakes.forget(nbioConn)
 		}
 	})

@@ -70,23 +70,24 @@ func (u *upgrader) Upgrade(writer http.ResponseWriter, request *http.Request) (*
 		_ = hijacked.Close()
 		return nil, errors.New("engine: upgraded socket is not an nbio connection")
 	}
-	conn := &wsConn{socket: socket, server: u.server}
+	conn := &wsConn{socket: socket}
 	// Before the poller reads the socket's first frame.
 	conn.deflate = u.server.config.Compression && acceptsDeflateOffer(request.Header)
+	answer := handshakeBuffers.Get().(*[]byte)
+	*answer = appendSwitchingProtocols((*answer)[:0], request, conn.deflate)
+	open := &opening{answer: answer}
 	if u.server.config.Connect != nil {
 		// Before the poller sees the socket: a client that sends frames right
 		// behind its request has them held too.
-		conn.held.Store(new(heldFrames))
+		open.held = new(heldFrames)
 	}
-	// From here on the poller hands this socket's bytes to conn.Parse.
+	conn.opening.Store(open)
+	// From here on the poller hands this socket's bytes to conn.parse (Server.onData).
 	socket.SetSession(conn)
 	if isHTTPConn {
 		httpConn.Parser = nil
 	}
 	publishToPollers()
-	answer := handshakeBuffers.Get().(*[]byte)
-	*answer = appendSwitchingProtocols((*answer)[:0], request, conn.deflate)
-	conn.handshake = answer
 	// nbhttp's keep-alive deadline belongs to HTTP; liveness of a WebSocket is the
 	// hub's heartbeat.
 	_ = socket.SetReadDeadline(time.Time{})

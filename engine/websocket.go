@@ -2,8 +2,10 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -39,7 +41,7 @@ func (s *Server) serveWebSocket(writer http.ResponseWriter, request *http.Reques
 	switch {
 	case refusal != session.ReasonNone:
 		// Nothing is asked about a refused connection: what it sent is dropped.
-		conn.held.Store(nil)
+		conn.dropHeld()
 		conn.SetSession(s.transport.Refuse(conn, refusal))
 	case s.config.Connect != nil:
 		if err := s.awaitDecision(conn, request, identity); err != nil {
@@ -56,15 +58,17 @@ func (s *Server) serveWebSocket(writer http.ResponseWriter, request *http.Reques
 	}
 }
 
-// wsConn is one upgraded WebSocket connection. nbio's poller hands it the socket's
-// bytes (Parse, as the socket's nbhttp.ParserCloser), its frame reader turns them
-// into messages and control frames, and those run on the socket's executor (nbio's
-// per-connection FIFO on the handler pool), where the session lives. It implements
-// session.Conn for the hub's writes, which arrive already encoded. 64 bytes
-// per idle connection (144 with the frame reader inline).
+// wsConn is one upgraded WebSocket connection. nbio's poller hands the server the
+// socket's bytes (Server.onData), the connection's frame reader turns them into
+// messages and control frames (connEvents), and those run on the socket's executor
+// (nbio's per-connection FIFO on the handler pool), where the session lives. It
+// implements session.Conn for the hub's writes, which arrive already encoded. 48
+// bytes per idle connection, the size class below 64 (16 MB at 1M connections):
+// the server is not kept, because every path into a connection starts at the
+// server (onData, the close callback, the connect decision), and what only an
+// opening connection needs sits behind one pointer (opening).
 type wsConn struct {
 	socket *nbio.Conn
-	server *Server
 	// session is attached by serveWebSocket on the executor and read there, and by
 	// the written-bytes callback on any goroutine.
 	session atomic.Pointer[session.Session]
@@ -80,25 +84,36 @@ type wsConn struct {
 	// client negotiated permessage-deflate; never changed. With the two flags
 	// around it, it fills the padding before gone's 4 bytes.
 	deflate bool
-	// gone is set by CloseAndClean: a connect decision that arrives later registers
+	// gone is set by closeAndClean: a connect decision that arrives later registers
 	// nothing. Beside the two flags above it fills their padding instead of adding
 	// 8 bytes after a pointer (8 MB at 1M connections).
 	gone atomic.Bool
-	// handshake holds the 101 answer, and the frames queued behind it, until
-	// completeHandshake writes them: frames the hub sends while it registers the
-	// connection (a refusal's close frame, "subscribed" answers) must follow the
-	// 101. A pointer, nil once written, so an open connection pays 8 bytes for it
-	// (8 MB at 1M connections) instead of a slice header's 24.
-	handshake *[]byte
-	// held keeps the frames that arrive while the connect decision is pending
-	// (connect.go); nil without Config.Connect and once the decision is applied.
-	held atomic.Pointer[heldFrames]
+	// opening is what the connection needs only while it opens (the 101 held back,
+	// the frames held for the connect decision); nil once open. Set by Upgrade
+	// before the poller sees the socket; loaded by the poller (holds), by writers
+	// under writeMutex, and cleared by completeHandshake or the decision.
+	opening atomic.Pointer[opening]
 	// reader holds what the frame reader keeps between two reads of the socket: a
 	// frame or fragmented message cut across reads, or the end of reading (done).
-	// It is nil at a frame boundary, where an idle connection spends its life: Parse
+	// It is nil at a frame boundary, where an idle connection spends its life: parse
 	// then reads with a reader on the poller's stack, and only state that must wait
 	// for more bytes moves to the heap. Used by the poller goroutine only.
 	reader *frameReader
+}
+
+// opening is the state of a connection between its upgrade and the moment it is
+// open: allocated per upgrade (16 bytes) and dropped once the 101 is written and the
+// connect decision applied, so an open connection pays one pointer for it.
+type opening struct {
+	// answer holds the 101 answer, and the frames queued behind it, until
+	// completeHandshake writes them: frames the hub sends while it registers the
+	// connection (a refusal's close frame, "subscribed" answers) must follow the
+	// 101. Nil once written. Guarded by wsConn.writeMutex.
+	answer *[]byte
+	// held keeps the frames that arrive while the connect decision is pending
+	// (connect.go); nil without Config.Connect. Set before the poller sees the
+	// socket, never changed.
+	held *heldFrames
 }
 
 // SetSession attaches the hub's session to the connection; called once, on the
@@ -117,8 +132,8 @@ func (c *wsConn) Write(frames []byte) (int, error) {
 	if len(frames) > 0 && frames[0]&0x0F == opClose {
 		c.writeClosed = true
 	}
-	if c.handshake != nil {
-		*c.handshake = append(*c.handshake, frames...)
+	if open := c.opening.Load(); open != nil && open.answer != nil {
+		*open.answer = append(*open.answer, frames...)
 		return len(frames), nil
 	}
 	return c.socket.Write(frames)
@@ -126,12 +141,17 @@ func (c *wsConn) Write(frames []byte) (int, error) {
 
 // completeHandshake writes the 101 answer and the frames queued behind it, then
 // closes the socket if Close was called meanwhile; from then on writes go to the
-// socket.
+// socket. The opening state is dropped unless frames are still held for a connect
+// decision.
 func (c *wsConn) completeHandshake() error {
 	c.writeMutex.Lock()
 	defer c.writeMutex.Unlock()
-	answer := c.handshake
-	c.handshake = nil
+	open := c.opening.Load()
+	answer := open.answer
+	open.answer = nil
+	if !open.held.pending() {
+		c.opening.Store(nil)
+	}
 	_, err := c.socket.Write(*answer)
 	releaseHandshakeBuffer(answer)
 	if c.closeAfterHandshake {
@@ -145,7 +165,7 @@ func (c *wsConn) completeHandshake() error {
 // it (a refusal's close frame among them), so the client reads why it was refused.
 func (c *wsConn) Close() error {
 	c.writeMutex.Lock()
-	if c.handshake != nil {
+	if open := c.opening.Load(); open != nil && open.answer != nil {
 		c.closeAfterHandshake = true
 		c.writeMutex.Unlock()
 		return nil
@@ -162,21 +182,18 @@ func (c *wsConn) AcceptsDeflate() bool { return c.deflate }
 // RemoteAddr implements session.Conn.
 func (c *wsConn) RemoteAddr() net.Addr { return c.socket.RemoteAddr() }
 
-// UnderlayerConn implements nbhttp.ParserCloser.
-func (c *wsConn) UnderlayerConn() net.Conn { return c.socket }
-
-// Parse implements nbhttp.ParserCloser: nbio's poller calls it with every read from
-// the socket. A frame that breaks RFC 6455 fails the connection: its close frame
-// (1002, 1007 or 1009) is written, and the error returned makes nbio close the
-// socket.
-func (c *wsConn) Parse(data []byte) error {
+// parse reads one read's bytes from the socket; nbio's poller hands them to
+// Server.onData, which calls it. A frame that breaks RFC 6455 fails the connection:
+// its close frame (1002, 1007 or 1009) is written, and the error returned makes the
+// caller close the socket.
+func (c *wsConn) parse(server *Server, data []byte) error {
 	var onStack frameReader
 	reader := c.reader
 	if reader == nil {
 		onStack.deflate = c.deflate
 		reader = &onStack
 	}
-	failure := reader.feed(data, c.server.config.MaxMessageSize, c)
+	failure := feed(reader, data, server.config.MaxMessageSize, connEvents{conn: c, server: server})
 	switch {
 	case reader.atBoundary():
 		c.reader = nil
@@ -191,54 +208,85 @@ func (c *wsConn) Parse(data []byte) error {
 	return nil
 }
 
-// CloseAndClean implements nbhttp.ParserCloser: nbio calls it on the executor, after
-// every frame handler already queued, once the socket closed.
-func (c *wsConn) CloseAndClean(err error) {
-	c.gone.Store(true)
-	if s := c.session.Load(); s != nil {
-		c.server.transport.Closed(s, closeReasonOf(err))
+// parseWebSocket hands a read of an upgraded socket to its connection, on the
+// poller goroutine; a frame that fails the connection closes the socket with its
+// error, which the close callback turns into a close reason (closeReasonOf). A
+// panic of the frame layer, which nbhttp's data handler recovered before wsgate
+// took reads over, is logged and closes the socket rather than the process.
+func (s *Server) parseWebSocket(conn *wsConn, data []byte) {
+	defer func() {
+		if recovered := recover(); recovered != nil {
+			s.logger.Error("websocket frame reader failed", "panic", fmt.Sprint(recovered), "stack", string(debug.Stack()))
+			_ = conn.socket.Close()
+		}
+	}()
+	if err := conn.parse(s, data); err != nil {
+		_ = conn.socket.CloseWithError(err)
 	}
 }
 
+// closeAndClean ends the connection's session once its socket closed: the server's
+// close callback calls it on the executor, after every frame handler already queued.
+func (c *wsConn) closeAndClean(server *Server, err error) {
+	c.gone.Store(true)
+	if s := c.session.Load(); s != nil {
+		server.transport.Closed(s, closeReasonOf(err))
+	}
+}
+
+// connEvents is the frameHandler of one read: the connection and its server, passed
+// by value (feed is generic over it, so it is never boxed).
+type connEvents struct {
+	conn   *wsConn
+	server *Server
+}
+
 // message implements frameHandler: the message goes to the hub on the executor.
-func (c *wsConn) message(opcode byte, payload []byte) {
-	if c.holds(opcode, payload) {
+func (e connEvents) message(opcode byte, payload []byte) {
+	c, transport := e.conn, e.server.transport
+	if c.holds(opcode, payload, e.server.config.MaxHeldBytes) {
+		return
+	}
+	// Two closures rather than one that tests the opcode: without the opcode's
+	// byte a closure is 48 bytes, not 64.
+	if opcode == opText {
+		c.socket.Execute(func() {
+			if s := c.session.Load(); s != nil {
+				transport.HandleText(s, payload)
+			}
+		})
 		return
 	}
 	c.socket.Execute(func() {
-		s := c.session.Load()
-		if s == nil {
-			return
+		if s := c.session.Load(); s != nil {
+			transport.HandleBinary(s, payload)
 		}
-		if opcode == opText {
-			c.server.transport.HandleText(s, payload)
-			return
-		}
-		c.server.transport.HandleBinary(s, payload)
 	})
 }
 
 // ping implements frameHandler: the hub queues the pong behind what it already
 // queued for the connection.
-func (c *wsConn) ping(payload []byte) {
-	if c.holds(opPing, payload) {
+func (e connEvents) ping(payload []byte) {
+	c, transport := e.conn, e.server.transport
+	if c.holds(opPing, payload, e.server.config.MaxHeldBytes) {
 		return
 	}
 	c.socket.Execute(func() {
 		if s := c.session.Load(); s != nil {
-			c.server.transport.HandlePing(s, payload)
+			transport.HandlePing(s, payload)
 		}
 	})
 }
 
 // pong implements frameHandler; an unsolicited pong only proves the peer alive.
-func (c *wsConn) pong(payload []byte) {
-	if c.holds(opPong, payload) {
+func (e connEvents) pong(payload []byte) {
+	c, transport := e.conn, e.server.transport
+	if c.holds(opPong, payload, e.server.config.MaxHeldBytes) {
 		return
 	}
 	c.socket.Execute(func() {
 		if s := c.session.Load(); s != nil {
-			c.server.transport.HandlePong(s)
+			transport.HandlePong(s)
 		}
 	})
 }
@@ -247,10 +295,11 @@ func (c *wsConn) pong(payload []byte) {
 // had sent its own close already) and the socket closes: the closing handshake is
 // complete. Its code is valid (the reader refused the others), so the echo never
 // carries 1005, 1006 or 1015.
-func (c *wsConn) closed(code uint16, _ []byte) {
+func (e connEvents) closed(code uint16, _ []byte) {
+	c, transport := e.conn, e.server.transport
 	c.socket.Execute(func() {
 		if s := c.session.Load(); s != nil {
-			c.server.transport.PeerClosed(s, code)
+			transport.PeerClosed(s, code)
 		}
 		_ = c.socket.Close()
 	})

@@ -7,7 +7,19 @@ import (
 	"net"
 	"syscall"
 	"testing"
+	"unsafe"
 )
+
+// TestConnectionFitsItsSizeClass: an open connection costs the engine one wsConn,
+// which must stay within the allocator's 48-byte size class (the next is 64: 16 MB
+// more at 1M connections). What only an opening connection needs sits behind one
+// pointer, the server is reached from the callbacks rather than kept, and the
+// compression flag sits in padding.
+func TestConnectionFitsItsSizeClass(t *testing.T) {
+	if size := unsafe.Sizeof(wsConn{}); size > 48 {
+		t.Fatalf("wsConn is %d bytes, more than the 48 of its size class", size)
+	}
+}
 
 // FuzzWebSocketConnection sends arbitrary bytes over a real socket to a real server,
 // then ends its side of the TCP connection. Whatever the bytes, the server must
