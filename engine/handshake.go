@@ -88,10 +88,7 @@ func (t *handshakeTracker) pendingCount() int {
 
 // handshakeTimerKind is the Kind of the handshake timers; it runs on the wheel
 // goroutine. The entry lies its timer field's offset before the timer.
-var handshakeTimerKind = timerwheel.NewKind(func(timer *timerwheel.Timer, now time.Time) {
-	entry := (*pendingHandshake)(unsafe.Add(unsafe.Pointer(timer), -int(unsafe.Offsetof(pendingHandshake{}.timer))))
-	entry.expire(now)
-})
+var handshakeTimerKind = timerwheel.NewOwnerKind(unsafe.Offsetof(pendingHandshake{}.timer), (*pendingHandshake).expire)
 
 // expire cuts the socket if its handshake timeout has passed; the first call only
 // clears nbhttp's runtime deadline and re-arms the timer for the rest of the timeout.

@@ -19,8 +19,7 @@ type expiry struct {
 // expiryKind is the Kind of expiry timers: the credentials have expired. Closing an
 // already closing or closed session has no effect. The expiry lies its timer field's
 // offset before the timer.
-var expiryKind = timerwheel.NewKind(func(timer *timerwheel.Timer, _ time.Time) {
-	e := (*expiry)(unsafe.Add(unsafe.Pointer(timer), -int(unsafe.Offsetof(expiry{}.timer))))
+var expiryKind = timerwheel.NewOwnerKind(unsafe.Offsetof(expiry{}.timer), func(e *expiry, _ time.Time) {
 	e.session.Close(ReasonTokenExpired)
 })
 

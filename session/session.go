@@ -28,7 +28,7 @@ const (
 // rate limiter, grants) is allocated only when used. The 192 bytes: the queue 40,
 // state and member index 8, shard 8, transport 16, id 16, user id 16, connect time
 // 8, heartbeat 24 (next ping, oldest unanswered ping, round trip), timer 40 (it
-// holds no pointer to the session nor to its wheel: sessionOfTimer finds the
+// holds no pointer to the session nor to its wheel: sessionTimerKind finds the
 // session), rate limiter 8 and extras 8.
 //
 // The fields a delivery touches come first and together (the queue, the state, the
@@ -216,8 +216,7 @@ func (s *Session) sendClose(code uint16, text string) {
 // sessionTimerKind is the Kind of every session's timer: while the session is open
 // it runs the heartbeat, while it is closing it ends the close grace by closing the
 // socket.
-var sessionTimerKind = timerwheel.NewKind(func(timer *timerwheel.Timer, _ time.Time) {
-	s := sessionOfTimer(timer)
+var sessionTimerKind = timerwheel.NewOwnerKind(unsafe.Offsetof(Session{}.timer), func(s *Session, _ time.Time) {
 	switch s.state.Load() & 0xff {
 	case stateOpen:
 		s.shard.hub.heartbeat(s)
@@ -225,10 +224,3 @@ var sessionTimerKind = timerwheel.NewKind(func(timer *timerwheel.Timer, _ time.T
 		_ = s.conn.Close()
 	}
 })
-
-// sessionOfTimer returns the Session whose timer field is timer: it lies that
-// field's offset before it, in the same allocation. Finding the session from the
-// address is what lets the Timer keep no handler pointer (16 bytes a connection).
-func sessionOfTimer(timer *timerwheel.Timer) *Session {
-	return (*Session)(unsafe.Add(unsafe.Pointer(timer), -int(unsafe.Offsetof(Session{}.timer))))
-}

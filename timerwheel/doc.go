@@ -12,8 +12,10 @@
 // struct: 40 B per pending timer, no allocation, no extra object for the
 // garbage collector, so 4,000,000 timers (four per connection) cost 160 MB
 // instead of about 480 MB. The Timer keeps no pointer to its owner: each owner
-// type registers one Kind (NewKind), a byte in the Timer, whose Handler
-// receives the *Timer and finds the owner at the Timer's field offset. Schedule of an idle timer is several times cheaper
+// type registers one Kind, a byte in the Timer: NewOwnerKind with the Timer's
+// field offset, whose handler receives the owner found at that offset (or
+// NewKind, whose Handler receives the *Timer). Schedule of an idle timer is
+// several times cheaper
 // than time.AfterFunc; Cancel and reschedule cost about the same as
 // (*time.Timer).Stop and Reset (tens of nanoseconds, most of a Schedule being
 // the monotonic clock read).

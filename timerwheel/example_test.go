@@ -22,8 +22,7 @@ type session struct {
 
 // pingKind sends a ping (here: prints) and re-arms the timer for the next
 // period from inside its own callback. One Kind serves every session.
-var pingKind = timerwheel.NewKind(func(timer *timerwheel.Timer, now time.Time) {
-	s := (*session)(unsafe.Add(unsafe.Pointer(timer), -int(unsafe.Offsetof(session{}.ping))))
+var pingKind = timerwheel.NewOwnerKind(unsafe.Offsetof(session{}.ping), func(s *session, now time.Time) {
 	s.pings++
 	fmt.Printf("%s: ping %d at %v\n", s.id, s.pings, now.Sub(s.origin))
 	if s.pings < 3 {

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Handler is what a Kind of timer runs when one of its timers fires. It
@@ -56,6 +57,20 @@ func NewKind(handler Handler) Kind {
 	kinds.count++
 	kinds.handlers[kinds.count] = handler
 	return Kind(kinds.count)
+}
+
+// NewOwnerKind registers handler for timers embedded in structs of type T at
+// offset (unsafe.Offsetof(T{}.timer)) and returns their Kind: the handler receives
+// the owner, found at that offset before the Timer in the same allocation, which is
+// what lets a Timer keep no pointer to its owner. Every Timer of the Kind must be
+// that field of a T. Same limits and safety as NewKind.
+func NewOwnerKind[T any](offset uintptr, handler func(owner *T, now time.Time)) Kind {
+	if handler == nil {
+		panic("timerwheel: NewOwnerKind of a nil handler")
+	}
+	return NewKind(func(timer *Timer, now time.Time) {
+		handler((*T)(unsafe.Add(unsafe.Pointer(timer), -int(offset))), now)
+	})
 }
 
 // timerState is the lifecycle of a Timer. It is stored atomically because

@@ -55,20 +55,22 @@ type kindOwner struct {
 	fired []string
 }
 
+// firstKind finds its owner itself, secondKind through NewOwnerKind. Kinds are a
+// process-wide table of 255, so tests register theirs once, not per run.
+var (
+	firstKind = NewKind(func(timer *Timer, _ time.Time) {
+		owner := (*kindOwner)(unsafe.Add(unsafe.Pointer(timer), -int(unsafe.Offsetof(kindOwner{}.timer))))
+		owner.fired = append(owner.fired, "first:"+owner.name)
+	})
+	secondKind = NewOwnerKind(unsafe.Offsetof(kindOwner{}.timer), func(owner *kindOwner, _ time.Time) {
+		owner.fired = append(owner.fired, "second:"+owner.name)
+	})
+)
+
 // TestKindsRunTheirOwnHandlers schedules timers of two Kinds and checks that each
 // fires its own Kind's Handler, which finds its owner from the Timer.
 func TestKindsRunTheirOwnHandlers(t *testing.T) {
-	ownerOf := func(timer *Timer) *kindOwner {
-		return (*kindOwner)(unsafe.Add(unsafe.Pointer(timer), -int(unsafe.Offsetof(kindOwner{}.timer))))
-	}
-	first := NewKind(func(timer *Timer, _ time.Time) {
-		owner := ownerOf(timer)
-		owner.fired = append(owner.fired, "first:"+owner.name)
-	})
-	second := NewKind(func(timer *Timer, _ time.Time) {
-		owner := ownerOf(timer)
-		owner.fired = append(owner.fired, "second:"+owner.name)
-	})
+	first, second := firstKind, secondKind
 	if first == 0 || second == 0 || first == second {
 		t.Fatalf("NewKind returned %d and %d, want two distinct non-zero Kinds", first, second)
 	}
@@ -91,4 +93,13 @@ func TestNewKindOfNilPanics(t *testing.T) {
 		}
 	}()
 	NewKind(nil)
+}
+
+func TestNewOwnerKindOfNilPanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("NewOwnerKind of a nil handler did not panic")
+		}
+	}()
+	NewOwnerKind[kindOwner](0, nil)
 }
