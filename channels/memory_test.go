@@ -4,17 +4,9 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
-)
 
-// heapInUse returns the live heap after two collections (the second frees what the
-// first's finalizers released), in bytes.
-func heapInUse() int64 {
-	runtime.GC()
-	runtime.GC()
-	var statistics runtime.MemStats
-	runtime.ReadMemStats(&statistics)
-	return int64(statistics.HeapAlloc)
-}
+	"github.com/wsgate/wsgate/internal/testsupport"
+)
 
 // measureSubscriptions returns the heap the index uses for subscribers each in
 // perSubscriber channels out of channelCount (subscriber k in channels k*perSubscriber
@@ -34,7 +26,7 @@ func measureSubscriptions(t *testing.T, subscriberCount, perSubscriber, channelC
 	for position := range names {
 		names[position] = fmt.Sprint("scores:match-", position)
 	}
-	before := heapInUse()
+	before := testsupport.LiveHeap()
 	index := newTestIndex(t, Config{})
 	for position, subscriber := range subscribers {
 		for offset := range perSubscriber {
@@ -43,7 +35,7 @@ func measureSubscriptions(t *testing.T, subscriberCount, perSubscriber, channelC
 			}
 		}
 	}
-	used := heapInUse() - before
+	used := testsupport.LiveHeap() - before
 	if index.SubscriptionCount() != subscriberCount*perSubscriber || index.ChannelCount() != channelCount {
 		t.Fatalf("%d subscriptions in %d channels, want %d in %d", index.SubscriptionCount(), index.ChannelCount(),
 			subscriberCount*perSubscriber, channelCount)

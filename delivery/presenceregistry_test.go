@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+
+	"github.com/wsgate/wsgate/internal/testsupport"
 )
 
 // noChange is a registry change callback for tests that do not look at changes.
@@ -125,12 +127,12 @@ func TestPresenceMemoryPerUser(t *testing.T) {
 	for index := range names {
 		names[index] = fmt.Sprint("room:", index)
 	}
-	before := heapInUse()
+	before := testsupport.LiveHeap()
 	registry := newPresenceRegistry()
 	for index, user := range ids {
 		registry.add(names[index%channelCount], user, noChange)
 	}
-	used := heapInUse() - before
+	used := testsupport.LiveHeap() - before
 	runtime.KeepAlive(registry)
 	runtime.KeepAlive(ids)
 	perUser := float64(used) / users
@@ -138,15 +140,6 @@ func TestPresenceMemoryPerUser(t *testing.T) {
 	if perUser >= 128 {
 		t.Errorf("a present user costs %.1f bytes, over 128", perUser)
 	}
-}
-
-// heapInUse returns the live heap after two collections, in bytes.
-func heapInUse() int64 {
-	runtime.GC()
-	runtime.GC()
-	var statistics runtime.MemStats
-	runtime.ReadMemStats(&statistics)
-	return int64(statistics.HeapAlloc)
 }
 
 // BenchmarkPresencePage reads one page of 100 users, the stats, and a whole walk

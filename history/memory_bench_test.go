@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/history"
+	"github.com/wsgate/wsgate/internal/testsupport"
 )
 
 // BenchmarkMemoryPerPublication fills a store with 100 channels of 1,000
@@ -24,7 +25,7 @@ func BenchmarkMemoryPerPublication(b *testing.B) {
 	}
 	var perPublication float64
 	for b.Loop() {
-		before := heapInUse()
+		before := testsupport.LiveHeap()
 		store, err := history.NewMemory(history.MemoryConfig{MaxBytes: 1 << 40})
 		if err != nil {
 			b.Fatal(err)
@@ -36,7 +37,7 @@ func BenchmarkMemoryPerPublication(b *testing.B) {
 				}
 			}
 		}
-		perPublication = float64(heapInUse()-before) / (channels * perChannel)
+		perPublication = float64(testsupport.LiveHeap()-before) / (channels * perChannel)
 		runtime.KeepAlive(store)
 	}
 	b.ReportMetric(perPublication, "B/publication")

@@ -222,7 +222,7 @@ func TestMemoryAccountsWhatItHolds(t *testing.T) {
 	payload := make([]byte, 100)
 	store := newMemory(t, 1<<40)
 	options := history.Options{Size: perChannel, TTL: time.Hour}
-	before := heapInUse()
+	before := testsupport.LiveHeap()
 	for channel := range channels {
 		name := "channel-" + strconv.Itoa(channel)
 		for range perChannel {
@@ -231,18 +231,10 @@ func TestMemoryAccountsWhatItHolds(t *testing.T) {
 			}
 		}
 	}
-	perPublication := float64(heapInUse()-before)/(channels*perChannel) - 100
+	perPublication := float64(testsupport.LiveHeap()-before)/(channels*perChannel) - 100
 	runtime.KeepAlive(store)
 	if perPublication < 0 || perPublication > 2*history.EntryOverhead {
 		t.Fatalf("%.1f bytes per stored publication beyond its payload; EntryOverhead says %d", perPublication, history.EntryOverhead)
 	}
 	t.Logf("%.1f bytes per stored publication beyond a 100-byte payload (EntryOverhead %d)", perPublication, history.EntryOverhead)
-}
-
-func heapInUse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var stats runtime.MemStats
-	runtime.ReadMemStats(&stats)
-	return stats.HeapAlloc
 }

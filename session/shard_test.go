@@ -3,6 +3,8 @@ package session
 import (
 	"runtime"
 	"testing"
+
+	"github.com/wsgate/wsgate/internal/testsupport"
 )
 
 // collidingIDs returns two ids that differ but share their registry key.
@@ -74,21 +76,13 @@ func BenchmarkRegistryBytesPerSession(b *testing.B) {
 	}
 	var grown float64
 	for b.Loop() {
-		before := liveHeap()
+		before := testsupport.LiveHeap()
 		sh := newShard(nil)
 		for index := range population {
 			sh.insertLocked(&population[index])
 		}
-		grown = float64(liveHeap()-before) / sessions
+		grown = float64(testsupport.LiveHeap()-before) / sessions
 		runtime.KeepAlive(sh)
 	}
 	b.ReportMetric(grown, "bytes/session")
-}
-
-// liveHeap returns the live heap after a full collection.
-func liveHeap() uint64 {
-	runtime.GC()
-	var stats runtime.MemStats
-	runtime.ReadMemStats(&stats)
-	return stats.HeapAlloc
 }

@@ -1,9 +1,10 @@
 package timerwheel
 
 import (
-	"runtime"
 	"testing"
 	"time"
+
+	"github.com/wsgate/wsgate/internal/testsupport"
 )
 
 // benchPendingTimers is the number of timers already pending when each
@@ -28,19 +29,11 @@ func benchDelay(i int) time.Duration {
 	return 10*time.Minute + time.Duration(i%300_000)*time.Millisecond
 }
 
-// heapBytes returns the live heap after a full collection.
-func heapBytes() uint64 {
-	runtime.GC()
-	var stats runtime.MemStats
-	runtime.ReadMemStats(&stats)
-	return stats.HeapAlloc
-}
-
 // bytesPerTimer returns the heap growth since before divided by the pending
 // timer count. Benchmarks report it as "bytes/timer" after their loop,
 // because b.ResetTimer discards metrics reported before it.
-func bytesPerTimer(before uint64) float64 {
-	return float64(heapBytes()-before) / benchPendingTimers
+func bytesPerTimer(before int64) float64 {
+	return float64(testsupport.LiveHeap()-before) / benchPendingTimers
 }
 
 // newPendingWheel returns a real-clock wheel (not started, so nothing fires)
@@ -48,7 +41,7 @@ func bytesPerTimer(before uint64) float64 {
 // the embedding owners and the wheel's buckets.
 func newPendingWheel(b *testing.B) (*Wheel, []benchOwner, float64) {
 	b.Helper()
-	before := heapBytes()
+	before := testsupport.LiveHeap()
 	wheel, err := New(Config{})
 	if err != nil {
 		b.Fatalf("New: %v", err)
@@ -73,7 +66,7 @@ func newBenchOwners(count int) []benchOwner {
 // *time.Timer handle a session would keep.
 func newPendingAfterFuncs(b *testing.B) ([]*time.Timer, float64) {
 	b.Helper()
-	before := heapBytes()
+	before := testsupport.LiveHeap()
 	timers := make([]*time.Timer, benchPendingTimers)
 	for i := range timers {
 		timers[i] = time.AfterFunc(benchDelay(i), benchCallback)
